@@ -1,0 +1,131 @@
+"""The Checkpoint object: one opened checkpoint, its tree model, and readers.
+
+Built by :func:`ckpt_tui.model.loader.load_checkpoint`. Plain Python, no Textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Problem
+from .types import (
+    ContainerInfo,
+    ImageInfo,
+    LogFile,
+    Mount,
+    NetDevice,
+    NetInterface,
+    Process,
+    RootfsDiff,
+    Sizes,
+    Socket,
+    VMA,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..archive import Source
+    from .memory import MemoryReader
+
+
+@dataclass
+class MemoryMatch:
+    pid: int
+    address: int
+    length: int
+    vma: VMA | None
+    match: bytes
+    before: bytes = b""
+    after: bytes = b""
+
+
+@dataclass
+class Checkpoint:
+    source: "Source"
+    info: ContainerInfo = field(default_factory=ContainerInfo)
+    sizes: Sizes = field(default_factory=Sizes)
+    stats: dict[str, int] = field(default_factory=dict)  # every dump_stats_entry field
+    restore_stats: dict[str, int] = field(default_factory=dict)
+    inventory: dict[str, Any] = field(default_factory=dict)
+    processes: dict[int, Process] = field(default_factory=dict)
+    roots: list[int] = field(default_factory=list)
+    rootfs: RootfsDiff = field(default_factory=RootfsDiff)
+    interfaces: list[NetInterface] = field(default_factory=list)
+    devices: list[NetDevice] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    cgroups: list[dict[str, Any]] = field(default_factory=list)
+    seccomp: dict[str, Any] = field(default_factory=dict)
+    namespaces: dict[str, Any] = field(default_factory=dict)
+    logs: list[LogFile] = field(default_factory=list)
+    images: list[ImageInfo] = field(default_factory=list)
+    spec: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    # pods: for a pod checkpoint, the containers (each a Checkpoint) and pod options
+    containers: list["Checkpoint"] = field(default_factory=list)
+    _readers: dict[int, "MemoryReader"] = field(default_factory=dict, repr=False)
+
+    # -- convenience -----------------------------------------------------
+    @property
+    def sockets(self) -> list[Socket]:
+        return [s for pid in sorted(self.processes) for s in self.processes[pid].sockets]
+
+    def process_list(self) -> list[Process]:
+        return [self.processes[p] for p in sorted(self.processes)]
+
+    def walk(self) -> Iterator[tuple[int, Process]]:
+        """Depth-first (depth, process) over the tree, iterative (no recursion limit)."""
+        seen: set[int] = set()
+        stack = [(0, pid) for pid in reversed(self.roots)]
+        while stack:
+            depth, pid = stack.pop()
+            if pid in seen or pid not in self.processes:
+                continue
+            seen.add(pid)
+            proc = self.processes[pid]
+            yield depth, proc
+            for child in reversed(proc.children):
+                stack.append((depth + 1, child))
+
+    def add_problem(self, source: str, message: str, pane: str = "overview", severity: str = "error") -> None:
+        self.problems.append(Problem(source, message, pane, severity))
+
+    # -- memory ----------------------------------------------------------
+    def memory(self, pid: int) -> "MemoryReader":
+        from .memory import MemoryReader
+
+        if pid not in self._readers:
+            self._readers[pid] = MemoryReader.for_process(self, pid)
+        return self._readers[pid]
+
+    def search_memory(
+        self,
+        pattern: bytes | str,
+        *,
+        regex: bool = False,
+        pids: list[int] | None = None,
+        context: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        limit: int = 10_000,
+    ) -> Iterator[MemoryMatch]:
+        from .memory import search_memory
+
+        return search_memory(
+            self, pattern, regex=regex, pids=pids, context=context,
+            progress=progress, cancelled=cancelled, limit=limit,
+        )
+
+    # -- lifecycle -------------------------------------------------------
+    def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+        self.source.close()
+
+    def __enter__(self) -> "Checkpoint":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,333 @@
+"""The checkpoint tree model: plain dataclasses, no Textual, no I/O.
+
+A :class:`Checkpoint` (see ``model/checkpoint.py``) holds these. Everything a
+pane or the CLI shows comes from here; anything missing or unreadable is a
+:class:`~ckpt_tui.errors.Problem` in ``Checkpoint.problems``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# CRIU task states, by CRIU's own numbers (compel/include/uapi/task-state.h).
+TASK_STATES = {1: "Alive", 2: "Dead", 3: "Stopped", 6: "Zombie"}
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 0x1, 0x2, 0x20
+
+# vma_entry.status bits
+VMA_AREA_REGULAR = 1 << 0
+VMA_AREA_STACK = 1 << 1
+VMA_AREA_VSYSCALL = 1 << 2
+VMA_AREA_VDSO = 1 << 3
+VMA_AREA_HEAP = 1 << 5
+VMA_FILE_PRIVATE = 1 << 6
+VMA_FILE_SHARED = 1 << 7
+VMA_ANON_SHARED = 1 << 8
+VMA_ANON_PRIVATE = 1 << 9
+VMA_AREA_SYSVIPC = 1 << 10
+VMA_AREA_SOCKET = 1 << 11
+VMA_AREA_VVAR = 1 << 12
+VMA_AREA_AIORING = 1 << 13
+VMA_AREA_MEMFD = 1 << 14
+
+# pagemap_entry.flags
+PE_PARENT, PE_LAZY, PE_PRESENT = 1, 2, 4
+
+
+@dataclass
+class ContainerInfo:
+    """Engine-level metadata (config.dump, spec.dump, image annotations)."""
+
+    name: str = ""
+    id: str = ""
+    image: str = ""
+    image_id: str = ""
+    engine: str = "unknown"  # Podman | CRI-O | containerd | unknown
+    runtime: str = ""
+    created: datetime | None = None
+    checkpointed: datetime | None = None
+    pod_name: str = ""
+    namespace: str = ""
+    source_kind: str = ""  # e.g. "podman archive (tar+zstd)", "OCI checkpoint image"
+    source_path: str = ""
+    criu_version: str = ""
+    img_version: int | None = None
+    hostname: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    # annotations of a checkpoint image (io.podman.annotations.checkpoint.* / org.criu.checkpoint.*)
+    image_annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sizes:
+    total: int = 0  # sum of the regular files under checkpoint/
+    memory_pages: int = 0  # checkpoint/pages-*
+    rootfs_diff: int = 0  # rootfs-diff.tar
+    archive: int = 0  # every member of the source
+    breakdown: dict[str, int] = field(default_factory=dict)  # pages / rootfs diff / images / other
+
+
+@dataclass
+class Creds:
+    uid: int = 0
+    gid: int = 0
+    euid: int = 0
+    egid: int = 0
+    suid: int = 0
+    sgid: int = 0
+    fsuid: int = 0
+    fsgid: int = 0
+    groups: list[int] = field(default_factory=list)
+    cap_eff: list[str] = field(default_factory=list)
+    cap_prm: list[str] = field(default_factory=list)
+    cap_inh: list[str] = field(default_factory=list)
+    cap_bnd: list[str] = field(default_factory=list)
+    cap_amb: list[str] = field(default_factory=list)
+    secbits: int = 0
+    no_new_privs: bool = False
+    lsm_profile: str = ""
+
+
+@dataclass
+class Thread:
+    tid: int
+    comm: str = ""
+    state: str = ""
+    sched_policy: int = 0
+    sched_nice: int = 0
+    sched_prio: int = 0
+    blk_sigset: int = 0
+    seccomp_mode: str = ""
+    ip: int | None = None  # instruction pointer (x86_64)
+    sp: int | None = None  # stack pointer
+    creds: Creds | None = None
+
+
+@dataclass
+class OpenFile:
+    fd: int  # -1 for cwd/root/exe pseudo entries
+    type: str  # REG, PIPE, FIFO, INETSK, UNIXSK, EVENTFD, EVENTPOLL, SIGNALFD, TIMERFD, MEMFD, TTY, NS, ...
+    path: str  # what it is: a path, "pipe[123]", "socket:[ino]", "eventfd (count 0)" ...
+    file_id: int = 0
+    flags: int = 0
+    pos: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Socket:
+    pid: int
+    fd: int
+    family: str  # IPv4, IPv6, UNIX, PACKET, NETLINK
+    proto: str  # TCP, UDP, UDPLITE, RAW, UNIX, PACKET, NETLINK
+    type: str = ""  # STREAM, DGRAM, SEQPACKET, RAW
+    state: str = ""  # LISTEN, ESTABLISHED, ... (UNIX: LISTEN / ESTABLISHED / CLOSE)
+    src: str = ""
+    src_port: int = 0
+    dst: str = ""
+    dst_port: int = 0
+    send_buf: int = 0  # SO_SNDBUF
+    recv_buf: int = 0  # SO_RCVBUF
+    inq_len: int | None = None  # bytes queued for reading (tcp-stream image)
+    outq_len: int | None = None  # bytes queued for sending
+    ino: int = 0
+    peer_ino: int = 0
+    file_id: int = 0
+
+    @property
+    def needs_tcp_established(self) -> bool:
+        return self.proto == "TCP" and self.state not in ("LISTEN", "CLOSE", "")
+
+
+@dataclass
+class VMA:
+    start: int
+    end: int
+    prot: int = 0
+    flags: int = 0
+    status: int = 0
+    pgoff: int = 0
+    shmid: int = 0
+    path: str = ""  # backing file, or "" for anonymous
+    pages_present: int = 0  # pages stored in the pages image
+    pages_lazy: int = 0  # pages marked lazy and not present
+    pages_parent: int = 0  # pages in a parent checkpoint
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.flags & MAP_SHARED)
+
+    @property
+    def anon(self) -> bool:
+        return bool(self.flags & MAP_ANONYMOUS) or not self.path
+
+    @property
+    def perms(self) -> str:
+        return (
+            ("r" if self.prot & PROT_READ else "-")
+            + ("w" if self.prot & PROT_WRITE else "-")
+            + ("x" if self.prot & PROT_EXEC else "-")
+            + ("s" if self.shared else "p")
+        )
+
+    @property
+    def label(self) -> str:
+        """[stack], [heap], [vdso], [vvar], [vsyscall], a path, or [anon]."""
+        if self.status & VMA_AREA_STACK:
+            return "[stack]"
+        if self.status & VMA_AREA_HEAP:
+            return "[heap]"
+        if self.status & VMA_AREA_VDSO:
+            return "[vdso]"
+        if self.status & VMA_AREA_VVAR:
+            return "[vvar]"
+        if self.status & VMA_AREA_VSYSCALL:
+            return "[vsyscall]"
+        if self.path:
+            return self.path
+        if self.status & VMA_AREA_SYSVIPC:
+            return f"[sysvipc:{self.shmid}]"
+        if self.status & VMA_ANON_SHARED:
+            return f"[shmem:{self.shmid}]"
+        return "[anon]"
+
+    def contains(self, addr: int) -> bool:
+        return self.start <= addr < self.end
+
+
+@dataclass
+class EnvVar:
+    name: str
+    value: str
+    raw: str  # the entry as found in memory (a malformed one has no '=')
+
+    @property
+    def malformed(self) -> bool:
+        return "=" not in self.raw or self.raw.startswith("=")
+
+
+@dataclass
+class Process:
+    pid: int
+    ppid: int = 0
+    pgid: int = 0
+    sid: int = 0
+    comm: str = ""
+    state: str = "Alive"
+    state_code: int = 1
+    exit_code: int = 0
+    threads: list[Thread] = field(default_factory=list)
+    children: list[int] = field(default_factory=list)
+    cmdline: list[str] = field(default_factory=list)
+    env: list[EnvVar] = field(default_factory=list)
+    cwd: str = ""
+    root: str = ""
+    exe: str = ""
+    creds: Creds | None = None
+    files: list[OpenFile] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
+    vmas: list[VMA] = field(default_factory=list)
+    ids: dict[str, int] = field(default_factory=dict)  # task_kobj_ids (files_id, net_ns_id, ...)
+    mm: dict[str, int] = field(default_factory=dict)  # mm_arg_start ... mm_brk
+    rlimits: list[tuple[str, int, int]] = field(default_factory=list)
+    seccomp_mode: str = ""
+    oom_score_adj: int = 0
+    pages_id: int | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.state_code in (1, 3)
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for var in self.env:
+            out[var.name if not var.malformed else var.raw] = var.value if not var.malformed else ""
+        return out
+
+    @property
+    def memory_size(self) -> int:
+        return sum(v.pages_present for v in self.vmas) * 4096
+
+    @property
+    def title(self) -> str:
+        return " ".join(self.cmdline) if self.cmdline else self.comm
+
+
+@dataclass
+class RootfsEntry:
+    path: str  # relative, no leading "/"
+    type: str  # file, dir, symlink, hardlink, char, block, fifo, whiteout, other
+    size: int = 0
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    mtime: float = 0.0
+    linkname: str = ""
+    status: str = "changed"  # changed | deleted
+
+
+@dataclass
+class RootfsDiff:
+    present: bool = False
+    compressed: str = ""  # "" | "gzip" (containerd CRI writes a gzip rw layer)
+    entries: list[RootfsEntry] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # deleted.files and whiteouts, absolute paths
+
+
+@dataclass
+class NetInterface:
+    network: str = ""
+    name: str = ""
+    ip: str = ""
+    mac: str = ""
+    gateway: str = ""
+
+
+@dataclass
+class NetDevice:
+    name: str
+    type: str = ""
+    ifindex: int = 0
+    mtu: int = 0
+    mac: str = ""
+    flags: int = 0
+    ns_id: int = 0
+
+
+@dataclass
+class Mount:
+    destination: str
+    type: str = ""
+    source: str = ""
+    options: list[str] = field(default_factory=list)
+    origin: str = "spec"  # "spec" (spec.dump) | "criu" (mountpoints-N.img)
+    mnt_id: int = 0
+    parent_mnt_id: int = 0
+    root: str = ""
+    ext_key: str = ""
+
+
+@dataclass
+class LogFile:
+    name: str  # member name or external path
+    text: str
+    external: bool = False
+
+
+@dataclass
+class ImageInfo:
+    """One CRIU image file in checkpoint/ (for the raw images browser)."""
+
+    name: str
+    size: int
+    magic: str = ""  # CRIU magic name, "RAW" for raw images, "UNKNOWN"
+    entries: int | None = None
+    problem: str = ""
