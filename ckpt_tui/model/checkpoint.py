@@ -129,3 +129,13 @@ class Checkpoint:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_rootfs_file(self: Checkpoint, path: str, limit: int = 16 << 20) -> bytes:
+    """The bytes of one file of rootfs-diff.tar (a link is returned as its target text, never followed)."""
+    from .rootfs import read_rootfs_file
+
+    return read_rootfs_file(self, path, limit)
+
+
+Checkpoint.read_rootfs_file = _read_rootfs_file  # type: ignore[attr-defined]

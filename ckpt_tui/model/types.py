@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 # CRIU task states, by CRIU's own numbers (compel/include/uapi/task-state.h).
-TASK_STATES = {1: "Alive", 2: "Dead", 3: "Stopped", 6: "Zombie"}
+from ..criu.constants import TASK_STATES  # noqa: E402,F401  (re-exported)
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 0x1, 0x2, 0x20

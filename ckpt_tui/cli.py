@@ -1,0 +1,305 @@
+"""The ``ckpt-tui`` command line.
+
+``ckpt-tui [PATH]`` opens the interactive inspector (no PATH: the bundled demo);
+the subcommands work without the UI and never import Textual. Errors on bad
+input go to stderr with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import CkptError
+
+SUBCOMMANDS = ("inspect", "memsearch", "memdump", "decode", "list", "build", "restore", "diagnose")
+
+EPILOG = """\
+commands (ckpt-tui COMMAND --help for each):
+  inspect PATH [--json]            overview of a checkpoint (metadata, processes, files, sockets, network)
+  memsearch PATH PATTERN           search the memory of every process (--pid, --regex, --hex, --utf16)
+  memdump PATH --pid N --address A hex dump of process memory
+  decode PATH IMAGE                one CRIU image as JSON, as `crit decode --pretty` prints it
+  list [DIR ...]                   checkpoints found in directories (default /var/lib/kubelet/checkpoints, .)
+  build PATH IMAGE                 write an OCI image of the checkpoint
+  restore PATH                     restore it with the engine (preflight checks first)
+  diagnose LOG [--checkpoint PATH] explain a failed CRIU restore/dump log
+
+with no command: ckpt-tui [PATH] opens the inspector; without PATH, its bundled demo checkpoint.
+"""
+
+
+def _size_arg(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.I)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 8G, 512M)")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * mult)
+
+
+def _int_arg(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (decimal or 0x hex)") from None
+
+
+def _limits(args: argparse.Namespace):
+    from .archive import Limits
+
+    if getattr(args, "max_size", None):
+        return Limits(max_total_bytes=args.max_size)
+    return None
+
+
+def _load(args: argparse.Namespace, log_files=()):
+    from .model import load_checkpoint
+
+    return load_checkpoint(args.path, limits=_limits(args), log_files=log_files)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-size", type=_size_arg, metavar="SIZE",
+                   help="stop reading an archive that expands beyond SIZE (default 8G)")
+
+
+# -- inspect ------------------------------------------------------------------
+def cmd_inspect(args: argparse.Namespace) -> int:
+    ck = _load(args, log_files=args.log or ())
+    try:
+        if args.json:
+            from .model.export import to_json
+
+            json.dump(to_json(ck), sys.stdout, indent=2, default=str)
+            sys.stdout.write("\n")
+        else:
+            from .render import render_overview
+
+            from rich.console import Console
+
+            Console().print(render_overview(ck))
+    finally:
+        ck.close()
+    return 0
+
+
+# -- memory ------------------------------------------------------------------
+def _printable(data: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+
+
+def cmd_memsearch(args: argparse.Namespace) -> int:
+    pattern: bytes | str = args.pattern
+    if args.hex:
+        try:
+            pattern = bytes.fromhex(args.pattern.replace("0x", "").replace(":", " "))
+        except ValueError:
+            raise CkptError(f"not hex bytes: {args.pattern!r}") from None
+    ck = _load(args)
+    try:
+        if args.pid is not None and args.pid not in ck.processes:
+            raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
+        from .model.memory import search_memory
+
+        matches = list(search_memory(ck, pattern, regex=args.regex, utf16=args.utf16,
+                                     pids=[args.pid] if args.pid is not None else None,
+                                     context=args.context, limit=args.limit))
+        if args.json:
+            json.dump([{"pid": m.pid, "address": f"{m.address:#x}", "vma": m.vma.label if m.vma else None,
+                        "vma_start": f"{m.vma.start:#x}" if m.vma else None,
+                        "match": m.match.decode("latin-1"), "before": m.before.decode("latin-1"),
+                        "after": m.after.decode("latin-1")} for m in matches], sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            if not matches:
+                print(f"no matches for {args.pattern!r}")
+            for m in matches:
+                vma = f"{m.vma.label} {m.vma.start:#x}+{m.address - m.vma.start:#x}" if m.vma else "?"
+                print(f"pid {m.pid:<6} {m.address:#018x}  {vma:<40} "
+                      f"{_printable(m.before)}[{_printable(m.match)}]{_printable(m.after)}")
+            print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}", file=sys.stderr)
+    finally:
+        ck.close()
+    return 0
+
+
+def cmd_memdump(args: argparse.Namespace) -> int:
+    ck = _load(args)
+    try:
+        if args.pid not in ck.processes:
+            raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
+        reader = ck.memory(args.pid)
+        start = args.address - args.address % 16
+        end = args.address + args.length
+        if reader.vma_at(args.address) is None:
+            raise CkptError(f"address {args.address:#x} is not mapped in pid {args.pid}")
+        if args.output:
+            Path(args.output).write_bytes(reader.read(args.address, args.length))
+            print(f"wrote {args.length} bytes to {args.output}", file=sys.stderr)
+            return 0
+        for page_addr, data in reader.read_pages(start, end - start):
+            lo, hi = max(start, page_addr), min(end, page_addr + 4096)
+            if data is None:
+                print(f"{lo:016x}  -- {reader.page_state(page_addr)}: {hi - lo} bytes not in the dump --")
+                continue
+            for row in range(lo, hi, 16):
+                chunk = data[row - page_addr : row - page_addr + 16]
+                hexpart = " ".join(f"{b:02x}" for b in chunk)
+                print(f"{row:016x}  {hexpart[:23]:<23}  {hexpart[24:]:<23}  |{_printable(chunk)}|")
+    finally:
+        ck.close()
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from .archive import open_source
+    from .criu import decode_image, to_crit_dict
+
+    with open_source(args.path, limits=_limits(args)) as src:
+        name = args.image
+        if not src.has(name) and src.has("checkpoint/" + name):
+            name = "checkpoint/" + name
+        if not src.has(name):
+            imgs = [n.split("/", 1)[1] for n in src.names("checkpoint/")]
+            raise CkptError(f"no image {args.image!r} in the checkpoint (images: {', '.join(imgs[:40])})")
+        image = decode_image(src.read(name), name.rsplit("/", 1)[-1])
+        json.dump(to_crit_dict(image), sys.stdout, indent=4)
+        sys.stdout.write("\n")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .archive import find_checkpoints, peek_metadata
+    from .render import render_list
+
+    from rich.console import Console
+
+    dirs = args.dirs or ["/var/lib/kubelet/checkpoints", "."]
+    rows = []
+    for d in dirs:
+        if not Path(d).is_dir():
+            if args.dirs:
+                print(f"not a directory: {d}", file=sys.stderr)
+            continue
+        for path in find_checkpoints(d):
+            try:
+                rows.append((path, peek_metadata(path)))
+            except CkptError as exc:
+                rows.append((path, {"error": str(exc)}))
+    Console().print(render_list(rows))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .app import run_app
+
+    return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ckpt-tui",
+        description="Inspect container checkpoints (Podman, CRI-O, containerd; CRIU images).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"ckpt-tui {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("inspect", help="overview of a checkpoint", description="Print an overview of a checkpoint.")
+    s.add_argument("path", help="archive, directory or OCI image of a checkpoint")
+    s.add_argument("--json", action="store_true", help="one JSON object instead of the tree")
+    s.add_argument("--log", action="append", metavar="FILE", help="attach an external CRIU log")
+    _add_common(s)
+    s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("memsearch", help="search process memory",
+                       description="List every match in the dumped memory of every process.")
+    s.add_argument("path")
+    s.add_argument("pattern", help="text (default), hex bytes with --hex, or a regex with --regex")
+    s.add_argument("--pid", type=int, help="only this process")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--regex", action="store_true", help="PATTERN is a Python regular expression over bytes")
+    g.add_argument("--hex", action="store_true", help="PATTERN is hex bytes, e.g. 'de ad be ef'")
+    s.add_argument("--utf16", action="store_true", help="also match the UTF-16LE form of PATTERN")
+    s.add_argument("--context", type=int, default=16, help="bytes of context each side (default 16)")
+    s.add_argument("--limit", type=int, default=10_000, help="stop after this many matches")
+    s.add_argument("--json", action="store_true")
+    _add_common(s)
+    s.set_defaults(func=cmd_memsearch)
+
+    s = sub.add_parser("memdump", help="hex dump of process memory",
+                       description="Hex dump of a process's memory; pages not in the dump are said, not zero-filled.")
+    s.add_argument("path")
+    s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--address", type=_int_arg, required=True, help="start address (0x hex or decimal)")
+    s.add_argument("--length", type=_int_arg, default=256, help="bytes (default 256)")
+    s.add_argument("--output", "-o", help="write the raw bytes to this file instead")
+    _add_common(s)
+    s.set_defaults(func=cmd_memdump)
+
+    s = sub.add_parser("decode", help="decode one CRIU image to JSON",
+                       description="Decode one CRIU image of the checkpoint to JSON (crit's --pretty shape).")
+    s.add_argument("path")
+    s.add_argument("image", help="image name, e.g. core-1.img or checkpoint/pstree.img")
+    _add_common(s)
+    s.set_defaults(func=cmd_decode)
+
+    s = sub.add_parser("list", help="list checkpoints in directories",
+                       description="List checkpoint archives found in directories.")
+    s.add_argument("dirs", nargs="*", metavar="DIR")
+    s.set_defaults(func=cmd_list)
+
+    try:
+        from .actions.cli import register
+    except ImportError:  # pragma: no cover - actions layer missing
+        register = None
+    if register is not None:
+        register(sub)
+    return p
+
+
+def build_ui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ckpt-tui",
+        description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"ckpt-tui {__version__}")
+    p.add_argument("path", nargs="?", help="archive, directory, OCI image, or a directory of checkpoints")
+    p.add_argument("--log", action="append", metavar="FILE", help="attach an external restore.log / dump.log")
+    p.add_argument("--readonly", action="store_true", help="disable the build and restore actions")
+    _add_common(p)
+    p.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
+        parser = build_parser()
+    else:
+        parser = build_ui_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except CkptError as exc:
+        print(f"ckpt-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

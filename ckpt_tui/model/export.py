@@ -1,0 +1,106 @@
+"""The checkpoint model as one JSON-ready dict (``ckpt-tui inspect --json``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .checkpoint import Checkpoint
+from .types import Process
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def process_json(proc: Process) -> dict[str, Any]:
+    creds = proc.creds
+    return {
+        "pid": proc.pid,
+        "ppid": proc.ppid,
+        "pgid": proc.pgid,
+        "sid": proc.sid,
+        "comm": proc.comm,
+        "state": proc.state,
+        "threads": [t.tid for t in proc.threads],
+        "cmdline": list(proc.cmdline),
+        "env": proc.env_dict,
+        "cwd": proc.cwd,
+        "root": proc.root,
+        "exe": proc.exe,
+        "uid": creds.uid if creds else None,
+        "gid": creds.gid if creds else None,
+        "capabilities": list(creds.cap_eff) if creds else [],
+        "files": [{"fd": f.fd, "type": f.type, "path": f.path} for f in proc.files],
+        "sockets": [
+            {
+                "fd": s.fd, "family": s.family, "proto": s.proto, "type": s.type, "state": s.state,
+                "src": s.src, "src_port": s.src_port, "dst": s.dst, "dst_port": s.dst_port,
+                "send_buf": s.send_buf, "recv_buf": s.recv_buf, "inq_len": s.inq_len, "outq_len": s.outq_len,
+            }
+            for s in proc.sockets
+        ],
+        "memory": {
+            "vmas": len(proc.vmas),
+            "dumped_bytes": proc.memory_size,
+            "shared_bytes": sum(v.size for v in proc.vmas if v.shared),
+        },
+    }
+
+
+def to_json(ck: Checkpoint) -> dict[str, Any]:
+    info = ck.info
+    return {
+        "source": {"path": info.source_path, "kind": ck.source.kind, "description": info.source_kind},
+        "container": {
+            "name": info.name,
+            "id": info.id,
+            "image": info.image,
+            "image_id": info.image_id,
+            "engine": info.engine,
+            "runtime": info.runtime,
+            "created": _time(info.created),
+            "checkpointed": _time(info.checkpointed),
+            "pod": info.pod_name,
+            "namespace": info.namespace,
+            "hostname": info.hostname,
+            "criu_image_version": info.img_version,
+        },
+        "sizes": {
+            "total": ck.sizes.total,
+            "memory_pages": ck.sizes.memory_pages,
+            "rootfs_diff": ck.sizes.rootfs_diff,
+            "archive": ck.sizes.archive,
+        },
+        "stats": dict(ck.stats),
+        "restore_stats": dict(ck.restore_stats),
+        "annotations": dict(info.annotations),
+        "image_annotations": dict(info.image_annotations),
+        "processes": [process_json(p) for p in ck.process_list()],
+        "network": {
+            "interfaces": [
+                {"network": i.network, "name": i.name, "ip": i.ip, "mac": i.mac, "gateway": i.gateway}
+                for i in ck.interfaces
+            ],
+            "devices": [{"name": d.name, "type": d.type, "mtu": d.mtu, "mac": d.mac} for d in ck.devices],
+        },
+        "rootfs_diff": {
+            "present": ck.rootfs.present,
+            "changed": [
+                {"path": e.path, "type": e.type, "size": e.size, "mode": oct(e.mode), "linkname": e.linkname}
+                for e in ck.rootfs.entries
+                if e.status != "deleted"
+            ],
+            "deleted": list(ck.rootfs.deleted),
+        },
+        "mounts": [
+            {"destination": m.destination, "type": m.type, "source": m.source, "origin": m.origin}
+            for m in ck.mounts
+        ],
+        "namespaces": dict(ck.namespaces),
+        "seccomp": dict(ck.seccomp),
+        "logs": [lf.name for lf in ck.logs],
+        "problems": [
+            {"source": p.source, "message": p.message, "pane": p.pane, "severity": p.severity} for p in ck.problems
+        ],
+    }

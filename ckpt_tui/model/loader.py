@@ -1,0 +1,959 @@
+"""Build a :class:`Checkpoint` from an opened source.
+
+Each part (metadata, process tree, files, memory, root FS diff, network, mounts,
+logs) loads on its own: a missing or unreadable member becomes a Problem naming
+the member and the pane it affects, and the rest still loads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import ipaddress
+import json
+import struct
+import tarfile
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..archive import Limits, Source, Workspace, open_source
+from ..criu import ImageError, decode_image, expected_magic
+from ..criu import constants as C
+from ..criu.constants import caps_from_words
+from ..errors import CkptError, Problem
+from .checkpoint import Checkpoint
+from .memory import MemoryReader, PagesData, layout_runs
+from .types import (
+    ContainerInfo,
+    Creds,
+    EnvVar,
+    ImageInfo,
+    LogFile,
+    Mount,
+    NetDevice,
+    NetInterface,
+    OpenFile,
+    Process,
+    RootfsDiff,
+    RootfsEntry,
+    Socket,
+    Thread,
+    VMA,
+)
+
+CKPT = "checkpoint/"
+
+NETLINK_PROTOS = {0: "ROUTE", 4: "SOCK_DIAG", 9: "AUDIT", 15: "KOBJECT_UEVENT", 16: "GENERIC"}
+CLOCKS = {0: "REALTIME", 1: "MONOTONIC", 7: "BOOTTIME", 8: "REALTIME_ALARM", 9: "BOOTTIME_ALARM"}
+SECCOMP_MODES = {0: "disabled", 1: "strict", 2: "filter"}
+NS_KINDS = {value: name[len("CLONE_NEW"):].lower() for name, value in C.NAMESPACE_FLAGS}
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    workspace: Workspace | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    log_files: Iterable[str | Path] = (),
+) -> Checkpoint:
+    """Open ``path`` (any source the archive layer opens) and build its model."""
+    source = open_source(path, workspace=workspace, limits=limits, progress=progress)
+    try:
+        return build_checkpoint(source, log_files=log_files)
+    except BaseException:
+        source.close()
+        raise
+
+
+def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = ()) -> Checkpoint:
+    ck = Checkpoint(source=source)
+    ck.problems.extend(source.problems)
+    builder = _Builder(ck)
+    for step in (
+        builder.metadata,
+        builder.network,
+        builder.images_list,
+        builder.inventory,
+        builder.stats,
+        builder.processes,
+        builder.rootfs,
+        builder.mounts,
+        builder.namespaces,
+        builder.sizes,
+    ):
+        try:
+            step()
+        except CkptError as exc:  # a whole part failed: say which, keep the rest
+            ck.add_problem("", f"{step.__name__}: {exc}", step.__name__)
+    builder.logs(log_files)
+    return ck
+
+
+# ---------------------------------------------------------------------------
+def _ts(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.startswith("0001-01-01"):
+        return None
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # trim nanoseconds to microseconds for fromisoformat
+    if "." in text:
+        head, _, rest = text.partition(".")
+        frac = ""
+        tail = ""
+        for i, ch in enumerate(rest):
+            if not ch.isdigit():
+                tail = rest[i:]
+                break
+            frac += ch
+        text = f"{head}.{frac[:6].ljust(6, '0')}{tail}" if frac else head + tail
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def ip_from_words(words: Iterable[int], family: int) -> str:
+    """CRIU stores addresses as u32 words holding network-order bytes (little-endian host)."""
+    words = list(words)
+    if not words:
+        return ""
+    raw = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in words)
+    try:
+        if family == 2 or len(raw) == 4:
+            return str(ipaddress.IPv4Address(raw[:4]))
+        addr = ipaddress.IPv6Address(raw[:16])
+    except ValueError:
+        return raw.hex()
+    mapped = addr.ipv4_mapped
+    return str(mapped) if mapped is not None else str(addr)
+
+
+def _escape(raw: bytes) -> str:
+    """Decode bytes for display; anything not UTF-8 is shown escaped (\\xNN)."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+class _Builder:
+    def __init__(self, ck: Checkpoint):
+        self.ck = ck
+        self.src = ck.source
+        self._images: dict[str, Any] = {}
+        self._bad_images: set[str] = set()
+        self.files: dict[int, Any] = {}  # files.img id -> file_entry
+        self._runs: dict[int, tuple[Any, int]] = {}
+
+    # -- helpers -----------------------------------------------------------
+    def problem(self, source: str, message: str, pane: str = "overview", severity: str = "error") -> None:
+        self.ck.problems.append(Problem(source, message, pane, severity))
+
+    def json_member(self, name: str, pane: str = "overview", shape: type = dict) -> Any:
+        if not self.src.has(name):
+            return None
+        try:
+            raw = self.src.read(name, limit=64 << 20)
+        except CkptError as exc:
+            self.problem(name, f"cannot read: {exc}", pane)
+            return None
+        if not raw.strip():
+            self.problem(name, "is empty", pane)
+            return None
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.problem(name, f"is not valid JSON ({exc})", pane)
+            return None
+        if not isinstance(data, shape):
+            self.problem(name, f"has the wrong shape: expected a JSON {shape.__name__}, found {type(data).__name__}", pane)
+            return None
+        return data
+
+    def image(self, name: str, pane: str = "processes", required: bool = False):
+        """Decode checkpoint/<name> once; None (and a Problem) when absent or bad."""
+        full = CKPT + name
+        if full in self._images:
+            return self._images[full]
+        img = None
+        if not self.src.has(full):
+            if required:
+                self.problem(full, "is missing from the checkpoint", pane)
+        else:
+            try:
+                img = decode_image(self.src.read(full), name)
+                for msg in img.problems:
+                    self.problem(full, msg, pane, "warning")
+            except CkptError as exc:
+                self.problem(full, f"cannot be decoded: {exc}", pane)
+        self._images[full] = img
+        return img
+
+    def first(self, name: str, pane: str = "processes", required: bool = False):
+        img = self.image(name, pane, required)
+        if img is None or not img.entries:
+            if img is not None:
+                self.problem(CKPT + name, "holds no entries", pane)
+            return None
+        return img.entries[0].message
+
+    # -- metadata ------------------------------------------------------------
+    def metadata(self) -> None:
+        ck, src = self.ck, self.src
+        info = ck.info
+        info.source_kind = src.description or src.kind
+        info.source_path = str(src.path)
+        config = self.json_member("config.dump") or {}
+        spec = self.json_member("spec.dump") or {}
+        ck.config, ck.spec = config, spec
+        annotations = spec.get("annotations") if isinstance(spec.get("annotations"), dict) else {}
+        annotations = {str(k): str(v) for k, v in annotations.items()}
+        info.annotations = annotations
+        info.image_annotations = dict(getattr(src, "annotations", {}) or {})
+        manager = annotations.get("io.container.manager", "")
+        if not config and not spec:
+            if src.kind == "containerd-image":
+                info.engine = "containerd"
+            elif src.has(CKPT + "inventory.img"):
+                info.engine = "CRIU (no engine metadata)"
+                self.problem("config.dump", "no engine metadata (config.dump, spec.dump): bare CRIU images", "overview", "info")
+            else:
+                self.problem("config.dump", "no engine metadata (config.dump, spec.dump)", "overview", "warning")
+        elif manager == "libpod":
+            info.engine = "Podman"
+        elif manager == "cri-o":
+            info.engine = "CRI-O"
+        else:
+            info.engine = "containerd"
+
+        info.id = str(config.get("id", "") or "")
+        info.name = str(config.get("name", "") or "")
+        info.image = str(config.get("rootfsImageName") or config.get("rootfsImage") or "")
+        info.image_id = str(config.get("rootfsImageID") or config.get("rootfsImageRef") or "")
+        info.runtime = str(config.get("runtime") or config.get("ociRuntime") or "")
+        info.created = _ts(config.get("createdTime"))
+        info.checkpointed = _ts(config.get("checkpointedTime"))
+        if info.engine == "CRI-O":
+            meta = annotations.get("io.kubernetes.cri-o.Metadata", "")
+            try:
+                parsed = json.loads(meta) if meta else {}
+                if isinstance(parsed, dict) and parsed.get("name"):
+                    info.name = str(parsed["name"])
+            except ValueError:
+                self.problem("spec.dump", "annotation io.kubernetes.cri-o.Metadata is not JSON", "overview", "warning")
+            info.pod_name = annotations.get("io.kubernetes.pod.name", "")
+            info.namespace = annotations.get("io.kubernetes.pod.namespace", "")
+            info.created = info.created or _ts(annotations.get("io.kubernetes.cri-o.Created"))
+            info.image = info.image or annotations.get("io.kubernetes.cri-o.ImageName", "")
+            ip = annotations.get("io.kubernetes.cri-o.IP.0")
+            if ip:
+                ck.interfaces.append(NetInterface(network="", name="", ip=ip))
+        elif info.engine == "containerd":
+            info.name = annotations.get("io.kubernetes.cri.container-name", "") or info.name
+            info.pod_name = annotations.get("io.kubernetes.cri.sandbox-name", "")
+            info.namespace = annotations.get("io.kubernetes.cri.sandbox-namespace", "")
+            info.image = info.image or annotations.get("io.kubernetes.cri.image-name", "")
+        if not info.id and isinstance(spec.get("linux"), dict):
+            info.id = str(spec["linux"].get("cgroupsPath", "") or "").rsplit(":", 1)[-1]
+        ia = info.image_annotations
+        info.criu_version = ia.get("io.podman.annotations.checkpoint.criu.version", "") or ia.get(
+            "org.criu.checkpoint.criu.version", ""
+        )
+        # a checkpoint image names its runtime; say where it disagrees with config.dump
+        img_runtime = ia.get("io.podman.annotations.checkpoint.runtime.name") or ia.get("org.criu.checkpoint.runtime.name")
+        if img_runtime and info.runtime and img_runtime != info.runtime:
+            self.problem(
+                "image annotations",
+                f"the image's runtime annotation says {img_runtime!r} but config.dump says the checkpoint was made "
+                f"with {info.runtime!r}; podman will only restore it with {img_runtime!r}",
+                "overview",
+                "warning",
+            )
+        if not info.name and ia:
+            info.name = ia.get("io.podman.annotations.checkpoint.name") or ia.get("org.criu.checkpoint.container.name", "")
+        if info.checkpointed is None and src.has("config.dump"):
+            mtime = src.members["config.dump"].mtime
+            if mtime and info.created and mtime > info.created.timestamp():
+                info.checkpointed = datetime.fromtimestamp(mtime, tz=timezone.utc)
+        if spec.get("hostname"):
+            info.hostname = str(spec["hostname"])
+
+    # -- network -------------------------------------------------------------
+    def network(self) -> None:
+        if not self.src.has("network.status"):
+            return
+        data = self.json_member("network.status", "network", shape=object)
+        if data is None:
+            return
+        out: list[NetInterface] = []
+        if isinstance(data, dict):  # netavark: {network: {interfaces: {ifname: {subnets, mac_address}}}}
+            for net, body in data.items():
+                ifaces = body.get("interfaces") if isinstance(body, dict) else None
+                if not isinstance(ifaces, dict):
+                    self.problem("network.status", f"network {net!r} has no interfaces map", "network", "warning")
+                    continue
+                for ifname, iface in ifaces.items():
+                    iface = iface if isinstance(iface, dict) else {}
+                    subnets = iface.get("subnets") if isinstance(iface.get("subnets"), list) else []
+                    if not subnets:
+                        out.append(NetInterface(str(net), str(ifname), "", str(iface.get("mac_address", "")), ""))
+                    for sub in subnets:
+                        sub = sub if isinstance(sub, dict) else {}
+                        out.append(NetInterface(str(net), str(ifname), str(sub.get("ipnet", "")),
+                                                str(iface.get("mac_address", "")), str(sub.get("gateway", ""))))
+        elif isinstance(data, list):  # CNI results: [{interfaces: [{name, mac}], ips: [{address, gateway, interface}]}]
+            for idx, result in enumerate(data):
+                if not isinstance(result, dict):
+                    continue
+                ifaces = result.get("interfaces") if isinstance(result.get("interfaces"), list) else []
+                for ipinfo in result.get("ips") or []:
+                    if not isinstance(ipinfo, dict):
+                        continue
+                    i = ipinfo.get("interface")
+                    iface = ifaces[i] if isinstance(i, int) and 0 <= i < len(ifaces) and isinstance(ifaces[i], dict) else {}
+                    out.append(NetInterface(str(result.get("name", f"network{idx}") or f"network{idx}"),
+                                            str(iface.get("name", "")), str(ipinfo.get("address", "")),
+                                            str(iface.get("mac", "")), str(ipinfo.get("gateway", ""))))
+        else:
+            self.problem("network.status", "has the wrong shape: neither a network map nor a CNI result list", "network")
+        self.ck.interfaces.extend(out)
+
+    # -- images ----------------------------------------------------------------
+    def images_list(self) -> None:
+        for name in self.src.names(CKPT):
+            m = self.src.members[name]
+            if m.type != "file":
+                continue
+            short = name[len(CKPT):]
+            kind = expected_magic(short) or ""
+            self.ck.images.append(ImageInfo(name=short, size=m.size, magic=kind or "UNKNOWN"))
+        if not self.ck.images:
+            self.problem("checkpoint/", "the checkpoint holds no CRIU images: no processes, memory or sockets to show", "processes")
+
+    def inventory(self) -> None:
+        inv = self.first("inventory.img", "overview", required=bool(self.ck.images))
+        if inv is None:
+            return
+        from ..criu import message_to_dict
+
+        self.ck.inventory = message_to_dict(inv)
+        self.ck.info.img_version = getattr(inv, "img_version", None)
+
+    def stats(self) -> None:
+        for name, target in (("stats-dump", self.ck.stats), ("stats-restore", self.ck.restore_stats)):
+            member = name if self.src.has(name) else CKPT + name if self.src.has(CKPT + name) else None
+            if member is None:
+                continue
+            try:
+                img = decode_image(self.src.read(member), name)
+            except CkptError as exc:
+                self.problem(member, f"cannot be decoded: {exc}", "logs")
+                continue
+            if not img.entries:
+                self.problem(member, "holds no entries", "logs")
+                continue
+            msg = img.entries[0].message
+            sub = msg.dump if name == "stats-dump" else msg.restore
+            if not msg.HasField("dump" if name == "stats-dump" else "restore"):
+                self.problem(member, "has no statistics entry", "logs", "warning")
+                continue
+            for field in sub.DESCRIPTOR.fields:
+                target[field.name] = getattr(sub, field.name)
+
+    # -- processes -------------------------------------------------------------
+    def processes(self) -> None:
+        ck = self.ck
+        pstree = self.image("pstree.img", "processes", required=bool(ck.images))
+        if pstree is None:
+            return
+        files = self.image("files.img", "processes")
+        if files is not None:
+            for e in files.entries:
+                self.files[e.message.id] = e.message
+        for e in pstree.entries:
+            m = e.message
+            pid = m.pid
+            if pid in ck.processes:
+                self.problem(CKPT + "pstree.img", f"pid {pid} is listed twice; the first entry is kept", "processes")
+                continue
+            ck.processes[pid] = Process(pid=pid, ppid=m.ppid, pgid=m.pgid, sid=m.sid,
+                                        threads=[Thread(tid=t) for t in (m.threads or [pid])])
+        # parent/child links; a pid whose parent is absent (or a cycle) becomes a root
+        for pid, proc in ck.processes.items():
+            parent = ck.processes.get(proc.ppid)
+            if proc.ppid and parent is not None and proc.ppid != pid:
+                parent.children.append(pid)
+        for proc in ck.processes.values():
+            proc.children.sort()
+        roots = [p for p, proc in ck.processes.items() if not proc.ppid or proc.ppid not in ck.processes]
+        reached = set()
+        stack = list(roots)
+        while stack:
+            p = stack.pop()
+            if p in reached:
+                continue
+            reached.add(p)
+            stack.extend(ck.processes[p].children)
+        cyclic = sorted(set(ck.processes) - reached)
+        if cyclic:
+            self.problem(CKPT + "pstree.img", f"the process tree has a cycle through pids {cyclic[:10]}; shown as roots", "processes")
+            for p in cyclic:
+                for other in ck.processes.values():
+                    if p in other.children:
+                        other.children.remove(p)
+            roots.extend(cyclic)
+        ck.roots = sorted(roots)
+        for proc in ck.processes.values():
+            self.process(proc)
+
+    def process(self, proc: Process) -> None:
+        pid = proc.pid
+        core = self.first(f"core-{pid}.img", "processes", required=True)
+        if core is not None:
+            tc = core.tc
+            proc.state_code = tc.task_state
+            proc.state = C.TASK_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
+            proc.comm = _escape(tc.comm.encode("utf-8", "surrogateescape")) if isinstance(tc.comm, str) else str(tc.comm)
+            proc.exit_code = tc.exit_code
+            proc.oom_score_adj = tc.oom_score_adj if tc.HasField("oom_score_adj") else 0
+            if tc.HasField("rlimits"):
+                proc.rlimits = [
+                    (C.RLIMITS[i][len("RLIMIT_"):] if i < len(C.RLIMITS) else str(i), r.cur, r.max)
+                    for i, r in enumerate(tc.rlimits.rlimits)
+                ]
+            if core.HasField("ids"):
+                proc.ids = {f.name: v for f, v in core.ids.ListFields()}
+        ids = self.first(f"ids-{pid}.img", "processes")
+        if ids is not None:
+            proc.ids.update({f.name: v for f, v in ids.ListFields()})
+        for thread in proc.threads:
+            tcore = core if thread.tid == pid else self.first(f"core-{thread.tid}.img", "processes", required=proc.alive)
+            if tcore is None:
+                continue
+            self.thread(thread, tcore, proc)
+        main = next((t for t in proc.threads if t.tid == pid), None)
+        if main is not None:
+            proc.creds = main.creds
+            proc.seccomp_mode = main.seccomp_mode
+        if not proc.alive:
+            return
+        fs = self.first(f"fs-{pid}.img", "processes")
+        if fs is not None:
+            proc.cwd = self.file_path(fs.cwd_id)
+            proc.root = self.file_path(fs.root_id)
+        self.memory_info(proc)
+        self.fds(proc)
+
+    def thread(self, thread: Thread, core, proc: Process) -> None:
+        if core.HasField("thread_core"):
+            th = core.thread_core
+            thread.comm = th.comm if th.HasField("comm") else proc.comm
+            thread.sched_policy = th.sched_policy
+            thread.sched_nice = th.sched_nice
+            thread.sched_prio = th.sched_prio
+            thread.blk_sigset = th.blk_sigset
+            thread.seccomp_mode = SECCOMP_MODES.get(th.seccomp_mode, str(th.seccomp_mode)) if th.HasField("seccomp_mode") else ""
+            if th.HasField("creds"):
+                c = th.creds
+                thread.creds = Creds(
+                    uid=c.uid, gid=c.gid, euid=c.euid, egid=c.egid, suid=c.suid, sgid=c.sgid,
+                    fsuid=c.fsuid, fsgid=c.fsgid, groups=list(c.groups),
+                    cap_eff=caps_from_words(c.cap_eff), cap_prm=caps_from_words(c.cap_prm),
+                    cap_inh=caps_from_words(c.cap_inh), cap_bnd=caps_from_words(c.cap_bnd),
+                    cap_amb=caps_from_words(c.cap_amb), secbits=c.secbits,
+                    no_new_privs=bool(c.no_new_privs), lsm_profile=c.lsm_profile,
+                )
+        thread.comm = thread.comm or proc.comm
+        thread.state = C.TASK_STATES.get(core.tc.task_state, "") if core.HasField("tc") else proc.state
+        if core.HasField("thread_info") and core.thread_info.HasField("gpregs"):
+            regs = core.thread_info.gpregs
+            thread.ip, thread.sp = regs.ip, regs.sp
+
+    # -- files -----------------------------------------------------------------
+    def file_path(self, file_id: int) -> str:
+        entry = self.files.get(file_id)
+        if entry is None:
+            return f"<file {file_id} missing from files.img>"
+        return self.describe(entry)[1]
+
+    def describe(self, fe) -> tuple[str, str, dict[str, Any]]:
+        """(type name, what it is, details) for a files.img entry."""
+        from ..criu import message_to_dict
+
+        tname = C.FD_TYPES.get(fe.type, str(fe.type))
+        details: dict[str, Any] = {}
+        if fe.HasField("reg"):
+            r = fe.reg
+            details = {"flags": r.flags, "pos": r.pos, "size": r.size if r.HasField("size") else None, "mode": r.mode}
+            return tname, _escape(r.name.encode("utf-8", "surrogateescape")), details
+        if fe.HasField("pipe"):
+            return tname, f"pipe[{fe.pipe.pipe_id}]", {"pipe_id": fe.pipe.pipe_id, "flags": fe.pipe.flags}
+        if fe.HasField("fifo"):
+            return tname, f"fifo {self.file_path(fe.fifo.regf_id)} [{fe.fifo.pipe_id}]", {"pipe_id": fe.fifo.pipe_id}
+        if fe.HasField("isk"):
+            s = fe.isk
+            fam = "IPv4" if s.family == 2 else "IPv6"
+            proto = C.IP_PROTOCOLS.get(s.proto, str(s.proto))
+            state = C.TCP_STATES.get(s.state, str(s.state))
+            src = ip_from_words(s.src_addr, s.family)
+            dst = ip_from_words(s.dst_addr, s.family)
+            text = f"{proto} {src}:{s.src_port}"
+            if state == "LISTEN":
+                text += " (LISTEN)"
+            else:
+                text += f" -> {dst}:{s.dst_port} ({state})"
+            return tname, text, {"family": fam, "ino": s.ino}
+        if fe.HasField("usk"):
+            u = fe.usk
+            name = u.name
+            shown = ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+            return tname, f"unix:[{u.ino}] {shown or '(unnamed)'}" + (f" peer {u.peer}" if u.peer else ""), {"ino": u.ino, "peer": u.peer}
+        if fe.HasField("efd"):
+            return tname, f"eventfd (count {fe.efd.counter})", {"counter": fe.efd.counter, "flags": fe.efd.flags}
+        if fe.HasField("epfd"):
+            tfds = [t.tfd for t in fe.epfd.tfd]
+            return tname, f"eventpoll (watching fds {', '.join(map(str, tfds)) or 'none'})", {"targets": tfds}
+        if fe.HasField("sgfd"):
+            mask = fe.sgfd.sigmask
+            sigs = [C.SIGNALS.get(i + 1, f"SIG{i + 1}") for i in range(64) if mask >> i & 1]
+            return tname, f"signalfd ({', '.join(sigs) or 'no signals'})", {"sigmask": mask}
+        if fe.HasField("tfd"):
+            t = fe.tfd
+            return tname, (f"timerfd {CLOCKS.get(t.clockid, t.clockid)} value {t.vsec}.{t.vnsec:09d}s "
+                           f"interval {t.isec}.{t.insec:09d}s"), {"ticks": t.ticks}
+        if fe.HasField("ify"):
+            watches = [getattr(w, "wd", 0) for w in fe.ify.wd]
+            return tname, f"inotify ({len(watches)} watches)", {}
+        if fe.HasField("ffy"):
+            return tname, "fanotify", {}
+        if fe.HasField("memfd"):
+            inode = self.memfd_inode(fe.memfd.inode_id)
+            name = inode.name if inode is not None else f"inode {fe.memfd.inode_id}"
+            return tname, f"memfd:{name}", {"size": getattr(inode, "size", None)}
+        if fe.HasField("tty"):
+            return tname, self.tty_name(fe.tty), {}
+        if fe.HasField("nsf"):
+            kind = NS_KINDS.get(fe.nsf.ns_cflag, hex(fe.nsf.ns_cflag))
+            return tname, f"{kind} namespace [{fe.nsf.ns_id}]", {}
+        if fe.HasField("psk"):
+            return tname, f"packet socket (protocol {fe.psk.protocol:#x})", {}
+        if fe.HasField("nlsk"):
+            return tname, f"netlink {NETLINK_PROTOS.get(fe.nlsk.protocol, fe.nlsk.protocol)}", {}
+        if fe.HasField("tunf"):
+            return tname, f"tun {fe.tunf.netdev}", {}
+        if fe.HasField("ext"):
+            return tname, "external file", {}
+        if fe.HasField("bpf"):
+            return tname, "bpf map", {}
+        if fe.HasField("pidfd"):
+            return tname, f"pidfd (pid {fe.pidfd.nspid})", {}
+        return tname, f"{tname}.{fe.id}", message_to_dict(fe)
+
+    def memfd_inode(self, inode_id: int):
+        img = self.image("memfd.img", "processes")
+        if img is None:
+            return None
+        for e in img.entries:
+            if getattr(e.message, "inode_id", None) == inode_id:
+                return e.message
+        return None
+
+    def tty_name(self, tty) -> str:
+        img = self.image("tty-info.img", "processes")
+        if img is not None:
+            for e in img.entries:
+                info = e.message
+                if info.id == tty.tty_info_id:
+                    if info.HasField("pty"):
+                        return f"/dev/pts/{info.pty.index}"
+                    return f"tty ({C.TTY_TYPES.get(info.type, info.type)})"
+        if tty.HasField("regf_id"):
+            return self.file_path(tty.regf_id)
+        return f"tty [{tty.tty_info_id}]"
+
+    def fds(self, proc: Process) -> None:
+        files_id = proc.ids.get("files_id")
+        if files_id is None:
+            return
+        img = self.image(f"fdinfo-{files_id}.img", "processes", required=True)
+        if img is None:
+            return
+        for e in img.entries:
+            fd = e.message
+            fe = self.files.get(fd.id)
+            if fe is None:
+                self.problem(CKPT + "files.img", f"pid {proc.pid} fd {fd.fd}: file id {fd.id} is not in files.img", "processes")
+                proc.files.append(OpenFile(fd=fd.fd, type="?", path=f"<missing file {fd.id}>", file_id=fd.id))
+                continue
+            tname, what, details = self.describe(fe)
+            proc.files.append(OpenFile(fd=fd.fd, type=tname, path=what, file_id=fd.id,
+                                       flags=details.get("flags", fd.flags) or 0, pos=details.get("pos"), details=details))
+            sock = self.socket(proc.pid, fd.fd, fe)
+            if sock is not None:
+                proc.sockets.append(sock)
+        proc.files.sort(key=lambda f: f.fd)
+
+    def socket(self, pid: int, fd: int, fe) -> Socket | None:
+        if fe.HasField("isk"):
+            s = fe.isk
+            sock = Socket(
+                pid=pid, fd=fd, family="IPv4" if s.family == 2 else "IPv6",
+                proto=C.IP_PROTOCOLS.get(s.proto, str(s.proto)), type=C.SOCKET_TYPES.get(s.type, str(s.type)),
+                state=C.TCP_STATES.get(s.state, str(s.state)) if s.proto == 6 else ("" if s.state == 7 else C.TCP_STATES.get(s.state, str(s.state))),
+                src=ip_from_words(s.src_addr, s.family), src_port=s.src_port,
+                dst=ip_from_words(s.dst_addr, s.family), dst_port=s.dst_port,
+                send_buf=s.opts.so_sndbuf if s.HasField("opts") else 0,
+                recv_buf=s.opts.so_rcvbuf if s.HasField("opts") else 0,
+                ino=s.ino, file_id=s.id,
+            )
+            if s.proto == 6 and s.state not in (10, 7):
+                stream = self.first(f"tcp-stream-{s.ino:x}.img", "network")
+                if stream is not None:
+                    sock.inq_len, sock.outq_len = stream.inq_len, stream.outq_len
+            return sock
+        if fe.HasField("usk"):
+            u = fe.usk
+            name = u.name
+            shown = ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+            return Socket(pid=pid, fd=fd, family="UNIX", proto="UNIX", type=C.SOCKET_TYPES.get(u.type, str(u.type)),
+                          state=C.TCP_STATES.get(u.state, str(u.state)), src=shown, ino=u.ino, peer_ino=u.peer,
+                          send_buf=u.opts.so_sndbuf if u.HasField("opts") else 0,
+                          recv_buf=u.opts.so_rcvbuf if u.HasField("opts") else 0, file_id=u.id)
+        if fe.HasField("psk"):
+            return Socket(pid=pid, fd=fd, family="PACKET", proto="PACKET", type=C.SOCKET_TYPES.get(fe.psk.type, ""), file_id=fe.id)
+        if fe.HasField("nlsk"):
+            return Socket(pid=pid, fd=fd, family="NETLINK", proto="NETLINK",
+                          type=NETLINK_PROTOS.get(fe.nlsk.protocol, str(fe.nlsk.protocol)), file_id=fe.id)
+        return None
+
+    # -- memory ----------------------------------------------------------------
+    def memory_info(self, proc: Process) -> None:
+        pid = proc.pid
+        mm = self.first(f"mm-{pid}.img", "memory", required=True)
+        if mm is None:
+            return
+        for name in ("mm_start_code", "mm_end_code", "mm_start_data", "mm_end_data", "mm_start_stack",
+                     "mm_start_brk", "mm_brk", "mm_arg_start", "mm_arg_end", "mm_env_start", "mm_env_end"):
+            proc.mm[name] = getattr(mm, name)
+        if mm.HasField("exe_file_id"):
+            proc.exe = self.file_path(mm.exe_file_id)
+        for v in mm.vmas:
+            path = ""
+            status = v.status
+            if status & ((1 << 6) | (1 << 7) | (1 << 14)):  # file-backed private/shared, memfd
+                fe = self.files.get(v.shmid)
+                path = self.describe(fe)[1] if fe is not None else f"<file {v.shmid}>"
+            proc.vmas.append(VMA(start=v.start, end=v.end, prot=v.prot, flags=v.flags, status=status,
+                                 pgoff=v.pgoff, shmid=v.shmid, path=path))
+        runs, need = self.page_runs(pid)
+        if runs is not None:
+            for vma in proc.vmas:
+                for run in runs:
+                    lo, hi = max(vma.start, run.vaddr), min(vma.end, run.end)
+                    if lo >= hi:
+                        continue
+                    n = (hi - lo) // 4096
+                    state = run.state
+                    if state == "present":
+                        vma.pages_present += n
+                    elif state == "lazy":
+                        vma.pages_lazy += n
+                    elif state == "parent":
+                        vma.pages_parent += n
+        try:
+            reader = memory_reader_for(self.ck, pid, builder=self)
+        except CkptError as exc:
+            self.problem(CKPT + f"pagemap-{pid}.img", str(exc), "memory")
+            return
+        self.ck._readers[pid] = reader
+        self.argv_env(proc, reader)
+
+    def page_runs(self, pid: int):
+        if pid in self._runs:
+            return self._runs[pid]
+        self._runs[pid] = result = self._page_runs(pid)
+        return result
+
+    def _page_runs(self, pid: int):
+        img = self.image(f"pagemap-{pid}.img", "memory", required=True)
+        if img is None or not img.entries:
+            return None, 0
+        head = img.entries[0].message
+        entries = []
+        for e in img.entries[1:]:
+            m = e.message
+            nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
+            flags = m.flags if m.HasField("flags") else (1 if getattr(m, "in_parent", False) else 4)
+            entries.append((m.vaddr, nr, flags))
+        runs, need = layout_runs(entries)
+        self.ck.processes[pid].pages_id = head.pages_id
+        # overlapping runs are a malformed image: keep them, but say so
+        for a, b in zip(runs, runs[1:]):
+            if b.vaddr < a.end:
+                self.problem(CKPT + f"pagemap-{pid}.img", f"pagemap entries overlap at {b.vaddr:#x}", "memory", "warning")
+                break
+        return runs, need
+
+    def argv_env(self, proc: Process, reader: MemoryReader) -> None:
+        mm = proc.mm
+        pm = CKPT + f"mm-{proc.pid}.img"
+        for kind, start, end in (("command line", mm["mm_arg_start"], mm["mm_arg_end"]),
+                                 ("environment", mm["mm_env_start"], mm["mm_env_end"])):
+            if end < start:
+                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} is reversed", "processes")
+                continue
+            if end > start and (reader.vma_at(start) is None or reader.vma_at(end - 1) is None):
+                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} lies outside every VMA", "processes")
+                continue
+            states = {s for _, _, s in reader.runs_between(start, end)} if end > start else set()
+            if states - {"present"}:
+                self.problem(CKPT + (f"pages-{proc.pages_id}.img" if proc.pages_id is not None else f"pagemap-{proc.pid}.img"),
+                             f"pid {proc.pid}: part of the {kind} is not in the dump ({', '.join(sorted(states - {'present'}))})",
+                             "processes")
+            items, truncated = reader.read_string_list(start, end)
+            if truncated:
+                self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 4 MiB are shown", "processes", "warning")
+            if kind == "command line":
+                proc.cmdline = [_escape(i) for i in items]
+            else:
+                for raw in items:
+                    text = _escape(raw)
+                    name, sep, value = text.partition("=")
+                    if not sep or not name:
+                        proc.env.append(EnvVar(name=text, value="", raw=text))
+                    else:
+                        proc.env.append(EnvVar(name=name, value=value, raw=text))
+
+    # -- root FS diff --------------------------------------------------------------
+    def rootfs(self) -> None:
+        diff = self.ck.rootfs
+        deleted = self.json_member("deleted.files", "files", shape=list) if self.src.has("deleted.files") else None
+        if deleted:
+            diff.deleted.extend(str(p) for p in deleted if isinstance(p, (str, int)))
+        if not self.src.has("rootfs-diff.tar"):
+            diff.present = bool(diff.deleted)
+            return
+        diff.present = True
+        try:
+            fh = self.src.open("rootfs-diff.tar")
+        except CkptError as exc:
+            self.problem("rootfs-diff.tar", f"cannot read: {exc}", "files")
+            return
+        with fh:
+            head = fh.read(2)
+            fh.seek(0)
+            stream: Any = fh
+            if head == b"\x1f\x8b":
+                diff.compressed = "gzip"
+                stream = gzip.GzipFile(fileobj=fh)
+            try:
+                with tarfile.open(fileobj=stream, mode="r|") as tar:
+                    for ti in tar:
+                        self.rootfs_entry(ti, diff)
+            except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+                self.problem("rootfs-diff.tar", f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown", "files")
+
+    def rootfs_entry(self, ti: tarfile.TarInfo, diff: RootfsDiff) -> None:
+        name = ti.name
+        while name.startswith("./"):
+            name = name[2:]
+        name = name.lstrip("/")
+        if not name or name == ".":
+            return
+        parts = name.split("/")
+        if ".." in parts:
+            self.problem("rootfs-diff.tar", f"entry {name!r} climbs out of the root; skipped", "files")
+            return
+        base = parts[-1]
+        if base.startswith(".wh."):
+            parent = "/".join(parts[:-1])
+            if base == ".wh..wh..opq":
+                diff.entries.append(RootfsEntry(path=parent, type="opaque", status="deleted"))
+                return
+            target = "/" + "/".join(parts[:-1] + [base[4:]])
+            diff.deleted.append(target)
+            return
+        if ti.isdir():
+            kind = "dir"
+        elif ti.issym():
+            kind = "symlink"
+        elif ti.islnk():
+            kind = "hardlink"
+        elif ti.isreg():
+            kind = "file"
+        elif ti.ischr():
+            kind = "char"
+        elif ti.isblk():
+            kind = "block"
+        elif ti.isfifo():
+            kind = "fifo"
+        else:
+            kind = "other"
+        diff.entries.append(RootfsEntry(path=name.rstrip("/"), type=kind, size=ti.size if kind == "file" else 0,
+                                        mode=ti.mode, uid=ti.uid, gid=ti.gid, mtime=float(ti.mtime),
+                                        linkname=ti.linkname))
+
+    # -- mounts, namespaces ---------------------------------------------------------
+    def mounts(self) -> None:
+        spec_mounts = self.ck.spec.get("mounts") if isinstance(self.ck.spec, dict) else None
+        if isinstance(spec_mounts, list):
+            for m in spec_mounts:
+                if not isinstance(m, dict):
+                    continue
+                opts = m.get("options") if isinstance(m.get("options"), list) else []
+                self.ck.mounts.append(Mount(destination=str(m.get("destination", "")), type=str(m.get("type", "") or ""),
+                                            source=str(m.get("source", "") or ""), options=[str(o) for o in opts]))
+        for info in self.ck.images:
+            if not info.name.startswith("mountpoints-"):
+                continue
+            img = self.image(info.name, "mounts")
+            if img is None:
+                continue
+            for e in img.entries:
+                m = e.message
+                fsname = m.fsname if m.HasField("fsname") and m.fsname else C.MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
+                self.ck.mounts.append(Mount(destination=m.mountpoint, type=fsname, source=m.source,
+                                            options=[o for o in m.options.split(",") if o], origin="criu",
+                                            mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, root=m.root,
+                                            ext_key=m.ext_key if m.HasField("ext_key") else ""))
+
+    def namespaces(self) -> None:
+        ns: dict[str, Any] = {}
+        for info in self.ck.images:
+            n = info.name
+            if n.startswith("utsns-"):
+                uts = self.first(n, "overview")
+                if uts is not None:
+                    ns["hostname"] = uts.nodename
+                    ns["domainname"] = uts.domainname
+                    self.ck.info.hostname = uts.nodename or self.ck.info.hostname
+            elif n.startswith("netdev-"):
+                img = self.image(n, "network")
+                for e in img.entries if img else []:
+                    d = e.message
+                    self.ck.devices.append(NetDevice(name=d.name, type=C.NETDEV_TYPES.get(d.type, str(d.type)),
+                                                     ifindex=d.ifindex, mtu=d.mtu,
+                                                     mac=":".join(f"{b:02x}" for b in d.address) if d.HasField("address") else "",
+                                                     flags=d.flags, ns_id=int(n.split("-")[1].split(".")[0])))
+            elif n.startswith("timens-"):
+                t = self.first(n, "overview")
+                if t is not None:
+                    ns["timens"] = {"monotonic": t.monotonic.tv_sec, "boottime": t.boottime.tv_sec}
+            elif n == "seccomp.img":
+                img = self.image(n, "overview")
+                if img is not None and img.entries:
+                    filters = list(img.entries[0].message.seccomp_filters)
+                    self.ck.seccomp = {"filters": len(filters),
+                                       "instructions": sum(len(f.filter) // 8 for f in filters)}
+            elif n == "cgroup.img":
+                img = self.image(n, "overview")
+                if img is not None and img.entries:
+                    cg = img.entries[0].message
+                    for s in cg.sets:
+                        self.ck.cgroups.append({"id": s.id, "controllers": {c.name: c.path for c in s.ctls}})
+        self.ck.namespaces = ns
+
+    # -- sizes, logs -----------------------------------------------------------------
+    def sizes(self) -> None:
+        sizes = self.ck.sizes
+        pages = images = other = 0
+        for name, m in self.src.members.items():
+            if m.type != "file":
+                continue
+            sizes.archive += m.size
+            if name.startswith(CKPT):
+                sizes.total += m.size
+                if name[len(CKPT):].startswith("pages-"):
+                    pages += m.size
+                else:
+                    images += m.size
+            elif name == "rootfs-diff.tar":
+                sizes.rootfs_diff = m.size
+            else:
+                other += m.size
+        sizes.memory_pages = pages
+        sizes.breakdown = {"memory pages": pages, "root FS diff": sizes.rootfs_diff, "other CRIU images": images,
+                           "metadata, logs and other": other}
+
+    def logs(self, extra: Iterable[str | Path]) -> None:
+        for name in self.src.names():
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(".log") and self.src.members[name].type == "file":
+                try:
+                    text = self.src.read(name, limit=32 << 20).decode("utf-8", "replace")
+                except CkptError as exc:
+                    self.problem(name, f"cannot read: {exc}", "logs")
+                    continue
+                self.ck.logs.append(LogFile(name=name, text=text))
+        for path in extra:
+            p = Path(path)
+            try:
+                text = p.read_bytes()[: 32 << 20].decode("utf-8", "replace")
+            except OSError as exc:
+                self.problem(str(p), f"cannot read the log file: {exc.strerror or exc}", "logs")
+                continue
+            self.ck.logs.append(LogFile(name=str(p), text=text, external=True))
+
+
+def memory_reader_for(ck: Checkpoint, pid: int, builder: _Builder | None = None) -> MemoryReader:
+    """A MemoryReader for pid (raises CkptError when the process has no memory images)."""
+    if pid in ck._readers:
+        return ck._readers[pid]
+    proc = ck.processes.get(pid)
+    if proc is None:
+        raise CkptError(f"no process with pid {pid}")
+    b = builder or _Builder(ck)
+    runs, _need = b.page_runs(pid)
+    if runs is None:
+        raise CkptError(f"pid {pid} has no readable pagemap")
+    pages = None
+    pages_name = ""
+    if proc.pages_id is not None:
+        pages_name = CKPT + f"pages-{proc.pages_id}.img"
+        pages = PagesData.from_source(ck.source, pages_name)
+        if pages is None:
+            b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", "memory")
+        elif len(pages) < _need:
+            b.problem(pages_name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {_need}", "memory")
+    parent = _parent_reader(ck, pid, proc.vmas)
+    reader = MemoryReader(pid, proc.vmas, runs, pages, parent=parent, pages_name=pages_name)
+    ck._readers[pid] = reader
+    return reader
+
+
+def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA]) -> MemoryReader | None:
+    """The pre-dump this checkpoint's PE_PARENT pages point at (checkpoint/parent link), if it is here."""
+    link = ck.source.members.get(CKPT + "parent")
+    if link is None or link.type != "symlink":
+        return None
+    target = link.linkname.strip("/")
+    prefix = str(Path("checkpoint") / target)
+    parts: list[str] = []
+    for part in prefix.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    prefix = "/".join(parts) + "/"
+    pm = prefix + f"pagemap-{pid}.img"
+    if not ck.source.has(pm):
+        return None
+    try:
+        img = decode_image(ck.source.read(pm), f"pagemap-{pid}.img")
+    except CkptError:
+        return None
+    if not img.entries:
+        return None
+    entries = []
+    for e in img.entries[1:]:
+        m = e.message
+        nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
+        entries.append((m.vaddr, nr, m.flags if m.HasField("flags") else 4))
+    runs, _ = layout_runs(entries)
+    pages = PagesData.from_source(ck.source, prefix + f"pages-{img.entries[0].message.pages_id}.img")
+    return MemoryReader(pid, vmas, runs, pages)

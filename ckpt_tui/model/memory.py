@@ -1,0 +1,382 @@
+"""Process memory: which pages a checkpoint holds, reading bytes at any address, searching.
+
+A pagemap image lists runs of pages (``vaddr``, ``nr_pages``, ``flags``). Only runs
+flagged ``PE_PRESENT`` have their bytes in ``pages-<pages_id>.img``, one after the
+other in pagemap order; ``PE_PARENT`` runs live in the parent checkpoint (a pre-dump
+chain), ``PE_LAZY`` runs without ``PE_PRESENT`` were left for lazy restore and are not
+in the dump. Pages of a VMA that no pagemap run covers were never dumped (CRIU skips
+zero and untouched pages): they are reported as such, never invented as zeros.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import CkptError
+from .types import PE_LAZY, PE_PARENT, PE_PRESENT, VMA
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpoint, MemoryMatch
+
+PAGE_SIZE = 4096
+
+# page states
+PRESENT = "present"  # bytes are in the pages image
+LAZY = "lazy"  # left for lazy restore, not in this dump
+PARENT = "parent"  # in the parent (pre-dump) checkpoint, which is not here
+NOT_DUMPED = "not dumped"  # inside a VMA but in no pagemap run (zero/untouched page)
+TRUNCATED = "truncated"  # pagemap says present but the pages file ends before it
+UNMAPPED = "unmapped"  # outside every VMA
+
+
+@dataclass
+class PageRun:
+    """One pagemap entry, with where its bytes sit in the pages file."""
+
+    vaddr: int
+    nr_pages: int
+    flags: int
+    offset: int | None  # byte offset in the pages file (PE_PRESENT runs only)
+
+    @property
+    def end(self) -> int:
+        return self.vaddr + self.nr_pages * PAGE_SIZE
+
+    @property
+    def state(self) -> str:
+        if self.flags & PE_PRESENT:
+            return PRESENT
+        if self.flags & PE_PARENT:
+            return PARENT
+        if self.flags & PE_LAZY:
+            return LAZY
+        return NOT_DUMPED
+
+
+def layout_runs(entries: list[tuple[int, int, int]]) -> tuple[list[PageRun], int]:
+    """Assign pages-file offsets: only PE_PRESENT runs advance the offset.
+
+    ``entries`` are (vaddr, nr_pages, flags) in pagemap order. Returns the runs sorted
+    by address and the number of bytes the pages file must hold.
+    """
+    runs: list[PageRun] = []
+    offset = 0
+    for vaddr, nr_pages, flags in entries:
+        if flags & PE_PRESENT:
+            runs.append(PageRun(vaddr, nr_pages, flags, offset))
+            offset += nr_pages * PAGE_SIZE
+        else:
+            runs.append(PageRun(vaddr, nr_pages, flags, None))
+    runs.sort(key=lambda r: r.vaddr)
+    return runs, offset
+
+
+class PagesData:
+    """Random access to one pages-N.img: an mmap window when the source has a file, else bytes.
+
+    ``obj`` is the mmap (or bytes) and ``base`` where the image starts in it, so searches
+    run on ``obj`` directly (mmap.find / re over the mapping: no copy).
+    """
+
+    def __init__(self, obj: "mmap.mmap | bytes", base: int = 0, size: int | None = None):
+        self.obj = obj
+        self.base = base
+        self.size = len(obj) - base if size is None else size
+        self.buf = memoryview(obj)[base : base + self.size]
+
+    @classmethod
+    def from_source(cls, source, name: str) -> "PagesData | None":
+        if not source.has(name):
+            return None
+        rng = source.file_range(name)
+        if rng is not None:
+            path, offset, size = rng
+            if size == 0:
+                return cls(b"")
+            with open(path, "rb") as fh:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            size = max(0, min(size, len(mm) - offset))
+            return cls(mm, offset, size)
+        return cls(source.read(name))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def find(self, needle: bytes, start: int, end: int) -> int:
+        pos = self.obj.find(needle, self.base + start, self.base + end)
+        return -1 if pos == -1 else pos - self.base
+
+    def finditer(self, pattern: "re.Pattern[bytes]", start: int, end: int) -> Iterator[tuple[int, int]]:
+        for m in pattern.finditer(self.obj, self.base + start, self.base + end):
+            yield m.start() - self.base, m.end() - self.base
+
+    def close(self) -> None:
+        self.buf.release()
+        if isinstance(self.obj, mmap.mmap):
+            try:
+                self.obj.close()
+            except BufferError:  # a slice is still referenced somewhere; GC closes it
+                pass
+
+
+class MemoryReader:
+    """The memory of one process as the checkpoint holds it."""
+
+    def __init__(
+        self,
+        pid: int,
+        vmas: list[VMA],
+        runs: list[PageRun],
+        pages: PagesData | None,
+        parent: "MemoryReader | None" = None,
+        pages_name: str = "",
+    ):
+        self.pid = pid
+        self.vmas = sorted(vmas, key=lambda v: v.start)
+        self._vma_starts = [v.start for v in self.vmas]
+        self.runs = runs
+        self._run_starts = [r.vaddr for r in runs]
+        self.pages = pages
+        self.parent = parent
+        self.pages_name = pages_name
+
+    # -- construction ----------------------------------------------------
+    @classmethod
+    def for_process(cls, checkpoint: "Checkpoint", pid: int) -> "MemoryReader":
+        from .loader import memory_reader_for
+
+        return memory_reader_for(checkpoint, pid)
+
+    def close(self) -> None:
+        if self.pages is not None:
+            self.pages.close()
+        if self.parent is not None:
+            self.parent.close()
+
+    # -- lookup ------------------------------------------------------------
+    def vma_at(self, addr: int) -> VMA | None:
+        i = bisect.bisect_right(self._vma_starts, addr) - 1
+        if i >= 0 and self.vmas[i].contains(addr):
+            return self.vmas[i]
+        return None
+
+    def run_at(self, addr: int) -> PageRun | None:
+        i = bisect.bisect_right(self._run_starts, addr) - 1
+        # runs can overlap in a malformed image: look back a little for a covering one
+        for j in range(i, max(i - 4, -1), -1):
+            run = self.runs[j]
+            if run.vaddr <= addr < run.end:
+                return run
+        return None
+
+    def page_state(self, addr: int) -> str:
+        run = self.run_at(addr)
+        if run is not None:
+            state = run.state
+            if state == PRESENT:
+                if self.pages is None or run.offset is None:
+                    return TRUNCATED
+                end = run.offset + (addr - run.vaddr) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
+                if end > len(self.pages):
+                    return TRUNCATED
+            elif state == PARENT and self.parent is not None:
+                return self.parent.page_state(addr)
+            return state
+        return NOT_DUMPED if self.vma_at(addr) is not None else UNMAPPED
+
+    def runs_between(self, start: int, end: int) -> Iterator[tuple[int, int, str]]:
+        """(address, length, state) spans covering [start, end), split at page granularity."""
+        addr = start
+        while addr < end:
+            state = self.page_state(addr)
+            nxt = min(end, (addr // PAGE_SIZE + 1) * PAGE_SIZE)
+            while nxt < end and self.page_state(nxt) == state:
+                nxt = min(end, nxt + PAGE_SIZE)
+            yield addr, nxt - addr, state
+            addr = nxt
+
+    # the name the UI contract uses
+    runs_in = runs_between
+
+    def _page_bytes(self, page_addr: int) -> bytes | None:
+        run = self.run_at(page_addr)
+        if run is None:
+            return None
+        if run.flags & PE_PRESENT:
+            if self.pages is None or run.offset is None:
+                return None
+            off = run.offset + (page_addr - run.vaddr)
+            if off + PAGE_SIZE > len(self.pages):
+                return None
+            return bytes(self.pages.buf[off : off + PAGE_SIZE])
+        if run.flags & PE_PARENT and self.parent is not None:
+            return self.parent._page_bytes(page_addr)
+        return None
+
+    def read(self, addr: int, length: int, fill: bytes = b"\0") -> bytes:
+        """Bytes at [addr, addr+length); pages the dump lacks are ``fill`` bytes.
+
+        Use :meth:`page_state` / :meth:`read_pages` to tell real bytes from fill.
+        """
+        out = bytearray()
+        end = addr + length
+        cur = addr
+        while cur < end:
+            page = cur - cur % PAGE_SIZE
+            take = min(end, page + PAGE_SIZE) - cur
+            data = self._page_bytes(page)
+            if data is None:
+                out += fill * take
+            else:
+                out += data[cur - page : cur - page + take]
+            cur += take
+        return bytes(out)
+
+    def read_pages(self, addr: int, length: int) -> list[tuple[int, bytes | None]]:
+        """[(page_address, bytes or None)] for every page touching the range."""
+        out = []
+        page = addr - addr % PAGE_SIZE
+        while page < addr + length:
+            out.append((page, self._page_bytes(page)))
+            page += PAGE_SIZE
+        return out
+
+    def read_string_list(self, start: int, end: int, limit: int = 4 << 20) -> tuple[list[bytes], bool]:
+        """NUL-separated strings in [start, end) (argv, environ); (items, truncated)."""
+        truncated = False
+        if end - start > limit:
+            end = start + limit
+            truncated = True
+        if end <= start:
+            return [], truncated
+        raw = self.read(start, end - start)
+        items = raw.split(b"\0")
+        if items and items[-1] == b"":
+            items.pop()
+        return items, truncated
+
+    # -- present data, for search ----------------------------------------
+    def present_spans(self) -> Iterator[tuple[int, int, int]]:
+        """(vaddr, file_offset, length) of contiguous present data, merged across runs."""
+        if self.pages is None:
+            return
+        size = len(self.pages)
+        cur: list[int] | None = None
+        for run in sorted((r for r in self.runs if r.flags & PE_PRESENT and r.offset is not None),
+                          key=lambda r: r.offset):
+            length = min(run.nr_pages * PAGE_SIZE, max(0, size - run.offset))
+            if length <= 0:
+                continue
+            if cur and cur[0] + cur[2] == run.vaddr and cur[1] + cur[2] == run.offset:
+                cur[2] += length
+                continue
+            if cur:
+                yield cur[0], cur[1], cur[2]
+            cur = [run.vaddr, run.offset, length]
+        if cur:
+            yield cur[0], cur[1], cur[2]
+
+    @property
+    def present_bytes(self) -> int:
+        return sum(length for _, _, length in self.present_spans())
+
+
+def compile_pattern(pattern: bytes | str, *, regex: bool = False, utf16: bool = False) -> re.Pattern[bytes]:
+    """A bytes regex for a literal string, hex bytes already decoded, or a regex."""
+    if isinstance(pattern, str):
+        raw = pattern.encode("utf-8", "surrogateescape")
+    else:
+        raw = pattern
+    if not raw:
+        raise CkptError("empty search pattern")
+    if regex:
+        try:
+            body = raw
+            if utf16:
+                text = raw.decode("utf-8", "surrogateescape")
+                body = b"(?:" + raw + b")|(?:" + re.escape(text.encode("utf-16-le")) + b")"
+            return re.compile(body, re.DOTALL)
+        except re.error as exc:
+            raise CkptError(f"bad regular expression: {exc}") from None
+    alts = [re.escape(raw)]
+    if utf16:
+        try:
+            alts.append(re.escape(raw.decode("utf-8").encode("utf-16-le")))
+        except UnicodeDecodeError:
+            pass
+    return re.compile(b"|".join(alts), re.DOTALL)
+
+
+def search_memory(
+    checkpoint: "Checkpoint",
+    pattern: bytes | str,
+    *,
+    regex: bool = False,
+    utf16: bool = False,
+    pids: list[int] | None = None,
+    context: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    limit: int = 10_000,
+) -> Iterator["MemoryMatch"]:
+    """Every match in every (chosen) process's dumped memory, in pid then address order."""
+    from .checkpoint import MemoryMatch
+
+    compiled = compile_pattern(pattern, regex=regex, utf16=utf16)
+    literal = None if (regex or utf16) else (pattern.encode() if isinstance(pattern, str) else pattern)
+    targets = [p for p in (pids or sorted(checkpoint.processes)) if p in checkpoint.processes]
+    readers = []
+    for pid in targets:
+        if not checkpoint.processes[pid].alive:
+            continue
+        try:
+            readers.append(checkpoint.memory(pid))
+        except CkptError:
+            continue
+    total = sum(r.present_bytes for r in readers) or 1
+    done = 0
+    found = 0
+    for reader in readers:
+        pages = reader.pages
+        if pages is None:
+            continue
+        buf = pages.buf
+        for vaddr, offset, length in reader.present_spans():
+            if cancelled and cancelled():
+                return
+            end = offset + length
+            if literal is not None:
+                hits = _find_all(pages, literal, offset, end)
+            else:
+                hits = pages.finditer(compiled, offset, end)
+            for start, stop in hits:
+                addr = vaddr + (start - offset)
+                yield MemoryMatch(
+                    pid=reader.pid,
+                    address=addr,
+                    length=stop - start,
+                    vma=reader.vma_at(addr),
+                    match=bytes(buf[start:stop]),
+                    before=bytes(buf[max(offset, start - context) : start]),
+                    after=bytes(buf[stop : min(end, stop + context)]),
+                )
+                found += 1
+                if found >= limit:
+                    return
+                if cancelled and cancelled():
+                    return
+            done += length
+            if progress:
+                progress(done, total)
+
+
+def _find_all(pages: PagesData, needle: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    pos = pages.find(needle, start, end)
+    while pos != -1:
+        yield pos, pos + len(needle)
+        pos = pages.find(needle, pos + 1, end)

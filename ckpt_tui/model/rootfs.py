@@ -1,0 +1,41 @@
+"""Reading single files out of rootfs-diff.tar without extracting it."""
+
+from __future__ import annotations
+
+import gzip
+import tarfile
+from typing import TYPE_CHECKING
+
+from ..errors import CkptError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpoint
+
+
+def read_rootfs_file(ck: "Checkpoint", path: str, limit: int = 16 << 20) -> bytes:
+    want = path.strip("/")
+    if not ck.source.has("rootfs-diff.tar"):
+        raise CkptError("this checkpoint has no rootfs-diff.tar")
+    with ck.source.open("rootfs-diff.tar") as fh:
+        head = fh.read(2)
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for ti in tar:
+                    name = ti.name
+                    while name.startswith("./"):
+                        name = name[2:]
+                    if name.strip("/") != want:
+                        continue
+                    if ti.issym() or ti.islnk():
+                        return f"-> {ti.linkname}\n".encode()
+                    if not ti.isreg():
+                        raise CkptError(f"{path} is not a regular file")
+                    src = tar.extractfile(ti)
+                    if src is None:
+                        raise CkptError(f"{path} has no data")
+                    return src.read(limit)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise CkptError(f"rootfs-diff.tar is damaged: {exc}") from None
+    raise CkptError(f"{path} is not in rootfs-diff.tar")

@@ -1,0 +1,29 @@
+"""Shared test paths. The fixtures in tests/data are real checkpoints (see tests/data/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+ORACLE = DATA / "oracle"
+LOGS = DATA / "logs"
+
+# podman archives that checkpointctl and crit were run on (tests/data/oracle/<name>/)
+PODMAN_FIXTURES = [
+    "web-httpd",
+    "web-ignore-rootfs",
+    "ps-tree",
+    "ps-tree-uncompressed",
+    "tcp-established",
+    "tcp-server",
+    "memhog-16m-threads",
+]
+FIXTURE_FILES = {
+    "web-httpd": "web-httpd.tar.zst",
+    "web-ignore-rootfs": "web-ignore-rootfs.tar.zst",
+    "ps-tree": "ps-tree.tar.gz",
+    "ps-tree-uncompressed": "ps-tree-uncompressed.tar",
+    "tcp-established": "tcp-established.tar.zst",
+    "tcp-server": "tcp-server.tar.zst",
+    "memhog-16m-threads": "memhog-16m-threads.tar.zst",
+}
