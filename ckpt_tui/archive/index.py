@@ -1,0 +1,490 @@
+"""Indexing: member names made safe, one streaming pass over a tar, directory walks.
+
+An :class:`Index` maps normalised member names to :class:`Member` records and to a
+:class:`Ref` saying where the bytes are (in memory, a range of the original tar,
+a spill file in the workspace, or a real file of a directory source).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import stat as stat_mod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Problem
+from .streams import (
+    CHUNK,
+    Budget,
+    GzipDecoder,
+    LimitHit,
+    Progress,
+    RangeReader,
+    StreamError,
+    ZstdDecoder,
+    make_decoder,
+    sniff,
+)
+from .tarstream import NotTar, TarEntry, TarError, TarIncomplete, TarReader
+from .types import ArchiveError, Limits, Member, display_name, human_size
+from .workspace import Workspace
+
+
+@dataclass
+class Ref:
+    """Where a member's bytes live."""
+
+    size: int
+    data: bytes | None = None  # kept in memory
+    path: Path | None = None  # or a range of this file
+    offset: int = 0
+    spilled: bool = False  # the file is a spill file of ours
+    nofollow: bool = False  # a real file of a directory source: never follow a symlink there
+
+    def read(self, limit: int | None = None) -> bytes:
+        n = self.size if limit is None else max(0, min(limit, self.size))
+        if self.data is not None:
+            return self.data[:n]
+        assert self.path is not None
+        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if self.nofollow else 0)
+        fd = os.open(self.path, flags)
+        try:
+            parts = []
+            got = 0
+            while got < n:
+                data = os.pread(fd, min(n - got, 1 << 24), self.offset + got)
+                if not data:
+                    break
+                parts.append(data)
+                got += len(data)
+        finally:
+            os.close(fd)
+        return b"".join(parts)
+
+
+class Context:
+    """State of one ``open_source`` call shared by its passes."""
+
+    def __init__(
+        self,
+        label: str,
+        workspace: Workspace,
+        limits: Limits,
+        progress: Progress,
+    ) -> None:
+        self.label = label
+        self.workspace = workspace
+        self.limits = limits
+        self.budget = Budget(limits)
+        self.progress = progress
+        self.problems: list[Problem] = []
+        self.suppressed = 0
+        self.mem_total = 0
+        self.spill_dir: Path | None = None
+        self._spills = 0
+
+    MAX_PROBLEMS = 500
+
+    def problem(self, source: str, message: str, severity: str = "error", pane: str = "overview") -> None:
+        if len(self.problems) >= self.MAX_PROBLEMS:
+            self.suppressed += 1  # a hostile archive must not flood memory with problems
+            return
+        self.problems.append(Problem(source=source, message=message, pane=pane, severity=severity))
+
+    def finish_problems(self) -> None:
+        if self.suppressed:
+            self.problems.append(
+                Problem(source="", message=f"... and {self.suppressed} more problems not listed", severity="warning")
+            )
+            self.suppressed = 0
+
+    def spill_path(self) -> Path:
+        if self.spill_dir is None:
+            self.spill_dir = self.workspace.mkdir("source")
+        self._spills += 1
+        return self.spill_dir / f"m{self._spills:06d}"
+
+
+# -- names ------------------------------------------------------------------
+
+
+def normalise(raw: str) -> tuple[str | None, str]:
+    """``"./checkpoint//x/"`` -> ``("checkpoint/x", "")``; unsafe names give ``(None, why)``;
+    the archive root (``"."``, ``"./"``) gives ``("", "")``."""
+    if raw.startswith("/"):
+        return None, "absolute path"
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return None, "the path contains '..'"
+    return "/".join(parts), ""
+
+
+def resolve_link(name: str, target: str) -> str | None:
+    """The member a symlink ``name -> target`` points at, or None when it leaves the source."""
+    if not target or target.startswith("/"):
+        return None
+    parts: list[str] = []
+    base = posixpath.dirname(name)
+    for p in (base.split("/") if base else []) + target.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(p)
+    return "/".join(parts)
+
+
+class Index:
+    """Members in archive order plus where their bytes are."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.members: dict[str, Member] = {}
+        self.refs: dict[str, Ref] = {}
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def add(self, member: Member, ref: Ref | None = None) -> None:
+        old = self.members.pop(member.name, None)
+        self.refs.pop(member.name, None)
+        if old is not None and not (old.type == "dir" and member.type == "dir"):
+            self.ctx.problem(
+                display_name(member.name),
+                "appears more than once in the archive; the later entry is used",
+                "warning",
+            )
+        self.members[member.name] = member
+        if ref is not None:
+            self.refs[member.name] = ref
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(n.startswith(prefix) for n in self.members)
+
+    def full(self) -> bool:
+        if len(self.members) < self.ctx.limits.max_members:
+            return False
+        self.ctx.problem(
+            "",
+            f"stopped after {self.ctx.limits.max_members} members, the most one source may hold; "
+            f"the rest are not shown",
+        )
+        return True
+
+    def target(self, name: str, hops: int = 0) -> tuple[Member, Ref | None]:
+        """The member ``name`` refers to, following symlinks and hardlinks inside the source."""
+        member = self.members.get(name)
+        if member is None:
+            raise ArchiveError(f"no member {display_name(name)!s} in {self.ctx.label}")
+        if member.type == "symlink":
+            if hops > 16:
+                raise ArchiveError(f"{display_name(name)}: too many levels of symbolic links")
+            dest = resolve_link(name, member.linkname)
+            if dest is None or dest not in self.members:
+                raise ArchiveError(f"{display_name(name)}: dangling symbolic link to {display_name(member.linkname)}")
+            return self.target(dest, hops + 1)
+        return member, self.refs.get(name)
+
+
+# -- tar pass ---------------------------------------------------------------
+
+
+def _capture(ctx: Context, tr: TarReader, entry: TarEntry, tick: Callable[[], None]) -> Ref:
+    """Read the current entry's data out of a non-seekable stream: RAM or spill file."""
+    lim = ctx.limits
+    if entry.size <= lim.keep_in_memory and ctx.mem_total + entry.size <= lim.max_memory_total:
+        buf = bytearray()
+        tr.copy_data(entry, buf.extend)
+        ctx.mem_total += len(buf)
+        return Ref(size=len(buf), data=bytes(buf))
+    path = ctx.spill_path()
+    try:
+        with open(path, "wb") as f:
+            tr.copy_data(entry, f.write, tick)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Ref(size=entry.size, path=path, spilled=True)
+
+
+def index_tar(
+    ix: Index,
+    stream,
+    *,
+    where: str,
+    size: int | None = None,
+    base: tuple[Path, int] | None = None,
+    prefix: str = "",
+    done: Callable[[], int] = lambda: 0,
+) -> TarReader:
+    """Index the tar in ``stream`` into ``ix`` in one pass.
+
+    With ``base=(file, offset)`` the stream is the plain, seekable tar stored at
+    that offset of ``file`` (``size`` bytes): members become ranges of it and
+    their data is skipped, not read. Otherwise member data is copied into memory
+    or spill files. Damage stops the pass with a Problem; members read before it
+    are kept. :class:`NotTar` propagates when there was no tar header at all.
+    """
+    ctx = ix.ctx
+    tr = TarReader(stream, size=size if base is not None else None)
+    count_before = len(ix)
+
+    def tick() -> None:
+        ctx.progress.update(done(), "")
+
+    current = ""
+    try:
+        for entry in tr.entries():
+            if ix.full():
+                break
+            ctx.progress.update(done(), entry.name)
+            current = entry.name
+            _add_entry(ix, tr, entry, base=base, prefix=prefix, tick=tick)
+            current = ""
+    except NotTar:
+        if tr.entries_seen == 0:
+            raise
+    except TarIncomplete as exc:
+        ctx.problem(where, f"{exc.message}; {len(ix) - count_before} members were read", "warning")
+    except (TarError, StreamError) as exc:
+        kept = len(ix) - count_before
+        inside = f" while reading member '{display_name(current)}'" if current and isinstance(exc, StreamError) else ""
+        ctx.problem(
+            where,
+            f"reading stopped{inside}: {exc}; the {kept} members before that point are shown, "
+            f"anything after it is missing",
+        )
+    except LimitHit as exc:
+        inside = f" (while reading member '{display_name(current)}')" if current else ""
+        ctx.problem(where, f"{exc}{inside}")
+    else:
+        if tr.ended_cleanly and isinstance(stream, (GzipDecoder, ZstdDecoder)):
+            _verify_rest(ctx, stream, where)
+    return tr
+
+
+_DRAIN_CAP = 64 * 1024 * 1024
+
+
+def _verify_rest(ctx: Context, dec: GzipDecoder | ZstdDecoder, where: str) -> None:
+    """Read the compressed stream to its end after the tar's end marker, so that its
+    checksum (gzip CRC, zstd content checksum) is verified and damage is reported."""
+    drained = 0
+    try:
+        while True:
+            data = dec.read(CHUNK)
+            if not data:
+                break
+            drained += len(data)
+            if drained > _DRAIN_CAP:
+                ctx.problem(where, "there is more compressed data after the end of the tar archive; it was ignored", "warning")
+                return
+    except StreamError as exc:
+        ctx.problem(
+            where,
+            f"{exc}: all members were read, but the compressed data does not check out, "
+            f"so their contents may be damaged",
+        )
+        return
+    except LimitHit as exc:
+        ctx.problem(where, str(exc))
+        return
+    if getattr(dec, "trailing_garbage", False):
+        ctx.problem(where, "there is non-gzip data after the end of the gzip stream; it was ignored", "warning")
+
+
+def _add_entry(
+    ix: Index,
+    tr: TarReader,
+    entry: TarEntry,
+    *,
+    base: tuple[Path, int] | None,
+    prefix: str,
+    tick: Callable[[], None],
+) -> None:
+    ctx = ix.ctx
+    norm, why = normalise(entry.name)
+    shown = display_name(entry.name)
+    if norm is None:
+        ctx.problem(shown, f"skipped: unsafe member name ({why})")
+        return
+    if norm == "":
+        return  # the archive's own root directory entry
+    name = prefix + norm
+    common = dict(mode=entry.mode, mtime=entry.mtime, uid=entry.uid, gid=entry.gid)
+    kind = entry.kind
+    if kind == "dir":
+        ix.add(Member(name, 0, "dir", **common))
+    elif kind == "file":
+        if base is not None:
+            ref = Ref(size=entry.size, path=base[0], offset=base[1] + entry.data_offset)
+        else:
+            ref = _capture(ctx, tr, entry, tick)
+        ix.add(Member(name, entry.size, "file", **common), ref)
+    elif kind == "symlink":
+        dest = resolve_link(name, entry.linkname)
+        if dest is None:
+            ctx.problem(
+                display_name(name),
+                f"skipped: symbolic link pointing outside the archive ({display_name(entry.linkname)})",
+            )
+            return
+        ix.add(Member(name, 0, "symlink", linkname=entry.linkname, **common))
+    elif kind == "hardlink":
+        tnorm, _ = normalise(entry.linkname)
+        if not tnorm:
+            ctx.problem(
+                display_name(name),
+                f"skipped: hard link pointing outside the archive ({display_name(entry.linkname)})",
+            )
+            return
+        tname = prefix + tnorm
+        target = ix.members.get(tname)
+        ref = ix.refs.get(tname)
+        if target is None or target.type not in ("file", "hardlink") or ref is None:
+            ctx.problem(
+                display_name(name),
+                f"skipped: hard link to {display_name(entry.linkname)}, which is not a file earlier in the archive",
+            )
+            return
+        ix.add(Member(name, target.size, "hardlink", linkname=tname, **common), ref)
+    else:
+        what = {
+            "device": "device node",
+            "fifo": "FIFO",
+            "sparse": "sparse file (not supported)",
+        }.get(kind, f"entry of unknown type {entry.typeflag!r}")
+        ctx.problem(display_name(name), f"{what}: recorded without data", "warning")
+        ix.add(Member(name, 0, "other", **common))
+
+
+# -- opening a stream -------------------------------------------------------
+
+
+def open_tar_stream(ctx: Context, raw, *, size: int, path: Path | None, offset: int):
+    """Sniff ``raw`` (positioned at its start, ``size`` bytes) and return
+    ``(fmt, stream, base, done)`` ready for :func:`index_tar`.
+
+    ``raw`` must be a :class:`RangeReader` (for on-disk bytes) or a BytesIO.
+    Raises ArchiveError for data that is neither tar nor gzip/zstd.
+    """
+    if isinstance(raw, RangeReader):
+        head = os.pread(raw.f.fileno(), 512, raw.start)
+    else:
+        head = raw.getvalue()[:512]
+    fmt = sniff(head)
+    if fmt in ("gzip", "zstd"):
+        dec = make_decoder(fmt, raw, ctx.budget)
+        return fmt, dec, None, (lambda: offset + dec.consumed)
+    if fmt == "tar":
+        if isinstance(raw, RangeReader):
+            return "tar", raw, (path, offset), (lambda: offset + raw.pos)
+        return "tar", _SkippingBytes(raw), None, (lambda: offset + raw.tell())
+    return fmt, None, None, (lambda: 0)
+
+
+class _SkippingBytes:
+    """A BytesIO seen as a non-seekable stream."""
+
+    def __init__(self, bio: io.BytesIO) -> None:
+        self.bio = bio
+
+    def read(self, n: int = -1) -> bytes:
+        return self.bio.read(n)
+
+
+def describe_format(fmt: str, head_hex: str = "") -> str:
+    return {
+        "empty": "it is empty",
+        "xz": "it is xz-compressed (only gzip and zstd are supported; decompress it first)",
+        "bzip2": "it is bzip2-compressed (only gzip and zstd are supported; decompress it first)",
+        "lzma": "it is lzma-compressed (only gzip and zstd are supported; decompress it first)",
+        "zip": "it is a zip file, not a tar archive",
+    }.get(fmt, f"it is neither a tar archive nor gzip/zstd-compressed data{head_hex}")
+
+
+# -- directories ------------------------------------------------------------
+
+
+def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
+    """Index the files under ``root`` depth-first in name order, not following symlinks."""
+    ctx = ix.ctx
+
+    def listing(rel: str, path: str) -> list[os.DirEntry] | None:
+        try:
+            with os.scandir(path) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if rel == "":
+                raise ArchiveError(f"cannot read directory {root}: {exc.strerror or exc}") from None
+            ctx.problem(display_name(prefix + rel), f"cannot list this directory: {exc.strerror or exc}")
+            return None
+
+    top = listing("", str(root)) or []
+    stack: list[tuple[str, list[os.DirEntry], int]] = [("", top, 0)]
+    while stack:
+        rel, entries, i = stack.pop()
+        if i >= len(entries):
+            continue
+        stack.append((rel, entries, i + 1))
+        entry = entries[i]
+        if ix.full():
+            return
+        relname = f"{rel}/{entry.name}" if rel else entry.name
+        name = prefix + relname
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            ctx.problem(display_name(name), f"cannot stat: {exc.strerror or exc}")
+            continue
+        common = dict(mode=stat_mod.S_IMODE(st.st_mode), mtime=st.st_mtime, uid=st.st_uid, gid=st.st_gid)
+        ctx.progress.update(0, name)
+        if stat_mod.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(entry.path)
+            except OSError as exc:
+                ctx.problem(display_name(name), f"cannot read symbolic link: {exc.strerror or exc}")
+                continue
+            if resolve_link(relname, target) is None:
+                ctx.problem(
+                    display_name(name),
+                    f"skipped: symbolic link pointing outside the directory ({display_name(target)})",
+                )
+                continue
+            ix.add(Member(name, 0, "symlink", linkname=target, **common))
+        elif stat_mod.S_ISDIR(st.st_mode):
+            ix.add(Member(name, 0, "dir", **common))
+            if len(stack) > 64:
+                ctx.problem(display_name(name), "directories nested too deep: contents not listed")
+                continue
+            sub = listing(relname, entry.path)
+            if sub:
+                stack.append((relname, sub, 0))
+        elif stat_mod.S_ISREG(st.st_mode):
+            if not os.access(entry.path, os.R_OK):
+                ctx.problem(display_name(name), "cannot read this file: permission denied")
+            ix.add(
+                Member(name, st.st_size, "file", **common),
+                Ref(size=st.st_size, path=Path(entry.path), nofollow=True),
+            )
+        else:
+            ctx.problem(display_name(name), "device node, FIFO or socket: recorded without data", "warning")
+            ix.add(Member(name, 0, "other", **common))
+
+
+def read_limited(ix: Index, name: str, cap: int, what: str) -> bytes:
+    member, ref = ix.target(name)
+    if ref is None:
+        raise ArchiveError(f"{what} {display_name(name)} has no data")
+    if member.size > cap:
+        raise ArchiveError(f"{what} {display_name(name)} is too large ({human_size(member.size)})")
+    try:
+        return ref.read()
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {what} {display_name(name)}: {exc.strerror or exc}") from None

@@ -1,0 +1,396 @@
+"""Checkpoint images: OCI layouts (directory or tar) and docker-archive tars.
+
+Two shapes are checkpoints:
+
+* containerd's native checkpoint: an OCI index whose descriptors are the CRIU
+  image tar, the rw layer, the config (spec) and option blobs;
+* single-layer "checkpoint images" (``podman container checkpoint
+  --create-image``, checkpointctl build, CRI-O) carrying
+  ``io.podman.annotations.checkpoint.*`` or ``org.criu.checkpoint.*`` annotations:
+  the layer holds the common archive layout.
+
+Both are turned into the common layout in a fresh :class:`Index`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .containerd import decode_config_blob, synthesize_config
+from .index import Context, Index, Ref, index_tar, open_tar_stream, read_limited
+from .streams import RangeReader
+from .tarstream import NotTar
+from .types import ArchiveError, Member, MiB
+
+MT_CRIU_TAR = "application/vnd.containerd.container.criu.checkpoint.criu.tar"
+MT_PREDUMP_TAR = "application/vnd.containerd.container.criu.checkpoint.predump.tar"
+MT_CONFIG = "application/vnd.containerd.container.checkpoint.config.v1+proto"
+MT_OPTIONS = "application/vnd.containerd.container.checkpoint.options.v1+proto"
+MT_RUNTIME_OPTIONS = "application/vnd.containerd.container.checkpoint.runtime.options+proto"
+MT_RUNTIME_NAME = "application/vnd.containerd.container.checkpoint.runtime.name"
+MT_RW_LEGACY = "application/vnd.containerd.container.rw.tar"
+
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+MANIFEST_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+}
+CHECKPOINT_ANNOTATION_PREFIXES = (
+    "io.podman.annotations.checkpoint.",
+    "org.criu.checkpoint.",
+    "io.kubernetes.cri-o.annotations.checkpoint.",
+)
+REF_NAME = "org.opencontainers.image.ref.name"
+JSON_CAP = 4 * MiB
+_DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+
+
+@dataclass
+class Converted:
+    index: Index
+    kind: str
+    description: str
+    annotations: dict[str, str] = field(default_factory=dict)
+    synthesized: set[str] = field(default_factory=set)
+
+
+def is_oci_layout(outer: Index) -> bool:
+    m = outer.members
+    return "index.json" in m and ("oci-layout" in m or outer.has_prefix("blobs/")) and not outer.has_prefix("checkpoint/")
+
+
+def is_docker_archive(outer: Index) -> bool:
+    m = outer.members
+    return "manifest.json" in m and "index.json" not in m and not outer.has_prefix("checkpoint/")
+
+
+def is_checkpoint_annotations(ann: dict[str, str]) -> bool:
+    return any(k.startswith(CHECKPOINT_ANNOTATION_PREFIXES) for k in ann)
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, (str, int, float, bool))}
+
+
+class _Layout:
+    """Reads JSON and blob refs out of the indexed outer layout."""
+
+    def __init__(self, outer: Index) -> None:
+        self.outer = outer
+        self.errors: list[ArchiveError] = []
+
+    def json(self, name: str, what: str) -> Any:
+        data = read_limited(self.outer, name, JSON_CAP, what)
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ArchiveError(f"{what} {name} is not valid JSON: {exc}") from None
+
+    def blob_name(self, desc: Any) -> str:
+        digest = desc.get("digest") if isinstance(desc, dict) else None
+        m = _DIGEST.match(digest) if isinstance(digest, str) else None
+        if not m:
+            raise ArchiveError(f"bad digest in OCI descriptor: {str(digest)[:80]!r}")
+        return f"blobs/{m.group(1)}/{m.group(2)}"
+
+    def blob_ref(self, desc: dict) -> tuple[Member, Ref]:
+        name = self.blob_name(desc)
+        if name not in self.outer.members:
+            raise ArchiveError(f"blob {desc.get('digest')} ({desc.get('mediaType', '?')}) is missing from the image")
+        member, ref = self.outer.target(name)
+        if ref is None:
+            raise ArchiveError(f"blob {desc.get('digest')} has no data")
+        want = desc.get("size")
+        if isinstance(want, int) and want != member.size:
+            self.outer.ctx.problem(
+                name,
+                f"blob is {member.size} bytes but its descriptor says {want}",
+                "warning",
+            )
+        return member, ref
+
+    def blob_json(self, desc: dict, what: str) -> Any:
+        name = self.blob_name(desc)
+        if name not in self.outer.members:
+            raise ArchiveError(f"the {what} blob {desc.get('digest')} is missing from the image")
+        return self.json(name, what)
+
+
+def _ref_name(desc: dict) -> str:
+    return _str_dict(desc.get("annotations")).get(REF_NAME, "")
+
+
+def _index_blob_tar(ctx: Context, ix: Index, ref: Ref, *, prefix: str, where: str) -> None:
+    """Index the tar held in a blob (plain, gzip or zstd, told by magic bytes)."""
+    f = None
+    try:
+        if ref.data is not None:
+            raw: Any = io.BytesIO(ref.data)
+            fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=None, offset=0)
+        else:
+            assert ref.path is not None
+            f = open(ref.path, "rb")
+            raw = RangeReader(f, ref.offset, ref.size)
+            fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=ref.path, offset=ref.offset)
+        if stream is None:
+            ctx.problem(where, f"this blob is not a tar archive ({fmt} data): its contents are not shown")
+            return
+        try:
+            index_tar(ix, stream, where=where, size=ref.size, base=base, prefix=prefix, done=done)
+        except NotTar as exc:
+            ctx.problem(where, f"this blob is not a tar archive ({exc.message}): its contents are not shown")
+    except OSError as exc:
+        ctx.problem(where, f"cannot read this blob: {exc.strerror or exc}")
+    finally:
+        if f is not None:
+            f.close()
+
+
+# -- OCI layout --------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    shape: str  # "containerd" | "image"
+    index: dict | None = None  # containerd checkpoint index
+    manifest: dict | None = None
+    config: dict | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+
+
+def _has_criu(index: dict) -> bool:
+    mans = index.get("manifests")
+    return isinstance(mans, list) and any(isinstance(d, dict) and d.get("mediaType") == MT_CRIU_TAR for d in mans)
+
+
+def _find(layout: _Layout, index: dict, ann: dict[str, str], name: str, depth: int, seen: list[str]) -> _Found | None:
+    if depth > 6:
+        return None
+    ann = {**ann, **_str_dict(index.get("annotations"))}
+    if _has_criu(index):
+        return _Found("containerd", index=index, annotations=ann, name=name)
+    manifests = index.get("manifests")
+    for desc in manifests if isinstance(manifests, list) else []:
+        if not isinstance(desc, dict):
+            continue
+        try:
+            found = _visit(layout, desc, ann, name, depth, seen)
+        except ArchiveError as exc:
+            layout.errors.append(exc)
+            continue
+        if found:
+            return found
+    return None
+
+
+def _visit(layout: _Layout, desc: dict, ann: dict[str, str], name: str, depth: int, seen: list[str]) -> _Found | None:
+    mt = desc.get("mediaType", "")
+    dname = _ref_name(desc) or name
+    dann = {**ann, **_str_dict(desc.get("annotations"))}
+    if mt in INDEX_TYPES:
+        child = layout.blob_json(desc, "image index")
+        if isinstance(child, dict):
+            return _find(layout, child, dann, dname, depth + 1, seen)
+    elif mt in MANIFEST_TYPES or (not mt and desc.get("digest")):
+        manifest = layout.blob_json(desc, "image manifest")
+        if not isinstance(manifest, dict):
+            return None
+        if _has_criu(manifest):  # an index stored with a manifest media type
+            mann = {**dann, **_str_dict(manifest.get("annotations"))}
+            return _Found("containerd", index=manifest, annotations=mann, name=dname)
+        mann = {**dann, **_str_dict(manifest.get("annotations"))}
+        config: dict | None = None
+        cdesc = manifest.get("config")
+        if isinstance(cdesc, dict):
+            try:
+                c = layout.blob_json(cdesc, "image config")
+                config = c if isinstance(c, dict) else None
+            except ArchiveError as exc:
+                layout.outer.ctx.problem("", f"image config unreadable: {exc}", "warning")
+        if config:
+            mann.update(_str_dict(config.get("annotations")))
+            inner = config.get("config")
+            if isinstance(inner, dict):
+                labels = _str_dict(inner.get("Labels"))
+                mann.update({k: v for k, v in labels.items() if k.startswith(CHECKPOINT_ANNOTATION_PREFIXES)})
+        if is_checkpoint_annotations(mann):
+            return _Found("image", manifest=manifest, config=config, annotations=mann, name=dname)
+        seen.append(dname or str(desc.get("digest", ""))[:19])
+    return None
+
+
+def convert_oci(ctx: Context, outer: Index, container: str) -> Converted:
+    """``container``: "oci-archive" (a tar of the layout) or "oci-layout" (a directory)."""
+    layout = _Layout(outer)
+    top = layout.json("index.json", "OCI index")
+    if not isinstance(top, dict):
+        raise ArchiveError("index.json is not an OCI image index")
+    if "oci-layout" not in outer.members:
+        ctx.problem("oci-layout", "the OCI layout has no oci-layout file", "warning")
+    seen: list[str] = []
+    found = _find(layout, top, {}, "", 0, seen)
+    where = "OCI archive" if container == "oci-archive" else "OCI layout directory"
+    if found is None and layout.errors:
+        raise layout.errors[0]
+    if found is None:
+        names = ", ".join(n for n in seen if n) or "no manifests"
+        raise ArchiveError(
+            f"not a checkpoint image: this {where} holds an ordinary container image ({names}), "
+            f"without checkpoint annotations (io.podman.annotations.checkpoint.*, org.criu.checkpoint.*) "
+            f"or containerd checkpoint media types"
+        )
+    if found.shape == "containerd":
+        return _convert_containerd(ctx, layout, found, where)
+    return _convert_image(ctx, layout, found, where, container)
+
+
+def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str) -> Converted:
+    ix = Index(ctx)
+    assert found.index is not None
+    ann = dict(found.annotations)
+    synthesized: set[str] = set()
+    cfg = None
+    image_ref = ""
+    inventory_mtime = 0.0
+    descs = [d for d in found.index.get("manifests") or [] if isinstance(d, dict)]
+    # the CRIU images first, so that checkpoint/ leads the member list
+    order = {MT_CRIU_TAR: 0, MT_CONFIG: 1}
+    descs.sort(key=lambda d: order.get(d.get("mediaType", ""), 2))
+    for desc in descs:
+        mt = desc.get("mediaType", "")
+        try:
+            if mt == MT_CRIU_TAR:
+                _, ref = layout.blob_ref(desc)
+                ix.add(Member("checkpoint", 0, "dir", mode=0o700))
+                _index_blob_tar(ctx, ix, ref, prefix="checkpoint/", where="checkpoint/ (CRIU image blob)")
+                inv = ix.members.get("checkpoint/inventory.img")
+                inventory_mtime = inv.mtime if inv else 0.0
+            elif mt == MT_PREDUMP_TAR:
+                _, ref = layout.blob_ref(desc)
+                ix.add(Member("pre-checkpoint", 0, "dir", mode=0o700))
+                _index_blob_tar(ctx, ix, ref, prefix="pre-checkpoint/", where="pre-checkpoint/ (pre-dump blob)")
+            elif mt == MT_CONFIG:
+                data = read_limited(layout.outer, layout.blob_name(desc), JSON_CAP, "checkpoint config blob")
+                cfg = decode_config_blob(data)
+                for msg in cfg.problems:
+                    ctx.problem("spec.dump", msg)
+            elif mt.startswith("application/vnd.oci.image.layer.") or mt.startswith(
+                "application/vnd.docker.image.rootfs.diff.tar"
+            ) or mt == MT_RW_LEGACY:
+                member, ref = layout.blob_ref(desc)
+                ix.add(Member("rootfs-diff.tar", member.size, "file", mode=0o600, mtime=member.mtime), ref)
+            elif mt in MANIFEST_TYPES or mt in INDEX_TYPES:
+                image_ref = str(desc.get("digest", ""))
+        except ArchiveError as exc:
+            ctx.problem("", f"{mt or 'blob'}: {exc}")
+    if not ix.has_prefix("checkpoint/"):
+        ctx.problem("checkpoint/", "the containerd checkpoint image has no CRIU image blob")
+    if cfg is not None and cfg.spec_json is not None:
+        ix.add(Member("spec.dump", len(cfg.spec_json), "file", mode=0o600), Ref(size=len(cfg.spec_json), data=cfg.spec_json))
+        synthesized.add("spec.dump")
+    elif cfg is None:
+        ctx.problem("spec.dump", "the containerd checkpoint image has no config blob: no runtime spec")
+    config = synthesize_config(cfg, ann, image_ref) if cfg is not None else synthesize_config(
+        decode_config_blob(b"{}"), ann, image_ref
+    )
+    if inventory_mtime:
+        config["checkpointedTime"] = _rfc3339(inventory_mtime)
+    blob = json.dumps(config, indent=2).encode()
+    ix.add(Member("config.dump", len(blob), "file", mode=0o600), Ref(size=len(blob), data=blob))
+    synthesized.add("config.dump")
+    name = found.name
+    desc = f"containerd checkpoint image{' ' + name if name else ''} ({where})"
+    return Converted(ix, "containerd-image", desc, ann, synthesized)
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _convert_image(ctx: Context, layout: _Layout, found: _Found, where: str, container: str) -> Converted:
+    ix = Index(ctx)
+    manifest = found.manifest or {}
+    layers = [d for d in manifest.get("layers") or [] if isinstance(d, dict)]
+    if not layers:
+        raise ArchiveError("the checkpoint image has no layer")
+    if len(layers) > 1:
+        ctx.problem("", f"the checkpoint image has {len(layers)} layers (one is usual); all are read in order", "warning")
+    for n, desc in enumerate(layers):
+        _, ref = layout.blob_ref(desc)
+        _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({desc.get('digest', '?')[:19]})")
+    ann = dict(found.annotations)
+    engine = "Podman" if any(k.startswith("io.podman.") for k in ann) else "CRIU"
+    name = found.name
+    desc = f"{engine} checkpoint image{' ' + name if name else ''} ({where})"
+    return Converted(ix, container, desc, ann, set())
+
+
+# -- docker-archive -----------------------------------------------------------
+
+
+def convert_docker(ctx: Context, outer: Index) -> Converted:
+    layout = _Layout(outer)
+    top = layout.json("manifest.json", "docker-archive manifest")
+    if not isinstance(top, list) or not top or not isinstance(top[0], dict):
+        raise ArchiveError("manifest.json is not a docker-archive manifest")
+    if len(top) > 1:
+        ctx.problem("", f"the archive holds {len(top)} images; the first is shown", "warning")
+    entry = top[0]
+    tags = entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
+    name = str(tags[0]) if tags else ""
+    ann: dict[str, str] = {}
+    cname = entry.get("Config")
+    if isinstance(cname, str):
+        norm = cname.lstrip("./")
+        if norm in outer.members:
+            config = layout.json(norm, "image config")
+            if isinstance(config, dict):
+                inner = config.get("config")
+                if isinstance(inner, dict):
+                    labels = _str_dict(inner.get("Labels"))
+                    ann.update({k: v for k, v in labels.items() if k.startswith(CHECKPOINT_ANNOTATION_PREFIXES)})
+    layers = [x for x in entry.get("Layers") or [] if isinstance(x, str)]
+    if not layers:
+        raise ArchiveError("the docker-archive image has no layer")
+    if not is_checkpoint_annotations(ann) and len(layers) != 1:
+        raise ArchiveError(
+            f"not a checkpoint image: this docker-archive holds an ordinary container image "
+            f"({name or 'untagged'}, {len(layers)} layers)"
+        )
+    ix = Index(ctx)
+    for n, lname in enumerate(layers):
+        norm = "/".join(p for p in lname.split("/") if p not in ("", "."))
+        if norm not in outer.members:
+            raise ArchiveError(f"layer {lname} is missing from the docker-archive")
+        _, ref = outer.target(norm)
+        if ref is None:
+            raise ArchiveError(f"layer {lname} has no data")
+        _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({lname[:40]})")
+    if not is_checkpoint_annotations(ann):
+        if not (ix.has_prefix("checkpoint/") or "config.dump" in ix.members):
+            raise ArchiveError(
+                f"not a checkpoint image: this docker-archive ({name or 'untagged'}) has no checkpoint "
+                f"labels and its layer holds no checkpoint/ directory"
+            )
+        ctx.problem(
+            "",
+            "docker-archive images carry no annotations: the checkpoint image's metadata "
+            "(CRIU version, runtime, host) is not available",
+            "info",
+        )
+    if name:
+        ann.setdefault(REF_NAME, name)
+    engine = "Podman" if "config.dump" in ix.members else "CRIU"
+    desc = f"{engine} checkpoint image{' ' + name if name else ''} (docker-archive)"
+    return Converted(ix, "docker-archive", desc, ann, set())

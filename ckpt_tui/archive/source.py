@@ -1,0 +1,593 @@
+"""``open_source``: any checkpoint on disk presented as the common layout."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat as stat_mod
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+
+from ..errors import CkptError, Problem
+from .index import (
+    Context,
+    Index,
+    Ref,
+    describe_format,
+    index_tar,
+    normalise,
+    open_tar_stream,
+    read_limited,
+    walk_directory,
+)
+from .oci import Converted, convert_docker, convert_oci, is_docker_archive, is_oci_layout
+from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
+from .tarstream import NotTar, TarError, TarReader
+from .types import ArchiveError, Limits, Member, MiB, display_name
+from .workspace import Workspace
+
+# Tests set this to let unexpected internal exceptions through instead of
+# wrapping them in ArchiveError, so that bugs are not hidden.
+_STRICT = False
+
+_KIND_OF_FMT = {"tar": "tar", "gzip": "tar+gzip", "zstd": "tar+zstd"}
+_META_CAP = 16 * MiB
+
+ProgressFn = Callable[[int, int, str], object]
+
+
+class _ReadOnlyBytesIO(io.BytesIO):
+    def writable(self) -> bool:
+        return False
+
+    def write(self, b: Any) -> int:  # type: ignore[override]
+        raise io.UnsupportedOperation("archive members are read-only")
+
+    def truncate(self, size: int | None = None) -> int:  # type: ignore[override]
+        raise io.UnsupportedOperation("archive members are read-only")
+
+
+class _RangeRaw(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes of a file from ``offset``."""
+
+    def __init__(self, path: Path, offset: int, size: int, nofollow: bool) -> None:
+        super().__init__()
+        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
+        self._fd = os.open(path, flags)
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+        self.name = str(path)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        n = min(len(b), self._size - self._pos)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fd, n, self._offset + self._pos)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            new = pos
+        elif whence == 1:
+            new = self._pos + pos
+        elif whence == 2:
+            new = self._size + pos
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if new < 0:
+            raise ValueError("negative seek position")
+        self._pos = new
+        return new
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                os.close(self._fd)
+            finally:
+                super().close()
+
+
+class Source:
+    """An opened checkpoint: members in the common layout and lazy access to their bytes."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        kind: str,
+        description: str,
+        index: Index,
+        problems: list[Problem],
+        annotations: dict[str, str],
+        synthesized: set[str],
+        workspace: Workspace,
+        owns_workspace: bool,
+        scratch: Path | None,
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.description = description
+        self.members: dict[str, Member] = index.members
+        self.problems = problems
+        self.annotations = annotations
+        self.synthesized = synthesized
+        self.workspace = workspace
+        self._index = index
+        self._owns_workspace = owns_workspace
+        self._scratch = scratch
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Source {self.kind} {str(self.path)!r}: {len(self.members)} members, {len(self.problems)} problems>"
+
+    # -- queries -----------------------------------------------------------
+    def names(self, prefix: str = "") -> list[str]:
+        """Member names starting with ``prefix``, in archive order."""
+        return [n for n in self.members if n.startswith(prefix)]
+
+    def has(self, name: str) -> bool:
+        return name in self.members
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _data_ref(self, name: str) -> tuple[Member, Ref]:
+        if self._closed:
+            raise ArchiveError(f"{self.path} is closed")
+        member, ref = self._index.target(name)
+        if member.type == "dir":
+            raise ArchiveError(f"{display_name(name)} is a directory")
+        if ref is None:
+            raise ArchiveError(f"{display_name(name)} has no data (a {member.type} entry)")
+        return member, ref
+
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        """The member's bytes (at most ``limit``); ArchiveError if absent or unreadable."""
+        _, ref = self._data_ref(name)
+        try:
+            data = ref.read(limit)
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
+        want = ref.size if limit is None else max(0, min(limit, ref.size))
+        if len(data) < want:
+            raise ArchiveError(
+                f"{display_name(name)}: only {len(data)} of {want} bytes could be read (the file changed?)"
+            )
+        return data
+
+    def open(self, name: str) -> BinaryIO:
+        """A seekable, read-only binary file of the member."""
+        _, ref = self._data_ref(name)
+        if ref.data is not None:
+            return _ReadOnlyBytesIO(ref.data)
+        assert ref.path is not None
+        try:
+            raw = _RangeRaw(ref.path, ref.offset, ref.size, ref.nofollow)
+        except OSError as exc:
+            raise ArchiveError(f"cannot open {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
+        return io.BufferedReader(raw)  # type: ignore[return-value]
+
+    def file_range(self, name: str) -> tuple[Path, int, int] | None:
+        """``(file, offset, size)`` holding the member's bytes (for mmap), or None when
+        the member lives in memory."""
+        _, ref = self._data_ref(name)
+        if ref.data is not None or ref.path is None:
+            return None
+        return ref.path, ref.offset, ref.size
+
+    # -- lifetime ----------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_workspace:
+            self.workspace.cleanup()
+        elif self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> "Source":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- open_source --------------------------------------------------------------
+
+
+def open_source(
+    path: str | os.PathLike[str],
+    *,
+    workspace: Workspace | None = None,
+    limits: Limits | None = None,
+    progress: ProgressFn | None = None,
+) -> Source:
+    """Open a checkpoint archive, directory or checkpoint image (see ARCHITECTURE.md)."""
+    try:
+        p = Path(os.fspath(path)).absolute()
+    except TypeError:
+        raise ArchiveError(f"not a path: {path!r}") from None
+    limits = limits or Limits()
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
+    owns = workspace is None
+    ws = Workspace() if workspace is None else workspace
+    total = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
+    ctx = Context(str(p), ws, limits, Progress(progress, total))
+    try:
+        if stat_mod.S_ISDIR(st.st_mode):
+            conv = _open_directory(ctx, p)
+        elif stat_mod.S_ISREG(st.st_mode):
+            conv = _open_file(ctx, p, st.st_size)
+        else:
+            raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
+        _collect_spills(ctx, conv.index)
+        ctx.finish_problems()
+        ctx.progress.update(total, "", force=True)
+        return Source(
+            path=p,
+            kind=conv.kind,
+            description=conv.description,
+            index=conv.index,
+            problems=ctx.problems,
+            annotations=conv.annotations,
+            synthesized=conv.synthesized,
+            workspace=ws,
+            owns_workspace=owns,
+            scratch=ctx.spill_dir,
+        )
+    except BaseException as exc:
+        if owns:
+            ws.cleanup()
+        elif ctx.spill_dir is not None:
+            shutil.rmtree(ctx.spill_dir, ignore_errors=True)
+        if isinstance(exc, CkptError) or not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, OSError):
+            raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from exc
+        if _STRICT:
+            raise
+        raise ArchiveError(f"cannot read {p}: {type(exc).__name__}: {exc}") from exc
+
+
+def _collect_spills(ctx: Context, ix: Index) -> None:
+    """Delete spill files the final layout does not use (e.g. the outer blobs of an image)."""
+    if ctx.spill_dir is None:
+        return
+    used = {ref.path for ref in ix.refs.values() if ref.path is not None}
+    for child in ctx.spill_dir.iterdir():
+        if child not in used:
+            child.unlink(missing_ok=True)
+
+
+def _open_file(ctx: Context, p: Path, size: int) -> Converted:
+    try:
+        f = open(p, "rb")
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from None
+    with f:
+        head = os.pread(f.fileno(), 512, 0)
+        fmt = sniff(head)
+        if fmt not in _KIND_OF_FMT:
+            hexhead = f" (it starts with {head[:8].hex(' ')})" if head else ""
+            raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt, hexhead)}")
+        raw = RangeReader(f, 0, size)
+        fmt, stream, base, done = open_tar_stream(ctx, raw, size=size, path=p, offset=0)
+        ix = Index(ctx)
+        try:
+            index_tar(ix, stream, where=p.name, size=size, base=base, done=done)
+        except NotTar as exc:
+            what = "its data" if fmt == "tar" else f"its {fmt}-compressed data"
+            raise ArchiveError(f"not a checkpoint archive: {p}: {what} is not a tar archive ({exc.message})") from None
+    kind = _KIND_OF_FMT[fmt]
+    if not ix.members:
+        stopped = [pr.message for pr in ctx.problems if pr.source == p.name]
+        why = stopped[-1] if stopped else "the tar archive has no members"
+        raise ArchiveError(f"not a checkpoint archive: {p}: {why}")
+    if is_oci_layout(ix):
+        conv = convert_oci(ctx, ix, "oci-archive")
+        if fmt != "tar":
+            conv.description = conv.description.replace("(OCI archive)", f"(OCI archive, {fmt})")
+        return conv
+    if is_docker_archive(ix):
+        return convert_docker(ctx, ix)
+    return _common_layout(ctx, ix, kind, "archive")
+
+
+def _open_directory(ctx: Context, p: Path) -> Converted:
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise ArchiveError(f"cannot read directory {p}: permission denied")
+    if (p / "index.json").is_file() and ((p / "oci-layout").is_file() or (p / "blobs").is_dir()):
+        outer = Index(ctx)
+        walk_directory(outer, p)
+        return convert_oci(ctx, outer, "oci-layout")
+    if (p / "inventory.img").is_file() and not (p / "checkpoint").is_dir():
+        ix = Index(ctx)
+        ix.add(Member("checkpoint", 0, "dir", mode=0o700))
+        walk_directory(ix, p, prefix="checkpoint/")
+        desc = "CRIU image directory"
+        if p.parent.name == "checkpoints":  # /var/lib/docker/containers/<id>/checkpoints/<name>
+            desc = "Docker checkpoint (CRIU image directory)"
+        return Converted(ix, "criu-directory", desc, {}, set())
+    ix = Index(ctx)
+    walk_directory(ix, p)
+    if not ix.members:
+        raise ArchiveError(f"not a checkpoint archive: {p} is an empty directory")
+    return _common_layout(ctx, ix, "directory", "directory")
+
+
+def _common_layout(ctx: Context, ix: Index, kind: str, shape: str) -> Converted:
+    synthesized: set[str] = set()
+    has_checkpoint = ix.has_prefix("checkpoint/")
+    bare = False
+    if not has_checkpoint and "inventory.img" in ix.members:
+        # a tar of a bare CRIU image directory: present its images under checkpoint/
+        bare = True
+        moved = Index(ctx)
+        moved.add(Member("checkpoint", 0, "dir", mode=0o700))
+        for name, member in ix.members.items():
+            member.name = "checkpoint/" + name
+            if member.type == "hardlink":
+                member.linkname = "checkpoint/" + member.linkname
+            moved.members[member.name] = member
+            if name in ix.refs:
+                moved.refs[member.name] = ix.refs[name]
+        ix = moved
+    elif not has_checkpoint:
+        if ix.has_prefix("pre-checkpoint/"):
+            ctx.problem(
+                "checkpoint/",
+                "no checkpoint/ directory: only pre-checkpoint/ (a pre-dump), no full CRIU image set",
+            )
+        elif ix.members.get("checkpoint") is not None and ix.members["checkpoint"].type == "dir":
+            ctx.problem("checkpoint/", "the checkpoint/ directory is empty: no CRIU images")
+        else:
+            ctx.problem("checkpoint/", "no checkpoint/ directory: no CRIU images")
+    _unwrap_spec(ctx, ix, synthesized)
+    if bare:
+        desc = f"CRIU image {'archive' if shape == 'archive' else 'directory'} ({kind})"
+    else:
+        engine = _engine(ix)
+        if shape == "archive":
+            desc = f"{engine} checkpoint archive ({kind})"
+        else:
+            desc = f"unpacked {engine} checkpoint (directory)"
+    return Converted(ix, kind, desc, {}, synthesized)
+
+
+def _spec(ix: Index) -> dict[str, Any] | None:
+    if "spec.dump" not in ix.members:
+        return None
+    try:
+        data = read_limited(ix, "spec.dump", _META_CAP, "spec.dump")
+        spec = json.loads(data)
+    except (ArchiveError, ValueError, UnicodeDecodeError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _engine(ix: Index) -> str:
+    spec = _spec(ix)
+    ann = spec.get("annotations") if spec else None
+    manager = ann.get("io.container.manager") if isinstance(ann, dict) else None
+    if manager == "libpod":
+        return "Podman"
+    if manager == "cri-o":
+        return "CRI-O"
+    if "status" in ix.members or (isinstance(ann, dict) and any(k.startswith("io.kubernetes.cri.") for k in ann)):
+        return "containerd"
+    if "config.dump" in ix.members or spec is not None:
+        return "container"
+    return "CRIU"
+
+
+def _unwrap_spec(ctx: Context, ix: Index, synthesized: set[str]) -> None:
+    """Older containerd CRI archives store spec.dump as the raw protobuf Any blob."""
+    member = ix.members.get("spec.dump")
+    if member is None or member.type not in ("file", "hardlink") or member.size > _META_CAP or member.size == 0:
+        return
+    try:
+        data = read_limited(ix, "spec.dump", _META_CAP, "spec.dump")
+    except ArchiveError:
+        return
+    if data.lstrip()[:1] in (b"{", b"["):
+        return
+    msg = any_pb2.Any()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        return
+    if "runtime-spec" not in msg.type_url:
+        return
+    try:
+        if not isinstance(json.loads(msg.value), dict):
+            return
+    except (ValueError, UnicodeDecodeError):
+        return
+    value = bytes(msg.value)
+    ix.refs["spec.dump"] = Ref(size=len(value), data=value)
+    member.size = len(value)
+    member.type = "file"
+    member.linkname = ""
+    synthesized.add("spec.dump")
+    ctx.problem("spec.dump", "spec.dump was stored as a protobuf Any (containerd); its JSON spec is shown", "info")
+
+
+# -- find_checkpoints / peek_metadata -------------------------------------------
+
+
+def _oci_dir_is_checkpoint(p: Path) -> bool:
+    """Cheap look at an OCI layout directory's index and manifests for checkpoint markers."""
+    from .oci import CHECKPOINT_ANNOTATION_PREFIXES, MT_CRIU_TAR
+
+    todo = [p / "index.json"]
+    for _ in range(8):
+        if not todo:
+            break
+        f = todo.pop(0)
+        try:
+            if f.stat().st_size > 4 * MiB:
+                continue
+            doc = json.loads(f.read_bytes())
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        text = json.dumps(doc)
+        if MT_CRIU_TAR in text or any(pre in text for pre in CHECKPOINT_ANNOTATION_PREFIXES):
+            return True
+        for desc in doc.get("manifests") or []:
+            if isinstance(desc, dict) and isinstance(desc.get("digest"), str) and ":" in desc["digest"]:
+                alg, _, hexd = desc["digest"].partition(":")
+                if alg.isalnum() and hexd.isalnum():
+                    todo.append(p / "blobs" / alg / hexd)
+    return False
+
+
+def _looks_like_checkpoint_dir(p: Path) -> bool:
+    if (p / "checkpoint" / "inventory.img").is_file() or (p / "inventory.img").is_file():
+        return True
+    if (p / "config.dump").is_file() and (p / "spec.dump").is_file():
+        return True
+    if (p / "index.json").is_file() and (p / "oci-layout").is_file():
+        return _oci_dir_is_checkpoint(p)
+    return False
+
+
+def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
+    """Archives (tar, gzip or zstd by magic bytes) and unpacked checkpoints directly in ``directory``."""
+    d = Path(os.fspath(directory))
+    try:
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise ArchiveError(f"cannot list {d}: {exc.strerror or exc}") from None
+    found: list[Path] = []
+    for entry in entries:
+        try:
+            if entry.is_file():
+                with open(entry.path, "rb") as f:
+                    head = f.read(512)
+                if sniff(head) in _KIND_OF_FMT:
+                    found.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False) and _looks_like_checkpoint_dir(Path(entry.path)):
+                found.append(Path(entry.path))
+        except OSError:
+            continue
+    return found
+
+
+def _parse_json(data: bytes | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` reading
+    only what it must: a tar stream stops as soon as both files were read."""
+    p = Path(os.fspath(path))
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
+    result: dict[str, Any] = {"config": None, "spec": None, "size": st.st_size, "kind": ""}
+    if stat_mod.S_ISDIR(st.st_mode):
+        is_image = (p / "index.json").is_file() and (p / "oci-layout").is_file()
+        if not is_image:
+            result["kind"] = "criu-directory" if (p / "inventory.img").is_file() else "directory"
+            total = 0
+            for root, _dirs, files in os.walk(p):
+                for fn in files:
+                    try:
+                        total += os.lstat(os.path.join(root, fn)).st_size
+                    except OSError:
+                        pass
+            result["size"] = total
+            for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
+                fp = p / fn
+                try:
+                    if fp.is_file() and fp.stat().st_size <= _META_CAP:
+                        result[key] = _parse_json(fp.read_bytes())
+                except OSError:
+                    pass
+            return result
+        return _peek_by_opening(p, result)
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
+    try:
+        f = open(p, "rb")
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from None
+    image = False
+    with f, Workspace() as ws:
+        head = os.pread(f.fileno(), 512, 0)
+        fmt = sniff(head)
+        if fmt not in _KIND_OF_FMT:
+            raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt)}")
+        result["kind"] = _KIND_OF_FMT[fmt]
+        ctx = Context(str(p), ws, Limits(), Progress(None, 0))
+        raw = RangeReader(f, 0, st.st_size)
+        fmt, stream, base, _done = open_tar_stream(ctx, raw, size=st.st_size, path=p, offset=0)
+        tr = TarReader(stream, size=st.st_size if base is not None else None)
+        wanted = {"config.dump": "config", "spec.dump": "spec"}
+        try:
+            for entry in tr.entries():
+                name, _ = normalise(entry.name)
+                if name in ("index.json", "oci-layout", "manifest.json") or (name or "").startswith("blobs/"):
+                    image = True
+                    break
+                if name in wanted and entry.kind == "file" and entry.size <= _META_CAP:
+                    buf = bytearray()
+                    if base is not None:
+                        buf += os.pread(f.fileno(), entry.size, entry.data_offset)
+                    else:
+                        tr.copy_data(entry, buf.extend)
+                    result[wanted.pop(name)] = _parse_json(bytes(buf))
+                    if not wanted:
+                        break
+        except NotTar as exc:
+            raise ArchiveError(f"not a checkpoint archive: {p}: not a tar archive ({exc.message})") from None
+        except (TarError, StreamError, LimitHit):
+            pass
+    if image:
+        return _peek_by_opening(p, result)
+    return result
+
+
+def _peek_by_opening(p: Path, result: dict[str, Any]) -> dict[str, Any]:
+    with Workspace() as ws, open_source(p, workspace=ws) as src:
+        result["kind"] = src.kind
+        for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
+            if src.has(fn) and src.members[fn].size <= _META_CAP:
+                try:
+                    result[key] = _parse_json(src.read(fn))
+                except ArchiveError:
+                    pass
+    return result

@@ -1,0 +1,367 @@
+"""Byte streams for the indexer: magic sniffing, bounded gzip/zstd decoding, ranges.
+
+Decoders hand out at most the number of bytes asked for, whatever the compression
+ratio, so memory stays bounded; every byte they produce is charged to a
+:class:`Budget` that stops decompression bombs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
+
+import zstandard
+
+from .types import Limits, human_size
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_OTHER_MAGICS = (
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"PK\x03\x04", "zip"),
+    (b"\x5d\x00\x00", "lzma"),
+)
+CHUNK = 256 * 1024
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class StreamError(Exception):
+    """Compressed data is corrupt or ends early."""
+
+
+class LimitHit(Exception):
+    """A bound of :class:`Limits` was reached; the message says which and how to raise it."""
+
+
+# -- sniffing ---------------------------------------------------------------
+
+
+def tar_checksum_ok(block: bytes) -> bool:
+    """True when ``block`` (512 bytes) is a tar header with a valid checksum."""
+    if len(block) < 512 or block[:512] == bytes(512):
+        return False
+    field = block[148:156].split(b"\0", 1)[0].strip(b" ")
+    try:
+        stored = int(field, 8) if field else -1
+    except ValueError:
+        return False
+    unsigned = sum(block[:148]) + sum(block[156:512]) + 8 * 0x20
+    signed = unsigned - 256 * (sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:512] if b > 127))
+    return stored in (unsigned, signed)
+
+
+def sniff(head: bytes) -> str:
+    """Name the format of data from its first bytes (at least 512 for tar).
+
+    Returns "gzip", "zstd", "tar", "empty", one of "xz"/"bzip2"/"zip"/"lzma", or "unknown".
+    """
+    if not head:
+        return "empty"
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head[257:262] == b"ustar" or tar_checksum_ok(head[:512]):
+        return "tar"
+    for magic, name in _OTHER_MAGICS:
+        if head.startswith(magic):
+            return name
+    return "unknown"
+
+
+# -- budget and progress ----------------------------------------------------
+
+
+class Budget:
+    """Counts the uncompressed bytes produced for one source against :class:`Limits`."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.total = 0
+
+    def charge(self, n: int, produced: int, consumed: int) -> None:
+        """Charge ``n`` new bytes; ``produced``/``consumed`` are the decoder's own totals."""
+        self.total += n
+        lim = self.limits
+        if self.total > lim.max_total_bytes:
+            raise LimitHit(
+                f"stopped after {human_size(lim.max_total_bytes)} of uncompressed data, the limit "
+                f"for one checkpoint (a decompression-bomb guard); members past this point are "
+                f"not shown. Raise the limit with --max-size (e.g. --max-size "
+                f"{_suggest(lim.max_total_bytes)}) if the archive is genuine"
+            )
+        ratio = lim.effective_ratio()
+        if ratio and produced > lim.ratio_after and produced > ratio * max(consumed, 1):
+            raise LimitHit(
+                f"stopped after {human_size(produced)} of uncompressed data expanded from only "
+                f"{human_size(consumed)} (over {ratio}:1): this looks like a decompression bomb; "
+                f"members past this point are not shown. If the archive is genuine, open it "
+                f"with an explicit --max-size (e.g. --max-size {_suggest(lim.max_total_bytes)}), "
+                f"which turns this ratio check off"
+            )
+
+
+def _suggest(current: int) -> str:
+    gib = max(1, (current * 2) // (1 << 30))
+    return f"{gib}G"
+
+
+class Progress:
+    """Calls ``callback(done, total, name)`` at most every ``interval`` seconds."""
+
+    def __init__(self, callback: Callable[[int, int, str], object] | None, total: int, interval: float = 0.1):
+        self.callback = callback
+        self.total = total
+        self.interval = interval
+        self._last = 0.0
+        self.done = 0
+
+    def update(self, done: int, name: str, force: bool = False) -> None:
+        if self.callback is None:
+            return
+        self.done = max(self.done, done)
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            self.callback(min(self.done, self.total) if self.total else self.done, self.total, name)
+
+
+# -- raw readers ------------------------------------------------------------
+
+
+class RangeReader:
+    """Sequential, seekable reader over ``size`` bytes of an open file from ``start``."""
+
+    def __init__(self, f: BinaryIO, start: int, size: int) -> None:
+        self.f = f
+        self.start = start
+        self.size = size
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.pos
+        if n < 0 or n > left:
+            n = left
+        if n <= 0:
+            return b""
+        data = os.pread(self.f.fileno(), n, self.start + self.pos)
+        self.pos += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        """Move forward ``n`` bytes (not past the end); returns how far it moved."""
+        step = max(0, min(n, self.size - self.pos))
+        self.pos += step
+        return step
+
+    @property
+    def consumed(self) -> int:
+        return self.pos
+
+
+class _Counting:
+    """Wraps a reader, counts bytes read and shows them to an observer."""
+
+    def __init__(self, raw: Readable, observer: Callable[[bytes], None] | None = None) -> None:
+        self.raw = raw
+        self.count = 0
+        self.observer = observer
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        if self.observer is not None and data:
+            self.observer(data)
+        return data
+
+
+# -- decoders ---------------------------------------------------------------
+
+
+class GzipDecoder:
+    """Bounded-output gzip reader (multi-member, zero padding after the last member tolerated)."""
+
+    name = "gzip"
+
+    def __init__(self, raw: Readable, budget: Budget) -> None:
+        self.raw = raw
+        self.budget = budget
+        self.consumed = 0
+        self.produced = 0
+        self._d: zlib._Decompress | None = zlib.decompressobj(31)
+        self._pending = b""
+        self._eof = False
+        self.trailing_garbage = False
+
+    def _fill(self) -> bool:
+        chunk = self.raw.read(CHUNK)
+        self.consumed += len(chunk)
+        self._pending += chunk
+        return bool(chunk)
+
+    def read(self, n: int) -> bytes:
+        while not self._eof:
+            if self._d is None:  # between members
+                self._pending = self._pending.lstrip(b"\0")
+                while len(self._pending) < 2:
+                    if not self._fill():
+                        break
+                    self._pending = self._pending.lstrip(b"\0")
+                if not self._pending:
+                    self._eof = True
+                    break
+                if not self._pending.startswith(GZIP_MAGIC):
+                    self.trailing_garbage = True
+                    self._eof = True
+                    break
+                self._d = zlib.decompressobj(31)
+            if not self._pending and not self._fill():
+                raise StreamError(
+                    f"the gzip stream ends early (truncated) after {self.consumed} compressed bytes"
+                )
+            try:
+                out = self._d.decompress(self._pending, n)
+            except zlib.error as exc:
+                raise StreamError(f"corrupt gzip data near compressed byte {self.consumed}: {exc}") from None
+            self._pending = self._d.unconsumed_tail
+            if self._d.eof:
+                self._pending = self._d.unused_data + self._pending
+                self._d = None
+            if out:
+                self.produced += len(out)
+                self.budget.charge(len(out), self.produced, self.consumed)
+                return out
+        return b""
+
+
+class ZstdFrameWalker:
+    """Follows zstd frame and block headers without decoding, to tell whether a
+    stream ended at a frame boundary (python-zstandard's readers end quietly on
+    truncated input)."""
+
+    _NEED = {"magic": 4, "skipsize": 4, "fhd": 1, "block": 3}
+
+    def __init__(self) -> None:
+        self.state = "magic"
+        self.buf = bytearray()
+        self.skip = 0
+        self.frames = 0
+        self.bad: str | None = None
+        self._checksum = 0
+        self._in_frame = False
+
+    def feed(self, data: bytes) -> None:
+        i, n = 0, len(data)
+        while i < n and self.bad is None:
+            if self.skip:
+                take = min(self.skip, n - i)
+                self.skip -= take
+                i += take
+                continue
+            need = self._NEED[self.state]
+            take = min(need - len(self.buf), n - i)
+            self.buf += data[i : i + take]
+            i += take
+            if len(self.buf) < need:
+                break
+            self._step(bytes(self.buf))
+            self.buf.clear()
+
+    def _step(self, b: bytes) -> None:
+        if self.state == "magic":
+            magic = int.from_bytes(b, "little")
+            if magic == 0xFD2FB528:
+                self.state = "fhd"
+                self._in_frame = True
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:
+                self.state = "skipsize"
+                self._in_frame = True
+            else:
+                self.bad = "data after the zstd stream is not a zstd frame"
+        elif self.state == "skipsize":
+            self.skip = int.from_bytes(b, "little")
+            self.state = "magic"
+            self._in_frame = False
+        elif self.state == "fhd":
+            fhd = b[0]
+            if fhd & 0x08:
+                self.bad = "bad zstd frame header"
+                return
+            single = (fhd >> 5) & 1
+            fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+            did = (0, 1, 2, 4)[fhd & 3]
+            self._checksum = 4 if fhd & 0x04 else 0
+            self.skip = (0 if single else 1) + did + fcs
+            self.state = "block"
+        else:  # block header
+            hdr = int.from_bytes(b, "little")
+            last, btype, bsize = hdr & 1, (hdr >> 1) & 3, hdr >> 3
+            if btype == 3:
+                self.bad = "bad zstd block type"
+                return
+            self.skip = 1 if btype == 1 else bsize
+            if last:
+                self.skip += self._checksum
+                self.state = "magic"
+                self.frames += 1
+                self._in_frame = False
+
+    @property
+    def complete(self) -> bool:
+        return self.bad is None and self.frames > 0 and not self._in_frame and not self.buf and not self.skip
+
+
+class ZstdDecoder:
+    """Bounded-output zstd reader (several frames allowed) that detects truncation."""
+
+    name = "zstd"
+
+    def __init__(self, raw: Readable, budget: Budget) -> None:
+        self.budget = budget
+        self.walker = ZstdFrameWalker()
+        self._counting = _Counting(raw, self.walker.feed)
+        self._reader = zstandard.ZstdDecompressor().stream_reader(
+            self._counting, read_size=CHUNK, read_across_frames=True, closefd=False
+        )
+        self.produced = 0
+        self._eof = False
+
+    @property
+    def consumed(self) -> int:
+        return self._counting.count
+
+    def read(self, n: int) -> bytes:
+        if self._eof:
+            return b""
+        try:
+            out = self._reader.read(n)
+        except zstandard.ZstdError as exc:
+            raise StreamError(f"corrupt zstd data near compressed byte {self.consumed}: {exc}") from None
+        if not out:
+            self._eof = True
+            # drain what the decoder did not ask for, so the walker sees the whole stream
+            while self._counting.read(CHUNK):
+                if self.walker.bad:
+                    break
+            if not self.walker.complete:
+                why = self.walker.bad or "it ends early (truncated)"
+                raise StreamError(f"the zstd stream is incomplete: {why}, after {self.consumed} compressed bytes")
+            return b""
+        self.produced += len(out)
+        self.budget.charge(len(out), self.produced, self.consumed)
+        return out
+
+
+def make_decoder(fmt: str, raw: Readable, budget: Budget) -> GzipDecoder | ZstdDecoder:
+    if fmt == "gzip":
+        return GzipDecoder(raw, budget)
+    if fmt == "zstd":
+        return ZstdDecoder(raw, budget)
+    raise ValueError(fmt)  # pragma: no cover
