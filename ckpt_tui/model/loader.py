@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import Limits, Source, Workspace, open_source
-from ..criu import ImageError, decode_image, expected_magic
+from ..criu import MAGICS, decode_image, expected_magic, find_unknown_fields
 from ..criu import constants as C
 from ..criu.constants import caps_from_words
 from ..errors import CkptError, Problem
@@ -89,7 +89,28 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = ()) ->
         except CkptError as exc:  # a whole part failed: say which, keep the rest
             ck.add_problem("", f"{step.__name__}: {exc}", step.__name__)
     builder.logs(log_files)
+    ck.problems = _summarise(ck.problems)
     return ck
+
+
+def _summarise(problems: list[Problem], keep: int = 8) -> list[Problem]:
+    """Fold many problems with the same message (thousands of missing images) into one."""
+    groups: dict[tuple[str, str, str], list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.message, p.pane, p.severity), []).append(p)
+    out: list[Problem] = []
+    done: set[tuple[str, str, str]] = set()
+    for p in problems:
+        key = (p.message, p.pane, p.severity)
+        group = groups[key]
+        if len(group) <= keep:
+            out.append(p)
+        elif key not in done:
+            done.add(key)
+            names = ", ".join(g.source.rsplit("/", 1)[-1] for g in group[:keep])
+            out.append(Problem(group[0].source, f"{p.message} — and so are {len(group) - 1} more: {names}, ...",
+                               p.pane, p.severity))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -188,6 +209,10 @@ class _Builder:
                 img = decode_image(self.src.read(full), name)
                 for msg in img.problems:
                     self.problem(full, msg, pane, "warning")
+                if img.unknown_fields:
+                    fields = sorted({f for e in img.entries for f in find_unknown_fields(e.message)})
+                    self.problem(full, "holds fields this version does not know (written by a newer CRIU?), "
+                                 f"kept undecoded: {', '.join(fields[:8]) or '?'}", pane, "info")
             except CkptError as exc:
                 self.problem(full, f"cannot be decoded: {exc}", pane)
         self._images[full] = img
@@ -258,7 +283,10 @@ class _Builder:
             info.namespace = annotations.get("io.kubernetes.cri.sandbox-namespace", "")
             info.image = info.image or annotations.get("io.kubernetes.cri.image-name", "")
         if not info.id and isinstance(spec.get("linux"), dict):
-            info.id = str(spec["linux"].get("cgroupsPath", "") or "").rsplit(":", 1)[-1]
+            cg = str(spec["linux"].get("cgroupsPath", "") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            for prefix in ("libpod-", "crio-", "cri-containerd-", "docker-"):
+                cg = cg[len(prefix):] if cg.startswith(prefix) else cg
+            info.id = cg.removesuffix(".scope")
         ia = info.image_annotations
         info.criu_version = ia.get("io.podman.annotations.checkpoint.criu.version", "") or ia.get(
             "org.criu.checkpoint.criu.version", ""
@@ -329,8 +357,16 @@ class _Builder:
             if m.type != "file":
                 continue
             short = name[len(CKPT):]
-            kind = expected_magic(short) or ""
-            self.ck.images.append(ImageInfo(name=short, size=m.size, magic=kind or "UNKNOWN"))
+            kind = expected_magic(short)
+            if kind is None and short.endswith(".img"):
+                head = self.src.read(name, limit=8)
+                words = struct.unpack("<2I", head) if len(head) == 8 else (0, 0)
+                known = MAGICS.get(words[1]) or MAGICS.get(words[0])
+                kind = known or "UNKNOWN"
+                if known is None:
+                    self.problem(name, "is an image kind this version does not know "
+                                 f"(magic {words[1]:#010x}); listed, not decoded", "overview", "info")
+            self.ck.images.append(ImageInfo(name=short, size=m.size, magic=kind or "OTHER"))
         if not self.ck.images:
             self.problem("checkpoint/", "the checkpoint holds no CRIU images: no processes, memory or sockets to show", "processes")
 
@@ -413,7 +449,9 @@ class _Builder:
     def process(self, proc: Process) -> None:
         pid = proc.pid
         core = self.first(f"core-{pid}.img", "processes", required=True)
-        if core is not None:
+        if core is None:
+            proc.state, proc.state_code = "unknown (no core image)", 0
+        else:
             tc = core.tc
             proc.state_code = tc.task_state
             proc.state = C.TASK_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
@@ -716,7 +754,7 @@ class _Builder:
                              "processes")
             items, truncated = reader.read_string_list(start, end)
             if truncated:
-                self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 4 MiB are shown", "processes", "warning")
+                self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is shown", "processes", "warning")
             if kind == "command line":
                 proc.cmdline = [_escape(i) for i in items]
             else:

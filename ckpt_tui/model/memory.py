@@ -31,6 +31,7 @@ LAZY = "lazy"  # left for lazy restore, not in this dump
 PARENT = "parent"  # in the parent (pre-dump) checkpoint, which is not here
 NOT_DUMPED = "not dumped"  # inside a VMA but in no pagemap run (zero/untouched page)
 TRUNCATED = "truncated"  # pagemap says present but the pages file ends before it
+PAGES_MISSING = "pages file missing"  # pagemap says present but pages-N.img is not in the checkpoint
 UNMAPPED = "unmapped"  # outside every VMA
 
 
@@ -180,7 +181,7 @@ class MemoryReader:
             state = run.state
             if state == PRESENT:
                 if self.pages is None or run.offset is None:
-                    return TRUNCATED
+                    return PAGES_MISSING
                 end = run.offset + (addr - run.vaddr) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
                 if end > len(self.pages):
                     return TRUNCATED
@@ -246,7 +247,7 @@ class MemoryReader:
             page += PAGE_SIZE
         return out
 
-    def read_string_list(self, start: int, end: int, limit: int = 4 << 20) -> tuple[list[bytes], bool]:
+    def read_string_list(self, start: int, end: int, limit: int = 1 << 20) -> tuple[list[bytes], bool]:
         """NUL-separated strings in [start, end) (argv, environ); (items, truncated)."""
         truncated = False
         if end - start > limit:
