@@ -139,3 +139,29 @@ def _read_rootfs_file(self: Checkpoint, path: str, limit: int = 16 << 20) -> byt
 
 
 Checkpoint.read_rootfs_file = _read_rootfs_file  # type: ignore[attr-defined]
+
+
+# annotations whose values are JSON documents (CRI-O, kubectl); shown expanded
+JSON_ANNOTATIONS = (
+    "io.kubernetes.cri-o.Labels",
+    "io.kubernetes.cri-o.Annotations",
+    "io.kubernetes.cri-o.Volumes",
+    "io.kubernetes.cri-o.Metadata",
+    "kubectl.kubernetes.io/last-applied-configuration",
+)
+
+
+def expand_annotations(annotations: dict[str, str]) -> dict[str, Any]:
+    """The annotations with JSON-valued ones parsed (left as text when they do not parse)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in annotations.items():
+        if key in JSON_ANNOTATIONS or (value[:1] in "{[" and value[-1:] in "}]"):
+            try:
+                out[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        out[key] = value
+    return out

@@ -72,6 +72,15 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = ()) ->
     ck = Checkpoint(source=source)
     ck.problems.extend(source.problems)
     builder = _Builder(ck)
+    if source.has("pod.options") and not source.has(CKPT + "pstree.img"):
+        from .pods import build_pod
+
+        options = builder.json_member("pod.options") or {}
+        builder.metadata()
+        builder.sizes()
+        build_pod(ck, options, log_files)
+        ck.problems = _summarise(ck.problems)
+        return ck
     for step in (
         builder.metadata,
         builder.network,
@@ -241,7 +250,9 @@ class _Builder:
         info.image_annotations = dict(getattr(src, "annotations", {}) or {})
         manager = annotations.get("io.container.manager", "")
         if not config and not spec:
-            if src.kind == "containerd-image":
+            if src.has("pod.options"):
+                pass
+            elif src.kind == "containerd-image":
                 info.engine = "containerd"
             elif src.has(CKPT + "inventory.img"):
                 info.engine = "CRIU (no engine metadata)"
