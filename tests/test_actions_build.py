@@ -1,0 +1,345 @@
+# SPDX-License-Identifier: Apache-2.0
+"""actions.build: OCI checkpoint images written in pure Python, checked by reading them back,
+by skopeo, by podman, and by our own archive layer."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ckpt_tui.actions.build import build_image, checkpoint_annotations, load_image, normalize_image_name
+from ckpt_tui.errors import CkptError
+
+from .conftest import DATA
+
+FAKEBIN = Path(__file__).parent / "fakebin"
+WEB_ID = "3f8f4c49f0ff92804b2501ebc292e9340cd9d98677d95b404a6576a9fe1835de"
+
+
+@pytest.fixture
+def load():
+    from ckpt_tui.model import load_checkpoint
+
+    opened = []
+
+    def _load(name):
+        ck = load_checkpoint(DATA / name if not os.path.isabs(str(name)) else name)
+        opened.append(ck)
+        return ck
+
+    yield _load
+    for ck in opened:
+        ck.close()
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def read_oci_archive(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as tf:
+        return {m.name: tf.extractfile(m).read() for m in tf if m.isfile()}
+
+
+def blob(files: dict[str, bytes], digest: str) -> bytes:
+    return files["blobs/sha256/" + digest.split(":", 1)[1]]
+
+
+def verify_layout(files: dict[str, bytes]) -> tuple[dict, dict, dict, bytes]:
+    """Check every digest and size by re-reading the blobs; (index, manifest, config, layer tar)."""
+    assert json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    index = json.loads(files["index.json"])
+    assert index["schemaVersion"] == 2 and index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    (mdesc,) = index["manifests"]
+    mbytes = blob(files, mdesc["digest"])
+    assert sha(mbytes) == mdesc["digest"] and len(mbytes) == mdesc["size"]
+    manifest = json.loads(mbytes)
+    cdesc = manifest["config"]
+    cbytes = blob(files, cdesc["digest"])
+    assert sha(cbytes) == cdesc["digest"] and len(cbytes) == cdesc["size"]
+    config = json.loads(cbytes)
+    (ldesc,) = manifest["layers"]
+    lbytes = blob(files, ldesc["digest"])
+    assert sha(lbytes) == ldesc["digest"] and len(lbytes) == ldesc["size"]
+    raw = gzip.decompress(lbytes) if ldesc["mediaType"].endswith("+gzip") else lbytes
+    assert config["rootfs"] == {"type": "layers", "diff_ids": [sha(raw)]}
+    # no stray blobs
+    blobs = {n for n in files if n.startswith("blobs/")}
+    assert blobs == {"blobs/sha256/" + d.split(":")[1] for d in (mdesc["digest"], cdesc["digest"], ldesc["digest"])}
+    return index, manifest, config, raw
+
+
+def layer_members(raw: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        return {m.name.rstrip("/"): m for m in tf}
+
+
+REQUIRED_CRIU = {
+    "org.criu.checkpoint.engine.name": "Podman",
+    "org.criu.checkpoint.container.name": "web",
+    "org.criu.checkpoint.rootfsImageUserRequested": "localhost/busybox:latest",
+    "org.criu.checkpoint.rootfsImageName": "localhost/busybox:latest",
+    "org.criu.checkpoint.rootfsImageID": WEB_ID,
+    "org.criu.checkpoint.runtime.name": "runc",
+}
+REQUIRED_PODMAN = {
+    "io.podman.annotations.checkpoint.name": "web",
+    "io.podman.annotations.checkpoint.rawImageName": "localhost/busybox:latest",
+    "io.podman.annotations.checkpoint.rootfsImageID": WEB_ID,
+    "io.podman.annotations.checkpoint.rootfsImageName": "localhost/busybox:latest",
+    "io.podman.annotations.checkpoint.runtime.name": "runc",
+}
+
+
+def test_build_oci_archive_digests_annotations_and_layer(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    out = tmp_path / "web.oci.tar"
+    lines: list[str] = []
+    res = build_image(ck, "web-ckpt", output_tar=out, on_output=lines.append)
+    assert res.image_name == "localhost/web-ckpt:latest"
+    assert res.format == "oci-archive" and Path(res.output) == out and out.stat().st_size == res.size
+    assert lines and "Building" in lines[0]
+    files = read_oci_archive(out)
+    index, manifest, config, raw = verify_layout(files)
+    assert index["manifests"][0]["digest"] == res.manifest_digest
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "localhost/web-ckpt:latest"
+    assert index["manifests"][0]["platform"] == {"architecture": "amd64", "os": "linux"}
+    assert manifest["config"]["digest"] == res.config_digest and manifest["layers"][0]["digest"] == res.layer_digest
+    assert res.layer_diff_id == config["rootfs"]["diff_ids"][0]
+    assert sha(files["index.json"]) == res.index_digest
+    assert config["architecture"] == "amd64" and config["os"] == "linux"
+    # annotations on the index AND the manifest
+    for where in (index["annotations"], manifest["annotations"]):
+        for k, v in {**REQUIRED_CRIU, **REQUIRED_PODMAN}.items():
+            assert where.get(k) == v, k
+    assert index["annotations"] == manifest["annotations"] == res.annotations
+    # the layer holds the common layout at its root, byte for byte
+    members = layer_members(raw)
+    src = ck.source
+    want = {n for n, m in src.members.items() if m.type in ("file", "dir", "symlink", "hardlink")}
+    assert want <= set(members)
+    for name in ("config.dump", "spec.dump", "rootfs-diff.tar", "checkpoint/inventory.img", "checkpoint/pages-2.img"):
+        assert members[name].isfile()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        for name, m in src.members.items():
+            if m.type == "file":
+                ti = tf.getmember(name)
+                assert ti.size == m.size
+                assert tf.extractfile(ti).read() == src.read(name), name
+    # fixed metadata
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, 0, "", "")}
+    assert list(members) == sorted(members, key=lambda n: n.split("/"))
+    assert members["checkpoint"].isdir()
+
+
+def test_build_is_deterministic(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    a = build_image(ck, "localhost/web-ckpt:v1", output_tar=tmp_path / "a.tar")
+    b = build_image(ck, "localhost/web-ckpt:v1", output_tar=tmp_path / "sub" / "b.tar")
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "sub" / "b.tar").read_bytes()
+    assert a.manifest_digest == b.manifest_digest
+    # a fresh load of the same file gives the same bytes too
+    c = build_image(DATA / "web-httpd.tar.zst", "localhost/web-ckpt:v1", output_tar=tmp_path / "c.tar")
+    assert (tmp_path / "c.tar").read_bytes() == (tmp_path / "a.tar").read_bytes()
+    assert c.config_digest == a.config_digest
+    # no temp files left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar", "c.tar", "sub"]
+
+
+def test_oci_dir_and_uncompressed_layer(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    res = build_image(ck, "web-ckpt", oci_dir=tmp_path / "layout", compression="none")
+    assert res.format == "oci-layout"
+    assert res.layer_media_type == "application/vnd.oci.image.layer.v1.tar"
+    assert res.layer_digest == res.layer_diff_id
+    root = tmp_path / "layout"
+    files = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    _index, _manifest, _config, raw = verify_layout(files)
+    assert len(raw) % 10240 == 0
+    again = build_image(ck, "web-ckpt", oci_dir=tmp_path / "layout2", compression="none")
+    assert again.manifest_digest == res.manifest_digest
+
+
+def test_build_from_podman_checkpoint_image_fixes_runtime(tmp_path, load):
+    ck = load("podman-checkpoint-image.oci.tar")
+    res = build_image(ck, "web3-ckpt", output_tar=tmp_path / "w3.tar")
+    ann = res.annotations
+    # config.dump says runc made it; the source image's annotation said crun (podman 4.3 records its default)
+    assert ann["io.podman.annotations.checkpoint.runtime.name"] == "runc"
+    assert ann["org.criu.checkpoint.runtime.name"] == "runc"
+    assert any("crun" in n and "runc" in n for n in res.notes)
+    # facts carried over from the source image
+    assert ann["io.podman.annotations.checkpoint.criu.version"] == "40200"
+    assert ann["org.criu.checkpoint.criu.version"] == "40200"
+    assert ann["io.podman.annotations.checkpoint.host.kernel"] == "6.18.44-fc-v669"
+    assert ann["org.criu.checkpoint.host.arch"] == "amd64"
+    assert ann["io.podman.annotations.checkpoint.podman.version"] == "4.3.1"
+    assert ann["org.criu.checkpoint.container.name"] == "web3"
+    # asking for a runtime explicitly wins
+    ann2, notes2 = checkpoint_annotations(ck, runtime="crun")
+    assert ann2["io.podman.annotations.checkpoint.runtime.name"] == "crun"
+    assert any("runc" in n for n in notes2)
+
+
+def test_roundtrip_through_archive_layer(tmp_path, load):
+    from ckpt_tui.archive import open_source
+
+    ck = load("web-httpd.tar.zst")
+    res = build_image(ck, "web-ckpt", output_tar=tmp_path / "rt.tar")
+    src = open_source(res.output)
+    try:
+        orig = {n: m for n, m in ck.source.members.items() if m.type == "file"}
+        back = {n: m for n, m in src.members.items() if m.type == "file"}
+        assert set(back) == set(orig)
+        for name, m in orig.items():
+            assert back[name].size == m.size
+        assert src.read("config.dump") == ck.source.read("config.dump")
+        assert src.read("checkpoint/pages-1.img") == ck.source.read("checkpoint/pages-1.img")
+        for k, v in REQUIRED_PODMAN.items():
+            assert src.annotations.get(k) == v
+    finally:
+        src.close()
+    # and the model reads it as the same container
+    ck2 = load(Path(res.output))
+    assert ck2.info.name == "web"
+    assert sorted(ck2.processes) == sorted(ck.processes)
+
+
+def test_containerd_source_builds(tmp_path, load):
+    ck = load("containerd-checkpoint.oci.tar")
+    res = build_image(ck, "ctr-ckpt", output_tar=tmp_path / "ctr.tar")
+    files = read_oci_archive(tmp_path / "ctr.tar")
+    _i, _m, _c, raw = verify_layout(files)
+    names = set(layer_members(raw))
+    assert "spec.dump" in names and "checkpoint/inventory.img" in names
+    assert res.annotations.get("org.criu.checkpoint.container.name")
+
+
+def test_cancel_leaves_nothing(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    res = build_image(ck, "web-ckpt", output_tar=tmp_path / "x.tar", cancelled=lambda: True)
+    assert res.cancelled and res.output == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("web", "localhost/web:latest"),
+        ("web:v2", "localhost/web:v2"),
+        ("localhost/web", "localhost/web:latest"),
+        ("quay.io/me/web-ckpt:1.0", "quay.io/me/web-ckpt:1.0"),
+        ("registry:5000/web", "registry:5000/web:latest"),
+        ("me/web", "localhost/me/web:latest"),
+    ],
+)
+def test_normalize_image_name(name, want):
+    assert normalize_image_name(name) == want
+
+
+@pytest.mark.parametrize("bad", ["", "Web", "web ckpt", "web:", "-web"])
+def test_bad_image_names(bad):
+    with pytest.raises(CkptError):
+        normalize_image_name(bad)
+
+
+def test_bad_arguments(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    with pytest.raises(CkptError):
+        build_image(ck, "x", output_tar=tmp_path / "a", oci_dir=tmp_path / "b")
+    with pytest.raises(CkptError):
+        build_image(ck, "x", output_tar=tmp_path / "a", compression="lz4")
+    with pytest.raises(CkptError):
+        build_image(tmp_path / "nope.tar", "x")
+
+
+# --------------------------------------------------------------------------- load_image
+
+
+def test_load_image_without_tools(tmp_path, monkeypatch):
+    f = tmp_path / "x.tar"
+    f.write_bytes(b"")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    res = load_image(f)
+    assert not res.ok and res.returncode is None
+    assert "neither podman nor skopeo is installed" in res.message
+
+
+def test_load_image_with_fake_podman(tmp_path, monkeypatch):
+    f = tmp_path / "x.tar"
+    f.write_bytes(b"")
+    argv = tmp_path / "argv"
+    monkeypatch.setenv("PATH", f"{FAKEBIN}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PODMAN_ARGV", str(argv))
+    monkeypatch.setenv("FAKE_PODMAN_LOADED", "localhost/web-ckpt:latest")
+    seen: list[str] = []
+    res = load_image(f, on_output=seen.append)
+    assert res.ok and res.tool == "podman"
+    assert res.image_name == "localhost/web-ckpt:latest"
+    assert json.loads(argv.read_text().splitlines()[-1]) == ["load", "-i", str(f)]
+    assert "Loaded image: localhost/web-ckpt:latest" in seen
+
+
+# --------------------------------------------------------------------------- real tools
+
+
+def test_skopeo_accepts_the_archive(tmp_path, load):
+    skopeo = shutil.which("skopeo")
+    if not skopeo:
+        pytest.skip("skopeo is not installed (apt-get install skopeo)")
+    ck = load("web-httpd.tar.zst")
+    res = build_image(ck, "web-ckpt", output_tar=tmp_path / "web.tar")
+    cp = subprocess.run([skopeo, "inspect", f"oci-archive:{res.output}"], capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    info = json.loads(cp.stdout)
+    assert info["Digest"] == res.manifest_digest
+    assert info["Layers"] == [res.layer_digest]
+    assert info["Architecture"] == "amd64" and info["Os"] == "linux"
+    raw = subprocess.run([skopeo, "inspect", "--raw", f"oci-archive:{res.output}"], capture_output=True, text=True, timeout=120)
+    assert raw.returncode == 0, raw.stderr
+    manifest = json.loads(raw.stdout)
+    for k, v in {**REQUIRED_CRIU, **REQUIRED_PODMAN}.items():
+        assert manifest["annotations"][k] == v
+    cfg = subprocess.run([skopeo, "inspect", "--config", f"oci-archive:{res.output}"], capture_output=True, text=True, timeout=120)
+    assert cfg.returncode == 0 and json.loads(cfg.stdout)["rootfs"]["diff_ids"] == [res.layer_diff_id]
+    # the layout directory too
+    res2 = build_image(ck, "web-ckpt", oci_dir=tmp_path / "layout")
+    cp2 = subprocess.run([skopeo, "inspect", f"oci:{res2.output}"], capture_output=True, text=True, timeout=120)
+    assert cp2.returncode == 0 and json.loads(cp2.stdout)["Digest"] == res2.manifest_digest
+
+
+def _podman_ok() -> bool:
+    return bool(shutil.which("podman")) and os.geteuid() == 0
+
+
+@pytest.mark.podman
+def test_podman_load_and_inspect(tmp_path, load):
+    if not _podman_ok():
+        pytest.skip("needs podman, as root")
+    name = f"localhost/ckpt-tui-test-{uuid.uuid4().hex[:8]}:latest"
+    ck = load("web-httpd.tar.zst")
+    res = build_image(ck, name, output_tar=tmp_path / "web.tar")
+    lr = load_image(res.output, "podman")
+    try:
+        assert lr.ok, lr.lines
+        assert lr.tool == "podman" and lr.image_name == name
+        cp = subprocess.run(["podman", "image", "inspect", name], capture_output=True, text=True, timeout=60)
+        assert cp.returncode == 0, cp.stderr
+        (img,) = json.loads(cp.stdout)
+        assert img["Id"] == res.image_id
+        for k, v in {**REQUIRED_CRIU, **REQUIRED_PODMAN}.items():
+            assert img["Annotations"][k] == v
+    finally:
+        subprocess.run(["podman", "rmi", "-f", name], capture_output=True, timeout=60)
