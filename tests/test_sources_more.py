@@ -198,3 +198,21 @@ def test_containerd_native_image():
         assert ck.rootfs.compressed == "gzip"
         assert "/var/www/index.html" in ck.rootfs.deleted  # a whiteout in the rw layer
         assert any(e.path == "etc/motd" for e in ck.rootfs.entries)
+
+
+def test_built_image_round_trip(tmp_path, web_ref):
+    """An image the build action writes opens again to the same model."""
+    from ckpt_tui.actions.build import build_image
+
+    out = tmp_path / "web-image.tar"
+    build_image(DATA / "web-httpd.tar.zst", "localhost/web-ckpt:rt", output_tar=out)
+    with load_checkpoint(out) as ck:
+        assert ck.source.kind == "oci-archive"
+        assert summary(ck) == web_ref["summary"]
+        assert sorted(ck.processes) == web_ref["pids"]
+        assert sorted(e.path for e in ck.rootfs.entries) == web_ref["rootfs"]
+        assert ck.rootfs.deleted == web_ref["deleted"]
+        ann = ck.info.image_annotations
+        assert ann["org.criu.checkpoint.container.name"] == "web"
+        assert ann["io.podman.annotations.checkpoint.runtime.name"] == "runc"
+        assert not [p for p in ck.problems if "runtime annotation" in p.message]

@@ -1,1 +1,72 @@
-"""criu layer."""
+"""CRIU image layer: framing, magics, our own .proto schemas, crit-style JSON.
+
+Public API::
+
+    ImageError                       # CkptError subclass; the only exception decode_image raises
+    Entry(message, extra, offset, size)
+    Image(magic, magic_value, head, entries, problems, unknown_fields, name, big_endian)
+    decode_image(data, name="") -> Image
+    decode_file(path) -> Image
+    iter_entries(data, name="", problems=None) -> Iterator[Entry]
+    expected_magic(name) -> str | None   # "core-1.img" -> "CORE", "pages-2.img" -> "RAW"
+    MAGICS: dict[int, str]               # every image magic value -> name
+    to_crit_dict(image, pretty=True) -> dict   # what `crit decode [--pretty]` prints
+    message_to_dict(message, pretty=True, *, unknown=False) -> dict
+    message_class(name) -> type[Message]  # "core_entry" -> generated class
+    find_unknown_fields(message) -> list[str]
+    split_ipc_messages(extra) -> list[(ipc_msg, bytes)]
+    as_text(str | bytes) -> str           # proto2 strings that were not UTF-8 come back as bytes
+
+Generated modules live in ``ckpt_tui/criu/pb/`` (``python scripts/gen_protos.py``),
+their sources in ``ckpt_tui/criu/proto/``.  Number-to-name tables are in
+:mod:`ckpt_tui.criu.constants`.  No Textual here.
+"""
+
+from __future__ import annotations
+
+from .images import (
+    Entry,
+    Image,
+    ImageError,
+    decode_file,
+    decode_image,
+    find_unknown_fields,
+    iter_entries,
+    split_ipc_messages,
+)
+from .magic import (
+    HEAD_COMMON,
+    HEAD_SERVICE,
+    MAGIC_VALUES,
+    MAGICS,
+    PAYLOADS,
+    RAW,
+    expected_magic,
+    message_class,
+    message_names,
+)
+from .pretty import as_text, entry_to_dict, message_to_dict, to_crit_dict
+
+__all__ = [
+    "ImageError",
+    "Entry",
+    "Image",
+    "decode_image",
+    "decode_file",
+    "iter_entries",
+    "expected_magic",
+    "MAGICS",
+    "MAGIC_VALUES",
+    "PAYLOADS",
+    "RAW",
+    "HEAD_COMMON",
+    "HEAD_SERVICE",
+    "to_crit_dict",
+    "entry_to_dict",
+    "message_to_dict",
+    "message_class",
+    "message_names",
+    "find_unknown_fields",
+    "split_ipc_messages",
+    "as_text",
+]

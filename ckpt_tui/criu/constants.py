@@ -1,0 +1,341 @@
+"""Names for the numbers found in CRIU images (Linux ABI values).
+
+Everything here is plain data plus two tiny helpers, for the model and the UI
+to turn raw image values into words: capabilities, descriptor kinds, socket
+families/types/states/protocols, VMA protection/flags/status bits, pagemap
+flags, open(2) flags, memfd seals, mount file system kinds, network device
+kinds, task states, namespaces, signals, resource limits, interface flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "PAGE_SIZE",
+    "CAPABILITIES",
+    "cap_name",
+    "caps_from_words",
+    "caps_to_mask",
+    "flag_names",
+    "FD_TYPES",
+    "SOCKET_FAMILIES",
+    "SOCKET_TYPES",
+    "TCP_STATES",
+    "SOCKET_STATES",
+    "IP_PROTOCOLS",
+    "SHUTDOWN",
+    "VMA_PROT",
+    "VMA_FLAGS",
+    "VMA_STATUS",
+    "PAGEMAP_FLAGS",
+    "PE_PARENT",
+    "PE_LAZY",
+    "PE_PRESENT",
+    "OPEN_FLAGS",
+    "MEMFD_SEALS",
+    "MOUNT_FSTYPES",
+    "NETDEV_TYPES",
+    "TASK_STATES",
+    "NAMESPACE_FLAGS",
+    "SIGNALS",
+    "RLIMITS",
+    "IFF_FLAGS",
+    "TCPI_OPTS",
+    "ARCHITECTURES",
+    "REMAP_TYPES",
+    "TTY_TYPES",
+]
+
+#: CRIU itself assumes 4 KiB pages on x86-64 (pagemap nr_pages count these).
+PAGE_SIZE = 4096
+
+#: Linux capability numbers (include/uapi/linux/capability.h), index = number.
+CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN",               # 0
+    "CAP_DAC_OVERRIDE",        # 1
+    "CAP_DAC_READ_SEARCH",     # 2
+    "CAP_FOWNER",              # 3
+    "CAP_FSETID",              # 4
+    "CAP_KILL",                # 5
+    "CAP_SETGID",              # 6
+    "CAP_SETUID",              # 7
+    "CAP_SETPCAP",             # 8
+    "CAP_LINUX_IMMUTABLE",     # 9
+    "CAP_NET_BIND_SERVICE",    # 10
+    "CAP_NET_BROADCAST",       # 11
+    "CAP_NET_ADMIN",           # 12
+    "CAP_NET_RAW",             # 13
+    "CAP_IPC_LOCK",            # 14
+    "CAP_IPC_OWNER",           # 15
+    "CAP_SYS_MODULE",          # 16
+    "CAP_SYS_RAWIO",           # 17
+    "CAP_SYS_CHROOT",          # 18
+    "CAP_SYS_PTRACE",          # 19
+    "CAP_SYS_PACCT",           # 20
+    "CAP_SYS_ADMIN",           # 21
+    "CAP_SYS_BOOT",            # 22
+    "CAP_SYS_NICE",            # 23
+    "CAP_SYS_RESOURCE",        # 24
+    "CAP_SYS_TIME",            # 25
+    "CAP_SYS_TTY_CONFIG",      # 26
+    "CAP_MKNOD",               # 27
+    "CAP_LEASE",               # 28
+    "CAP_AUDIT_WRITE",         # 29
+    "CAP_AUDIT_CONTROL",       # 30
+    "CAP_SETFCAP",             # 31
+    "CAP_MAC_OVERRIDE",        # 32
+    "CAP_MAC_ADMIN",           # 33
+    "CAP_SYSLOG",              # 34
+    "CAP_WAKE_ALARM",          # 35
+    "CAP_BLOCK_SUSPEND",       # 36
+    "CAP_AUDIT_READ",          # 37
+    "CAP_PERFMON",             # 38
+    "CAP_BPF",                 # 39
+    "CAP_CHECKPOINT_RESTORE",  # 40
+)
+
+
+def cap_name(number: int) -> str:
+    """``CAP_SYS_ADMIN`` for 21; ``CAP_<n>`` for numbers newer than this table."""
+    if 0 <= number < len(CAPABILITIES):
+        return CAPABILITIES[number]
+    return f"CAP_{number}"
+
+
+def caps_to_mask(words: Sequence[int]) -> int:
+    """Join creds cap_* words (32 bits each, lowest word first) into one integer."""
+    mask = 0
+    for i, word in enumerate(words):
+        mask |= (int(word) & 0xFFFFFFFF) << (32 * i)
+    return mask
+
+
+def caps_from_words(words: Sequence[int]) -> list[str]:
+    """Names of the capabilities set in creds cap_* words (lowest word first).
+
+    >>> caps_from_words([0x00000401, 0x0])
+    ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE']
+    """
+    mask = caps_to_mask(words)
+    names = []
+    bit = 0
+    while mask:
+        if mask & 1:
+            names.append(cap_name(bit))
+        mask >>= 1
+        bit += 1
+    return names
+
+
+def flag_names(value: int, table: Iterable[tuple[str, int]], *, leftover_hex: bool = True) -> list[str]:
+    """Names of the bits of ``value`` found in ``table`` ((name, bit) pairs, in
+    table order), plus ``"0x..."`` for bits the table does not know."""
+    names = []
+    known = 0
+    for name, bit in table:
+        known |= bit
+        if bit and value & bit:
+            names.append(name)
+    rest = value & ~known
+    if rest and leftover_hex:
+        names.append(f"0x{rest:x}")
+    return names
+
+
+#: fd_types enum of fdinfo/files images.
+FD_TYPES: dict[int, str] = {
+    0: "UND", 1: "REG", 2: "PIPE", 3: "FIFO", 4: "INETSK", 5: "UNIXSK",
+    6: "EVENTFD", 7: "EVENTPOLL", 8: "INOTIFY", 9: "SIGNALFD", 10: "PACKETSK",
+    11: "TTY", 12: "FANOTIFY", 13: "NETLINKSK", 14: "NS", 15: "TUNF", 16: "EXT",
+    17: "TIMERFD", 18: "MEMFD", 19: "BPFMAP", 20: "PIDFD",
+}
+
+#: AF_* address families seen in socket images.
+SOCKET_FAMILIES: dict[int, str] = {1: "UNIX", 2: "INET", 10: "INET6", 16: "NETLINK", 17: "PACKET"}
+
+#: SOCK_* socket types.
+SOCKET_TYPES: dict[int, str] = {1: "STREAM", 2: "DGRAM", 3: "RAW", 4: "RDM", 5: "SEQPACKET", 6: "DCCP", 10: "PACKET"}
+
+#: TCP_* states (include/net/tcp_states.h); unix sockets reuse ESTABLISHED,
+#: CLOSE and LISTEN.
+TCP_STATES: dict[int, str] = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "NEW_SYN_RECV",
+}
+SOCKET_STATES = TCP_STATES
+
+#: IPPROTO_* numbers.
+IP_PROTOCOLS: dict[int, str] = {
+    0: "IP", 1: "ICMP", 6: "TCP", 17: "UDP", 33: "DCCP", 58: "ICMPV6",
+    132: "SCTP", 136: "UDPLITE", 255: "RAW",
+}
+
+#: sk_shutdown enum.
+SHUTDOWN: dict[int, str] = {0: "NONE", 1: "READ", 2: "WRITE", 3: "BOTH"}
+
+#: vma_entry.prot bits.
+VMA_PROT: tuple[tuple[str, int], ...] = (
+    ("PROT_READ", 0x1),
+    ("PROT_WRITE", 0x2),
+    ("PROT_EXEC", 0x4),
+)
+
+#: vma_entry.flags bits (the MAP_* flags CRIU records).
+VMA_FLAGS: tuple[tuple[str, int], ...] = (
+    ("MAP_SHARED", 0x1),
+    ("MAP_PRIVATE", 0x2),
+    ("MAP_DROPPABLE", 0x8),
+    ("MAP_ANON", 0x20),
+    ("MAP_GROWSDOWN", 0x100),
+)
+
+#: vma_entry.status bits (CRIU's VMA_* classification).
+VMA_STATUS: tuple[tuple[str, int], ...] = (
+    ("VMA_AREA_NONE", 0),
+    ("VMA_AREA_REGULAR", 1 << 0),
+    ("VMA_AREA_STACK", 1 << 1),
+    ("VMA_AREA_VSYSCALL", 1 << 2),
+    ("VMA_AREA_VDSO", 1 << 3),
+    ("VMA_AREA_HEAP", 1 << 5),
+    ("VMA_FILE_PRIVATE", 1 << 6),
+    ("VMA_FILE_SHARED", 1 << 7),
+    ("VMA_ANON_SHARED", 1 << 8),
+    ("VMA_ANON_PRIVATE", 1 << 9),
+    ("VMA_AREA_SYSVIPC", 1 << 10),
+    ("VMA_AREA_SOCKET", 1 << 11),
+    ("VMA_AREA_VVAR", 1 << 12),
+    ("VMA_AREA_AIORING", 1 << 13),
+    ("VMA_AREA_MEMFD", 1 << 14),
+    ("VMA_AREA_SHSTK", 1 << 15),
+    ("VMA_AREA_UPROBES", 1 << 17),
+    ("VMA_UNSUPP", 1 << 31),
+)
+
+#: pagemap_entry.flags bits.
+PE_PARENT = 1 << 0   # pages are in the parent (pre-dump) image set
+PE_LAZY = 1 << 1     # pages may be fetched lazily (userfaultfd)
+PE_PRESENT = 1 << 2  # pages are in this image set's pages-<id>.img
+PAGEMAP_FLAGS: tuple[tuple[str, int], ...] = (
+    ("PE_PARENT", PE_PARENT),
+    ("PE_LAZY", PE_LAZY),
+    ("PE_PRESENT", PE_PRESENT),
+)
+
+#: open(2) flags as recorded in reg_file_entry.flags (x86 values).
+OPEN_FLAGS: tuple[tuple[str, int], ...] = (
+    ("O_WRONLY", 0o1),
+    ("O_RDWR", 0o2),
+    ("O_CREAT", 0o100),
+    ("O_EXCL", 0o200),
+    ("O_NOCTTY", 0o400),
+    ("O_TRUNC", 0o1000),
+    ("O_APPEND", 0o2000),
+    ("O_NONBLOCK", 0o4000),
+    ("O_DSYNC", 0o10000),
+    ("FASYNC", 0o20000),
+    ("O_DIRECT", 0o40000),
+    ("O_LARGEFILE", 0o100000),
+    ("O_DIRECTORY", 0o200000),
+    ("O_NOFOLLOW", 0o400000),
+    ("O_NOATIME", 0o1000000),
+    ("O_CLOEXEC", 0o2000000),
+)
+
+#: memfd F_SEAL_* bits.
+MEMFD_SEALS: tuple[tuple[str, int], ...] = (
+    ("F_SEAL_SEAL", 0x1),
+    ("F_SEAL_SHRINK", 0x2),
+    ("F_SEAL_GROW", 0x4),
+    ("F_SEAL_WRITE", 0x8),
+    ("F_SEAL_FUTURE_WRITE", 0x10),
+)
+
+#: mnt_entry.fstype numbers (CRIU's own enumeration, not kernel magic numbers).
+MOUNT_FSTYPES: dict[int, str] = {
+    0: "unsupported", 1: "proc", 2: "sysfs", 3: "devtmpfs", 4: "binfmt_misc",
+    5: "tmpfs", 6: "devpts", 7: "simfs", 8: "pstore", 9: "securityfs",
+    10: "fusectl", 11: "debugfs", 12: "cgroup", 13: "aufs", 14: "mqueue",
+    15: "fuse", 16: "auto", 17: "overlay", 18: "autofs", 19: "tracefs",
+    23: "cgroup2",
+}
+
+#: net_device_entry.type (nd_type enum).
+NETDEV_TYPES: dict[int, str] = {
+    1: "LOOPBACK", 2: "VETH", 3: "TUN", 4: "EXTLINK", 5: "VENET", 6: "BRIDGE",
+    7: "MACVLAN", 8: "SIT",
+}
+
+#: task_core_entry.task_state (compel task-state.h; CRIU's TASK_* values).
+TASK_STATES: dict[int, str] = {1: "Alive", 2: "Dead", 3: "Stopped", 6: "Zombie"}
+
+#: CLONE_NEW* flags (ns_file_entry.ns_cflag).
+NAMESPACE_FLAGS: tuple[tuple[str, int], ...] = (
+    ("CLONE_NEWTIME", 0x00000080),
+    ("CLONE_NEWNS", 0x00020000),
+    ("CLONE_NEWCGROUP", 0x02000000),
+    ("CLONE_NEWUTS", 0x04000000),
+    ("CLONE_NEWIPC", 0x08000000),
+    ("CLONE_NEWUSER", 0x10000000),
+    ("CLONE_NEWPID", 0x20000000),
+    ("CLONE_NEWNET", 0x40000000),
+)
+
+#: x86 signal numbers (task sigactions are indexed by number - 1).
+SIGNALS: dict[int, str] = {
+    1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP",
+    6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1",
+    11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+    16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP",
+    21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
+    26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR",
+    31: "SIGSYS",
+}
+
+#: RLIMIT_* resources (task rlimits are indexed by this number).
+RLIMITS: tuple[str, ...] = (
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
+    "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
+    "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+    "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+)
+
+#: IFF_* interface flags (net_device_entry.flags).
+IFF_FLAGS: tuple[tuple[str, int], ...] = (
+    ("UP", 1 << 0), ("BROADCAST", 1 << 1), ("DEBUG", 1 << 2), ("LOOPBACK", 1 << 3),
+    ("POINTOPOINT", 1 << 4), ("NOTRAILERS", 1 << 5), ("RUNNING", 1 << 6),
+    ("NOARP", 1 << 7), ("PROMISC", 1 << 8), ("ALLMULTI", 1 << 9),
+    ("MASTER", 1 << 10), ("SLAVE", 1 << 11), ("MULTICAST", 1 << 12),
+    ("PORTSEL", 1 << 13), ("AUTOMEDIA", 1 << 14), ("DYNAMIC", 1 << 15),
+    ("LOWER_UP", 1 << 16), ("DORMANT", 1 << 17), ("ECHO", 1 << 18),
+)
+
+#: TCPI_OPT_* bits (tcp_stream_entry.opt_mask).
+TCPI_OPTS: tuple[tuple[str, int], ...] = (
+    ("TIMESTAMPS", 1), ("SACK", 2), ("WSCALE", 4), ("ECN", 8), ("ECN_SEEN", 16),
+    ("SYN_DATA", 32),
+)
+
+#: core_entry.mtype.
+ARCHITECTURES: dict[int, str] = {
+    0: "UNKNOWN", 1: "X86_64", 2: "ARM", 3: "AARCH64", 4: "PPC64", 5: "S390",
+    6: "MIPS", 7: "LOONGARCH64", 8: "RISCV64",
+}
+
+#: remap_file_path_entry.remap_type.
+REMAP_TYPES: dict[int, str] = {0: "LINKED", 1: "GHOST", 2: "PROCFS"}
+
+#: tty_info_entry.type.
+TTY_TYPES: dict[int, str] = {
+    0: "UNKNOWN", 1: "PTY", 2: "CONSOLE", 3: "VT", 4: "CTTY", 5: "EXT_TTY", 6: "SERIAL",
+}

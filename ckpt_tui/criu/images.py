@@ -1,0 +1,477 @@
+"""Decode CRIU image files: framing, magic checks, entries and their payloads.
+
+Layout of an image (all framing words in the byte order of the dumping host,
+little-endian on x86)::
+
+    [HEAD u32]  MAGIC u32  { SIZE u32  MESSAGE[SIZE]  [EXTRA] }
+
+HEAD is ``COMMON`` or ``SERVICE`` (absent in ``inventory.img``); MAGIC names
+the image kind; each entry is a protobuf message of the kind's type, and a
+few kinds follow some entries with raw bytes whose length the message gives
+(pipe data, socket queues, TCP queues, ghost file contents, IPC objects).
+
+The decoder never trusts a length: every size is checked against the bytes
+that remain before anything is sliced, so a corrupt size word costs nothing.
+What is damaged is reported in ``Image.problems``; only a file that cannot be
+an image of the expected kind at all raises :class:`ImageError`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import unknown_fields as _unknown_fields
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from ..errors import CkptError
+from .magic import (
+    HEAD_MAGICS,
+    HEADLESS_IMAGES,
+    MAGIC_VALUES,
+    MAGICS,
+    NON_IMAGE_MAGICS,
+    PAYLOADS,
+    RAW,
+    SERVICE_IMAGES,
+    expected_magic,
+    message_class,
+)
+
+__all__ = [
+    "ImageError",
+    "Entry",
+    "Image",
+    "decode_image",
+    "decode_file",
+    "iter_entries",
+    "split_ipc_messages",
+    "find_unknown_fields",
+]
+
+#: bytes, bytearray, memoryview, mmap: anything exposing the buffer protocol.
+Buffer = Any
+
+_LE = struct.Struct("<I")
+_BE = struct.Struct(">I")
+
+
+class ImageError(CkptError):
+    """A file is not a decodable CRIU image (raw image, unknown or wrong magic,
+    too short to hold a magic)."""
+
+
+@dataclass(eq=False)
+class Entry:
+    """One decoded entry of an image.
+
+    ``message`` is the protobuf message; ``extra`` the raw bytes that followed
+    it in the image, if its kind has any (None otherwise); ``offset`` the byte
+    offset of the entry's size word in the image; ``size`` the message's
+    encoded length.
+    """
+
+    message: Message
+    extra: bytes | None = None
+    offset: int = 0
+    size: int = 0
+
+
+@dataclass(eq=False)
+class Image:
+    """A decoded image.
+
+    ``magic`` is the kind's name ("CORE", "PAGEMAP", ...), ``magic_value`` the
+    number found in the file, ``head`` "COMMON", "SERVICE" or None (no head
+    word, as in inventory.img).  ``problems`` lists, in plain words, whatever
+    could not be decoded (entries before a damaged one are kept).
+    ``unknown_fields`` is True when some message carries fields this schema
+    does not know, typically written by a newer CRIU; protobuf keeps them
+    (see :func:`find_unknown_fields`).
+    """
+
+    magic: str
+    magic_value: int
+    head: str | None
+    entries: list[Entry]
+    problems: list[str] = field(default_factory=list)
+    unknown_fields: bool = False
+    name: str = ""
+    big_endian: bool = False
+
+    @property
+    def messages(self) -> list[Message]:
+        """The entries' messages, in order."""
+        return [e.message for e in self.entries]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+# --------------------------------------------------------------------------
+# header
+
+
+@dataclass
+class _Header:
+    magic: str
+    magic_value: int
+    head: str | None
+    start: int
+    word: struct.Struct
+    problems: list[str]
+
+
+def _label(name: str) -> str:
+    return posixpath.basename(name) if name else "image"
+
+
+def _as_view(data: Buffer) -> memoryview:
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise ImageError(f"expected the bytes of an image, got {type(data).__name__}") from None
+    if view.ndim != 1 or view.itemsize != 1 or view.format not in ("B", "b", "c"):
+        view = view.cast("B")
+    return view
+
+
+def _read_header(view: memoryview, name: str) -> _Header:
+    label = _label(name)
+    expected = expected_magic(name) if name else None
+    if expected == RAW:
+        raise ImageError(
+            f"{label} is a raw image: CRIU stores it without magic or protobuf entries "
+            "(page contents, an ip/iptables/nft dump or a tarball), so there is nothing to decode"
+        )
+    size = len(view)
+    if size == 0:
+        raise ImageError(f"{label} is empty")
+    if size < 4:
+        raise ImageError(f"{label} is only {size} byte(s) long, too short for a CRIU magic")
+
+    found: tuple[int, str | None, int, struct.Struct] | None = None
+    for word in (_LE, _BE):
+        first = word.unpack_from(view, 0)[0]
+        if first in HEAD_MAGICS:
+            if size < 8:
+                raise ImageError(f"{label} ends right after its {HEAD_MAGICS[first]} head word")
+            found = (word.unpack_from(view, 4)[0], HEAD_MAGICS[first], 8, word)
+            break
+        if first in MAGICS:
+            found = (first, None, 4, word)
+            break
+    if found is None:
+        first = _LE.unpack_from(view, 0)[0]
+        if first in NON_IMAGE_MAGICS:
+            raise ImageError(f"{label} is a {NON_IMAGE_MAGICS[first]} file, not a checkpoint image")
+        raise ImageError(
+            f"{label}: unknown magic 0x{first:08x}; not a CRIU image "
+            "(maybe a raw image such as pages-*.img, which has no magic)"
+        )
+    value, head, start, word = found
+    canonical = MAGICS.get(value)
+    if canonical is None:
+        if value in NON_IMAGE_MAGICS:
+            raise ImageError(f"{label} is a {NON_IMAGE_MAGICS[value]} file, not a checkpoint image")
+        raise ImageError(f"{label}: unknown image magic 0x{value:08x} after the {head} head word")
+
+    magic = canonical
+    if expected is not None and expected != canonical:
+        if MAGIC_VALUES.get(expected) == value:
+            magic = expected  # an alias sharing the value, e.g. PSIGNAL
+        else:
+            raise ImageError(
+                f"{label}: expected a {expected} image, but its magic 0x{value:08x} is {canonical}"
+            )
+
+    problems: list[str] = []
+    if word is _BE:
+        problems.append(f"{label}: written on a big-endian host; framing read as big-endian")
+    if magic in HEADLESS_IMAGES:
+        if head is not None:
+            problems.append(f"{label}: carries a {head} head word, which CRIU never writes for {magic}")
+    elif magic in SERVICE_IMAGES:
+        if head != "SERVICE":
+            problems.append(f"{label}: {magic} should start with the SERVICE head word, found {head or 'none'}")
+    elif head != "COMMON":
+        problems.append(
+            f"{label}: {magic} should start with the COMMON head word, found {head or 'none (image format v1.0?)'}"
+        )
+    return _Header(magic, value, head, start, word, problems)
+
+
+# --------------------------------------------------------------------------
+# entries
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def _entry_class(magic: str, index: int) -> type[Message]:
+    if magic == "PAGEMAP" and index == 0:
+        return message_class("pagemap_head")
+    if magic == "GHOST_FILE" and index > 0:
+        return message_class("ghost_chunk_entry")
+    return message_class(PAYLOADS[magic])
+
+
+def _ipc_span(view: memoryview, start: int, qnum: int, word: struct.Struct) -> tuple[int, str]:
+    """Bytes taken by qnum framed System V messages at start; reason if short."""
+    end = len(view)
+    msg_cls = message_class("ipc_msg")
+    off = start
+    for i in range(qnum):
+        if end - off < 4:
+            return off - start, f"message {i} of {qnum} is missing"
+        size = word.unpack_from(view, off)[0]
+        off += 4
+        if size > end - off:
+            return off - 4 - start, f"message {i} of {qnum} claims {size} bytes, {end - off} remain"
+        try:
+            msg = msg_cls.FromString(view[off:off + size])
+        except Exception as exc:  # protobuf DecodeError and friends
+            return off - 4 - start, f"message {i} of {qnum} is not a valid ipc_msg ({exc})"
+        off += size
+        padded = _round_up(msg.msize, 8)
+        if padded > end - off:
+            return off - start, f"message {i} of {qnum} holds {msg.msize} bytes, {end - off} remain"
+        off += padded
+    return off - start, ""
+
+
+def split_ipc_messages(extra: bytes, big_endian: bool = False) -> list[tuple[Message, bytes]]:
+    """The (ipc_msg, data) pairs of an ipcns-msg entry's extra payload."""
+    word = _BE if big_endian else _LE
+    view = memoryview(extra)
+    msg_cls = message_class("ipc_msg")
+    out: list[tuple[Message, bytes]] = []
+    off = 0
+    while len(view) - off >= 4:
+        size = word.unpack_from(view, off)[0]
+        off += 4
+        if size > len(view) - off:
+            break
+        try:
+            msg = msg_cls.FromString(view[off:off + size])
+        except Exception:
+            break
+        off += size
+        data = bytes(view[off:off + msg.msize])
+        out.append((msg, data))
+        off += _round_up(msg.msize, 8)
+    return out
+
+
+def _extra_span(magic: str, msg: Message, index: int, view: memoryview, start: int,
+                word: struct.Struct) -> tuple[int, int, str] | None:
+    """(payload length, bytes consumed incl. padding, problem) of an entry's
+    extra payload, or None if entries of this kind carry none."""
+    if magic in ("PIPES_DATA", "FIFO_DATA"):
+        return msg.bytes, msg.bytes, ""
+    if magic == "SK_QUEUES":
+        return msg.length, msg.length, ""
+    if magic == "TCP_STREAM":
+        n = msg.inq_len + msg.outq_len
+        return n, n, ""
+    if magic == "BPFMAP_DATA":
+        n = msg.keys_bytes + msg.values_bytes
+        return n, n, ""
+    if magic == "IPCNS_SHM":
+        if msg.in_pagemaps:
+            return None  # contents are in a pagemap-shmem image
+        return msg.size, _round_up(msg.size, 4), ""
+    if magic == "IPCNS_SEM":
+        n = 2 * msg.nsems
+        return n, _round_up(n, 8), ""
+    if magic == "IPCNS_MSG":
+        n, reason = _ipc_span(view, start, msg.qnum, word)
+        return n, n, reason
+    if magic == "GHOST_FILE":
+        if index == 0:
+            if msg.chunks:
+                return None
+            rest = len(view) - start
+            return rest, rest, ""
+        return msg.len, msg.len, ""
+    return None
+
+
+def _entries(view: memoryview, hdr: _Header, problems: list[str], label: str) -> Iterator[Entry]:
+    magic, word = hdr.magic, hdr.word
+    end = len(view)
+    off = hdr.start
+    index = 0
+    while off < end:
+        where = f"{label}: entry {index} at offset {off}"
+        if end - off < 4:
+            problems.append(f"{where}: {end - off} trailing byte(s), too few for a size word (truncated image)")
+            return
+        size = word.unpack_from(view, off)[0]
+        body = off + 4
+        if size > end - body:
+            problems.append(
+                f"{where}: its size word says {size} bytes but only {end - body} remain (truncated or corrupt image)"
+            )
+            return
+        cls = _entry_class(magic, index)
+        try:
+            msg = cls.FromString(view[body:body + size])
+        except Exception as exc:  # DecodeError, RecursionError in the runtime, ...
+            problems.append(f"{where}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
+            return
+        if not msg.IsInitialized():
+            missing = ", ".join(msg.FindInitializationErrors()) or "?"
+            problems.append(f"{where}: {cls.DESCRIPTOR.name} lacks required field(s): {missing}")
+        pos = body + size
+        span = _extra_span(magic, msg, index, view, pos, word)
+        if span is None:
+            yield Entry(msg, None, off, size)
+            off = pos
+            index += 1
+            continue
+        length, consumed, reason = span
+        left = end - pos
+        if reason or length > left:
+            why = reason or f"its payload needs {length} bytes but only {left} remain"
+            problems.append(f"{where}: {why} (truncated payload kept)")
+            yield Entry(msg, bytes(view[pos:pos + min(length, left)]), off, size)
+            return
+        yield Entry(msg, bytes(view[pos:pos + length]), off, size)
+        if consumed > left:
+            problems.append(f"{where}: the padding after its payload is missing")
+            return
+        off = pos + consumed
+        index += 1
+
+
+# --------------------------------------------------------------------------
+# unknown fields
+
+_SUBMESSAGE_FIELDS: dict[str, tuple[FieldDescriptor, ...]] = {}
+
+
+def _submessage_fields(desc: Descriptor) -> tuple[FieldDescriptor, ...]:
+    found = _SUBMESSAGE_FIELDS.get(desc.full_name)
+    if found is None:
+        found = tuple(f for f in desc.fields if f.type == FieldDescriptor.TYPE_MESSAGE)
+        _SUBMESSAGE_FIELDS[desc.full_name] = found
+    return found
+
+
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    rep = getattr(fd, "is_repeated", None)
+    return bool(rep) if rep is not None else fd.label == FieldDescriptor.LABEL_REPEATED
+
+
+def _has_unknown(msg: Message) -> bool:
+    if len(_unknown_fields.UnknownFieldSet(msg)):
+        return True
+    for fd in _submessage_fields(msg.DESCRIPTOR):
+        if _is_repeated(fd):
+            for sub in getattr(msg, fd.name):
+                if _has_unknown(sub):
+                    return True
+        elif msg.HasField(fd.name) and _has_unknown(getattr(msg, fd.name)):
+            return True
+    return False
+
+
+def find_unknown_fields(msg: Message, prefix: str = "") -> list[str]:
+    """Paths of fields the schema does not know, e.g. ``["thread_core.16"]``.
+
+    Repeated submessages are written with their index: ``"vmas[3].11"``.
+    """
+    found = [f"{prefix}{uf.field_number}" for uf in _unknown_fields.UnknownFieldSet(msg)]
+    for fd in _submessage_fields(msg.DESCRIPTOR):
+        if _is_repeated(fd):
+            for i, sub in enumerate(getattr(msg, fd.name)):
+                found += find_unknown_fields(sub, f"{prefix}{fd.name}[{i}].")
+        elif msg.HasField(fd.name):
+            found += find_unknown_fields(getattr(msg, fd.name), f"{prefix}{fd.name}.")
+    # The same field number repeated on the wire shows up once per value.
+    return list(dict.fromkeys(found))
+
+
+# --------------------------------------------------------------------------
+# public entry points
+
+
+def iter_entries(data: Buffer, name: str = "", problems: list[str] | None = None) -> Iterator[Entry]:
+    """Decode entries one at a time (header errors raise on the first ``next``).
+
+    Problems met on the way are appended to ``problems`` when a list is given.
+    Only :class:`ImageError` (a :class:`~ckpt_tui.errors.CkptError`) escapes.
+    """
+    label = _label(name)
+    sink = problems if problems is not None else []
+    try:
+        view = _as_view(data)
+        hdr = _read_header(view, name)
+        sink.extend(hdr.problems)
+        yield from _entries(view, hdr, sink, label)
+    except CkptError:
+        raise
+    except Exception as exc:  # pragma: no cover - a bug; never let it escape as something else
+        raise ImageError(f"{label}: internal decoder error: {type(exc).__name__}: {exc}") from exc
+
+
+def decode_image(data: Buffer, name: str = "") -> Image:
+    """Decode a whole image held in memory (bytes, bytearray, memoryview, mmap).
+
+    ``name`` is the image's file name (directories are ignored); it lets the
+    decoder refuse raw images by name, check that the magic matches, and tell
+    alias kinds apart (signal-p-*.img is PSIGNAL).  Raises :class:`ImageError`
+    when the data is no CRIU image of that kind; damage after a valid header
+    becomes ``Image.problems`` instead.  No other exception type escapes.
+    """
+    label = _label(name)
+    view: memoryview | None = None
+    try:
+        view = _as_view(data)
+        hdr = _read_header(view, name)
+        problems = list(hdr.problems)
+        entries = list(_entries(view, hdr, problems, label))
+        unknown = False
+        for entry in entries:
+            if _has_unknown(entry.message):
+                unknown = True
+                break
+        return Image(
+            magic=hdr.magic,
+            magic_value=hdr.magic_value,
+            head=hdr.head,
+            entries=entries,
+            problems=problems,
+            unknown_fields=unknown,
+            name=name,
+            big_endian=hdr.word is _BE,
+        )
+    except CkptError:
+        raise
+    except Exception as exc:  # pragma: no cover - a bug; never let it escape as something else
+        raise ImageError(f"{label}: internal decoder error: {type(exc).__name__}: {exc}") from exc
+    finally:
+        # Let go of the caller's buffer now (an mmap can then be closed even
+        # while a traceback still references this frame).
+        if view is not None:
+            try:
+                view.release()
+            except (BufferError, ValueError):  # pragma: no cover - a slice still alive
+                pass
+
+
+def decode_file(path: str | Path) -> Image:
+    """Read and decode an image file; its file name selects the expected kind."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    return decode_image(data, p.name)
