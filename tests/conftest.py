@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# bugs met on odd input must fail tests, not turn into problem messages
+os.environ.setdefault("CKPT_TUI_STRICT", "1")
 
 DATA = Path(__file__).parent / "data"
 ORACLE = DATA / "oracle"

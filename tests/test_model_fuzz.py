@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ IMAGES = ["pstree.img", "core-1.img", "core-10.img", "mm-10.img", "pagemap-10.im
           "fdinfo-3.img", "ids-10.img", "fs-10.img", "inventory.img", "mountpoints-13.img", "utsns-12.img"]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("CKPT_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     image=st.sampled_from(IMAGES),
     data=st.data(),

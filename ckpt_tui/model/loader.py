@@ -11,6 +11,7 @@ import gzip
 import io
 import ipaddress
 import json
+import os
 import struct
 import tarfile
 from collections.abc import Callable, Iterable
@@ -44,6 +45,9 @@ from .types import (
 )
 
 CKPT = "checkpoint/"
+# tests set CKPT_TUI_STRICT=1 so that a bug met on odd input fails loudly instead of
+# becoming a problem message
+STRICT = os.environ.get("CKPT_TUI_STRICT") == "1"
 
 NETLINK_PROTOS = {0: "ROUTE", 4: "SOCK_DIAG", 9: "AUDIT", 15: "KOBJECT_UEVENT", 16: "GENERIC"}
 CLOCKS = {0: "REALTIME", 1: "MONOTONIC", 7: "BOOTTIME", 8: "REALTIME_ALARM", 9: "BOOTTIME_ALARM"}
@@ -97,6 +101,11 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = ()) ->
             step()
         except CkptError as exc:  # a whole part failed: say which, keep the rest
             ck.add_problem("", f"{step.__name__}: {exc}", step.__name__)
+        except Exception as exc:  # a bug met on odd input: never lose the rest of the checkpoint
+            if STRICT:
+                raise
+            ck.add_problem("", f"{step.__name__} stopped on unexpected data ({type(exc).__name__}: {exc}); "
+                           "the other parts are shown", step.__name__)
     builder.logs(log_files)
     ck.problems = _summarise(ck.problems)
     return ck
@@ -165,8 +174,13 @@ def ip_from_words(words: Iterable[int], family: int) -> str:
     return str(mapped) if mapped is not None else str(addr)
 
 
-def _escape(raw: bytes) -> str:
-    """Decode bytes for display; anything not UTF-8 is shown escaped (\\xNN)."""
+def _escape(raw: bytes | str) -> str:
+    """Text for display; bytes that are not UTF-8 are shown escaped (\\xNN).
+
+    A proto2 string field that is not UTF-8 comes back from protobuf as bytes.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
     return raw.decode("utf-8", "backslashreplace")
 
 
@@ -455,7 +469,15 @@ class _Builder:
             roots.extend(cyclic)
         ck.roots = sorted(roots)
         for proc in ck.processes.values():
-            self.process(proc)
+            try:
+                self.process(proc)
+            except CkptError as exc:
+                self.problem(CKPT + f"core-{proc.pid}.img", f"pid {proc.pid}: {exc}", "processes")
+            except Exception as exc:
+                if STRICT:
+                    raise
+                self.problem(CKPT + f"core-{proc.pid}.img",
+                             f"pid {proc.pid}: stopped on unexpected data ({type(exc).__name__}: {exc})", "processes")
 
     def process(self, proc: Process) -> None:
         pid = proc.pid
@@ -466,7 +488,7 @@ class _Builder:
             tc = core.tc
             proc.state_code = tc.task_state
             proc.state = C.TASK_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
-            proc.comm = _escape(tc.comm.encode("utf-8", "surrogateescape")) if isinstance(tc.comm, str) else str(tc.comm)
+            proc.comm = _escape(tc.comm)
             proc.exit_code = tc.exit_code
             proc.oom_score_adj = tc.oom_score_adj if tc.HasField("oom_score_adj") else 0
             if tc.HasField("rlimits"):
@@ -500,7 +522,7 @@ class _Builder:
     def thread(self, thread: Thread, core, proc: Process) -> None:
         if core.HasField("thread_core"):
             th = core.thread_core
-            thread.comm = th.comm if th.HasField("comm") else proc.comm
+            thread.comm = _escape(th.comm) if th.HasField("comm") else proc.comm
             thread.sched_policy = th.sched_policy
             thread.sched_nice = th.sched_nice
             thread.sched_prio = th.sched_prio
@@ -514,7 +536,7 @@ class _Builder:
                     cap_eff=caps_from_words(c.cap_eff), cap_prm=caps_from_words(c.cap_prm),
                     cap_inh=caps_from_words(c.cap_inh), cap_bnd=caps_from_words(c.cap_bnd),
                     cap_amb=caps_from_words(c.cap_amb), secbits=c.secbits,
-                    no_new_privs=bool(c.no_new_privs), lsm_profile=c.lsm_profile,
+                    no_new_privs=bool(c.no_new_privs), lsm_profile=_escape(c.lsm_profile),
                 )
         thread.comm = thread.comm or proc.comm
         thread.state = C.TASK_STATES.get(core.tc.task_state, "") if core.HasField("tc") else proc.state
@@ -538,7 +560,7 @@ class _Builder:
         if fe.HasField("reg"):
             r = fe.reg
             details = {"flags": r.flags, "pos": r.pos, "size": r.size if r.HasField("size") else None, "mode": r.mode}
-            return tname, _escape(r.name.encode("utf-8", "surrogateescape")), details
+            return tname, _escape(r.name), details
         if fe.HasField("pipe"):
             return tname, f"pipe[{fe.pipe.pipe_id}]", {"pipe_id": fe.pipe.pipe_id, "flags": fe.pipe.flags}
         if fe.HasField("fifo"):
@@ -581,7 +603,7 @@ class _Builder:
             return tname, "fanotify", {}
         if fe.HasField("memfd"):
             inode = self.memfd_inode(fe.memfd.inode_id)
-            name = inode.name if inode is not None else f"inode {fe.memfd.inode_id}"
+            name = _escape(inode.name) if inode is not None else f"inode {fe.memfd.inode_id}"
             return tname, f"memfd:{name}", {"size": getattr(inode, "size", None)}
         if fe.HasField("tty"):
             return tname, self.tty_name(fe.tty), {}
@@ -593,7 +615,7 @@ class _Builder:
         if fe.HasField("nlsk"):
             return tname, f"netlink {NETLINK_PROTOS.get(fe.nlsk.protocol, fe.nlsk.protocol)}", {}
         if fe.HasField("tunf"):
-            return tname, f"tun {fe.tunf.netdev}", {}
+            return tname, f"tun {_escape(fe.tunf.netdev)}", {}
         if fe.HasField("ext"):
             return tname, "external file", {}
         if fe.HasField("bpf"):
@@ -864,11 +886,11 @@ class _Builder:
                 continue
             for e in img.entries:
                 m = e.message
-                fsname = m.fsname if m.HasField("fsname") and m.fsname else C.MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
-                self.ck.mounts.append(Mount(destination=m.mountpoint, type=fsname, source=m.source,
-                                            options=[o for o in m.options.split(",") if o], origin="criu",
-                                            mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, root=m.root,
-                                            ext_key=m.ext_key if m.HasField("ext_key") else ""))
+                fsname = _escape(m.fsname) if m.HasField("fsname") and m.fsname else C.MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
+                self.ck.mounts.append(Mount(destination=_escape(m.mountpoint), type=fsname, source=_escape(m.source),
+                                            options=[o for o in _escape(m.options).split(",") if o], origin="criu",
+                                            mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, root=_escape(m.root),
+                                            ext_key=_escape(m.ext_key) if m.HasField("ext_key") else ""))
 
     def namespaces(self) -> None:
         ns: dict[str, Any] = {}
@@ -877,14 +899,14 @@ class _Builder:
             if n.startswith("utsns-"):
                 uts = self.first(n, "overview")
                 if uts is not None:
-                    ns["hostname"] = uts.nodename
-                    ns["domainname"] = uts.domainname
-                    self.ck.info.hostname = uts.nodename or self.ck.info.hostname
+                    ns["hostname"] = _escape(uts.nodename)
+                    ns["domainname"] = _escape(uts.domainname)
+                    self.ck.info.hostname = ns["hostname"] or self.ck.info.hostname
             elif n.startswith("netdev-"):
                 img = self.image(n, "network")
                 for e in img.entries if img else []:
                     d = e.message
-                    self.ck.devices.append(NetDevice(name=d.name, type=C.NETDEV_TYPES.get(d.type, str(d.type)),
+                    self.ck.devices.append(NetDevice(name=_escape(d.name), type=C.NETDEV_TYPES.get(d.type, str(d.type)),
                                                      ifindex=d.ifindex, mtu=d.mtu,
                                                      mac=":".join(f"{b:02x}" for b in d.address) if d.HasField("address") else "",
                                                      flags=d.flags, ns_id=int(n.split("-")[1].split(".")[0])))
