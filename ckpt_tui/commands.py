@@ -1,0 +1,143 @@
+"""Command palette providers: processes, files, sockets, addresses and actions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+MAX_HITS = 60
+MAX_FILES_SCANNED = 50_000
+
+
+def _checkpoint(provider: Provider) -> Any:
+    return getattr(provider.app, "checkpoint", None)
+
+
+class _Base(Provider):
+    """Items as (text, callback, help); search by fuzzy match, discover the first few."""
+
+    def items(self) -> Iterator[tuple[str, Callable[[], Any], str]]:  # pragma: no cover - overridden
+        return iter(())
+
+    async def discover(self) -> Hits:
+        for count, (text, callback, help_text) in enumerate(self.items()):
+            if count >= 12:
+                break
+            yield DiscoveryHit(text, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        hits = 0
+        for count, (text, callback, help_text) in enumerate(self.items()):
+            if count % 500 == 499:
+                await asyncio.sleep(0)  # a big file list must not freeze the palette
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), callback, help=help_text)
+                hits += 1
+                if hits >= MAX_HITS:
+                    break
+
+
+class ProcessCommands(_Base):
+    def items(self):
+        cp = _checkpoint(self)
+        if cp is None:
+            return
+        app: Any = self.app
+        for proc in cp.process_list():
+            title = proc.title.replace("\n", " ")
+            yield (f"process {proc.pid} {proc.comm}", partial(app.goto_process, proc.pid),
+                   f"{proc.state}, {max(len(proc.threads), 1)} threads: {title[:80]}")
+
+
+class FileCommands(_Base):
+    def items(self):
+        cp = _checkpoint(self)
+        if cp is None:
+            return
+        app: Any = self.app
+        for count, entry in enumerate(cp.rootfs.entries):
+            if count >= MAX_FILES_SCANNED:
+                break
+            if entry.type in ("dir", "whiteout"):
+                continue
+            yield (f"file /{entry.path.strip('/')}", partial(app.goto_file, entry.path),
+                   f"changed {entry.type}, {entry.size:,} bytes")
+        for path in cp.rootfs.deleted:
+            yield (f"file {path} (deleted)", partial(app.goto_file, path), "deleted in the container")
+
+
+class SocketCommands(_Base):
+    def items(self):
+        cp = _checkpoint(self)
+        if cp is None:
+            return
+        from .widgets import format as fmt
+
+        app: Any = self.app
+        for sock in cp.sockets:
+            comm = cp.processes[sock.pid].comm if sock.pid in cp.processes else ""
+            local = fmt.sock_addr(sock.src, sock.src_port, sock.family)
+            peer = fmt.sock_addr(sock.dst, sock.dst_port, sock.family)
+            text = f"socket {sock.proto} {local} {sock.state}" + (f" → {peer}" if peer else "")
+            yield (text, partial(app.goto_socket, sock), f"pid {sock.pid} {comm}, fd {sock.fd}")
+
+
+class AddressCommands(_Base):
+    """Type an address (hex) to open the hex view there; VMAs are listed by label too."""
+
+    def items(self):
+        cp = _checkpoint(self)
+        if cp is None:
+            return
+        from .widgets import format as fmt
+
+        app: Any = self.app
+        for proc in cp.process_list():
+            for vma in proc.vmas:
+                yield (f"memory {vma.start:x} {fmt.vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
+                       partial(app.open_hex, proc.pid, vma.start),
+                       f"{vma.perms} {vma.end - vma.start:,} bytes, {vma.pages_present} pages dumped")
+
+    async def search(self, query: str) -> Hits:
+        from .widgets import format as fmt
+
+        cp = _checkpoint(self)
+        text = query.strip().lower()
+        candidate = text[2:] if text.startswith("0x") else text
+        if cp is not None and len(candidate) >= 3 and all(c in "0123456789abcdef" for c in candidate):
+            addr = fmt.parse_address(candidate)
+            app: Any = self.app
+            if addr is not None:
+                for proc in cp.process_list():
+                    for vma in proc.vmas:
+                        if vma.start <= addr < vma.end:
+                            yield Hit(1.0, f"go to 0x{addr:x} in pid {proc.pid} {proc.comm} ({vma.label})",
+                                      partial(app.open_hex, proc.pid, addr),
+                                      help=f"{vma.perms} {vma.start:x}-{vma.end:x}")
+        async for hit in super().search(query):
+            yield hit
+
+
+class ActionCommands(_Base):
+    def items(self):
+        app: Any = self.app
+        from .widgets.navtree import SECTIONS
+
+        for kind, title in SECTIONS:
+            yield (f"go to {title}", partial(app.goto_section, kind), f"show the {title} pane")
+        if getattr(app, "checkpoint", None) is not None:
+            yield ("search memory", app.open_search, "search every process's memory for text, hex or a regex")
+            if app.action_available("build"):
+                yield ("build checkpoint image", app.start_build, "write an OCI checkpoint image (asks first)")
+            if app.action_available("restore"):
+                yield ("restore container", app.start_restore, "restore with the container engine (asks first)")
+            yield ("export selection", app.action_export, "write the selection to a file (ctrl+s)")
+        yield ("copy selection", app.action_copy, "copy the selected value or path (c)")
+        yield ("toggle secrets", app.action_toggle_secrets, "show / mask secret-looking environment values (S)")
+        yield ("keys and help", app.action_help, "list the keys (?)")

@@ -1,0 +1,167 @@
+"""View one file of the root FS diff: text highlighted by extension, binary as hex."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ..widgets import format as fmt
+from ..widgets.hexview import BytesSource, HexView
+from ..widgets.textview import TextView, highlight_lines
+from ..widgets.format import esc
+
+VIEW_LIMIT = 16 * 1024 * 1024
+
+
+def looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is not binary
+        return exc.start < len(head) - 4
+    return False
+
+
+@dataclass
+class FileRead(Message, bubble=False):
+    data: bytes | None
+    error: str = ""
+
+
+class FileViewScreen(Screen):
+    BINDING_GROUP_TITLE = "File view"
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="fileview.close"),
+        Binding("x", "toggle_hex", "Text/hex", id="fileview.toggle_hex"),
+    ]
+
+    def __init__(self, checkpoint: Any, path: str, size: int = 0) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.path = path.strip("/")
+        self.file_size = size
+        self.data: bytes | None = None
+        self.as_hex = False
+        self.sub_title = "/" + self.path
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"[b]/{esc(self.path)}[/]  {fmt.size(self.file_size)}   [$text-muted]loading…[/]",
+                     id="fileview-title", classes="pane-summary")
+        yield Vertical(id="fileview-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.read_file()
+
+    @work(thread=True, exclusive=True, group="fileview", exit_on_error=False)
+    def read_file(self) -> None:
+        try:
+            try:
+                data = self.checkpoint.read_rootfs_file(self.path, VIEW_LIMIT)
+            except TypeError:
+                data = self.checkpoint.read_rootfs_file(self.path)
+        except Exception as exc:
+            self.post_message(FileRead(None, str(exc) or type(exc).__name__))
+            return
+        self.post_message(FileRead(data))
+
+    async def on_file_read(self, message: FileRead) -> None:
+        title = self.query_one("#fileview-title", Static)
+        if message.data is None:
+            title.update(f"[b]/{esc(self.path)}[/]  [$text-error]{esc(message.error)}[/]")
+            return
+        self.data = message.data
+        self.as_hex = looks_binary(self.data)
+        await self._show()
+
+    async def _show(self) -> None:
+        data = self.data or b""
+        body = self.query_one("#fileview-body", Vertical)
+        await body.remove_children()
+        truncated = len(data) >= VIEW_LIMIT and self.file_size > len(data)
+        kind = "binary, shown as hex" if self.as_hex else "text"
+        self.query_one("#fileview-title", Static).update(
+            f"[b]/{esc(self.path)}[/]  {fmt.size(self.file_size or len(data))}  [$text-muted]{kind}"
+            f"{' — first ' + fmt.size(len(data)) + ' shown' if truncated else ''} · x text/hex · / find · "
+            f"n/N · ctrl+s save[/]"
+        )
+        if self.as_hex:
+            view: Any = HexView(BytesSource(data, 0, "/" + self.path), id="fileview-hex")
+        else:
+            text = data.decode("utf-8", "replace")
+            view = TextView(highlight_lines(text, self.path), id="fileview-text")
+        await body.mount(view)
+        view.focus()
+
+    async def action_toggle_hex(self) -> None:
+        if self.data is None:
+            return
+        self.as_hex = not self.as_hex
+        await self._show()
+
+    def prompt_find(self) -> None:
+        from .dialogs import PromptScreen
+
+        views = self.query(TextView)
+        if views:
+            view = views.first()
+
+            def done(value: str | None) -> None:
+                if value is not None:
+                    count = view.find(value)
+                    self.notify(f"{count} lines match" if count else f"{value!r} not found", timeout=2)
+
+            self.app.push_screen(PromptScreen("Find", value=view.find_pattern), done)
+            return
+        hexes = self.query(HexView)
+        if hexes:
+            hexview = hexes.first()
+
+            def done_hex(value: str | None) -> None:
+                if not value:
+                    return
+                from .memory import PatternError, parse_find
+
+                try:
+                    pattern, regex = parse_find(value)
+                except PatternError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                import re
+
+                data = self.data or b""
+                if regex:
+                    found = [(m.start(), max(m.end() - m.start(), 1)) for m in re.finditer(pattern, data)]
+                else:
+                    found = []
+                    pos = data.find(pattern)
+                    while pos >= 0 and len(found) < 10_000:
+                        found.append((pos, len(pattern)))
+                        pos = data.find(pattern, pos + 1)
+                if not found:
+                    self.notify(f"{value!r} not found", severity="warning")
+                    return
+                hexview.set_matches(found[:10_000], 0, value)
+                self.notify(f"{len(found)} matches", timeout=2)
+
+            self.app.push_screen(PromptScreen("Find", placeholder="text · x:hex bytes · re:regex"), done_hex)
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def export_payload(self):
+        if self.data is None:
+            return None
+        return self.path.rsplit("/", 1)[-1] or "file", self.data

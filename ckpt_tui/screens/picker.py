@@ -1,0 +1,64 @@
+"""Pick one of several checkpoints found in a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ..widgets import format as fmt
+from ..widgets.table import FilterTable
+from ..widgets.format import esc
+
+
+def describe(meta: dict[str, Any]) -> tuple[str, str, str]:
+    config = meta.get("config") or {}
+    name = str(config.get("name") or config.get("containerName") or "")
+    image = str(config.get("rootfsImageName") or config.get("RawImageName") or config.get("image") or "")
+    runtime = str(config.get("runtime") or config.get("OCIRuntime") or "")
+    return name, image, runtime
+
+
+class PickerScreen(Screen[Path | None]):
+    BINDING_GROUP_TITLE = "Checkpoint picker"
+    BINDINGS = [Binding("escape", "cancel", "Quit", id="picker.quit")]
+
+    def __init__(self, directory: Path, entries: list[tuple[Path, dict[str, Any]]]) -> None:
+        super().__init__()
+        self.directory = directory
+        self.entries = entries
+        self.sub_title = f"{len(entries)} checkpoints in {directory}"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"[b]{len(self.entries)} checkpoints[/] in {esc(str(self.directory))}   "
+                     "[$text-muted]Enter opens one · / filters[/]", classes="pane-summary")
+        yield FilterTable(id="picker-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(FilterTable)
+        table.setup(["File", "Container", "Image", "Runtime", "Size"])
+        rows = []
+        for path, meta in self.entries:
+            name, image, runtime = describe(meta)
+            try:
+                size = fmt.size(path.stat().st_size) if path.is_file() else "dir"
+            except OSError:
+                size = "?"
+            error = meta.get("error")
+            rows.append((str(path), [path.name, name or (("unreadable", "error") if error else ""), image,
+                                     runtime, size], path))
+        table.set_rows(rows)
+        table.focus()
+
+    def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(Path(event.row_key.value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

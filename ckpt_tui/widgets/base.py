@@ -1,0 +1,70 @@
+"""Base class of the detail panes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, is_dataclass
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual.containers import Vertical
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
+
+
+@dataclass
+class ExportRequest:
+    """What ``ctrl+s`` writes: fixed content, or a memory range of a process read on demand."""
+
+    default_name: str
+    content: bytes | str | None = None
+    pid: int | None = None
+    start: int = 0
+    end: int = 0
+    what: str = ""  # words for the prompt: "the selected VMA", "pane as JSON" ...
+    producer: Callable[[], bytes | str] | None = None  # slow content, made in the export worker
+
+    @property
+    def is_memory(self) -> bool:
+        return self.pid is not None
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, bytes, sets and datetimes made JSON-friendly."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False, default=str) + "\n"
+
+
+class Pane(Vertical):
+    """A detail pane: built from the checkpoint, knows what to copy and to export."""
+
+    pane_id = "pane"
+    title = "Pane"
+
+    def __init__(self, checkpoint: "Checkpoint", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checkpoint = checkpoint
+
+    def export_payload(self) -> "tuple[str, bytes | str] | ExportRequest | None":
+        """(default file name, content) or an ExportRequest of what ``ctrl+s`` writes, or None."""
+        return None
+
+    def copy_text(self) -> str:
+        return ""
+
+    def show_target(self, target: Any) -> None:
+        """Select something in the pane (a pid, a path, a socket ...)."""

@@ -1,0 +1,428 @@
+"""Files pane: the root FS diff as a tree (like dive), children added on expand.
+
+A one-letter marker column keeps it readable without colour: ``C`` changed or
+added (the diff cannot tell which without the base image), ``D`` deleted
+(deleted.files and whiteouts), blank for a directory that only holds changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
+
+from . import format as fmt
+from .base import ExportRequest, Pane, dumps
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.types import RootfsDiff, RootfsEntry
+
+LARGE = 100 * 1024  # "only large": files of at least 100 KiB
+MAX_CHILDREN = 1000
+AUTO_EXPAND_LIMIT = 2000
+SMALL_DIFF = 200
+NAME_COLUMN = 56  # the marker and size columns start here, whatever the depth  # a diff with at most this many entries opens fully expanded
+
+
+@dataclass(eq=False)
+class FileNode:
+    path: str  # relative, "" for the root
+    name: str
+    is_dir: bool = False
+    status: str = ""  # "changed" | "deleted" | "" (a directory holding changes)
+    entry: "RootfsEntry | None" = None
+    size: int = 0  # summed for directories
+    children: dict[str, "FileNode"] = field(default_factory=dict)
+    deleted_count: int = 0
+    changed_count: int = 0
+    largest: int = 0  # largest file below (or itself)
+
+    @property
+    def marker(self) -> str:
+        if self.status == "deleted":
+            return "D"
+        if self.status == "changed" and not self.is_dir:
+            return "C"
+        return " "
+
+    @property
+    def display_path(self) -> str:
+        return "/" + self.path
+
+
+def build_index(diff: "RootfsDiff") -> FileNode:
+    """Directory index of the diff: sizes summed, counts of deleted/changed below each dir."""
+    root = FileNode("", "/", is_dir=True)
+
+    def ensure_dir(path: str) -> FileNode:
+        node = root
+        if not path:
+            return node
+        so_far = []
+        for part in path.split("/"):
+            so_far.append(part)
+            child = node.children.get(part)
+            if child is None:
+                child = FileNode("/".join(so_far), part, is_dir=True)
+                node.children[part] = child
+            elif not child.is_dir:
+                child.is_dir = True
+            node = child
+        return node
+
+    def add_leaf(path: str, status: str, entry: "RootfsEntry | None") -> None:
+        path = path.strip("/")
+        if not path:
+            return
+        parent_path, _, name = path.rpartition("/")
+        parent = ensure_dir(parent_path)
+        existing = parent.children.get(name)
+        if existing is not None:
+            if status == "deleted":
+                existing.status = "deleted"
+            return
+        parent.children[name] = FileNode(path, name, is_dir=False, status=status, entry=entry,
+                                         size=entry.size if entry else 0)
+
+    deleted = set()
+    for entry in diff.entries:
+        path = entry.path.strip("/")
+        if entry.type == "whiteout":
+            head, _, name = path.rpartition("/")
+            real = name[4:] if name.startswith(".wh.") else name
+            deleted.add(f"{head}/{real}".strip("/"))
+            continue
+        if entry.type == "dir":
+            node = ensure_dir(path)
+            node.entry = entry
+            node.status = node.status or "changed"
+            continue
+        add_leaf(path, "changed", entry)
+    for path in diff.deleted:
+        deleted.add(path.strip("/"))
+    for path in sorted(deleted):
+        if path:
+            add_leaf(path, "deleted", None)
+
+    # sums, iteratively (deep trees must not hit the recursion limit)
+    order: list[FileNode] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children.values())
+    for node in reversed(order):
+        if node.is_dir:
+            node.size = sum(c.size for c in node.children.values() if c.status != "deleted")
+            node.deleted_count = sum(c.deleted_count for c in node.children.values())
+            node.changed_count = sum(c.changed_count for c in node.children.values())
+            node.largest = max((c.largest for c in node.children.values()), default=0)
+        else:
+            node.deleted_count = 1 if node.status == "deleted" else 0
+            node.changed_count = 1 if node.status == "changed" else 0
+            node.largest = node.size if node.status != "deleted" else 0
+    return root
+
+
+class FilesTree(Tree[FileNode]):
+    """The diff tree. d: only deleted, l: only large, o: sort by name/size."""
+
+    BINDING_GROUP_TITLE = "Files tree"
+
+    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {
+        "files--deleted", "files--changed", "files--dir", "files--size", "files--marker-d", "files--marker-c",
+    }
+
+    BINDINGS = [
+        Binding("d", "toggle_deleted", "Only deleted", id="files.only_deleted"),
+        Binding("l", "toggle_large", "Only large", id="files.only_large"),
+        Binding("o", "toggle_sort", "Sort name/size", id="files.sort"),
+        Binding("enter", "open", "View file", id="files.view"),
+    ]
+
+    only_deleted: reactive[bool] = reactive(False, init=False)
+    only_large: reactive[bool] = reactive(False, init=False)
+    sort_by_size: reactive[bool] = reactive(False, init=False)
+
+    @dataclass
+    class ViewFile(Message):
+        node: FileNode
+
+    def __init__(self, index: FileNode, **kwargs: Any) -> None:
+        self.index = index
+        self.filter_text = ""
+        self._match_cache: dict[str, bool] = {}
+        super().__init__("/", data=index, **kwargs)
+        self.show_root = True
+        self.guide_depth = 3
+        self.auto_expand = False
+
+    def on_mount(self) -> None:
+        self.rebuild()
+
+    # -- filtering ---------------------------------------------------------
+    def visible(self, node: FileNode) -> bool:
+        if self.only_deleted and node.deleted_count == 0:
+            return False
+        if self.only_large and node.largest < LARGE:
+            return False
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            if needle in node.path.lower():
+                return True
+            if not node.is_dir:
+                return False
+            return self._dir_has_match(node, needle)
+        return True
+
+    def _dir_has_match(self, node: FileNode, needle: str) -> bool:
+        cache = self._match_cache
+        if node.path in cache:
+            return cache[node.path]
+        stack = list(node.children.values())
+        found = False
+        while stack and not found:
+            child = stack.pop()
+            if needle in child.path.lower():
+                found = True
+            elif child.is_dir:
+                stack.extend(child.children.values())
+        cache[node.path] = found
+        return found
+
+    @property
+    def filtering(self) -> bool:
+        return bool(self.only_deleted or self.only_large or self.filter_text)
+
+    def _sorted_children(self, node: FileNode) -> list[FileNode]:
+        children = [c for c in node.children.values() if self.visible(c)]
+        if self.sort_by_size:
+            children.sort(key=lambda c: (-c.size, c.name))
+        else:
+            children.sort(key=lambda c: (not c.is_dir, c.name))
+        return children
+
+    def populate(self, tree_node: TreeNode[FileNode]) -> int:
+        """Add the children of ``tree_node`` (once). Returns how many were added."""
+        data = tree_node.data
+        if data is None or getattr(tree_node, "_ckpt_loaded", False):
+            return 0
+        tree_node._ckpt_loaded = True  # type: ignore[attr-defined]
+        tree_node.remove_children()
+        children = self._sorted_children(data)
+        for child in children[:MAX_CHILDREN]:
+            if child.is_dir and child.children:
+                tree_node.add(child.name, data=child, allow_expand=True)
+            else:
+                tree_node.add_leaf(child.name, data=child)
+        if len(children) > MAX_CHILDREN:
+            tree_node.add_leaf(f"… {len(children) - MAX_CHILDREN} more (use / to narrow)", data=None)
+        return len(children)
+
+    def rebuild(self) -> None:
+        self._match_cache: dict[str, bool] = {}
+        self.clear()
+        root = self.root
+        root.data = self.index
+        root._ckpt_loaded = False  # type: ignore[attr-defined]
+        self.populate(root)
+        root.expand()
+        small = len(self.index.children) and self._count_nodes(SMALL_DIFF + 1) <= SMALL_DIFF
+        if self.filtering or small:  # show what matched: expand breadth-first up to a bound
+            budget = AUTO_EXPAND_LIMIT
+            queue = list(root.children)
+            while queue and budget > 0:
+                node = queue.pop(0)
+                if node.data is not None and node.data.is_dir and node.allow_expand:
+                    budget -= self.populate(node) or 1
+                    node.expand()
+                    queue.extend(node.children)
+        self.refresh_bindings()
+
+    def _count_nodes(self, cap: int) -> int:
+        count = 0
+        stack = [self.index]
+        while stack and count < cap:
+            node = stack.pop()
+            count += 1
+            stack.extend(node.children.values())
+        return count
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.rebuild()
+
+    def watch_only_deleted(self) -> None:
+        self.rebuild()
+
+    def watch_only_large(self) -> None:
+        self.rebuild()
+
+    def watch_sort_by_size(self) -> None:
+        self.rebuild()
+
+    def action_toggle_deleted(self) -> None:
+        self.only_deleted = not self.only_deleted
+
+    def action_toggle_large(self) -> None:
+        self.only_large = not self.only_large
+
+    def action_toggle_sort(self) -> None:
+        self.sort_by_size = not self.sort_by_size
+
+    def action_open(self) -> None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return
+        if node.data.is_dir:
+            node.toggle()
+            return
+        self.post_message(self.ViewFile(node.data))
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[FileNode]) -> None:
+        event.stop()
+        self.populate(event.node)
+
+    # -- rendering ---------------------------------------------------------
+    def _component_style(self, name: str) -> Style:
+        """A component style, or no style before the widget has its styles (width computations)."""
+        try:
+            return self.get_component_rich_style(name, partial=True)
+        except KeyError:
+            return Style()
+
+    def render_label(self, node: TreeNode[FileNode], base_style: Style, style: Style) -> Text:
+        data = node.data
+        if data is None:
+            return Text.assemble(("", base_style), (str(node._label), style))
+        get = self._component_style
+        if data is self.index:
+            summary = f"/ {fmt.size(data.size)} in {data.changed_count} changed, {data.deleted_count} deleted"
+            if self.only_deleted:
+                summary += "  [only deleted]"
+            if self.only_large:
+                summary += "  [only large]"
+            if self.filter_text:
+                summary += f"  [filter: {self.filter_text}]"
+            if self.sort_by_size:
+                summary += "  [by size]"
+            return Text(summary, style=style)
+        marker = data.marker
+        marker_style = get("files--marker-d") if marker == "D" else get("files--marker-c") if marker == "C" else Style()
+        size_text = "" if data.status == "deleted" else fmt.size(data.size)
+        if data.status == "deleted":
+            name_style = get("files--deleted")
+        elif data.is_dir:
+            name_style = get("files--dir")
+        else:
+            name_style = get("files--changed")
+        name = data.name + ("/" if data.is_dir else "")
+        if data.entry is not None and data.entry.type == "symlink" and data.entry.linkname:
+            name += f" → {data.entry.linkname}"
+        prefix = ""
+        if node._allow_expand:
+            prefix = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        depth = 0
+        parent = node.parent
+        while parent is not None:
+            depth += 1
+            parent = parent.parent
+        if not self.show_root:
+            depth -= 1
+        room = max(NAME_COLUMN - depth * self.guide_depth - len(prefix), len(name) + 1)
+        return Text.assemble(
+            (prefix, base_style + style),
+            (name, base_style + name_style + style),
+            (" " * (room - len(name)), base_style + style),
+            (marker, base_style + marker_style + style),
+            (size_text.rjust(11), base_style + get("files--size") + style),
+        )
+
+    def copy_text(self) -> str:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return ""
+        return node.data.display_path
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open":
+            node = self.cursor_node
+            return True if node is not None and node.data is not None else None
+        return True
+
+
+class FilesPane(Pane):
+    pane_id = "files"
+    title = "Files"
+
+    def compose(self):
+        yield Static(id="files-summary", classes="pane-summary")
+        diff = self.checkpoint.rootfs
+        if diff.present or diff.entries or diff.deleted:
+            yield FilesTree(build_index(diff), id="files-tree")
+        else:
+            yield Static("[$text-muted]This checkpoint has no root FS diff (it was made with "
+                         "--ignore-rootfs, or the engine keeps none).[/]", id="files-empty")
+
+    def on_mount(self) -> None:
+        diff = self.checkpoint.rootfs
+        changed = sum(1 for e in diff.entries if e.type not in ("dir", "whiteout"))
+        total = sum(e.size for e in diff.entries if e.type not in ("dir", "whiteout"))
+        deleted = len({p.strip("/") for p in diff.deleted} |
+                      {e.path for e in diff.entries if e.type == "whiteout"})
+        text = (f"{changed} changed files ({fmt.size(total)}), {deleted} deleted"
+                + (f", layer {diff.compressed}" if diff.compressed else "")
+                + "   [$text-muted]d only deleted · l only large · o sort · Enter view[/]")
+        self.query_one("#files-summary", Static).update(text)
+
+    @property
+    def tree(self) -> FilesTree | None:
+        trees = self.query(FilesTree)
+        return trees.first() if trees else None
+
+    def copy_text(self) -> str:
+        tree = self.tree
+        return tree.copy_text() if tree else ""
+
+    def show_target(self, target: Any) -> None:
+        """Reveal a path (``/etc/motd`` or ``etc/motd``) in the tree."""
+        tree = self.tree
+        if tree is None or not isinstance(target, str):
+            return
+        parts = [p for p in target.strip("/").split("/") if p]
+        node = tree.root
+        for part in parts:
+            tree.populate(node)
+            node.expand()
+            match = next((c for c in node.children if c.data is not None and c.data.name == part), None)
+            if match is None:
+                break
+            node = match
+        tree.move_cursor(node)
+        tree.scroll_to_node(node, animate=False)
+
+    def export_payload(self):
+        tree = self.tree
+        if tree is None or tree.cursor_node is None or tree.cursor_node.data is None:
+            return None
+        data = tree.cursor_node.data
+        if not data.is_dir and data.status != "deleted":
+            checkpoint = self.checkpoint
+            return ExportRequest(default_name=data.name, what=f"/{data.path} from the root FS diff",
+                                 producer=lambda: checkpoint.read_rootfs_file(data.path, None))
+
+        def tree_json(node: FileNode) -> dict:
+            out: dict[str, Any] = {"path": node.display_path, "status": node.status or "dir", "size": node.size}
+            if node.is_dir:
+                out["children"] = [tree_json(c) for c in sorted(node.children.values(), key=lambda c: c.name)]
+            return out
+
+        name = (data.path.replace("/", "_") or "rootfs") + "-diff.json"
+        return name, dumps(tree_json(data))

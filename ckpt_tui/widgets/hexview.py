@@ -1,0 +1,518 @@
+"""A hex view over a process address space or a byte buffer (Line API).
+
+The view never materialises the data as text: ``render_line`` formats one row
+of 16 bytes on demand, reading whole 4 KiB pages through the source and caching
+pages and rendered strips in small LRU caches, so a 1 GiB mapping scrolls like
+4 KiB.  The address space is shown as the concatenation of its segments (the
+VMAs), each preceded by one header row; rows of pages that were not dumped show
+``..`` and the reason, never zeros.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from . import format as fmt
+
+PAGE = 4096
+ROW = 16
+
+STATE_WORDS = {
+    "present": "",
+    "lazy": "lazy, not in this dump",
+    "parent": "in the parent checkpoint",
+    "not dumped": "not dumped",
+    "missing": "not dumped",
+    "truncated": "pages file missing/short",
+    "unmapped": "unmapped",
+}
+
+
+@dataclass(frozen=True)
+class Segment_:
+    start: int
+    end: int
+    label: str = ""
+    perms: str = ""
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+class HexSource(Protocol):
+    """What the hex view reads: segments, their runs of page states, bytes and per-page states."""
+
+    segments: Sequence[Segment_]
+
+    def pieces(self, segment: Segment_) -> list[tuple[int, int, str]]: ...
+
+    def read(self, addr: int, n: int) -> bytes: ...
+
+    def page_state(self, addr: int) -> str: ...
+
+
+class BytesSource:
+    """A byte buffer shown from ``base`` (a file, an exported range)."""
+
+    def __init__(self, data: bytes, base: int = 0, label: str = "") -> None:
+        self.data = data
+        self.base = base
+        end = base + max(len(data), 1)
+        self.segments = [Segment_(base, end, label, "")]
+
+    def pieces(self, segment: Segment_) -> list[tuple[int, int, str]]:
+        return [(segment.start, segment.end, "present")]
+
+    def read(self, addr: int, n: int) -> bytes:
+        off = addr - self.base
+        return self.data[max(off, 0) : max(off + n, 0)]
+
+    def page_state(self, addr: int) -> str:
+        return "present" if self.base <= addr < self.base + len(self.data) else "unmapped"
+
+
+class MemorySource:
+    """A process's memory through the model's MemoryReader, one segment per VMA.
+
+    Runs of pages that are not in the dump collapse to one row each.
+    """
+
+    def __init__(self, reader, vmas, mm: dict | None = None) -> None:
+        self.reader = reader
+        self.vmas = sorted(vmas, key=lambda v: v.start)
+        self.segments = [Segment_(v.start, v.end, fmt.vma_label(v, mm), v.perms) for v in self.vmas]
+        runs = getattr(reader, "runs", None)
+        self._runs = sorted(runs, key=lambda r: r.vaddr) if isinstance(runs, list) else None
+        self._run_starts = [r.vaddr for r in self._runs] if self._runs is not None else []
+
+    def _state(self, addr: int) -> str:
+        try:
+            return self.reader.page_state(addr)
+        except Exception:
+            return "missing"
+
+    def pieces(self, segment: Segment_) -> list[tuple[int, int, str]]:
+        out: list[tuple[int, int, str]] = []
+
+        def push(start: int, end: int, state: str) -> None:
+            if end <= start:
+                return
+            if out and out[-1][2] == state and out[-1][1] == start:
+                out[-1] = (out[-1][0], end, state)
+            else:
+                out.append((start, end, state))
+
+        if self._runs is None:
+            between = getattr(self.reader, "runs_between", None)
+            if callable(between) and segment.size <= (64 << 20):
+                for addr, length, state in between(segment.start, segment.end):
+                    push(addr, addr + length, state)
+                return out
+            return [(segment.start, segment.end, "present")]  # per-page states when drawn
+        index = max(bisect_right(self._run_starts, segment.start) - 1, 0)
+        cur = segment.start
+        while index < len(self._runs):
+            run = self._runs[index]
+            index += 1
+            run_end = run.vaddr + run.nr_pages * PAGE
+            if run_end <= segment.start:
+                continue
+            if run.vaddr >= segment.end:
+                break
+            start, end = max(run.vaddr, segment.start), min(run_end, segment.end)
+            if start > cur:
+                push(cur, start, self._state(cur))
+            push(start, end, self._state(start))
+            cur = max(cur, end)
+        if cur < segment.end:
+            push(cur, segment.end, self._state(cur))
+        return out
+
+    def read(self, addr: int, n: int) -> bytes:
+        return self.reader.read(addr, n)
+
+    def page_state(self, addr: int) -> str:
+        return self._state(addr)
+
+
+class HexView(ScrollView, can_focus=True):
+    """address | hex | ASCII, one header row per segment."""
+
+    BINDING_GROUP_TITLE = "Hex view"
+
+    COMPONENT_CLASSES = {
+        "hexview--address",
+        "hexview--ascii",
+        "hexview--zero",
+        "hexview--missing",
+        "hexview--header",
+        "hexview--cursor",
+        "hexview--match",
+    }
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="hex.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="hex.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="hex.pageup"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="hex.pagedown"),
+        Binding("home", "edge(0)", "Start", show=False, id="hex.home"),
+        Binding("end", "edge(1)", "End", show=False, id="hex.end"),
+        Binding("left_square_bracket", "segment(-1)", "Prev VMA", id="hex.prev_segment"),
+        Binding("right_square_bracket", "segment(1)", "Next VMA", id="hex.next_segment"),
+        Binding("g", "goto", "Go to address", id="hex.goto"),
+        Binding("n", "next_match(1)", "Next match", id="hex.next_match"),
+        Binding("N", "next_match(-1)", "Prev match", id="hex.prev_match"),
+    ]
+
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+
+    @dataclass
+    class GotoRequested(Message):
+        view: "HexView"
+
+    @dataclass
+    class CursorMoved(Message):
+        view: "HexView"
+        address: int
+
+    def __init__(
+        self,
+        source: HexSource,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.source = source
+        self.matches: list[tuple[int, int]] = []  # (address, length), sorted
+        self.match_index: int = -1
+        self.find_pattern: str = ""
+        self._strip_cache: LRUCache[tuple, Strip] = LRUCache(2048)
+        self._page_cache: LRUCache[int, tuple[str, bytes]] = LRUCache(256)
+        self._set_source(source)
+
+    # -- geometry ----------------------------------------------------------
+    # The rows are a flat list of pieces: ("header", segment), ("data", start, end) shown
+    # 16 bytes a row, and ("gap", start, end, state) shown as one row.
+    def _set_source(self, source: HexSource) -> None:
+        self.source = source
+        self._segments = list(source.segments)
+        self._pieces: list[tuple[int, str, int, int, str, int]] = []  # (row0, kind, start, end, state, seg)
+        self._segment_rows: list[int] = []
+        row = 0
+        for index, seg in enumerate(self._segments):
+            self._segment_rows.append(row)
+            self._pieces.append((row, "header", seg.start, seg.end, "", index))
+            row += 1
+            try:
+                pieces = source.pieces(seg)
+            except Exception:
+                pieces = [(seg.start, seg.end, "present")]
+            for start, end, state in pieces:
+                if state == "present":
+                    self._pieces.append((row, "data", start, end, state, index))
+                    row += (end - start + ROW - 1) // ROW
+                else:
+                    self._pieces.append((row, "gap", start, end, state, index))
+                    row += 1
+        self._piece_rows = [p[0] for p in self._pieces]
+        self._total_rows = row
+        top = max((s.end for s in self._segments), default=0)
+        self._addr_width = 16 if top > (1 << 48) else 12
+        self._line_width = self._addr_width + 2 + ROW * 3 + 1 + 1 + ROW + 1
+        self.virtual_size = Size(self._line_width + 24, self._total_rows)
+        self._strip_cache.clear()
+        self._page_cache.clear()
+
+    @property
+    def total_rows(self) -> int:
+        return self._total_rows
+
+    def _piece_at_row(self, row: int) -> tuple[int, str, int, int, str, int]:
+        return self._pieces[max(bisect_right(self._piece_rows, row) - 1, 0)]
+
+    def locate(self, row: int) -> tuple[int, int | None]:
+        """Row -> (segment index, address); address None for a header row."""
+        row0, kind, start, _end, _state, seg = self._piece_at_row(row)
+        if kind == "header":
+            return seg, None
+        if kind == "gap":
+            return seg, start
+        return seg, start + (row - row0) * ROW
+
+    def row_of(self, addr: int) -> int | None:
+        for row0, kind, start, end, _state, _seg in self._pieces:
+            if kind != "header" and start <= addr < end:
+                return row0 if kind == "gap" else row0 + (addr - start) // ROW
+        return None
+
+    def segment_at(self, addr: int) -> Segment_ | None:
+        for seg in self._segments:
+            if seg.start <= addr < seg.end:
+                return seg
+        return None
+
+    @property
+    def cursor_address(self) -> int:
+        index, addr = self.locate(self.cursor_row)
+        return self._segments[index].start if addr is None else addr
+
+    @property
+    def cursor_segment(self) -> Segment_ | None:
+        if not self._segments:
+            return None
+        return self._segments[self.locate(self.cursor_row)[0]]
+
+    # -- data --------------------------------------------------------------
+    def _page(self, page_addr: int) -> tuple[str, bytes]:
+        cached = self._page_cache.get(page_addr)
+        if cached is None:
+            try:
+                state = self.source.page_state(page_addr)
+            except Exception:  # a reader problem is shown as missing data, not a crash
+                state = "missing"
+            data = b""
+            if state == "present":
+                try:
+                    data = self.source.read(page_addr, PAGE)
+                except Exception:
+                    state, data = "missing", b""
+            cached = (state, data)
+            self._page_cache[page_addr] = cached
+        return cached
+
+    def row_bytes(self, addr: int) -> tuple[str, bytes]:
+        page_addr = addr - (addr % PAGE)
+        state, data = self._page(page_addr)
+        off = addr - page_addr
+        return state, data[off : off + ROW]
+
+    def row_text(self, row: int) -> str:
+        """The plain text of one row (used by tests, copy and export)."""
+        return "".join(seg.text for seg in self._render_row(row, False))
+
+    # -- rendering ---------------------------------------------------------
+    def _match_in_row(self, addr: int) -> tuple[int, int] | None:
+        if not self.matches:
+            return None
+        if 0 <= self.match_index < len(self.matches):
+            start, length = self.matches[self.match_index]
+            if start < addr + ROW and start + length > addr:
+                return (start, length)
+        return None
+
+    def _render_row(self, row: int, is_cursor: bool) -> list[Segment]:
+        style = self.get_component_rich_style
+        base = self.rich_style
+        if row >= self._total_rows or not self._pieces:
+            return []
+        row0, kind, start, end, state, index = self._piece_at_row(row)
+        cursor_style = style("hexview--cursor") if is_cursor else None
+
+        def wrap(st: Style) -> Style:
+            st = base + st
+            return st + cursor_style if cursor_style else st
+
+        if kind == "header":
+            seg_info = self._segments[index]
+            text = (
+                f"── {fmt.address(seg_info.start, self._addr_width)}-"
+                f"{fmt.address(seg_info.end, self._addr_width)} {seg_info.perms} "
+                f"{seg_info.label} ({fmt.size(seg_info.size)}) "
+            )
+            return [Segment(text.ljust(self._line_width, "─"), wrap(style("hexview--header")))]
+        addr_style = style("hexview--address")
+        missing = wrap(style("hexview--missing"))
+        if kind == "gap":
+            pages = (end - start + PAGE - 1) // PAGE
+            word = STATE_WORDS.get(state, state) or state
+            text = (f".. {word}: {pages} page{'s' if pages != 1 else ''} ({fmt.size(end - start)}) "
+                    f"to {fmt.address(end, self._addr_width)} ")
+            return [
+                Segment(fmt.address(start, self._addr_width), wrap(addr_style)),
+                Segment("  ", wrap(Style())),
+                Segment(text.ljust(ROW * 4 + 2, "."), missing),
+            ]
+        addr = start + (row - row0) * ROW
+        page_state, data = self.row_bytes(addr)
+        match = self._match_in_row(addr)
+        out: list[Segment] = [
+            Segment(fmt.address(addr, self._addr_width), wrap(addr_style)),
+            Segment("  ", wrap(Style())),
+        ]
+        if page_state != "present" or not data:
+            out.append(Segment(".. " * 8 + " " + ".. " * 8, missing))
+            word = STATE_WORDS.get(page_state, page_state) or "no data"
+            out.append(Segment(" " + word + " ", missing))
+            return out
+        zero_style = wrap(style("hexview--zero"))
+        normal = wrap(Style())
+        ascii_style = wrap(style("hexview--ascii"))
+        match_style = wrap(style("hexview--match"))
+        hex_parts: list[Segment] = []
+        ascii_parts: list[Segment] = []
+        for i in range(ROW):
+            if i == 8:
+                hex_parts.append(Segment(" ", normal))
+            if i >= len(data):
+                hex_parts.append(Segment("   ", normal))
+                ascii_parts.append(Segment(" ", normal))
+                continue
+            byte = data[i]
+            hit = match is not None and match[0] <= addr + i < match[0] + match[1]
+            cell_style = match_style if hit else (zero_style if byte == 0 else normal)
+            hex_parts.append(Segment(f"{byte:02x}", cell_style))
+            hex_parts.append(Segment(" ", normal))
+            char = chr(byte) if 32 <= byte < 127 else "."
+            ascii_parts.append(Segment(char, match_style if hit else ascii_style))
+        out.extend(hex_parts)
+        out.append(Segment(" ", normal))
+        out.extend(ascii_parts)
+        out.append(Segment(" ", normal))
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = y + scroll_y
+        width = self.scrollable_content_region.width
+        is_cursor = row == self.cursor_row and self.has_focus_within
+        match = None
+        if row < self._total_rows and self.matches:
+            addr = self.locate(row)[1]
+            match = self._match_in_row(addr) if addr is not None else None
+        key = (row, is_cursor, match, self.app.theme)
+        strip = self._strip_cache.get(key)
+        if strip is None:
+            strip = Strip(self._render_row(row, is_cursor))
+            self._strip_cache[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def refresh_view(self) -> None:
+        self._strip_cache.clear()
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh_view()
+
+    def on_blur(self) -> None:
+        self.refresh_view()
+
+    # -- cursor ------------------------------------------------------------
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self.scroll_to_row(new)
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor_address))
+
+    def scroll_to_row(self, row: int, center: bool = False) -> None:
+        height = max(self.scrollable_content_region.height, 1)
+        top = int(self.scroll_offset.y)
+        if center:
+            self.scroll_to(y=max(row - height // 2, 0), animate=False)
+        elif row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def _set_cursor(self, row: int, center: bool = False) -> None:
+        row = max(0, min(row, self._total_rows - 1))
+        if center:
+            self.scroll_to_row(row, center=True)
+        self.cursor_row = row
+
+    def goto(self, addr: int) -> bool:
+        """Move the cursor to the row holding ``addr``; False if unmapped."""
+        row = self.row_of(addr)
+        if row is None:
+            return False
+        self._set_cursor(row, center=True)
+        return True
+
+    def action_cursor(self, delta: int) -> None:
+        self._set_cursor(self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._set_cursor(self.cursor_row + direction * max(self.scrollable_content_region.height - 1, 1))
+
+    def action_edge(self, end: int) -> None:
+        self._set_cursor(self._total_rows - 1 if end else 0)
+
+    def action_segment(self, direction: int) -> None:
+        index, _ = self.locate(self.cursor_row)
+        index = max(0, min(index + direction, len(self._segments) - 1))
+        self.scroll_to(y=self._segment_rows[index], animate=False)
+        self._set_cursor(self._segment_rows[index], center=False)
+
+    def action_goto(self) -> None:
+        self.post_message(self.GotoRequested(self))
+
+    # -- matches -----------------------------------------------------------
+    def set_matches(self, matches: list[tuple[int, int]], index: int = 0, pattern: str = "") -> None:
+        self.matches = sorted(matches)
+        self.find_pattern = pattern
+        self.match_index = min(index, len(self.matches) - 1) if self.matches else -1
+        self.refresh_bindings()
+        self.refresh_view()
+        if self.match_index >= 0:
+            self.goto(self.matches[self.match_index][0])
+
+    def select_match(self, address: int) -> None:
+        for i, (start, _length) in enumerate(self.matches):
+            if start == address:
+                self.match_index = i
+                self.refresh_view()
+                self.goto(start)
+                return
+
+    def action_next_match(self, direction: int) -> None:
+        if not self.matches:
+            return
+        here = self.cursor_address
+        if direction > 0:
+            candidates = [i for i, (a, _) in enumerate(self.matches) if a > here + ROW - 1 or
+                          (i > self.match_index and a >= here)]
+            index = candidates[0] if candidates else 0
+        else:
+            candidates = [i for i, (a, _) in enumerate(self.matches) if a < here]
+            index = candidates[-1] if candidates else len(self.matches) - 1
+        self.match_index = index
+        self.refresh_view()
+        self.goto(self.matches[index][0])
+        if self.is_mounted:
+            self.notify(f"match {index + 1} of {len(self.matches)} at 0x{self.matches[index][0]:x}", timeout=2)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_match":
+            return True if self.matches else None
+        return True
+
+    # -- mouse -------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if 0 <= row < self._total_rows:
+            self.cursor_row = row
+
+    # -- helpers for copy/export -------------------------------------------
+    def copy_text(self) -> str:
+        return f"0x{self.cursor_address:x}"
+
+    def export_range(self) -> tuple[int, int]:
+        seg = self.cursor_segment
+        if seg is None:
+            return (0, 0)
+        return (seg.start, min(seg.end, seg.start + 64 * 1024 * 1024))

@@ -1,0 +1,362 @@
+"""Processes: the flat process table, and one process in tabs."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static, TabbedContent, TabPane
+
+from . import format as fmt
+from .base import Pane, dumps, to_jsonable
+from .table import FilterTable
+from .vmamap import VmaMap
+from .format import esc
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
+    from ..model.types import Process, Socket
+
+STATE_ROLE = {"Zombie": "error", "Dead": "error", "Stopped": "warning"}
+
+
+def state_cell(proc: "Process") -> tuple[str, str]:
+    return (proc.state, STATE_ROLE.get(proc.state, ""))
+
+
+def socket_row(sock: "Socket", comm: str = "") -> list[Any]:
+    queued = ""
+    if sock.inq_len is not None or sock.outq_len is not None:
+        queued = f"in {sock.inq_len or 0} / out {sock.outq_len or 0}"
+    note = ("--tcp-established", "warning") if sock.needs_tcp_established else ""
+    state_role = "ok" if sock.state == "LISTEN" else ("warning" if sock.needs_tcp_established else "")
+    proto = sock.proto + ("6" if sock.family == "IPv6" else "")
+    return [
+        f"{sock.pid} {comm}".strip(),
+        str(sock.fd),
+        proto,
+        (sock.state, state_role),
+        note,
+        fmt.sock_addr(sock.src, sock.src_port, sock.family) or (f"ino {sock.ino}" if sock.family == "UNIX" else ""),
+        fmt.sock_addr(sock.dst, sock.dst_port, sock.family),
+        queued,
+    ]
+
+
+# "Needs" marks TCP connections that only restore with --tcp-established
+SOCKET_COLUMNS = ["Process", "FD", "Proto", "State", "Needs", "Local", "Peer", "Queued bytes"]
+
+
+class ProcessesPane(Pane):
+    """All processes in one table; Enter opens the process."""
+
+    pane_id = "processes"
+    title = "Processes"
+
+    @dataclass
+    class OpenProcess(Message):
+        pid: int
+
+    def compose(self):
+        yield Static(id="processes-summary", classes="pane-summary")
+        yield FilterTable(id="processes-table")
+
+    def on_mount(self) -> None:
+        cp = self.checkpoint
+        table = self.query_one(FilterTable)
+        table.setup(["PID", "PPID", "Comm", "State", "Threads", "Dumped memory", "FDs", "Sockets", "Command"])
+        rows = []
+        for depth, proc in cp.walk():
+            rows.append((
+                str(proc.pid),
+                [
+                    str(proc.pid), str(proc.ppid), "  " * depth + proc.comm, state_cell(proc),
+                    str(max(len(proc.threads), 1)), fmt.size(proc.memory_size), str(len(proc.files)),
+                    str(len(proc.sockets)), fmt.truncate(proc.title.replace("\n", " ⏎ "), 80),
+                ],
+                proc.pid,
+            ))
+        listed = {r[2] for r in rows}
+        for proc in cp.process_list():  # anything not reachable from the roots
+            if proc.pid not in listed:
+                rows.append((str(proc.pid), [str(proc.pid), str(proc.ppid), proc.comm, state_cell(proc),
+                                             str(max(len(proc.threads), 1)), fmt.size(proc.memory_size),
+                                             str(len(proc.files)), str(len(proc.sockets)),
+                                             fmt.truncate(proc.title, 80)], proc.pid))
+        table.set_rows(rows)
+        zombies = sum(1 for p in cp.processes.values() if p.state == "Zombie")
+        stopped = sum(1 for p in cp.processes.values() if p.state == "Stopped")
+        threads = sum(max(len(p.threads), 1) for p in cp.processes.values())
+        summary = f"{len(cp.processes)} processes, {threads} threads"
+        if zombies:
+            summary += f", [$text-error]{zombies} zombie[/]"
+        if stopped:
+            summary += f", [$text-warning]{stopped} stopped[/]"
+        self.query_one("#processes-summary", Static).update(summary + "   [$text-muted]Enter opens a process[/]")
+
+    def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(self.OpenProcess(int(event.row_key.value)))
+
+    def export_payload(self):
+        return "processes.json", dumps([to_jsonable(p) for p in self.checkpoint.process_list()])
+
+
+class EnvTable(FilterTable):
+    """Environment variables; values of secret-looking names are masked until revealed."""
+
+    BINDING_GROUP_TITLE = "Environment"
+
+    BINDINGS = [Binding("v", "reveal", "Reveal value", id="env.reveal")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.revealed: set[str] = set()
+        self.env: list[Any] = []
+
+    def load(self, env: list[Any]) -> None:
+        self.env = env
+        self.revealed.clear()
+        if not self.columns_spec:
+            self.setup(["Name", "Value"])
+        self._rebuild()
+
+    def _visible(self, key: str) -> bool:
+        return key in self.revealed or bool(getattr(self.app, "secrets_revealed", False))
+
+    def _rebuild(self) -> None:
+        rows = []
+        for index, var in enumerate(self.env):
+            key = str(index)
+            if var.malformed:
+                rows.append((key, [("(malformed)", "warning"), var.raw], var))
+                continue
+            if fmt.is_secret_name(var.name) and not self._visible(key):
+                value: Any = (f"{fmt.MASK}  (v reveals)", "secret")
+            else:
+                value = var.value
+            rows.append((key, [var.name, value], var))
+        self.set_rows(rows)
+
+    def action_reveal(self) -> None:
+        key = self.selected_key
+        if key is None:
+            return
+        var = self.payloads.get(key)
+        if var is None or not fmt.is_secret_name(var.name):
+            self.notify("This value is not masked.", timeout=2)
+            return
+        if key in self.revealed:
+            self.revealed.discard(key)
+        else:
+            self.revealed.add(key)
+        self._rebuild()
+
+    def refresh_masks(self) -> None:
+        if not getattr(self.app, "secrets_revealed", False):
+            self.revealed.clear()
+        self._rebuild()
+
+    def copy_text(self) -> str:
+        key = self.selected_key
+        if key is None:
+            return ""
+        var = self.payloads.get(key)
+        if var is None:
+            return ""
+        if fmt.is_secret_name(var.name) and not self._visible(key):
+            return f"{var.name}={fmt.MASK}"
+        return var.raw
+
+
+class ProcessPane(Pane):
+    """One process: Command, Environment, Threads, Credentials, Files, Sockets, Memory."""
+
+    pane_id = "process"
+    title = "Process"
+
+    def __init__(self, checkpoint: "Checkpoint", **kwargs: Any) -> None:
+        super().__init__(checkpoint, **kwargs)
+        self.pid: int | None = None
+        self._map_for: int | None = None
+
+    def compose(self):
+        yield Static(id="process-title", classes="pane-summary")
+        with TabbedContent(id="process-tabs"):
+            with TabPane("Command", id="tab-command"):
+                with VerticalScroll(can_focus=True, id="command-scroll"):
+                    yield Static(id="process-command")
+            with TabPane("Environment", id="tab-env"):
+                yield EnvTable(id="process-env")
+            with TabPane("Threads", id="tab-threads"):
+                yield FilterTable(id="process-threads")
+            with TabPane("Credentials", id="tab-creds"):
+                with VerticalScroll(can_focus=True, id="creds-scroll"):
+                    yield Static(id="process-creds")
+            with TabPane("Files", id="tab-files"):
+                yield FilterTable(id="process-files", copy_column=2)
+            with TabPane("Sockets", id="tab-sockets"):
+                yield FilterTable(id="process-sockets", copy_column=5)
+            with TabPane("Memory", id="tab-memory"):
+                with VerticalScroll(can_focus=True, id="vmamap-scroll"):
+                    yield VmaMap(id="process-vmamap")
+
+    def on_mount(self) -> None:
+        self.query_one("#process-threads", FilterTable).setup(
+            ["TID", "Comm", "State", "Policy", "Nice", "Prio", "IP", "SP", "Seccomp", "Blocked signals"])
+        self.query_one("#process-files", FilterTable).setup(["FD", "Type", "What", "Flags", "Pos"])
+        self.query_one("#process-sockets", FilterTable).setup(SOCKET_COLUMNS)
+        if self.pid is not None:
+            self._fill()
+
+    @property
+    def process(self) -> "Process | None":
+        return self.checkpoint.processes.get(self.pid) if self.pid is not None else None
+
+    def show_process(self, pid: int) -> None:
+        self.pid = pid
+        self._map_for = None
+        if self.is_mounted:
+            self._fill()
+
+    def _fill(self) -> None:
+        proc = self.process
+        if proc is None:
+            return
+        threads = max(len(proc.threads), 1)
+        state = proc.state
+        state_markup = {"Zombie": f"[$text-error]{state}[/]", "Stopped": f"[$text-warning]{state}[/]",
+                        "Dead": f"[$text-error]{state}[/]"}.get(state, esc(state))
+        self.query_one("#process-title", Static).update(
+            f"[b]pid {proc.pid} {esc(proc.comm)}[/]  ppid {proc.ppid}  ·  {state_markup}  ·  "
+            f"{threads} thread{'s' if threads != 1 else ''}  ·  {fmt.size(proc.memory_size)} dumped  ·  "
+            f"{len(proc.files)} fds"
+        )
+        self._fill_command(proc)
+        self.query_one(EnvTable).load(proc.env)
+        self._fill_threads(proc)
+        self._fill_creds(proc)
+        self._fill_files(proc)
+        sockets = self.query_one("#process-sockets", FilterTable)
+        sockets.set_rows([(f"{s.fd}-{i}", socket_row(s, proc.comm), s) for i, s in enumerate(proc.sockets)])
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "tab-memory":
+            self._fill_map()
+
+    def _fill_command(self, proc: "Process") -> None:
+        lines = []
+        if proc.cmdline:
+            for i, arg in enumerate(proc.cmdline):
+                parts = arg.split("\n")
+                lines.append(f"[$text-muted]argv[{i}][/] {esc(parts[0])}")
+                for cont in parts[1:]:
+                    lines.append(f"[$text-muted]{'':7}⏎[/] {esc(cont)}")
+        else:
+            lines.append("[$text-muted](no command line recorded)[/]")
+        facts = [
+            ("exe", proc.exe), ("cwd", proc.cwd), ("root", proc.root),
+            ("pgid / sid", f"{proc.pgid} / {proc.sid}"),
+            ("exit code", str(proc.exit_code) if proc.state in ("Zombie", "Dead") else ""),
+            ("seccomp", proc.seccomp_mode), ("oom_score_adj", str(proc.oom_score_adj)),
+        ]
+        lines.append("")
+        for key, value in facts:
+            if value:
+                lines.append(f"[$text-muted]{key:14}[/] {esc(value)}")
+        if proc.rlimits:
+            lines.append("")
+            lines.append("[b]Resource limits[/]  [$text-muted](soft / hard)[/]")
+            for name, soft, hard in proc.rlimits:
+                def lim(v: int) -> str:
+                    return "unlimited" if v >= (1 << 63) - 1 or v == -1 or v >= 2**64 - 1 else str(v)
+                lines.append(f"  {esc(name):18} {lim(soft)} / {lim(hard)}")
+        self.query_one("#process-command", Static).update("\n".join(lines))
+
+    def _fill_threads(self, proc: "Process") -> None:
+        rows = []
+        for t in proc.threads:
+            rows.append((str(t.tid), [
+                str(t.tid), t.comm, (t.state, STATE_ROLE.get(t.state, "")), str(t.sched_policy),
+                str(t.sched_nice), str(t.sched_prio),
+                f"0x{t.ip:x}" if t.ip is not None else "", f"0x{t.sp:x}" if t.sp is not None else "",
+                t.seccomp_mode, f"0x{t.blk_sigset:x}" if t.blk_sigset else "",
+            ], t))
+        self.query_one("#process-threads", FilterTable).set_rows(rows)
+
+    def _fill_creds(self, proc: "Process") -> None:
+        c = proc.creds
+        if c is None:
+            self.query_one("#process-creds", Static).update("[$text-muted](no credentials recorded)[/]")
+            return
+        lines = [
+            f"[$text-muted]{'':8}{'real':>8}{'effective':>11}{'saved':>8}{'fs':>8}[/]",
+            f"[$text-muted]uid[/]     {c.uid:>8}{c.euid:>11}{c.suid:>8}{c.fsuid:>8}",
+            f"[$text-muted]gid[/]     {c.gid:>8}{c.egid:>11}{c.sgid:>8}{c.fsgid:>8}",
+            f"[$text-muted]groups[/]  {' '.join(map(str, c.groups)) or '(none)'}",
+            "",
+        ]
+        for title, caps in (("effective", c.cap_eff), ("permitted", c.cap_prm), ("inheritable", c.cap_inh),
+                            ("bounding", c.cap_bnd), ("ambient", c.cap_amb)):
+            body = ", ".join(caps) if caps else "(none)"
+            lines.append(f"[b]{title}[/] [$text-muted]({len(caps)})[/]")
+            lines.append(f"  {esc(body)}")
+        lines.append("")
+        lines.append(f"[$text-muted]securebits[/] 0x{c.secbits:x}   [$text-muted]no_new_privs[/] {c.no_new_privs}")
+        if c.lsm_profile:
+            lines.append(f"[$text-muted]LSM profile[/] {esc(c.lsm_profile)}")
+        self.query_one("#process-creds", Static).update("\n".join(lines))
+
+    def _fill_files(self, proc: "Process") -> None:
+        rows = []
+        for i, f in enumerate(proc.files):
+            fd = str(f.fd) if f.fd >= 0 else (f.details.get("kind") if isinstance(f.details, dict) else "") or "-"
+            rows.append((f"{f.fd}-{i}", [str(fd), f.type, f.path, f"0{f.flags:o}" if f.flags else "",
+                                         "" if f.pos is None else str(f.pos)], f))
+        self.query_one("#process-files", FilterTable).set_rows(rows)
+
+    def _fill_map(self) -> None:
+        proc = self.process
+        if proc is None or self._map_for == proc.pid:
+            return
+        reader = None
+        try:
+            reader = self.checkpoint.memory(proc.pid)
+        except Exception:
+            reader = None
+        self.query_one(VmaMap).show(proc.pid, proc.vmas, reader, proc.mm)
+        self._map_for = proc.pid
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-memory":
+            self._fill_map()
+
+    def select_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "tab-memory":
+            self._fill_map()
+
+    def refresh_masks(self) -> None:
+        self.query_one(EnvTable).refresh_masks()
+
+    def copy_text(self) -> str:
+        proc = self.process
+        if proc is None:
+            return ""
+        if self.query_one(TabbedContent).active == "tab-command":
+            return shlex.join(proc.cmdline) if proc.cmdline else proc.comm
+        return str(proc.pid)
+
+    def export_payload(self):
+        proc = self.process
+        if proc is None:
+            return None
+        data = to_jsonable(proc)
+        for var in data.get("env", []):
+            if fmt.is_secret_name(var.get("name", "")) and not getattr(self.app, "secrets_revealed", False):
+                var["value"] = fmt.MASK
+                var["raw"] = f"{var.get('name')}={fmt.MASK}"
+        return f"process-{proc.pid}-{proc.comm or 'proc'}.json", dumps(data)

@@ -1,0 +1,132 @@
+"""A DataTable that remembers its rows so ``/`` can filter them, and knows what to copy.
+
+Cells are given as plain strings (never parsed as markup), rich ``Text``, or
+``(text, role)`` pairs whose role names a component class styled in app.tcss
+(``table--error``, ``table--warning``, ``table--muted``, ``table--ok``,
+``table--deleted``, ``table--secret``, ``table--accent``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+ROLES = ("error", "warning", "muted", "ok", "deleted", "secret", "accent")
+
+
+def _plain(cell: Any) -> str:
+    if isinstance(cell, Text):
+        return cell.plain
+    if isinstance(cell, tuple):
+        return str(cell[0])
+    return str(cell)
+
+
+class FilterTable(DataTable):
+    """DataTable + ``set_filter`` (case-insensitive substring over all cells) + copy/export."""
+
+    BINDING_GROUP_TITLE = "Table"
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {f"table--{role}" for role in ROLES}
+
+    def __init__(self, *args: Any, copy_column: int = 0, **kwargs: Any) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", False)
+        super().__init__(*args, **kwargs)
+        self.copy_column = copy_column
+        self.filter_text = ""
+        self._all_rows: list[tuple[str, Sequence[Any], Any]] = []  # (key, cells, payload)
+        self.payloads: dict[str, Any] = {}
+        self.columns_spec: list[str] = []
+        self.copy_value: Callable[[Any, Sequence[Any]], str] | None = None
+
+    def setup(self, columns: Sequence[str]) -> None:
+        self.clear(columns=True)
+        self.columns_spec = list(columns)
+        for column in columns:
+            self.add_column(column, key=column)
+
+    def _cell(self, cell: Any) -> Any:
+        if isinstance(cell, Text):
+            return cell
+        if isinstance(cell, tuple):
+            text, role = cell
+            style = self.get_component_rich_style(f"table--{role}", partial=True) if role else None
+            return Text(str(text), style=style or "", no_wrap=True, end="")
+        return Text(str(cell), no_wrap=True, end="")
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[Any], Any]]) -> None:
+        """rows: (key, cells, payload)."""
+        self._all_rows = list(rows)
+        self.payloads = {key: payload for key, _cells, payload in self._all_rows}
+        self._apply()
+
+    def _apply(self) -> None:
+        needle = self.filter_text.lower()
+        keep = self.selected_key if self.row_count else None
+        self.clear()
+        for key, cells, _payload in self._all_rows:
+            if needle and not any(needle in _plain(c).lower() for c in cells):
+                continue
+            self.add_row(*(self._cell(c) for c in cells), key=key)
+        if keep is not None:
+            self.select_key(keep)
+
+    def update_row(self, key: str, cells: Sequence[Any], payload: Any = None) -> None:
+        for i, (k, _c, p) in enumerate(self._all_rows):
+            if k == key:
+                self._all_rows[i] = (key, cells, p if payload is None else payload)
+                break
+        try:
+            for column, cell in zip(self.columns_spec, cells):
+                self.update_cell(key, column, self._cell(cell))
+        except Exception:
+            pass
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._apply()
+
+    @property
+    def total_rows(self) -> int:
+        return len(self._all_rows)
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    @property
+    def selected_payload(self) -> Any:
+        key = self.selected_key
+        return None if key is None else self.payloads.get(key)
+
+    def copy_text(self) -> str:
+        key = self.selected_key
+        if key is None:
+            return ""
+        cells = self.get_row(key)
+        if self.copy_value is not None:
+            return self.copy_value(self.payloads.get(key), cells)
+        return _plain(cells[self.copy_column])
+
+    def export_rows(self) -> list[dict[str, str]]:
+        return [
+            {column: _plain(cell) for column, cell in zip(self.columns_spec, cells)}
+            for _key, cells, _payload in self._all_rows
+        ]
+
+    def select_key(self, key: str) -> bool:
+        try:
+            index = self.get_row_index(key)
+        except Exception:
+            return False
+        self.move_cursor(row=index, animate=False)
+        return True
