@@ -80,6 +80,7 @@ class CkptApp(App[int]):
         Binding("c", "copy", "Copy", id="app.copy"),
         Binding("ctrl+s", "export", "Export", id="app.export"),
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
+        Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
     ]
 
     secrets_revealed: reactive[bool] = reactive(False, init=False)
@@ -101,6 +102,7 @@ class CkptApp(App[int]):
         self.max_size = max_size
         self._now = now
         self.checkpoint: Any = None
+        self.pod: Any = None  # a pod checkpoint; self.checkpoint is then the container browsed
         self.metadata: dict[str, Any] | None = None
         self.load_error = ""
         self.loading = False
@@ -221,13 +223,45 @@ class CkptApp(App[int]):
         self.main.on_metadata(message.metadata)
 
     async def on_checkpoint_loaded(self, message: CheckpointLoaded) -> None:
-        if self.checkpoint is not None:
-            self.checkpoint.close()
+        self._close_checkpoint()
         self.checkpoint = message.checkpoint
         self.loading = False
+        if self.checkpoint.containers:
+            # a pod checkpoint: the pod's overview first, then pick a container to browse
+            self.pod = self.checkpoint
         self._set_header()
         await self.main.on_loaded()
         self.refresh_bindings()
+        if self.pod is not None:
+            self.action_pod_containers()
+
+    def _close_checkpoint(self) -> None:
+        top = self.pod if self.pod is not None else self.checkpoint
+        if top is not None:
+            try:
+                top.close()
+            except Exception:
+                pass
+        self.pod = None
+        self.checkpoint = None
+
+    def action_pod_containers(self) -> None:
+        """Pick a container of a pod checkpoint to browse."""
+        from .screens.picker import ContainerPickerScreen
+
+        if self.pod is None:
+            return
+
+        async def chosen(index: int | None) -> None:
+            if index is None or self.pod is None:
+                return
+            self.checkpoint = self.pod.containers[index]
+            self.current_pid = None
+            self._set_header()
+            await self.main.on_loaded()
+            self.refresh_bindings()
+
+        self.push_screen(ContainerPickerScreen(self.pod), chosen)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.loading = False
@@ -255,6 +289,8 @@ class CkptApp(App[int]):
         if cp is not None:
             info = cp.info
             name = info.name or self.path.name
+            if self.pod is not None and cp is not self.pod:
+                name = f"{self.pod.info.pod_name or 'pod'} / {name}"
             self.title = f"{name} ({info.engine})" if info.engine and info.engine != "unknown" else name
             parts = [p for p in (info.image, info.source_kind) if p]
             self.sub_title = " · ".join(parts) + demo
@@ -269,11 +305,7 @@ class CkptApp(App[int]):
             self.sub_title = "loading…" + demo
 
     def on_unmount(self) -> None:
-        if self.checkpoint is not None:
-            try:
-                self.checkpoint.close()
-            except Exception:
-                pass
+        self._close_checkpoint()
 
     # -- navigation helpers (palette, panes) -------------------------------
     async def goto_section(self, kind: str, target: Any = None) -> None:
@@ -501,6 +533,8 @@ class CkptApp(App[int]):
             return True if self._filter_target() is not None else None
         if action == "copy":
             return True if self.checkpoint is not None or self.metadata else None
+        if action == "pod_containers":
+            return True if self.pod is not None else None
         return True
 
     def default_image_name(self) -> str:

@@ -421,3 +421,17 @@ def test_peek_stops_early():
 
 def test_only_ckpterror_subclasses():
     assert issubclass(ArchiveError, CkptError)
+
+
+def test_find_checkpoints_on_an_unpacked_checkpoint_is_itself(tmp_path):
+    """Its rootfs-diff.tar and checkpoint/ are parts of it, not more checkpoints."""
+    import tarfile as _tarfile
+
+    from ckpt_tui.archive import find_checkpoints as _find
+
+    root = tmp_path / "ck"
+    root.mkdir()
+    with _tarfile.open(DATA / "ps-tree-uncompressed.tar") as tar:
+        tar.extractall(root, filter="data")
+    assert _find(root) == [root]
+    assert _find(tmp_path) == [root]

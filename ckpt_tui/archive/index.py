@@ -84,7 +84,10 @@ class Context:
         self.suppressed = 0
         self.mem_total = 0
         self.spill_dir: Path | None = None
+        self.caching = False  # spill_dir is a staging dir of the opt-in cache
         self._spills = 0
+        self._pack: tuple[Path, int] | None = None  # (path, fd) of the pack of small members
+        self._pack_size = 0
 
     MAX_PROBLEMS = 500
 
@@ -106,6 +109,28 @@ class Context:
             self.spill_dir = self.workspace.mkdir("source")
         self._spills += 1
         return self.spill_dir / f"m{self._spills:06d}"
+
+    def pack(self, data: bytes) -> Ref:
+        """Keep a small member in the pack file: one spill file for all the small members
+        that no longer fit the in-memory budget (no file per member)."""
+        if self._pack is None:
+            path = self.spill_path()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+            self._pack = (path, fd)
+        path, fd = self._pack
+        offset = self._pack_size
+        view = memoryview(data)
+        while len(view):
+            n = os.pwrite(fd, view, offset + len(data) - len(view))
+            view = view[n:]
+        self._pack_size += len(data)
+        return Ref(size=len(data), path=path, offset=offset, spilled=True)
+
+    def close_pack(self) -> None:
+        if self._pack is not None:
+            _path, fd = self._pack
+            self._pack = None
+            os.close(fd)
 
 
 # -- names ------------------------------------------------------------------
@@ -198,15 +223,26 @@ class Index:
 def _capture(ctx: Context, tr: TarReader, entry: TarEntry, tick: Callable[[], None]) -> Ref:
     """Read the current entry's data out of a non-seekable stream: RAM or spill file."""
     lim = ctx.limits
-    if entry.size <= lim.keep_in_memory and ctx.mem_total + entry.size <= lim.max_memory_total:
-        buf = bytearray()
-        tr.copy_data(entry, buf.extend)
-        ctx.mem_total += len(buf)
-        return Ref(size=len(buf), data=bytes(buf))
+    if entry.size <= lim.keep_in_memory:
+        data = tr.read_data(entry)
+        if ctx.mem_total + entry.size <= lim.max_memory_total:
+            ctx.mem_total += len(data)
+            return Ref(size=len(data), data=data)
+        try:
+            return ctx.pack(data)
+        except OSError as exc:
+            if ctx.caching:
+                from .cache import CacheWriteFailed
+
+                raise CacheWriteFailed(str(exc)) from exc
+            raise
     path = ctx.spill_path()
     try:
-        with open(path, "wb") as f:
-            tr.copy_data(entry, f.write, tick)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            tr.copy_data_to_fd(entry, fd, tick, ctx.caching)
+        finally:
+            os.close(fd)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -310,9 +346,8 @@ def _add_entry(
 ) -> None:
     ctx = ix.ctx
     norm, why = normalise(entry.name)
-    shown = display_name(entry.name)
     if norm is None:
-        ctx.problem(shown, f"skipped: unsafe member name ({why})")
+        ctx.problem(display_name(entry.name), f"skipped: unsafe member name ({why})")
         return
     if norm == "":
         return  # the archive's own root directory entry

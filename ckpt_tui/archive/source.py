@@ -25,6 +25,7 @@ from .index import (
     read_limited,
     walk_directory,
 )
+from . import cache as _cache
 from .oci import Converted, convert_docker, convert_oci, is_docker_archive, is_oci_layout
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
@@ -135,6 +136,9 @@ class Source:
         self._owns_workspace = owns_workspace
         self._scratch = scratch
         self._closed = False
+        self.from_cache = False  # re-opened from the opt-in cache (see cache.py)
+        self._cache_lock: Any = None  # finalizer closing the shared lock on the cache entry in use
+        self._cache_scratch: Path | None = None  # an uncommitted cache staging dir
 
     def __repr__(self) -> str:
         return f"<Source {self.kind} {str(self.path)!r}: {len(self.members)} members, {len(self.problems)} problems>"
@@ -204,6 +208,10 @@ class Source:
             self.workspace.cleanup()
         elif self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._cache_scratch is not None:
+            shutil.rmtree(self._cache_scratch, ignore_errors=True)
+        if self._cache_lock is not None:
+            self._cache_lock()
 
     def __enter__(self) -> "Source":
         return self
@@ -232,10 +240,33 @@ def open_source(
         st = os.stat(p)
     except OSError as exc:
         raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
+    cache = _cache.Cache.for_limits(limits) if stat_mod.S_ISREG(st.st_mode) else None
+    if cache is None:
+        return _open(p, st, workspace, limits, progress)
+    ident = _cache.identity(p, st, limits)
+    key = _cache.key_of(ident)
+    loaded = cache.load(key, ident)
+    if loaded is not None:
+        return _from_cache(p, st, loaded, workspace, limits, progress)
+    staging = cache.stage(key)
+    if staging is None:
+        return _open(p, st, workspace, limits, progress)
+    try:
+        return _open(p, st, workspace, limits, progress, cache=(cache, staging, key, ident))
+    except _cache.CacheWriteFailed:
+        shutil.rmtree(staging, ignore_errors=True)
+        return _open(p, st, workspace, limits, progress)  # the cache is never required
+
+
+def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limits, progress: ProgressFn | None,
+          cache: tuple | None = None) -> Source:
     owns = workspace is None
     ws = Workspace() if workspace is None else workspace
     total = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
     ctx = Context(str(p), ws, limits, Progress(progress, total))
+    if cache is not None:
+        ctx.spill_dir = cache[1]
+        ctx.caching = True
     try:
         if stat_mod.S_ISDIR(st.st_mode):
             conv = _open_directory(ctx, p)
@@ -243,10 +274,24 @@ def open_source(
             conv = _open_file(ctx, p, st.st_size)
         else:
             raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
+        ctx.close_pack()
         _collect_spills(ctx, conv.index)
         ctx.finish_problems()
         ctx.progress.update(total, "", force=True)
-        return Source(
+        committed = None
+        if cache is not None:
+            store, staging, key, ident = cache
+            committed = store.commit(
+                staging, key, ident, p, kind=conv.kind, description=conv.description,
+                annotations=conv.annotations, synthesized=conv.synthesized, problems=ctx.problems,
+                members=conv.index.members, refs=conv.index.refs,
+            )
+            if committed is not None:
+                final = committed[0]
+                for ref in conv.index.refs.values():
+                    if ref.path is not None and ref.path.parent == staging:
+                        ref.path = final / ref.path.name
+        src = Source(
             path=p,
             kind=conv.kind,
             description=conv.description,
@@ -256,20 +301,70 @@ def open_source(
             synthesized=conv.synthesized,
             workspace=ws,
             owns_workspace=owns,
-            scratch=ctx.spill_dir,
+            scratch=None if cache is not None else ctx.spill_dir,
         )
+        if cache is not None:
+            if committed is not None:
+                src._cache_lock = _cache.hold(src, committed[1])
+            else:
+                src._cache_scratch = cache[1]
+        return src
     except BaseException as exc:
+        try:
+            ctx.close_pack()
+        except OSError:
+            pass
         if owns:
             ws.cleanup()
-        elif ctx.spill_dir is not None:
+        elif ctx.spill_dir is not None and cache is None:
             shutil.rmtree(ctx.spill_dir, ignore_errors=True)
-        if isinstance(exc, CkptError) or not isinstance(exc, Exception):
+        if cache is not None:
+            shutil.rmtree(cache[1], ignore_errors=True)
+        if isinstance(exc, (CkptError, _cache.CacheWriteFailed)) or not isinstance(exc, Exception):
             raise
         if isinstance(exc, OSError):
             raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from exc
         if _STRICT:
             raise
         raise ArchiveError(f"cannot read {p}: {type(exc).__name__}: {exc}") from exc
+
+
+def _from_cache(p: Path, st: os.stat_result, loaded: "_cache.Loaded", workspace: Workspace | None,
+                limits: Limits, progress: ProgressFn | None) -> Source:
+    """A Source over a cache entry: the index as it was, member bytes in the entry's files."""
+    owns = workspace is None
+    try:
+        ws = Workspace() if workspace is None else workspace
+    except BaseException:
+        os.close(loaded.lock_fd)
+        raise
+    ctx = Context(str(p), ws, limits, Progress(progress, st.st_size))
+    ix = Index(ctx)
+    for m in loaded.members:
+        ix.members[m.name] = m
+    for name, r in loaded.refs.items():
+        if r[0] == "m":
+            ix.refs[name] = Ref(size=len(r[1]), data=r[1])
+        elif r[0] == "f":
+            ix.refs[name] = Ref(size=r[3], path=r[1], offset=r[2], spilled=True)
+        else:
+            ix.refs[name] = Ref(size=r[2], path=p, offset=r[1])
+    src = Source(
+        path=p,
+        kind=loaded.kind,
+        description=loaded.description,
+        index=ix,
+        problems=loaded.problems,
+        annotations=loaded.annotations,
+        synthesized=loaded.synthesized,
+        workspace=ws,
+        owns_workspace=owns,
+        scratch=None,
+    )
+    src.from_cache = True
+    src._cache_lock = _cache.hold(src, loaded.lock_fd)
+    ctx.progress.update(st.st_size, "", force=True)
+    return src
 
 
 def _collect_spills(ctx: Context, ix: Index) -> None:
@@ -471,14 +566,22 @@ def _looks_like_checkpoint_dir(p: Path) -> bool:
         return True
     if (p / "config.dump").is_file() and (p / "spec.dump").is_file():
         return True
+    if (p / "pod.options").is_file():
+        return True
     if (p / "index.json").is_file() and (p / "oci-layout").is_file():
         return _oci_dir_is_checkpoint(p)
     return False
 
 
 def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
-    """Archives (tar, gzip or zstd by magic bytes) and unpacked checkpoints directly in ``directory``."""
+    """Archives (tar, gzip or zstd by magic bytes) and unpacked checkpoints directly in ``directory``.
+
+    A directory that is itself an unpacked checkpoint is the one checkpoint found (its
+    rootfs-diff.tar and checkpoint/ are parts of it, not checkpoints of their own).
+    """
     d = Path(os.fspath(directory))
+    if d.is_dir() and _looks_like_checkpoint_dir(d):
+        return [d]
     try:
         with os.scandir(d) as it:
             entries = sorted(it, key=lambda e: e.name)

@@ -43,18 +43,30 @@ class LimitHit(Exception):
 # -- sniffing ---------------------------------------------------------------
 
 
+_ZERO_BLOCK = bytes(512)
+_LOW_BYTES = bytes(range(128))
+
+
 def tar_checksum_ok(block: bytes) -> bool:
     """True when ``block`` (512 bytes) is a tar header with a valid checksum."""
-    if len(block) < 512 or block[:512] == bytes(512):
+    if len(block) < 512:
+        return False
+    if len(block) > 512:
+        block = block[:512]
+    if block == _ZERO_BLOCK:
         return False
     field = block[148:156].split(b"\0", 1)[0].strip(b" ")
     try:
         stored = int(field, 8) if field else -1
     except ValueError:
         return False
-    unsigned = sum(block[:148]) + sum(block[156:512]) + 8 * 0x20
-    signed = unsigned - 256 * (sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:512] if b > 127))
-    return stored in (unsigned, signed)
+    # the checksum field itself counts as eight spaces
+    unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+    if stored == unsigned:
+        return True
+    # some old tars summed signed chars: every byte > 127 counts 256 less
+    high = len(block[:148].translate(None, _LOW_BYTES)) + len(block[156:].translate(None, _LOW_BYTES))
+    return stored == unsigned - 256 * high
 
 
 def sniff(head: bytes) -> str:
@@ -266,6 +278,10 @@ class ZstdFrameWalker:
                 i += take
                 continue
             need = self._NEED[self.state]
+            if not self.buf and n - i >= need:  # the whole header is here: no copying
+                self._step(data[i : i + need])
+                i += need
+                continue
             take = min(need - len(self.buf), n - i)
             self.buf += data[i : i + take]
             i += take
@@ -345,18 +361,36 @@ class ZstdDecoder:
         except zstandard.ZstdError as exc:
             raise StreamError(f"corrupt zstd data near compressed byte {self.consumed}: {exc}") from None
         if not out:
-            self._eof = True
-            # drain what the decoder did not ask for, so the walker sees the whole stream
-            while self._counting.read(CHUNK):
-                if self.walker.bad:
-                    break
-            if not self.walker.complete:
-                why = self.walker.bad or "it ends early (truncated)"
-                raise StreamError(f"the zstd stream is incomplete: {why}, after {self.consumed} compressed bytes")
+            self._finish()
             return b""
         self.produced += len(out)
         self.budget.charge(len(out), self.produced, self.consumed)
         return out
+
+    def readinto(self, b) -> int:
+        """Decompress into the writable buffer ``b`` (no new bytes object); 0 at the end."""
+        if self._eof:
+            return 0
+        try:
+            n = self._reader.readinto(b)
+        except zstandard.ZstdError as exc:
+            raise StreamError(f"corrupt zstd data near compressed byte {self.consumed}: {exc}") from None
+        if not n:
+            self._finish()
+            return 0
+        self.produced += n
+        self.budget.charge(n, self.produced, self.consumed)
+        return n
+
+    def _finish(self) -> None:
+        self._eof = True
+        # drain what the decoder did not ask for, so the walker sees the whole stream
+        while self._counting.read(CHUNK):
+            if self.walker.bad:
+                break
+        if not self.walker.complete:
+            why = self.walker.bad or "it ends early (truncated)"
+            raise StreamError(f"the zstd stream is incomplete: {why}, after {self.consumed} compressed bytes")
 
 
 def make_decoder(fmt: str, raw: Readable, budget: Budget) -> GzipDecoder | ZstdDecoder:

@@ -8,6 +8,7 @@ header is one).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,14 @@ from .types import display_name
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 MAX_EXTENSION = 1 << 20  # a PAX header or GNU long name bigger than this is damage
+SPILL_CHUNK = 1 << 20  # write size for spill files
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while len(view):
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 class TarError(Exception):
@@ -49,6 +58,7 @@ class TarEntry:
     linkname: str
     header_offset: int
     data_offset: int
+    raw_mode: int = 0  # the mode field as stored (may carry file-type bits, as tarfile shows it)
 
 
 _KINDS = {
@@ -78,6 +88,10 @@ def _cstr(field: bytes) -> bytes:
 
 
 def _number(field: bytes, what: str, offset: int) -> int:
+    try:  # the common case: octal digits, then NUL and/or spaces
+        return int(field.split(b"\0", 1)[0] or b"0", 8)
+    except ValueError:
+        pass
     if field and field[0] & 0x80:  # GNU base-256
         if field[0] == 0xFF:
             return int.from_bytes(field, "big", signed=True)
@@ -132,22 +146,64 @@ def _pax_float(value: bytes, default: float) -> float:
 
 class TarReader:
     """Reads tar entries from ``stream`` (``read(n)``; with ``size`` given it must
-    also have ``skip(n)`` and the data offsets are checked against ``size``)."""
+    also have ``skip(n)`` and the data offsets are checked against ``size``).
+
+    Headers and small member data come out of a read-ahead buffer (a few calls
+    into the decompressor per thousand small members instead of one per header);
+    large member data is copied straight from the stream in big chunks.
+    """
+
+    READAHEAD = 64 * 1024  # for decompressed streams: the bytes are needed anyway
+    READAHEAD_SEEKABLE = 8 * 1024  # for plain tars: do not read much member data we skip
 
     def __init__(self, stream, size: int | None = None) -> None:
         self.stream = stream
         self.size = size
-        self.pos = 0
+        self.pos = 0  # logical position: bytes of the tar stream consumed so far
         self.entries_seen = 0
         self.ended_cleanly = False
+        self._buf = b""
+        self._bpos = 0
+        self._ahead = self.READAHEAD if size is None else self.READAHEAD_SEEKABLE
+        self._readinto = getattr(stream, "readinto", None)
 
     # -- low level ---------------------------------------------------------
+    def _buffered(self) -> int:
+        return len(self._buf) - self._bpos
+
+    def _take(self, n: int) -> bytes:
+        """Up to ``n`` bytes from the buffer (does not touch the stream)."""
+        b, i = self._buf, self._bpos
+        if i == 0 and n >= len(b):
+            self._buf = b""
+            return b
+        data = b[i : i + n]
+        self._bpos = i + len(data)
+        if self._bpos >= len(b):
+            self._buf, self._bpos = b"", 0
+        return data
+
     def _read(self, n: int) -> bytes:
-        parts: list[bytes] = []
-        got = 0
+        """Exactly ``n`` bytes, or fewer at the end of the stream."""
+        if n <= 0:
+            return b""
+        avail = self._buffered()
+        if avail >= n:
+            data = self._take(n)
+            self.pos += n
+            return data
+        parts: list[bytes] = [self._take(avail)] if avail else []
+        got = avail
         while got < n:
-            data = self.stream.read(min(n - got, CHUNK))
+            want = n - got
+            # small reads fill the read-ahead buffer; larger ones are read as they are
+            data = self.stream.read(self._ahead if want < self._ahead // 4 else min(want, CHUNK))
             if not data:
+                break
+            if len(data) > want:
+                parts.append(data[:want])
+                self._buf, self._bpos = data, want
+                got = n
                 break
             parts.append(data)
             got += len(data)
@@ -157,11 +213,12 @@ class TarReader:
     def _skip(self, n: int) -> int:
         if n <= 0:
             return 0
+        moved = len(self._take(n)) if self._buffered() else 0
         if self.size is not None:
-            moved = self.stream.skip(n)
+            if moved < n:
+                moved += self.stream.skip(n - moved)
             self.pos += moved
             return moved
-        moved = 0
         while moved < n:
             data = self.stream.read(min(CHUNK, n - moved))
             if not data:
@@ -170,23 +227,87 @@ class TarReader:
         self.pos += moved
         return moved
 
+    def _truncated(self, entry: TarEntry, left: int) -> TarError:
+        have = entry.size - left
+        return TarError(
+            f"the archive is truncated inside member '{display_name(entry.name)}' at byte {self.pos} "
+            f"({have} of {entry.size} bytes present)",
+            self.pos,
+        )
+
+    def read_data(self, entry: TarEntry) -> bytes:
+        """The entry's data as bytes (call right after the entry is yielded; for small members)."""
+        data = self._read(entry.size)
+        if len(data) < entry.size:
+            raise self._truncated(entry, entry.size - len(data))
+        return data
+
     def copy_data(self, entry: TarEntry, sink: Callable[[bytes], object], tick: Callable[[], None] | None = None) -> None:
         """Feed the entry's data to ``sink`` in chunks (call right after the entry is yielded)."""
         left = entry.size
+        if left > 0 and self._buffered():
+            data = self._take(left)
+            self.pos += len(data)
+            left -= len(data)
+            sink(data)
         while left > 0:
             data = self.stream.read(min(CHUNK, left))
             if not data:
-                have = entry.size - left
-                raise TarError(
-                    f"the archive is truncated inside member '{display_name(entry.name)}' at byte {self.pos} "
-                    f"({have} of {entry.size} bytes present)",
-                    self.pos,
-                )
+                raise self._truncated(entry, left)
             self.pos += len(data)
             left -= len(data)
             sink(data)
             if tick is not None:
                 tick()
+
+    def copy_data_to_fd(self, entry: TarEntry, fd: int, tick: Callable[[], None] | None = None,
+                        cache_spill: bool = False) -> None:
+        """Write the entry's data to the file descriptor ``fd`` (a spill file): large
+        chunks decompressed into one reused buffer, no per-chunk allocation.
+
+        ``cache_spill``: ``fd`` is in the opt-in cache directory, whose write errors
+        are raised as :class:`~.cache.CacheWriteFailed` (the open is retried without it).
+        """
+        if cache_spill:
+            try:
+                return self.copy_data_to_fd(entry, fd, tick)
+            except OSError as exc:
+                from .cache import CacheWriteFailed
+
+                raise CacheWriteFailed(str(exc)) from exc
+        left = entry.size
+        if left > 0 and self._buffered():
+            data = self._take(left)
+            self.pos += len(data)
+            left -= len(data)
+            _write_all(fd, data)
+        if left <= 0:
+            return
+        if self._readinto is None:  # e.g. the gzip decoder: it hands out new bytes anyway
+            while left > 0:
+                data = self.stream.read(min(SPILL_CHUNK, left))
+                if not data:
+                    raise self._truncated(entry, left)
+                self.pos += len(data)
+                left -= len(data)
+                _write_all(fd, data)
+                if tick is not None:
+                    tick()
+            return
+        buf = bytearray(min(SPILL_CHUNK, left))
+        view = memoryview(buf)
+        try:
+            while left > 0:
+                n = self._readinto(view[: min(len(buf), left)])
+                if not n:
+                    raise self._truncated(entry, left)
+                self.pos += n
+                left -= n
+                _write_all(fd, view[:n])
+                if tick is not None:
+                    tick()
+        finally:
+            view.release()
 
     # -- entries -----------------------------------------------------------
     def entries(self) -> Iterator[TarEntry]:
@@ -220,7 +341,7 @@ class TarReader:
             self.entries_seen += 1
             typeflag = block[156:157]
             size = _number(block[124:136], "size", hdr_off)
-            if "size" in pax:
+            if pax and "size" in pax:
                 size = _pax_int(pax["size"], size)
             if size < 0:
                 raise TarError(f"corrupt tar header at byte {hdr_off} (negative size)", hdr_off)
@@ -244,35 +365,39 @@ class TarReader:
                 # global PAX headers ("g") carry nothing we use
                 continue
 
-            magic = block[257:263]
             if long_name is not None:
                 raw_name = long_name
             else:
-                raw_name = _cstr(block[0:100])
-                if magic == b"ustar\x00":
-                    prefix = _cstr(block[345:500])
+                raw_name = block[0:100].split(b"\0", 1)[0]
+                if block[257:263] == b"ustar\x00":
+                    prefix = block[345:500].split(b"\0", 1)[0]
                     if prefix:
                         raw_name = prefix + b"/" + raw_name
-            name = _decode(pax["path"]) if "path" in pax else _decode(raw_name)
+            if pax:
+                name = (pax["path"] if "path" in pax else raw_name).decode("utf-8", "surrogateescape")
+            else:
+                name = raw_name.decode("utf-8", "surrogateescape")
             if "linkpath" in pax:
                 linkname = _decode(pax["linkpath"])
             elif long_link is not None:
                 linkname = _decode(long_link)
             else:
-                linkname = _decode(_cstr(block[157:257]))
-            mode = _number(block[100:108], "mode", hdr_off) & 0o7777
+                linkname = block[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            raw_mode = _number(block[100:108], "mode", hdr_off)
+            mode = raw_mode & 0o7777
             uid = _number(block[108:116], "uid", hdr_off)
             gid = _number(block[116:124], "gid", hdr_off)
             mtime: float = _number(block[136:148], "mtime", hdr_off)
-            if "uid" in pax:
-                uid = _pax_int(pax["uid"], uid)
-            if "gid" in pax:
-                gid = _pax_int(pax["gid"], gid)
-            if "mtime" in pax:
-                mtime = _pax_float(pax["mtime"], mtime)
             kind = _KINDS.get(typeflag, "other")
-            if any(k.startswith("GNU.sparse.") for k in pax):
-                kind = "sparse"
+            if pax:
+                if "uid" in pax:
+                    uid = _pax_int(pax["uid"], uid)
+                if "gid" in pax:
+                    gid = _pax_int(pax["gid"], gid)
+                if "mtime" in pax:
+                    mtime = _pax_float(pax["mtime"], mtime)
+                if any(k.startswith("GNU.sparse.") for k in pax):
+                    kind = "sparse"
             if kind == "file" and name.endswith("/") and typeflag == b"\0":
                 kind = "dir"  # old tars mark directories by a trailing slash
             long_name = long_link = None
@@ -300,6 +425,7 @@ class TarReader:
                 linkname=linkname,
                 header_offset=hdr_off,
                 data_offset=data_off,
+                raw_mode=raw_mode,
             )
             yield entry
             target = data_off + size + (-size % BLOCK)
@@ -312,3 +438,41 @@ class TarReader:
                         f"({self.pos - data_off} of {size} bytes present)",
                         self.pos,
                     )
+
+
+class _SeekingReader:
+    """A seekable binary file seen as ``read(n)`` + ``skip(n)`` over ``size`` bytes from where it is."""
+
+    def __init__(self, f, size: int) -> None:
+        self.f = f
+        self.size = size
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.pos
+        n = left if n < 0 else min(n, left)
+        data = self.f.read(n) if n > 0 else b""
+        self.pos += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        step = max(0, min(n, self.size - self.pos))
+        self.f.seek(step, 1)
+        self.pos += step
+        return step
+
+
+def iter_tar(f, size: int | None = None) -> Iterator[tuple[TarEntry, TarReader]]:
+    """``(entry, reader)`` for every entry of the tar in the binary file ``f``, in one
+    pass; ``reader.read_data(entry)`` gives an entry's bytes if asked for right away.
+
+    With ``size`` (the tar's length from ``f``'s current position; ``f`` seekable) the
+    data of entries not asked for is skipped with seek, not read, and
+    ``entry.data_offset`` is where the data starts, from that position. Damage raises
+    :class:`TarError` (:class:`NotTar` if not even the first header is one) after the
+    entries before it were yielded.
+    """
+    stream = _SeekingReader(f, size) if size is not None else f
+    tr = TarReader(stream, size=size)
+    for entry in tr.entries():
+        yield entry, tr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from dataclasses import dataclass
 
@@ -46,15 +47,24 @@ class Limits:
     expansion ratio above this. ``None`` means automatic: 1000 while
     ``max_total_bytes`` has its default, off once the user raised the limit.
     ``max_memory_total`` caps the sum of the members kept in RAM (past it every
-    member is spilled), ``max_members`` caps the number of entries indexed.
+    member is spilled; small ones share one pack file), ``max_members`` caps the
+    number of entries indexed.
+
+    ``cache_dir``: the opt-in re-open cache (see :mod:`ckpt_tui.archive.cache`).
+    ``None`` means "the environment decides" (``CKPT_TUI_CACHE_DIR``, unset: off);
+    ``""`` turns it off whatever the environment says; a path turns it on there.
+    ``cache_max_bytes`` bounds its size (least recently used entries go first;
+    ``None``: ``CKPT_TUI_CACHE_MAX`` or 2 GiB).
     """
 
     max_total_bytes: int = DEFAULT_MAX_TOTAL
     keep_in_memory: int = DEFAULT_KEEP_IN_MEMORY
     max_ratio: int | None = None
     ratio_after: int = 512 * MiB
-    max_memory_total: int = 256 * MiB
+    max_memory_total: int = 32 * MiB
     max_members: int = 250_000
+    cache_dir: "str | os.PathLike[str] | None" = None
+    cache_max_bytes: int | None = None
 
     def effective_ratio(self) -> int:
         if self.max_ratio is not None:

@@ -62,3 +62,43 @@ class PickerScreen(Screen[Path | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ContainerPickerScreen(Screen[int | None]):
+    """Pick one container of a pod checkpoint (pod.options lists them)."""
+
+    BINDING_GROUP_TITLE = "Pod containers"
+    BINDINGS = [Binding("escape", "cancel", "Back", id="pod.back")]
+
+    def __init__(self, pod: Any) -> None:
+        super().__init__()
+        self.pod = pod
+        info = pod.info
+        self.sub_title = f"pod {info.pod_name or '?'} · {len(pod.containers)} containers"
+
+    def compose(self) -> ComposeResult:
+        info = self.pod.info
+        yield Header()
+        yield Static(f"[b]Pod {esc(info.pod_name or '?')}[/] namespace {esc(info.namespace or '-')} · "
+                     f"{esc(info.engine)} · {len(self.pod.containers)} containers   "
+                     "[$text-muted]Enter opens one · P comes back here[/]", classes="pane-summary")
+        yield FilterTable(id="pod-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(FilterTable)
+        table.setup(["Container", "Image", "Engine", "Processes", "Problems"])
+        rows = []
+        for index, ck in enumerate(self.pod.containers):
+            info = ck.info
+            rows.append((str(index), [info.name, info.image, info.engine, str(len(ck.processes)),
+                                      str(len(ck.problems))], index))
+        table.set_rows(rows)
+        table.focus()
+
+    def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(int(event.row_key.value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,341 @@
+"""The opt-in re-open cache: an archive opened once is re-opened without decompressing it again.
+
+Off by default: nothing is written outside the app's temporary workspace unless the user
+asks for it with ``CKPT_TUI_CACHE_DIR=DIR`` (or ``Limits(cache_dir=DIR)``). Then, when a
+compressed archive is opened, its large members are spilled straight into a new entry
+of ``DIR/ckpt-tui-cache-v1/`` instead of the workspace (no extra copy), and the index
+(members, where their bytes are, problems) is written next to them. Opening the same
+archive again -- same path, size, mtime and inode, same limits, same ckpt-tui version --
+reads that index and maps the spilled files: no decompression.
+
+Bounded: after each new entry the least recently used entries are removed until the
+cache holds at most ``CKPT_TUI_CACHE_MAX`` (``Limits.cache_max_bytes``; default 2 GiB);
+an entry larger than the bound is not kept. Never required: a missing, damaged or
+foreign entry, an unwritable directory or a full disk are cache misses, never errors.
+An entry in use is held with a shared ``flock`` and never evicted under a reader.
+Entries are plain files (JSON and raw member bytes), read only through this module.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import Problem
+from .types import GiB, Limits, Member
+
+ENV_DIR = "CKPT_TUI_CACHE_DIR"
+ENV_MAX = "CKPT_TUI_CACHE_MAX"
+DEFAULT_MAX = 2 * GiB
+FORMAT = 1
+ROOT = "ckpt-tui-cache-v1"
+STALE = 24 * 3600  # half-written entries older than this are removed
+
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+_FILE = re.compile(r"^m[0-9]{6}$")
+_LIMIT_FIELDS = ("max_total_bytes", "keep_in_memory", "max_ratio", "ratio_after", "max_memory_total", "max_members")
+
+
+class CacheWriteFailed(Exception):
+    """Spilling into the cache directory failed (full disk...): open again without the cache."""
+
+
+def _parse_size(text: str) -> int | None:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text or "", re.I)
+    if not m:
+        return None
+    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()])
+
+
+def settings(limits: Limits) -> tuple[Path, int] | None:
+    """(directory, size bound) when the cache is on, else None."""
+    where = limits.cache_dir
+    if where is None:
+        where = os.environ.get(ENV_DIR, "")
+    where = os.fspath(where) if where else ""
+    if not where:
+        return None
+    bound = limits.cache_max_bytes
+    if bound is None:
+        bound = _parse_size(os.environ.get(ENV_MAX, "")) or DEFAULT_MAX
+    return Path(where).expanduser(), max(0, int(bound))
+
+
+def identity(path: Path, st: os.stat_result, limits: Limits) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "path": str(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ino": st.st_ino,
+        "dev": st.st_dev,
+        "limits": {f: getattr(limits, f) for f in _LIMIT_FIELDS},
+    }
+
+
+def key_of(ident: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Loaded:
+    """An entry read back: what ``Source`` needs."""
+
+    kind: str
+    description: str
+    annotations: dict[str, str]
+    synthesized: set[str]
+    problems: list[Problem]
+    members: list[Member]
+    refs: dict[str, tuple]  # name -> ("m", data) | ("f", path, offset, size) | ("s", offset, size)
+    lock_fd: int
+
+
+def _release(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def hold(obj: object, fd: int) -> weakref.finalize:
+    """Close ``fd`` (releasing its shared lock) when the returned finalizer is called or
+    ``obj`` is garbage collected, whichever comes first (exactly once)."""
+    return weakref.finalize(obj, _release, fd)
+
+
+class Cache:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> "Cache | None":
+        conf = settings(limits)
+        if conf is None:
+            return None
+        base, bound = conf
+        root = base / ROOT
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not os.access(root, os.W_OK | os.X_OK):
+                return None
+        except OSError:
+            return None
+        return cls(root, bound)
+
+    # -- reading -----------------------------------------------------------
+    def load(self, key: str, ident: dict[str, Any]) -> Loaded | None:
+        """The entry for ``key``, or None (missing, in the middle of eviction, damaged)."""
+        d = self.root / key
+        try:
+            fd = os.open(d / "lock", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            loaded = self._read_entry(d, ident, fd)
+        except Exception:  # anything wrong with an entry is a miss
+            loaded = None
+        if loaded is None:
+            _release(fd)
+            self._discard(d)
+            return None
+        try:
+            os.utime(fd)  # last use, for LRU
+        except OSError:
+            pass
+        return loaded
+
+    def _read_entry(self, d: Path, ident: dict[str, Any], fd: int) -> Loaded | None:
+        doc = json.loads((d / "index.json").read_bytes())
+        if doc.get("ident") != ident:
+            return None
+        inline_size = int(doc["inline"])
+        inline = b""
+        if inline_size:
+            with open(d / "inline.bin", "rb") as f:
+                inline = f.read()
+            if len(inline) != inline_size:
+                return None
+        files: dict[str, int] = doc["files"]
+        for name, size in files.items():
+            if not _FILE.match(name) or os.stat(d / name, follow_symlinks=False).st_size != size:
+                return None
+        members = [Member(*m) for m in doc["members"]]
+        refs: dict[str, tuple] = {}
+        view = memoryview(inline)
+        for name, r in doc["refs"].items():
+            kind = r[0]
+            if kind == "m":
+                off, size = int(r[1]), int(r[2])
+                if off < 0 or off + size > inline_size:
+                    return None
+                refs[name] = ("m", bytes(view[off : off + size]))
+            elif kind == "f":
+                fname, off, size = r[1], int(r[2]), int(r[3])
+                if fname not in files or off < 0 or off + size > files[fname]:
+                    return None
+                refs[name] = ("f", d / fname, off, size)
+            elif kind == "s":
+                refs[name] = ("s", int(r[1]), int(r[2]))
+            else:
+                return None
+        view.release()
+        names = {m.name for m in members}
+        if not set(refs) <= names:
+            return None
+        return Loaded(
+            kind=str(doc["kind"]),
+            description=str(doc["description"]),
+            annotations={str(k): str(v) for k, v in doc["annotations"].items()},
+            synthesized=set(doc["synthesized"]),
+            problems=[Problem(*p) for p in doc["problems"]],
+            members=members,
+            refs=refs,
+            lock_fd=fd,
+        )
+
+    # -- writing -----------------------------------------------------------
+    def stage(self, key: str) -> Path | None:
+        """A new private directory to spill into (None when that fails)."""
+        try:
+            d = self.root / f"tmp-{key}-{os.getpid()}-{secrets.token_hex(4)}"
+            d.mkdir(mode=0o700)
+            return d
+        except OSError:
+            return None
+
+    def commit(self, staging: Path, key: str, ident: dict[str, Any], source_path: Path, *, kind: str,
+               description: str, annotations: dict[str, str], synthesized: set[str], problems: list[Problem],
+               members: dict[str, Member], refs: dict[str, Any]) -> tuple[Path, int] | None:
+        """Write the index next to the spilled files and publish the entry under ``key``.
+
+        Returns (entry directory, shared-lock fd) or None (not cacheable, too big, or any
+        error): then ``staging`` stays the caller's scratch directory.
+        """
+        try:
+            files: dict[str, int] = {}
+            for child in staging.iterdir():
+                if _FILE.match(child.name):
+                    files[child.name] = child.stat().st_size
+            out_refs: dict[str, list] = {}
+            chunks: list[bytes] = []
+            inline = 0
+            seen: dict[int, int] = {}  # id(bytes) -> offset: hard links share their data
+            for name, ref in refs.items():
+                if ref.data is not None:
+                    off = seen.get(id(ref.data))
+                    if off is None:
+                        off = seen[id(ref.data)] = inline
+                        chunks.append(ref.data)
+                        inline += len(ref.data)
+                    out_refs[name] = ["m", off, len(ref.data)]
+                elif ref.path is not None and ref.path.parent == staging and ref.path.name in files:
+                    out_refs[name] = ["f", ref.path.name, ref.offset, ref.size]
+                elif ref.path is not None and ref.path == source_path and not ref.spilled:
+                    out_refs[name] = ["s", ref.offset, ref.size]
+                else:
+                    return None  # a kind of reference the cache does not know
+            total = sum(files.values()) + inline
+            if total > self.max_bytes or total == 0:
+                return None  # too big to keep, or nothing a re-open would save (a plain tar)
+            doc = {
+                "ident": ident,
+                "kind": kind,
+                "description": description,
+                "annotations": annotations,
+                "synthesized": sorted(synthesized),
+                "problems": [[p.source, p.message, p.pane, p.severity] for p in problems],
+                "members": [[m.name, m.size, m.type, m.mode, m.mtime, m.linkname, m.uid, m.gid]
+                            for m in members.values()],
+                "refs": out_refs,
+                "files": files,
+                "inline": inline,
+            }
+            if inline:
+                with open(staging / "inline.bin", "wb") as f:
+                    for c in chunks:
+                        f.write(c)
+            (staging / "index.json").write_text(json.dumps(doc))
+            (staging / "size").write_text(str(total))
+            fd = os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except (OSError, ValueError, TypeError):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            final = self.root / key
+            os.rename(staging, final)  # fails if another process published this key meanwhile
+        except OSError:
+            _release(fd)
+            return None
+        self.evict(protect=key)
+        return final, fd
+
+    # -- eviction ----------------------------------------------------------
+    def _discard(self, d: Path) -> bool:
+        """Remove entry ``d`` unless someone holds it (True when removed)."""
+        try:
+            fd = os.open(d / "lock", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            fd = None
+        except OSError:
+            return False
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            trash = self.root / f"trash-{d.name}-{secrets.token_hex(4)}"
+            os.rename(d, trash)
+        except OSError:
+            return False
+        finally:
+            if fd is not None:
+                _release(fd)
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+    def evict(self, protect: str = "") -> None:
+        """Remove least recently used entries until the cache fits its bound."""
+        now = time.time()
+        entries = []
+        try:
+            children = list(os.scandir(self.root))
+        except OSError:
+            return
+        for child in children:
+            name = child.name
+            try:
+                if name.startswith(("tmp-", "trash-")):
+                    if now - child.stat(follow_symlinks=False).st_mtime > STALE:
+                        shutil.rmtree(child.path, ignore_errors=True)
+                    continue
+                if not _KEY.match(name):
+                    continue
+                try:
+                    size = int((Path(child.path) / "size").read_text())
+                    used = os.stat(Path(child.path) / "lock").st_mtime
+                except (OSError, ValueError):
+                    size, used = 0, 0.0  # damaged: evict first
+                entries.append((used, size, name))
+            except OSError:
+                continue
+        total = sum(size for _, size, _ in entries)
+        for used, size, name in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if name == protect:
+                continue
+            if self._discard(self.root / name):
+                total -= size
