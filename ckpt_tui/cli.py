@@ -200,7 +200,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_actions: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ckpt-tui",
         description="Inspect container checkpoints (Podman, CRI-O, containerd; CRIU images).",
@@ -254,10 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dirs", nargs="*", metavar="DIR")
     s.set_defaults(func=cmd_list)
 
-    try:
-        from .actions.cli import register
-    except ImportError:  # pragma: no cover - actions layer missing
-        register = None
+    register = None
+    if with_actions:  # the actions layer costs ~50 ms of imports: only for its own commands and help
+        try:
+            from .actions.cli import register
+        except ImportError:  # pragma: no cover - actions layer missing
+            register = None
     if register is not None:
         register(sub)
     return p
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
-        parser = build_parser()
+        parser = build_parser(with_actions=first not in ("inspect", "memsearch", "memdump", "decode", "list"))
     else:
         parser = build_ui_parser()
     args = parser.parse_args(argv)

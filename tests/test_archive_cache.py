@@ -222,3 +222,14 @@ def test_eviction_skips_locked_entry(tmp_path):
         os.close(fd)
     cache_mod.Cache(cdir / cache_mod.ROOT, 0).evict()
     assert not entry.exists()
+
+
+def test_cache_dir_writable_by_others_is_ignored(tmp_path):
+    arc = _copy(tmp_path, WEB)
+    cdir = tmp_path / "cache"
+    (cdir / cache_mod.ROOT).mkdir(parents=True)
+    os.chmod(cdir / cache_mod.ROOT, 0o777)
+    for _ in range(2):
+        with open_source(arc, limits=Limits(cache_dir=cdir)) as src:
+            assert not src.from_cache
+    assert _entries(cdir) == []

@@ -13,7 +13,9 @@ cache holds at most ``CKPT_TUI_CACHE_MAX`` (``Limits.cache_max_bytes``; default 
 an entry larger than the bound is not kept. Never required: a missing, damaged or
 foreign entry, an unwritable directory or a full disk are cache misses, never errors.
 An entry in use is held with a shared ``flock`` and never evicted under a reader.
-Entries are plain files (JSON and raw member bytes), read only through this module.
+Entries are plain files (JSON and raw member bytes), read only through this module;
+``DIR/ckpt-tui-cache-v1`` is created 0700 and ignored unless it is the user's own and
+not writable by others (its entries are trusted to be what the archive holds).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 import weakref
 from dataclasses import dataclass
@@ -45,10 +48,6 @@ STALE = 24 * 3600  # half-written entries older than this are removed
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 _FILE = re.compile(r"^m[0-9]{6}$")
 _LIMIT_FIELDS = ("max_total_bytes", "keep_in_memory", "max_ratio", "ratio_after", "max_memory_total", "max_members")
-
-
-class CacheWriteFailed(Exception):
-    """Spilling into the cache directory failed (full disk...): open again without the cache."""
 
 
 def _parse_size(text: str) -> int | None:
@@ -130,6 +129,11 @@ class Cache:
         root = base / ROOT
         try:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = os.stat(root, follow_symlinks=False)
+            # entries are trusted as the archive's contents: only a directory of our own
+            # that nobody else can write to will do
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return None
             if not os.access(root, os.W_OK | os.X_OK):
                 return None
         except OSError:

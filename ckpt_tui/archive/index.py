@@ -12,7 +12,7 @@ import os
 import posixpath
 import stat as stat_mod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Problem
@@ -29,7 +29,7 @@ from .streams import (
     sniff,
 )
 from .tarstream import NotTar, TarEntry, TarError, TarIncomplete, TarReader
-from .types import ArchiveError, Limits, Member, display_name, human_size
+from .types import ArchiveError, CacheWriteFailed, Limits, Member, display_name, human_size
 from .workspace import Workspace
 
 
@@ -217,6 +217,17 @@ class Index:
         return member, self.refs.get(name)
 
 
+@dataclass
+class Converted:
+    """A source as the common layout: what ``open_source`` turns into a Source."""
+
+    index: Index
+    kind: str
+    description: str
+    annotations: dict[str, str] = field(default_factory=dict)
+    synthesized: set[str] = field(default_factory=set)
+
+
 # -- tar pass ---------------------------------------------------------------
 
 
@@ -232,8 +243,6 @@ def _capture(ctx: Context, tr: TarReader, entry: TarEntry, tick: Callable[[], No
             return ctx.pack(data)
         except OSError as exc:
             if ctx.caching:
-                from .cache import CacheWriteFailed
-
                 raise CacheWriteFailed(str(exc)) from exc
             raise
     path = ctx.spill_path()

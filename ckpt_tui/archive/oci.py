@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .containerd import decode_config_blob, synthesize_config
-from .index import Context, Index, Ref, index_tar, open_tar_stream, read_limited
+from .index import Context, Converted, Index, Ref, index_tar, open_tar_stream, read_limited
 from .streams import RangeReader
 from .tarstream import NotTar
 from .types import ArchiveError, Member, MiB
@@ -53,13 +53,6 @@ JSON_CAP = 4 * MiB
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 
-@dataclass
-class Converted:
-    index: Index
-    kind: str
-    description: str
-    annotations: dict[str, str] = field(default_factory=dict)
-    synthesized: set[str] = field(default_factory=set)
 
 
 def is_oci_layout(outer: Index) -> bool:

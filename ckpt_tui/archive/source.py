@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from ..errors import CkptError, Problem
 from .index import (
     Context,
+    Converted,
     Index,
     Ref,
     describe_format,
@@ -25,11 +26,9 @@ from .index import (
     read_limited,
     walk_directory,
 )
-from . import cache as _cache
-from .oci import Converted, convert_docker, convert_oci, is_docker_archive, is_oci_layout
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
-from .types import ArchiveError, Limits, Member, MiB, display_name
+from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, display_name
 from .workspace import Workspace
 
 # Tests set this to let unexpected internal exceptions through instead of
@@ -240,7 +239,11 @@ def open_source(
         st = os.stat(p)
     except OSError as exc:
         raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
-    cache = _cache.Cache.for_limits(limits) if stat_mod.S_ISREG(st.st_mode) else None
+    cache = None
+    if stat_mod.S_ISREG(st.st_mode) and (limits.cache_dir is not None or os.environ.get("CKPT_TUI_CACHE_DIR")):
+        from . import cache as _cache  # only when the opt-in cache may be on (saves its imports)
+
+        cache = _cache.Cache.for_limits(limits)
     if cache is None:
         return _open(p, st, workspace, limits, progress)
     ident = _cache.identity(p, st, limits)
@@ -253,7 +256,7 @@ def open_source(
         return _open(p, st, workspace, limits, progress)
     try:
         return _open(p, st, workspace, limits, progress, cache=(cache, staging, key, ident))
-    except _cache.CacheWriteFailed:
+    except CacheWriteFailed:
         shutil.rmtree(staging, ignore_errors=True)
         return _open(p, st, workspace, limits, progress)  # the cache is never required
 
@@ -265,6 +268,8 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
     total = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
     ctx = Context(str(p), ws, limits, Progress(progress, total))
     if cache is not None:
+        from . import cache as _cache
+
         ctx.spill_dir = cache[1]
         ctx.caching = True
     try:
@@ -320,7 +325,7 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
             shutil.rmtree(ctx.spill_dir, ignore_errors=True)
         if cache is not None:
             shutil.rmtree(cache[1], ignore_errors=True)
-        if isinstance(exc, (CkptError, _cache.CacheWriteFailed)) or not isinstance(exc, Exception):
+        if isinstance(exc, (CkptError, CacheWriteFailed)) or not isinstance(exc, Exception):
             raise
         if isinstance(exc, OSError):
             raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from exc
@@ -329,9 +334,11 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
         raise ArchiveError(f"cannot read {p}: {type(exc).__name__}: {exc}") from exc
 
 
-def _from_cache(p: Path, st: os.stat_result, loaded: "_cache.Loaded", workspace: Workspace | None,
+def _from_cache(p: Path, st: os.stat_result, loaded: Any, workspace: Workspace | None,
                 limits: Limits, progress: ProgressFn | None) -> Source:
-    """A Source over a cache entry: the index as it was, member bytes in the entry's files."""
+    """A Source over a cache entry (a ``cache.Loaded``): the index as it was, member bytes
+    in the entry's files."""
+    from . import cache as _cache
     owns = workspace is None
     try:
         ws = Workspace() if workspace is None else workspace
@@ -401,6 +408,10 @@ def _open_file(ctx: Context, p: Path, size: int) -> Converted:
         stopped = [pr.message for pr in ctx.problems if pr.source == p.name]
         why = stopped[-1] if stopped else "the tar archive has no members"
         raise ArchiveError(f"not a checkpoint archive: {p}: {why}")
+    if _maybe_image(ix):
+        from .oci import convert_docker, convert_oci, is_docker_archive, is_oci_layout
+    else:
+        is_oci_layout = is_docker_archive = lambda ix: False  # noqa: E731
     if is_oci_layout(ix):
         conv = convert_oci(ctx, ix, "oci-archive")
         if fmt != "tar":
@@ -411,10 +422,17 @@ def _open_file(ctx: Context, p: Path, size: int) -> Converted:
     return _common_layout(ctx, ix, kind, "archive")
 
 
+def _maybe_image(ix: Index) -> bool:
+    """Cheap first look: could this be an OCI layout or a docker archive (see oci.py)?"""
+    return "index.json" in ix.members or "manifest.json" in ix.members
+
+
 def _open_directory(ctx: Context, p: Path) -> Converted:
     if not os.access(p, os.R_OK | os.X_OK):
         raise ArchiveError(f"cannot read directory {p}: permission denied")
     if (p / "index.json").is_file() and ((p / "oci-layout").is_file() or (p / "blobs").is_dir()):
+        from .oci import convert_oci
+
         outer = Index(ctx)
         walk_directory(outer, p)
         return convert_oci(ctx, outer, "oci-layout")

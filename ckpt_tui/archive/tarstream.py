@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .streams import CHUNK, tar_checksum_ok
-from .types import display_name
+from .types import CacheWriteFailed, display_name
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -266,14 +266,12 @@ class TarReader:
         chunks decompressed into one reused buffer, no per-chunk allocation.
 
         ``cache_spill``: ``fd`` is in the opt-in cache directory, whose write errors
-        are raised as :class:`~.cache.CacheWriteFailed` (the open is retried without it).
+        are raised as :class:`~.types.CacheWriteFailed` (the open is retried without it).
         """
         if cache_spill:
             try:
                 return self.copy_data_to_fd(entry, fd, tick)
             except OSError as exc:
-                from .cache import CacheWriteFailed
-
                 raise CacheWriteFailed(str(exc)) from exc
         left = entry.size
         if left > 0 and self._buffered():

@@ -20,6 +20,10 @@ class ArchiveError(CkptError):
     """Fatal: the source could not be opened at all (or a member asked for is absent)."""
 
 
+class CacheWriteFailed(Exception):
+    """Spilling into the opt-in cache directory failed (full disk...): open again without it."""
+
+
 @dataclass
 class Member:
     """One entry of a source, under its normalised relative POSIX name."""

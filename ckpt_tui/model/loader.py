@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..archive import Limits, Source, Workspace, open_source
+from ..archive import Limits, Source, TarEntry, TarError, Workspace, iter_tar, open_source
 from ..criu import MAGICS, decode_image, expected_magic, find_unknown_fields
 from ..criu import constants as C
 from ..criu.constants import caps_from_words
@@ -811,22 +811,50 @@ class _Builder:
         diff.present = True
         try:
             fh = self.src.open("rootfs-diff.tar")
+            size = self.src.members["rootfs-diff.tar"].size
         except CkptError as exc:
             self.problem("rootfs-diff.tar", f"cannot read: {exc}", "files")
             return
         with fh:
             head = fh.read(2)
             fh.seek(0)
-            stream: Any = fh
             if head == b"\x1f\x8b":
                 diff.compressed = "gzip"
-                stream = gzip.GzipFile(fileobj=fh)
+                entries = iter_tar(gzip.GzipFile(fileobj=fh))
+            else:
+                entries = iter_tar(fh, size)  # seekable: file data is skipped, not read
             try:
-                with tarfile.open(fileobj=stream, mode="r|") as tar:
-                    for ti in tar:
-                        self.rootfs_entry(ti, diff)
-            except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+                for entry, _reader in entries:
+                    self.rootfs_tar_entry(entry, diff)
+            except (TarError, OSError, EOFError, ValueError) as exc:
                 self.problem("rootfs-diff.tar", f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown", "files")
+
+    _KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardlink", "fifo": "fifo"}
+
+    def rootfs_tar_entry(self, e: TarEntry, diff: RootfsDiff) -> None:
+        name = e.name
+        while name.startswith("./"):
+            name = name[2:]
+        name = name.lstrip("/")
+        if not name or name == ".":
+            return
+        parts = name.split("/")
+        if ".." in parts:
+            self.problem("rootfs-diff.tar", f"entry {name!r} climbs out of the root; skipped", "files")
+            return
+        base = parts[-1]
+        if base.startswith(".wh."):
+            parent = "/".join(parts[:-1])
+            if base == ".wh..wh..opq":
+                diff.entries.append(RootfsEntry(path=parent, type="opaque", status="deleted"))
+                return
+            diff.deleted.append("/" + "/".join(parts[:-1] + [base[4:]]))
+            return
+        kind = self._KINDS.get(e.kind)
+        if kind is None:
+            kind = {b"3": "char", b"4": "block"}.get(e.typeflag, "other")
+        diff.entries.append(RootfsEntry(path=name.rstrip("/"), type=kind, size=e.size if kind == "file" else 0,
+                                        mode=e.raw_mode, uid=e.uid, gid=e.gid, mtime=e.mtime, linkname=e.linkname))
 
     def rootfs_entry(self, ti: tarfile.TarInfo, diff: RootfsDiff) -> None:
         name = ti.name
