@@ -8,12 +8,10 @@ the member and the pane it affects, and the rest still loads.
 from __future__ import annotations
 
 import gzip
-import io
 import ipaddress
 import json
 import os
 import struct
-import tarfile
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +25,6 @@ from ..errors import CkptError, Problem
 from .checkpoint import Checkpoint
 from .memory import MemoryReader, PagesData, layout_runs
 from .types import (
-    ContainerInfo,
     Creds,
     EnvVar,
     ImageInfo,
@@ -854,47 +851,8 @@ class _Builder:
         if kind is None:
             kind = {b"3": "char", b"4": "block"}.get(e.typeflag, "other")
         diff.entries.append(RootfsEntry(path=name.rstrip("/"), type=kind, size=e.size if kind == "file" else 0,
-                                        mode=e.raw_mode, uid=e.uid, gid=e.gid, mtime=e.mtime, linkname=e.linkname))
-
-    def rootfs_entry(self, ti: tarfile.TarInfo, diff: RootfsDiff) -> None:
-        name = ti.name
-        while name.startswith("./"):
-            name = name[2:]
-        name = name.lstrip("/")
-        if not name or name == ".":
-            return
-        parts = name.split("/")
-        if ".." in parts:
-            self.problem("rootfs-diff.tar", f"entry {name!r} climbs out of the root; skipped", "files")
-            return
-        base = parts[-1]
-        if base.startswith(".wh."):
-            parent = "/".join(parts[:-1])
-            if base == ".wh..wh..opq":
-                diff.entries.append(RootfsEntry(path=parent, type="opaque", status="deleted"))
-                return
-            target = "/" + "/".join(parts[:-1] + [base[4:]])
-            diff.deleted.append(target)
-            return
-        if ti.isdir():
-            kind = "dir"
-        elif ti.issym():
-            kind = "symlink"
-        elif ti.islnk():
-            kind = "hardlink"
-        elif ti.isreg():
-            kind = "file"
-        elif ti.ischr():
-            kind = "char"
-        elif ti.isblk():
-            kind = "block"
-        elif ti.isfifo():
-            kind = "fifo"
-        else:
-            kind = "other"
-        diff.entries.append(RootfsEntry(path=name.rstrip("/"), type=kind, size=ti.size if kind == "file" else 0,
-                                        mode=ti.mode, uid=ti.uid, gid=ti.gid, mtime=float(ti.mtime),
-                                        linkname=ti.linkname))
+                                        mode=e.raw_mode, uid=e.uid, gid=e.gid, mtime=e.mtime, linkname=e.linkname,
+                                        data_offset=e.data_offset if not diff.compressed and kind == "file" else -1))
 
     # -- mounts, namespaces ---------------------------------------------------------
     def mounts(self) -> None:

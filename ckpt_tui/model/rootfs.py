@@ -16,6 +16,12 @@ def read_rootfs_file(ck: "Checkpoint", path: str, limit: int = 16 << 20) -> byte
     want = path.strip("/")
     if not ck.source.has("rootfs-diff.tar"):
         raise CkptError("this checkpoint has no rootfs-diff.tar")
+    # the model noted where each file's data starts in an uncompressed tar: read it directly
+    for entry in ck.rootfs.entries:
+        if entry.path == want and entry.type == "file" and entry.data_offset >= 0:
+            with ck.source.open("rootfs-diff.tar") as fh:
+                fh.seek(entry.data_offset)
+                return fh.read(min(limit, entry.size))
     with ck.source.open("rootfs-diff.tar") as fh:
         head = fh.read(2)
         fh.seek(0)

@@ -272,6 +272,7 @@ class RootfsEntry:
     mtime: float = 0.0
     linkname: str = ""
     status: str = "changed"  # changed | deleted
+    data_offset: int = -1  # where the data starts in an uncompressed rootfs-diff.tar (-1: scan for it)
 
 
 @dataclass
