@@ -591,7 +591,7 @@ class CkptApp(App[int]):
         try:
             from .actions.checks import preflight
 
-            checks = preflight(self.checkpoint, options, criu_check=False)
+            checks = preflight(self.checkpoint, options, criu_check=True)
             marks = {"pass": "[$text-success]✓[/]", "warn": "[$text-warning]![/]", "fail": "[$text-error]✗[/]",
                      "info": "[$text-muted]·[/]"}
             checks_text = "\n\n[b]Preflight[/]\n" + "\n".join(
@@ -691,7 +691,20 @@ def run_app(
     max_size: int | None = None,
 ) -> int:
     """Run the UI on ``path`` (None: the bundled demo). Returns the exit status."""
+    import signal
+
     app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size)
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM / SIGHUP (terminal closed): leave like `q` does, so the terminal is restored
+        # and the temp workspace is removed
+        app.call_later(app.exit, 128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
     result = app.run()
     if isinstance(result, int):
         return result

@@ -56,10 +56,15 @@ def _limits(args: argparse.Namespace):
     return None
 
 
-def _load(args: argparse.Namespace, log_files=()):
+def _load(args: argparse.Namespace, log_files=(), warn: bool = False):
     from .model import load_checkpoint
 
-    return load_checkpoint(args.path, limits=_limits(args), log_files=log_files)
+    ck = load_checkpoint(args.path, limits=_limits(args), log_files=log_files)
+    if warn:  # commands that print no overview still say what kept them from seeing everything
+        for p in ck.problems:
+            if p.severity == "error" and p.pane in ("overview", "memory", "processes"):
+                print(f"ckpt-tui: warning: {p.source + ': ' if p.source else ''}{p.message}", file=sys.stderr)
+    return ck
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -99,7 +104,11 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
             pattern = bytes.fromhex(args.pattern.replace("0x", "").replace(":", " "))
         except ValueError:
             raise CkptError(f"not hex bytes: {args.pattern!r}") from None
-    ck = _load(args)
+    if args.limit < 1:
+        raise CkptError("--limit must be at least 1")
+    if args.context < 0:
+        raise CkptError("--context must not be negative")
+    ck = _load(args, warn=True)
     try:
         if args.pid is not None and args.pid not in ck.processes:
             raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
@@ -128,26 +137,43 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
 
 
 def cmd_memdump(args: argparse.Namespace) -> int:
-    ck = _load(args)
+    if args.length < 1:
+        raise CkptError("--length must be at least 1")
+    ck = _load(args, warn=True)
     try:
         if args.pid not in ck.processes:
             raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
         reader = ck.memory(args.pid)
-        start = args.address - args.address % 16
-        end = args.address + args.length
         if reader.vma_at(args.address) is None:
             raise CkptError(f"address {args.address:#x} is not mapped in pid {args.pid}")
+        end = args.address + args.length
         if args.output:
-            Path(args.output).write_bytes(reader.read(args.address, args.length))
-            print(f"wrote {args.length} bytes to {args.output}", file=sys.stderr)
+            # raw bytes, a page at a time (bounded memory); pages not in the dump are written
+            # as zeros, and how many is said
+            filled = 0
+            with open(args.output, "wb") as out:
+                for addr, length, state in reader.runs_between(args.address, end):
+                    if state == "present":
+                        pos = addr
+                        while pos < addr + length:
+                            n = min(1 << 20, addr + length - pos)
+                            out.write(reader.read(pos, n))
+                            pos += n
+                    else:
+                        filled += length
+                        out.seek(length, 1)
+                out.truncate()
+            print(f"wrote {args.length} bytes to {args.output}"
+                  + (f"; {filled} of them are not in the dump and were written as zeros" if filled else ""),
+                  file=sys.stderr)
             return 0
-        for page_addr, data in reader.read_pages(start, end - start):
-            lo, hi = max(start, page_addr), min(end, page_addr + 4096)
-            if data is None:
-                print(f"{lo:016x}  -- {reader.page_state(page_addr)}: {hi - lo} bytes not in the dump --")
+        start = args.address - args.address % 16
+        for addr, length, state in reader.runs_between(start, end):
+            if state != "present":
+                print(f"{addr:016x}  -- {state}: {length} bytes not in the dump --")
                 continue
-            for row in range(lo, hi, 16):
-                chunk = data[row - page_addr : row - page_addr + 16]
+            for row in range(addr, addr + length, 16):
+                chunk = reader.read(row, min(16, addr + length - row))
                 hexpart = " ".join(f"{b:02x}" for b in chunk)
                 print(f"{row:016x}  {hexpart[:23]:<23}  {hexpart[24:]:<23}  |{_printable(chunk)}|")
     finally:
@@ -195,6 +221,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    if args.path is not None and not Path(args.path).exists():
+        raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
     from .app import run_app
 
     return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size)
@@ -281,7 +309,18 @@ def build_ui_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: workspaces are closed and removed on the way out
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, _exit_on_signal)
+        except (ValueError, OSError):  # not the main thread
+            pass
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
@@ -296,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CkptError as exc:
         print(f"ckpt-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named cannot be written or read
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"ckpt-tui: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -326,3 +326,12 @@ def test_real_podman_restores_our_built_image(tmp_path, load):
         _podman("rm", "-f", name)
         _podman("rmi", "-f", image)
         _podman("rmi", "-f", base)
+
+
+def test_containerd_checkpoint_defaults_to_ctr():
+    from ckpt_tui.actions.restore import RestoreOptions, build_restore_command
+    from ckpt_tui.model import load_checkpoint
+
+    with load_checkpoint(DATA / "containerd-checkpoint.oci.tar") as ck:
+        cmd = build_restore_command(ck, RestoreOptions())
+    assert cmd[0].endswith("ctr") and "restore" in cmd

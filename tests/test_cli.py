@@ -83,3 +83,38 @@ def test_decode_matches_crit_shape(capsys):
 def test_help(flag):
     r = run(flag)
     assert r.returncode == 0 and "inspect" in r.stdout and "memsearch" in r.stdout
+
+
+def test_missing_path_is_an_error_not_the_ui(tmp_path):
+    r = run(str(tmp_path / "nope.tar"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_directory_that_is_no_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    r = run("inspect", str(tmp_path))
+    assert r.returncode == 2 and "not a checkpoint" in r.stderr
+
+
+def test_memdump_bounds_and_raw_output(tmp_path, capsys):
+    assert main(["memdump", str(DATA / "web-httpd.tar.zst"), "--pid", "1", "--address", "0x1000", "--length", "0"]) == 2
+    out = tmp_path / "heap.bin"
+    assert main(["memsearch", str(DATA / "memhog-16m-threads.tar.zst"), "API_TOKEN=", "--json"]) == 0
+    addr = int(json.loads(capsys.readouterr().out)[0]["address"], 16)
+    assert main(["memdump", str(DATA / "memhog-16m-threads.tar.zst"), "--pid", "1", "--address", hex(addr),
+                 "--length", "31", "-o", str(out)]) == 0
+    assert out.read_bytes() == b"API_TOKEN=tok_live_4f8a2c91e7b3"
+
+
+def test_stack_and_heap_are_named(capsys):
+    assert main(["memsearch", str(DATA / "web-httpd.tar.zst"), "httpd", "--pid", "1", "--json"]) == 0
+    labels = {h["vma"] for h in json.loads(capsys.readouterr().out)}
+    assert {"[heap]", "[stack]"} <= labels
+
+
+def test_missing_pages_never_invent_argv(capsys):
+    assert main(["inspect", str(DATA / "broken-missing-pages.tar"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    httpd = next(p for p in data["processes"] if p["pid"] == 10)
+    assert httpd["cmdline"] == [] and httpd["env"] == {}
+    assert any("not in the dump" in p["message"] for p in data["problems"])

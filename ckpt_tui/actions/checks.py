@@ -524,7 +524,9 @@ def preflight(checkpoint: Any, options: RestoreOptions | None = None, *, criu_ch
     on this kernel at all. Never raises for missing tools.
     """
     o = options or RestoreOptions()
-    engine = (o.engine or "podman").lower()
+    from .restore import default_engine
+
+    engine = (o.engine or default_engine(checkpoint)).lower()
     target: RestoreTarget | None = None
     err = ""
     try:

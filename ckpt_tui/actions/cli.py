@@ -287,7 +287,8 @@ def register(subparsers: Any) -> None:
         "output; a failure is diagnosed from CRIU's log.",
     )
     s.add_argument("path", help="checkpoint archive (or checkpoint image file)")
-    s.add_argument("--engine", default="podman", choices=("podman", "containerd"))
+    s.add_argument("--engine", default="", choices=("podman", "containerd"),
+                   help="default: the engine that made the checkpoint (containerd for containerd checkpoints)")
     s.add_argument("--runtime", metavar="R", help="OCI runtime (podman --runtime); must be the one that made the checkpoint")
     s.add_argument("--name", "-n", metavar="N", help="name of the restored container")
     s.add_argument("--image", metavar="REF", help="restore this checkpoint image from the engine's storage")

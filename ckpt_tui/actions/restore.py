@@ -40,7 +40,7 @@ ARCHIVE_KINDS = ("tar", "tar+gzip", "tar+zstd")
 
 @dataclass
 class RestoreOptions:
-    engine: str = "podman"  # "podman" | "containerd"
+    engine: str = ""  # "podman" | "containerd"; "" = the engine that made the checkpoint (default_engine)
     runtime: str | None = None  # podman --runtime R (must match the checkpoint's runtime)
     name: str | None = None  # --name for the restored container (ctr: the container id)
     ignore_rootfs: bool = False
@@ -167,6 +167,17 @@ def _sniff_kind(path: Path) -> str:
 # --------------------------------------------------------------------------- command
 
 
+def default_engine(checkpoint: Any) -> str:
+    """containerd for a containerd checkpoint (native image or CRI archive), else podman."""
+    source = getattr(checkpoint, "source", None)
+    info = getattr(checkpoint, "info", None)
+    if getattr(source, "kind", "") == "containerd-image":
+        return "containerd"
+    if info is not None and getattr(info, "engine", "") == "containerd":
+        return "containerd"
+    return "podman"
+
+
 def build_restore_command(checkpoint: Any, options: RestoreOptions | None = None) -> list[str]:
     """The engine command that restores ``checkpoint`` (a Checkpoint, a path, or None with options.image).
 
@@ -176,7 +187,7 @@ def build_restore_command(checkpoint: Any, options: RestoreOptions | None = None
     containerd: ``ctr [-n NS] containers restore [--rw] [--live] CONTAINER IMAGE``.
     """
     options = options or RestoreOptions()
-    engine = (options.engine or "podman").lower()
+    engine = (options.engine or default_engine(checkpoint)).lower()
     if engine not in ENGINES:
         raise CkptError(f"unknown engine {options.engine!r}: use one of {', '.join(ENGINES)}")
     target = restore_target(checkpoint, options)

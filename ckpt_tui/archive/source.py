@@ -444,6 +444,11 @@ def _open_directory(ctx: Context, p: Path) -> Converted:
         if p.parent.name == "checkpoints":  # /var/lib/docker/containers/<id>/checkpoints/<name>
             desc = "Docker checkpoint (CRIU image directory)"
         return Converted(ix, "criu-directory", desc, {}, set())
+    if not _looks_like_checkpoint_dir(p) and not (p / "checkpoint").is_dir():
+        found = find_checkpoints(p)
+        hint = (f"; it holds {len(found)} checkpoint(s): open one, or list them with `ckpt-tui list {p}`"
+                if found else "")
+        raise ArchiveError(f"not a checkpoint: {p} has no config.dump, spec.dump, checkpoint/ or CRIU images{hint}")
     ix = Index(ctx)
     walk_directory(ix, p)
     if not ix.members:

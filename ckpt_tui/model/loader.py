@@ -715,6 +715,11 @@ class _Builder:
             if status & ((1 << 6) | (1 << 7) | (1 << 14)):  # file-backed private/shared, memfd
                 fe = self.files.get(v.shmid)
                 path = self.describe(fe)[1] if fe is not None else f"<file {v.shmid}>"
+            if not path and not status & ((1 << 1) | (1 << 5)):
+                if v.start <= mm.mm_start_stack < v.end:
+                    status |= 1 << 1  # the main thread's stack (VMA_AREA_STACK)
+                elif mm.mm_start_brk <= v.start and v.end <= max(mm.mm_brk, mm.mm_start_brk + 1) + 0xFFF and v.end > mm.mm_start_brk:
+                    status |= 1 << 5  # the brk heap (VMA_AREA_HEAP)
             proc.vmas.append(VMA(start=v.start, end=v.end, prot=v.prot, flags=v.flags, status=status,
                                  pgoff=v.pgoff, shmid=v.shmid, path=path))
         runs, need = self.page_runs(pid)
@@ -780,8 +785,9 @@ class _Builder:
             states = {s for _, _, s in reader.runs_between(start, end)} if end > start else set()
             if states - {"present"}:
                 self.problem(CKPT + (f"pages-{proc.pages_id}.img" if proc.pages_id is not None else f"pagemap-{proc.pid}.img"),
-                             f"pid {proc.pid}: part of the {kind} is not in the dump ({', '.join(sorted(states - {'present'}))})",
-                             "processes")
+                             f"pid {proc.pid}: the {kind} is not in the dump ({', '.join(sorted(states - {'present'}))}); "
+                             "not shown", "processes")
+                continue  # never invent argv/environ from fill bytes
             items, truncated = reader.read_string_list(start, end)
             if truncated:
                 self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is shown", "processes", "warning")

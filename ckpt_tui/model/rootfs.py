@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint
 
 
-def read_rootfs_file(ck: "Checkpoint", path: str, limit: int = 16 << 20) -> bytes:
+def read_rootfs_file(ck: "Checkpoint", path: str, limit: int | None = 16 << 20) -> bytes:
     want = path.strip("/")
     if not ck.source.has("rootfs-diff.tar"):
         raise CkptError("this checkpoint has no rootfs-diff.tar")
@@ -21,7 +21,7 @@ def read_rootfs_file(ck: "Checkpoint", path: str, limit: int = 16 << 20) -> byte
         if entry.path == want and entry.type == "file" and entry.data_offset >= 0:
             with ck.source.open("rootfs-diff.tar") as fh:
                 fh.seek(entry.data_offset)
-                return fh.read(min(limit, entry.size))
+                return fh.read(entry.size if limit is None else min(limit, entry.size))
     with ck.source.open("rootfs-diff.tar") as fh:
         head = fh.read(2)
         fh.seek(0)

@@ -21,6 +21,16 @@ from ..widgets.format import esc
 VIEW_LIMIT = 16 * 1024 * 1024
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32) if chr(c) not in "\t\n"}
+_CONTROL[0x7F] = "\\x7f"
+_CONTROL.update({c: f"\\u{c:04x}" for c in range(0x80, 0xA0)})
+
+
+def _safe_text(text: str) -> str:
+    """Control characters escaped: raw ones would reach the terminal and garble it."""
+    return text.translate(_CONTROL).replace("\t", "    ")
+
+
 def looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if b"\x00" in head:
@@ -91,7 +101,9 @@ class FileViewScreen(Screen):
         body = self.query_one("#fileview-body", Vertical)
         await body.remove_children()
         truncated = len(data) >= VIEW_LIMIT and self.file_size > len(data)
-        kind = "binary, shown as hex" if self.as_hex else "text"
+        binary = looks_binary(data)
+        kind = ("binary, shown as hex" if binary else "hex") if self.as_hex else (
+            "binary, shown as text (control bytes escaped)" if binary else "text")
         self.query_one("#fileview-title", Static).update(
             f"[b]/{esc(self.path)}[/]  {fmt.size(self.file_size or len(data))}  [$text-muted]{kind}"
             f"{' — first ' + fmt.size(len(data)) + ' shown' if truncated else ''} · x text/hex · / find · "
@@ -100,7 +112,7 @@ class FileViewScreen(Screen):
         if self.as_hex:
             view: Any = HexView(BytesSource(data, 0, "/" + self.path), id="fileview-hex")
         else:
-            text = data.decode("utf-8", "replace")
+            text = _safe_text(data.decode("utf-8", "backslashreplace"))
             view = TextView(highlight_lines(text, self.path), id="fileview-text")
         await body.mount(view)
         view.focus()
