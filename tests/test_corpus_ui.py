@@ -97,3 +97,29 @@ async def test_pod_checkpoint_lists_and_opens_containers(tmp_path):
         await pilot.press("2")
         await pilot.pause()
         assert "sleep" in screen_text(app)
+
+
+async def test_overview_export_keeps_secrets_masked(tmp_path):
+    from ckpt_tui.screens.dialogs import ExportScreen
+    from textual.widgets import Input
+
+    from .test_ui_app import DATA
+
+    app = CkptApp(str(DATA / "ps-tree.tar.gz"), now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await settle(app, pilot)
+            if app.checkpoint is not None:
+                break
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        field = app.screen.query_one("#export-path", Input)
+        field.value = str(tmp_path / "ck.json")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = (tmp_path / "ck.json").read_text()
+        assert "hunter2" not in text and "DB_PASSWORD" in text
+        assert "inspect-me" in text  # APP_MODE is no secret

@@ -156,7 +156,7 @@ class LogsPane(Pane):
             return
         self.log_index = index
         log = logs[index]
-        lines = log.text.splitlines() or ["(empty)"]
+        lines = [line.expandtabs(8) for line in log.text.splitlines()] or ["(empty)"]
         errors = error_lines(lines)
         view = self.query_one(LogView)
         view.set_lines(lines, marked=errors)

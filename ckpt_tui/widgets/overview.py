@@ -240,5 +240,11 @@ class OverviewPane(Pane):
         except Exception:  # export module not there yet: the dataclasses as they are
             cp = self.checkpoint
             data = {"info": cp.info, "sizes": cp.sizes, "stats": cp.stats, "problems": cp.problems}
+        if isinstance(data, dict) and not getattr(self.app, "secrets_revealed", False):
+            # as on screen: secret-looking environment values stay masked (S reveals them)
+            for proc in data.get("processes", []):
+                env = proc.get("env")
+                if isinstance(env, dict):
+                    proc["env"] = {k: (fmt.MASK if fmt.is_secret_name(k) else v) for k, v in env.items()}
         name = self.checkpoint.info.name or "checkpoint"
         return f"{name}-checkpoint.json", dumps(data)
