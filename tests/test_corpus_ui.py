@@ -123,3 +123,35 @@ async def test_overview_export_keeps_secrets_masked(tmp_path):
         text = (tmp_path / "ck.json").read_text()
         assert "hunter2" not in text and "DB_PASSWORD" in text
         assert "inspect-me" in text  # APP_MODE is no secret
+
+
+async def test_file_hex_view_goto_offset_and_safe_text():
+    from ckpt_tui.screens.dialogs import PromptScreen
+    from ckpt_tui.screens.fileview import FileViewScreen
+    from ckpt_tui.widgets.hexview import HexView
+
+    from .test_ui_app import DATA, press_text
+
+    app = CkptApp(str(DATA / "web-httpd.tar.zst"), now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await settle(app, pilot)
+            if app.checkpoint is not None:
+                break
+        await app.goto_file("/root/blob.bin")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FileViewScreen) and app.screen.as_hex
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        await press_text(pilot, "0x240")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "000000000240" in screen_text(app)
+        assert app.screen.query_one(HexView)
+        # as text, the random bytes never reach the terminal raw
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert "\x1b" not in screen_text(app)

@@ -117,6 +117,23 @@ class FileViewScreen(Screen):
         await body.mount(view)
         view.focus()
 
+    def on_hex_view_goto_requested(self, event: HexView.GotoRequested) -> None:
+        """g in the hex view: go to an offset in the file."""
+        from .dialogs import PromptScreen
+
+        event.stop()
+        view = event.view
+
+        def done(value: str | None) -> None:
+            if not value:
+                return
+            offset = fmt.parse_address(value)
+            if offset is None or not view.goto(offset):
+                self.notify(f"{value} is not an offset in this file (0 to {len(self.data or b'') - 1:#x})",
+                            severity="warning")
+
+        self.app.push_screen(PromptScreen("Go to offset", placeholder="0x240 (hex)"), done)
+
     async def action_toggle_hex(self) -> None:
         if self.data is None:
             return
