@@ -181,6 +181,11 @@ def _escape(raw: bytes | str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def _unix_name(name: bytes) -> str:
+    """A unix socket's name: abstract names (leading NUL) shown with '@'."""
+    return ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+
+
 class _Builder:
     def __init__(self, ck: Checkpoint):
         self.ck = ck
@@ -577,8 +582,7 @@ class _Builder:
             return tname, text, {"family": fam, "ino": s.ino}
         if fe.HasField("usk"):
             u = fe.usk
-            name = u.name
-            shown = ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+            shown = _unix_name(u.name)
             return tname, f"unix:[{u.ino}] {shown or '(unnamed)'}" + (f" peer {u.peer}" if u.peer else ""), {"ino": u.ino, "peer": u.peer}
         if fe.HasField("efd"):
             return tname, f"eventfd (count {fe.efd.counter})", {"counter": fe.efd.counter, "flags": fe.efd.flags}
@@ -685,8 +689,7 @@ class _Builder:
             return sock
         if fe.HasField("usk"):
             u = fe.usk
-            name = u.name
-            shown = ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+            shown = _unix_name(u.name)
             return Socket(pid=pid, fd=fd, family="UNIX", proto="UNIX", type=C.SOCKET_TYPES.get(u.type, str(u.type)),
                           state=C.TCP_STATES.get(u.state, str(u.state)), src=shown, ino=u.ino, peer_ino=u.peer,
                           send_buf=u.opts.so_sndbuf if u.HasField("opts") else 0,
