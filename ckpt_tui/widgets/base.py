@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 import json
 from dataclasses import asdict, dataclass, is_dataclass
 from collections.abc import Callable
@@ -68,3 +70,15 @@ class Pane(Vertical):
 
     def show_target(self, target: Any) -> None:
         """Select something in the pane (a pid, a path, a socket ...)."""
+
+
+def cursor_bindings(prefix: str, home: str = "Start", end: str = "End") -> list[Binding]:
+    """The cursor keys every Line-API view shares (ids ``<prefix>.up`` ... so they stay remappable)."""
+    return [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id=f"{prefix}.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id=f"{prefix}.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id=f"{prefix}.pageup"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id=f"{prefix}.pagedown"),
+        Binding("home", "edge(0)", home, show=False, id=f"{prefix}.home"),
+        Binding("end", "edge(1)", end, show=False, id=f"{prefix}.end"),
+    ]

@@ -27,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from . import format as fmt
+from .base import cursor_bindings
 
 PAGE = 4096
 ROW = 16
@@ -166,12 +167,7 @@ class HexView(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="hex.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="hex.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="hex.pageup"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="hex.pagedown"),
-        Binding("home", "edge(0)", "Start", show=False, id="hex.home"),
-        Binding("end", "edge(1)", "End", show=False, id="hex.end"),
+        *cursor_bindings("hex", "Start", "End"),
         Binding("left_square_bracket", "segment(-1)", "Prev VMA", id="hex.prev_segment"),
         Binding("right_square_bracket", "segment(1)", "Next VMA", id="hex.next_segment"),
         Binding("g", "goto", "Go to address", id="hex.goto"),

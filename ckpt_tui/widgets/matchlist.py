@@ -17,6 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from . import format as fmt
+from .base import cursor_bindings
 
 
 def printable(data: bytes) -> str:
@@ -28,12 +29,7 @@ class MatchList(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"matchlist--cursor", "matchlist--match", "matchlist--address", "matchlist--muted"}
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="matches.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="matches.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="matches.pageup"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="matches.pagedown"),
-        Binding("home", "edge(0)", "First", show=False, id="matches.home"),
-        Binding("end", "edge(1)", "Last", show=False, id="matches.end"),
+        *cursor_bindings("matches", "First", "Last"),
         Binding("enter", "open", "Open in hex view", id="matches.open"),
     ]
 

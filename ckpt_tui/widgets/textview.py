@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from .base import cursor_bindings
 
 
 def highlight_lines(text: str, filename: str = "", theme: str = "ansi_dark") -> list[Text]:
@@ -56,12 +57,7 @@ class TextView(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="text.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="text.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="text.pageup"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="text.pagedown"),
-        Binding("home", "edge(0)", "Top", show=False, id="text.home"),
-        Binding("end", "edge(1)", "Bottom", show=False, id="text.end"),
+        *cursor_bindings("text", "Top", "Bottom"),
         Binding("n", "next_match(1)", "Next match", id="text.next_match"),
         Binding("N", "next_match(-1)", "Prev match", id="text.prev_match"),
     ]
