@@ -380,11 +380,13 @@ class Bench:
                 runs = self.timed([*self.cli, "inspect", "--json", str(path)], path, env=env)
                 case = f"{key} cache on"
                 self.res.add("reopen", case, "1st open (fills cache)", first.wall, "s")
-                self.res.add("reopen", case, "re-open wall (best)", min(r.wall for r in runs), "s", 0.1,
-                             note=f"peak RSS {max(r.rss_mb for r in runs):.0f} MB")
+                self.res.add("reopen", case, "re-open `inspect --json` (best)", min(r.wall for r in runs), "s", 0.1,
+                             note=f"peak RSS {max(r.rss_mb for r in runs):.0f} MB; the kept result is printed")
                 d = probe("load", path, env=env)
                 if "error" not in d:
-                    self.res.add("reopen", case, "re-open in-process", d["open"] + d["build"], "s", 0.1,
+                    # what the UI and the other commands do: the archive layer answers from the
+                    # cache (no decompression), the model is built again
+                    self.res.add("reopen", case, "re-open + model build in-process", d["open"] + d["build"], "s",
                                  note=f"open {d['open']:.3f}, build {d['build']:.3f} (imports {d['import']:.3f} not counted)")
                 used = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
                 self.res.add("reopen", case, "cache size", used / MiB, "MB")

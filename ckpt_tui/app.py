@@ -177,16 +177,15 @@ class CkptApp(App[int]):
             if len(found) == 1 and Path(found[0]) != path:
                 path = Path(found[0])
 
-        self.post_message(LoadProgress(f"reading metadata of {path.name}…"))
-        if archive is not None and hasattr(archive, "peek_metadata"):
-            try:
-                meta = archive.peek_metadata(path)
-                if meta and (meta.get("config") or meta.get("spec")):
-                    self.post_message(MetadataReady(path, meta))
-            except Exception:  # the full load below reports what is wrong
-                pass
+        self.post_message(LoadProgress(f"opening {path.name}…"))
         if worker.is_cancelled:
             return
+
+        def metadata(meta: dict[str, Any]) -> None:
+            # config.dump / spec.dump as they stream past: the overview shows them while the
+            # rest of the archive is read (one pass, nothing decompressed twice)
+            if (meta.get("config") or meta.get("spec")) and not worker.is_cancelled:
+                self.post_message(MetadataReady(path, meta))
 
         def progress(*args: Any, **kwargs: Any) -> None:
             if worker.is_cancelled:  # the user quit: stop indexing (cleans up through the loader)
@@ -201,7 +200,8 @@ class CkptApp(App[int]):
         try:
             from .model import load_checkpoint
 
-            checkpoint = load_checkpoint(path, limits=self._limits(), progress=progress, log_files=self.log_files)
+            checkpoint = load_checkpoint(path, limits=self._limits(), progress=progress, log_files=self.log_files,
+                                         on_metadata=metadata)
         except _LoadCancelled:
             return
         except Exception as exc:  # CkptError says it in words; anything else too, rather than crash
@@ -218,6 +218,8 @@ class CkptApp(App[int]):
             self.main.on_progress(message.stage, message.done, message.total)
 
     def on_metadata_ready(self, message: MetadataReady) -> None:
+        if self.checkpoint is not None:
+            return  # the whole model is here already
         self.metadata = message.metadata
         self._set_header()
         self.main.on_metadata(message.metadata)

@@ -70,17 +70,37 @@ def _load(args: argparse.Namespace, log_files=(), warn: bool = False):
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=_size_arg, metavar="SIZE",
                    help="stop reading an archive that expands beyond SIZE (default 8G)")
+    p.add_argument("--cache", action="store_true",
+                   help="keep what was read in the user cache dir (~/.cache/ckpt-tui), so opening the "
+                        "same unchanged archive again is fast (same as CKPT_TUI_CACHE=1; off by default)")
 
 
 # -- inspect ------------------------------------------------------------------
+def _inspect_options(max_size: int | None) -> dict:
+    return {"json": True, "max_size": max_size}
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
+    import os
+
+    before = None
+    if args.json and not args.log:  # the output of `inspect --json` may be kept in the opt-in cache
+        try:
+            before = os.stat(args.path)
+        except OSError:
+            pass
     ck = _load(args, log_files=args.log or ())
     try:
         if args.json:
             from .model.export import to_json
 
-            json.dump(to_json(ck), sys.stdout, indent=2, default=str)
-            sys.stdout.write("\n")
+            data = (json.dumps(to_json(ck), indent=2, default=str) + "\n").encode()
+            _write_out(data)
+            if before is not None and not any(p.severity == "error" for p in ck.problems):
+                # errors are not kept: one may come from this machine (a full disk), not the archive
+                from .archive.results import store_result
+
+                store_result(args.path, before, "inspect", _inspect_options(args.max_size), data)
         else:
             from .render import render_overview
 
@@ -313,15 +333,63 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds: workspaces are closed and removed on the way out
 
 
+def _cached(argv: list[str]) -> bytes | None:
+    """``inspect --json PATH`` (with at most ``--cache``) answered from the opt-in cache,
+    before argparse and the model are imported; None: run the command."""
+    if not argv or argv[0] != "inspect" or "--json" not in argv:
+        return None
+    rest = [a for a in argv[1:] if a not in ("--json", "--cache")]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        return None
+    import os
+
+    from .archive.results import ENV_ON, lookup_result
+
+    if "--cache" in argv:
+        os.environ[ENV_ON] = "1"
+    return lookup_result(rest[0], "inspect", _inspect_options(None))
+
+
+def _write_out(data: bytes) -> None:
+    """UTF-8 bytes to stdout in one write (or as text where stdout was replaced by one)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode())
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): no error, and no second one when Python flushes
+    stdout at exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    hit = _cached(argv)
+    if hit is not None:
+        try:
+            _write_out(hit)
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        return 0
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
             signal.signal(sig, _exit_on_signal)
         except (ValueError, OSError):  # not the main thread
             pass
-    argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
         parser = build_parser(with_actions=first not in ("inspect", "memsearch", "memdump", "decode", "list"))
@@ -331,19 +399,25 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    if getattr(args, "cache", False):
+        import os
+
+        from .archive.results import ENV_ON
+
+        os.environ[ENV_ON] = "1"  # every layer asks the environment (UI worker threads too)
     try:
         return int(args.func(args) or 0)
     except CkptError as exc:
         print(f"ckpt-tui: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except OSError as exc:  # a file the user named cannot be written or read
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"ckpt-tui: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -98,7 +98,14 @@ async def test_overview_shows_metadata_while_loading(monkeypatch):
     real = model.load_checkpoint
 
     def slow_load(*args, **kwargs):
-        gate.wait(10)
+        shown = kwargs["on_metadata"]
+
+        def then_slow(meta):  # the rest of the archive takes its time
+            shown(meta)
+            if "spec" in meta:
+                gate.wait(10)
+
+        kwargs["on_metadata"] = then_slow
         return real(*args, **kwargs)
 
     monkeypatch.setattr(model, "load_checkpoint", slow_load)
@@ -799,3 +806,35 @@ async def test_containerd_whiteout_reads_as_deleted():
         lines = screen_text(app).splitlines()
         assert " D " in next(line for line in lines if "index.html" in line)
         assert " C " in next(line for line in lines if "motd" in line)
+
+
+async def test_loading_decompresses_the_archive_once(monkeypatch):
+    """The early metadata comes from the one streaming pass, not from a second read."""
+    from ckpt_tui.archive import streams
+
+    made = []
+    real_init = streams.ZstdDecoder.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(streams.ZstdDecoder, "__init__", counting)
+    app = CkptApp(str(DATA / "web-httpd.tar.zst"), now=NOW)
+    seen = []
+    real_ready = CkptApp.on_metadata_ready
+
+    def ready(self, message):
+        seen.append(dict(message.metadata))
+        real_ready(self, message)
+
+    monkeypatch.setattr(CkptApp, "on_metadata_ready", ready)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for _ in range(100):
+            if app.checkpoint is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.checkpoint is not None
+    assert len(made) == 1
+    assert seen and seen[-1]["config"]["name"] == "web" and seen[-1]["kind"] == "tar+zstd"

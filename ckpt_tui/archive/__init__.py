@@ -2,26 +2,50 @@
 members in one streaming pass, read them lazily; all temp files in a Workspace.
 
 No Textual here. See docs/ARCHITECTURE.md for the contract.
+
+The names below are imported on first use, so that ``import ckpt_tui.archive.cache``
+(the CLI's cached fast path) does not pay for the whole layer.
 """
 
-from .source import Source, find_checkpoints, open_source, peek_metadata
-from .tarstream import NotTar, TarEntry, TarError, iter_tar
-from .types import ArchiveError, Limits, Member, display_name, human_size
-from .workspace import Workspace
+from __future__ import annotations
 
-__all__ = [
-    "ArchiveError",
-    "Limits",
-    "Member",
-    "NotTar",
-    "Source",
-    "TarEntry",
-    "TarError",
-    "Workspace",
-    "display_name",
-    "find_checkpoints",
-    "human_size",
-    "iter_tar",
-    "open_source",
-    "peek_metadata",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "Source": ".source",
+    "find_checkpoints": ".source",
+    "open_source": ".source",
+    "peek_metadata": ".source",
+    "NotTar": ".tarstream",
+    "TarEntry": ".tarstream",
+    "TarError": ".tarstream",
+    "iter_tar": ".tarstream",
+    "ArchiveError": ".types",
+    "Limits": ".types",
+    "Member": ".types",
+    "display_name": ".types",
+    "human_size": ".types",
+    "Workspace": ".workspace",
+}
+
+__all__ = sorted(_WHERE)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .source import Source, find_checkpoints, open_source, peek_metadata
+    from .tarstream import NotTar, TarEntry, TarError, iter_tar
+    from .types import ArchiveError, Limits, Member, display_name, human_size
+    from .workspace import Workspace
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

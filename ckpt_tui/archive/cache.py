@@ -1,27 +1,27 @@
 """The opt-in re-open cache: an archive opened once is re-opened without decompressing it again.
 
 Off by default: nothing is written outside the app's temporary workspace unless the user
-asks for it with ``CKPT_TUI_CACHE_DIR=DIR`` (or ``Limits(cache_dir=DIR)``). Then, when a
-compressed archive is opened, its large members are spilled straight into a new entry
-of ``DIR/ckpt-tui-cache-v1/`` instead of the workspace (no extra copy), and the index
+turns it on (how: :mod:`ckpt_tui.archive.results`; or ``Limits(cache_dir=DIR)``). Then,
+when a compressed archive is opened, its large members are spilled straight into a new
+entry of ``DIR/ckpt-tui-cache-v1/`` instead of the workspace (no extra copy), and the index
 (members, where their bytes are, problems) is written next to them. Opening the same
 archive again -- same path, size, mtime and inode, same limits, same ckpt-tui version --
-reads that index and maps the spilled files: no decompression.
+reads that index and maps the spilled files: no decompression. Finished command results
+(``inspect --json``) are kept in the same directory as small entries of their own.
 
 Bounded: after each new entry the least recently used entries are removed until the
 cache holds at most ``CKPT_TUI_CACHE_MAX`` (``Limits.cache_max_bytes``; default 2 GiB);
 an entry larger than the bound is not kept. Never required: a missing, damaged or
 foreign entry, an unwritable directory or a full disk are cache misses, never errors.
 An entry in use is held with a shared ``flock`` and never evicted under a reader.
-Entries are plain files (JSON and raw member bytes), read only through this module;
-``DIR/ckpt-tui-cache-v1`` is created 0700 and ignored unless it is the user's own and
-not writable by others (its entries are trusted to be what the archive holds).
+Entries are plain files (JSON and raw member bytes), read only through this module and
+``results``; ``DIR/ckpt-tui-cache-v1`` is created 0700 and ignored unless it is the
+user's own and not writable by others (its entries are trusted to be what the archive holds).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -34,15 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..errors import Problem
+from .results import ENV_DIR, ENV_ON, ROOT, archive_identity, cache_dir, key_of, trusted_root  # noqa: F401
 from .types import GiB, Limits, Member
 
-ENV_DIR = "CKPT_TUI_CACHE_DIR"
 ENV_MAX = "CKPT_TUI_CACHE_MAX"
 DEFAULT_MAX = 2 * GiB
-FORMAT = 1
-ROOT = "ckpt-tui-cache-v1"
 STALE = 24 * 3600  # half-written entries older than this are removed
 
 _KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -57,35 +54,24 @@ def _parse_size(text: str) -> int | None:
     return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()])
 
 
+def _bound(explicit: int | None) -> int:
+    if explicit is None:
+        explicit = _parse_size(os.environ.get(ENV_MAX, "")) or DEFAULT_MAX
+    return max(0, int(explicit))
+
+
 def settings(limits: Limits) -> tuple[Path, int] | None:
     """(directory, size bound) when the cache is on, else None."""
-    where = limits.cache_dir
+    where = cache_dir(limits.cache_dir)
     if where is None:
-        where = os.environ.get(ENV_DIR, "")
-    where = os.fspath(where) if where else ""
-    if not where:
         return None
-    bound = limits.cache_max_bytes
-    if bound is None:
-        bound = _parse_size(os.environ.get(ENV_MAX, "")) or DEFAULT_MAX
-    return Path(where).expanduser(), max(0, int(bound))
+    return Path(where), _bound(limits.cache_max_bytes)
 
 
 def identity(path: Path, st: os.stat_result, limits: Limits) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "version": __version__,
-        "path": str(path),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "ino": st.st_ino,
-        "dev": st.st_dev,
-        "limits": {f: getattr(limits, f) for f in _LIMIT_FIELDS},
-    }
-
-
-def key_of(ident: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+    ident = archive_identity(str(path), st)
+    ident["limits"] = {f: getattr(limits, f) for f in _LIMIT_FIELDS}
+    return ident
 
 
 @dataclass
@@ -125,20 +111,16 @@ class Cache:
         conf = settings(limits)
         if conf is None:
             return None
-        base, bound = conf
-        root = base / ROOT
-        try:
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            st = os.stat(root, follow_symlinks=False)
-            # entries are trusted as the archive's contents: only a directory of our own
-            # that nobody else can write to will do
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-                return None
-            if not os.access(root, os.W_OK | os.X_OK):
-                return None
-        except OSError:
+        return cls.at(str(conf[0]), conf[1])
+
+    @classmethod
+    def at(cls, base: str, max_bytes: int | None = None) -> "Cache | None":
+        """The cache in directory ``base`` (created if need be), or None when it cannot be
+        used: not ours, writable by others, or not writable."""
+        root = trusted_root(base, create=True)
+        if root is None:
             return None
-        return cls(root, bound)
+        return cls(Path(root), _bound(max_bytes))
 
     # -- reading -----------------------------------------------------------
     def load(self, key: str, ident: dict[str, Any]) -> Loaded | None:
@@ -287,6 +269,30 @@ class Cache:
             return None
         self.evict(protect=key)
         return final, fd
+
+    def publish(self, key: str, files: dict[str, bytes], size: int) -> bool:
+        """Write a small entry made of ``files`` under ``key`` (replacing an older one) and
+        evict down to the bound. ``size`` is what it counts against the bound."""
+        if size > self.max_bytes:
+            return False
+        staging = self.stage(key)
+        if staging is None:
+            return False
+        try:
+            for name, data in files.items():
+                with open(staging / name, "xb") as f:
+                    f.write(data)
+            (staging / "size").write_text(str(size))
+            os.close(os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600))
+            final = self.root / key
+            if final.exists():
+                self._discard(final)
+            os.rename(staging, final)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
+        self.evict(protect=key)
+        return True
 
     # -- eviction ----------------------------------------------------------
     def _discard(self, d: Path) -> bool:

@@ -8,6 +8,7 @@ a spill file in the workspace, or a real file of a directory source).
 from __future__ import annotations
 
 import io
+import json
 import os
 import posixpath
 import stat as stat_mod
@@ -29,7 +30,7 @@ from .streams import (
     sniff,
 )
 from .tarstream import NotTar, TarEntry, TarError, TarIncomplete, TarReader
-from .types import ArchiveError, CacheWriteFailed, Limits, Member, display_name, human_size
+from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, display_name, human_size
 from .workspace import Workspace
 
 
@@ -65,6 +66,10 @@ class Ref:
         return b"".join(parts)
 
 
+METADATA_FILES = {"config.dump": "config", "spec.dump": "spec"}
+METADATA_CAP = 16 * MiB
+
+
 class Context:
     """State of one ``open_source`` call shared by its passes."""
 
@@ -88,6 +93,10 @@ class Context:
         self._spills = 0
         self._pack: tuple[Path, int] | None = None  # (path, fd) of the pack of small members
         self._pack_size = 0
+        self.kind = ""  # "tar+zstd"... once known
+        # on_metadata(dict): called as config.dump / spec.dump stream past (see open_source)
+        self.on_metadata: Callable[[dict], object] | None = None
+        self.metadata: dict = {}
 
     MAX_PROBLEMS = 500
 
@@ -103,6 +112,23 @@ class Context:
                 Problem(source="", message=f"... and {self.suppressed} more problems not listed", severity="warning")
             )
             self.suppressed = 0
+
+    def saw_member(self, name: str, ref: Ref) -> None:
+        """Hand the engine's metadata files to ``on_metadata`` as soon as they were read,
+        so a caller can show them while the rest of the archive is still streaming."""
+        key = METADATA_FILES.get(name)
+        if key is None or ref.size > METADATA_CAP:
+            return
+        try:
+            value = json.loads(ref.read())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return  # the model reports a broken file; this is only a preview
+        if not isinstance(value, dict):
+            return
+        self.metadata[key] = value
+        callback = self.on_metadata
+        if callback is not None:
+            callback({**self.metadata, "kind": self.kind, "size": self.progress.total})
 
     def spill_path(self) -> Path:
         if self.spill_dir is None:
@@ -188,6 +214,8 @@ class Index:
         self.members[member.name] = member
         if ref is not None:
             self.refs[member.name] = ref
+            if self.ctx.on_metadata is not None:
+                self.ctx.saw_member(member.name, ref)
 
     def has_prefix(self, prefix: str) -> bool:
         return any(n.startswith(prefix) for n in self.members)

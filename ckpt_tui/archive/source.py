@@ -26,6 +26,7 @@ from .index import (
     read_limited,
     walk_directory,
 )
+from .results import cache_dir
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
 from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, display_name
@@ -228,8 +229,13 @@ def open_source(
     workspace: Workspace | None = None,
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
+    on_metadata: Callable[[dict[str, Any]], object] | None = None,
 ) -> Source:
-    """Open a checkpoint archive, directory or checkpoint image (see ARCHITECTURE.md)."""
+    """Open a checkpoint archive, directory or checkpoint image (see ARCHITECTURE.md).
+
+    ``on_metadata(dict)`` is called while the source is indexed, each time ``config.dump``
+    or ``spec.dump`` has been read (keys ``config``/``spec`` with the parsed JSON, ``kind``,
+    ``size``): a UI shows them at once, with no second pass over a compressed archive."""
     try:
         p = Path(os.fspath(path)).absolute()
     except TypeError:
@@ -240,12 +246,12 @@ def open_source(
     except OSError as exc:
         raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
     cache = None
-    if stat_mod.S_ISREG(st.st_mode) and (limits.cache_dir is not None or os.environ.get("CKPT_TUI_CACHE_DIR")):
-        from . import cache as _cache  # only when the opt-in cache may be on (saves its imports)
+    if stat_mod.S_ISREG(st.st_mode) and cache_dir(limits.cache_dir) is not None:
+        from . import cache as _cache  # only when the opt-in cache is on (saves its imports)
 
         cache = _cache.Cache.for_limits(limits)
     if cache is None:
-        return _open(p, st, workspace, limits, progress)
+        return _open(p, st, workspace, limits, progress, on_metadata=on_metadata)
     ident = _cache.identity(p, st, limits)
     key = _cache.key_of(ident)
     loaded = cache.load(key, ident)
@@ -253,20 +259,22 @@ def open_source(
         return _from_cache(p, st, loaded, workspace, limits, progress)
     staging = cache.stage(key)
     if staging is None:
-        return _open(p, st, workspace, limits, progress)
+        return _open(p, st, workspace, limits, progress, on_metadata=on_metadata)
     try:
-        return _open(p, st, workspace, limits, progress, cache=(cache, staging, key, ident))
+        return _open(p, st, workspace, limits, progress, cache=(cache, staging, key, ident), on_metadata=on_metadata)
     except CacheWriteFailed:
         shutil.rmtree(staging, ignore_errors=True)
-        return _open(p, st, workspace, limits, progress)  # the cache is never required
+        # the cache is never required
+        return _open(p, st, workspace, limits, progress, on_metadata=on_metadata)
 
 
 def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limits, progress: ProgressFn | None,
-          cache: tuple | None = None) -> Source:
+          cache: tuple | None = None, on_metadata: Callable[[dict[str, Any]], object] | None = None) -> Source:
     owns = workspace is None
     ws = Workspace() if workspace is None else workspace
     total = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
     ctx = Context(str(p), ws, limits, Progress(progress, total))
+    ctx.on_metadata = on_metadata
     if cache is not None:
         from . import cache as _cache
 
@@ -397,6 +405,7 @@ def _open_file(ctx: Context, p: Path, size: int) -> Converted:
             raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt, hexhead)}")
         raw = RangeReader(f, 0, size)
         fmt, stream, base, done = open_tar_stream(ctx, raw, size=size, path=p, offset=0)
+        ctx.kind = _KIND_OF_FMT.get(fmt, fmt)
         ix = Index(ctx)
         try:
             index_tar(ix, stream, where=p.name, size=size, base=base, done=done)

@@ -59,9 +59,11 @@ def load_checkpoint(
     limits: Limits | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     log_files: Iterable[str | Path] = (),
+    on_metadata: Callable[[dict], object] | None = None,
 ) -> Checkpoint:
-    """Open ``path`` (any source the archive layer opens) and build its model."""
-    source = open_source(path, workspace=workspace, limits=limits, progress=progress)
+    """Open ``path`` (any source the archive layer opens) and build its model.
+    ``on_metadata``: see :func:`ckpt_tui.archive.open_source`."""
+    source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata)
     try:
         return build_checkpoint(source, log_files=log_files)
     except BaseException:
