@@ -203,13 +203,11 @@ def cmd_memdump(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from .archive import open_source
-    from .criu import decode_image, to_crit_dict
+    from .criu import decode_image, resolve_image_name, to_crit_dict
 
     with open_source(args.path, limits=_limits(args)) as src:
-        name = args.image
-        if not src.has(name) and src.has("checkpoint/" + name):
-            name = "checkpoint/" + name
-        if not src.has(name):
+        name = resolve_image_name(args.image, src.has)
+        if name is None:
             imgs = [n.split("/", 1)[1] for n in src.names("checkpoint/")]
             raise CkptError(f"no image {args.image!r} in the checkpoint (images: {', '.join(imgs[:40])})")
         image = decode_image(src.read(name), name.rsplit("/", 1)[-1])

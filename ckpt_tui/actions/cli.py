@@ -245,6 +245,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     finally:
         if ck is not None:
             ck.close()
+    if not diag.recognised:
+        # bad input, like a missing file: one line on stderr, exit 2
+        raise CkptError(f"{args.log}: {diag.summary}")
     if args.json:
         json.dump(asdict(diag), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -310,7 +313,8 @@ def register(subparsers: Any) -> None:
         "diagnose",
         help="explain a CRIU restore/dump log",
         description="Find CRIU's Error/Warn lines, tell success from failure, and name the cause and the fix. "
-        "Exit 0 for a log without failure, 1 when a failure was diagnosed.",
+        "Exit 0 for a log without failure, 1 when a failure was diagnosed, 2 when the file is not a "
+        "CRIU log or an engine's error output.",
     )
     s.add_argument("log", help="restore.log / dump.log (or an engine's error output)")
     s.add_argument("--checkpoint", metavar="PATH", help="the checkpoint, to name and verify the image at fault")

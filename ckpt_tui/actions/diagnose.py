@@ -71,6 +71,9 @@ class Diagnosis:
     kernel: str = ""
     summary: str = ""
     log_path: str | None = None
+    # False when the text shows none of the signs of a CRIU log or an engine's error output
+    # (then ``summary`` says what was looked for and outcome stays "unknown")
+    recognised: bool = True
 
     @property
     def ok(self) -> bool:
@@ -88,6 +91,8 @@ class Diagnosis:
 
     def as_text(self, max_errors: int = 8) -> str:
         """Plain-text report (for a status pane, a copy to the clipboard or a log)."""
+        if not self.recognised:
+            return (f"{self.log_path}: " if self.log_path else "") + self.summary
         out = [f"{self.operation} log: {self.outcome}" + (f" (CRIU {self.criu_version})" if self.criu_version else "")]
         if self.log_path:
             out.append(f"log: {self.log_path}")
@@ -644,6 +649,38 @@ def _normalise_match(m: re.Match[str]) -> Any:
     return _Match(m)
 
 
+# --------------------------------------------------------------------------- is it a log at all?
+
+# CRIU prefixes every log line with the time since start: "(00.000021) ..." (log.c: "(%02u.%06u)")
+_CRIU_TS_LINE_RE = re.compile(r"^\(\d{2,}\.\d{6}\)\s")
+_VERSION_RE = re.compile(r"^(?:\(\d+\.\d+\)\s*)?Version: \d+\.\d+")
+
+LOOKED_FOR = (
+    "CRIU's timestamped log lines \"(00.000021) ...\", \"Error (file.c:N):\"/\"Warn (file.c:N):\" lines, "
+    "\"Version: X.Y\", \"Dumping/Restore finished successfully\" or \"... FAILED\", "
+    "or an engine's error output (\"Error: ...\", \"level=error msg=...\", \"criu failed\")"
+)
+
+
+def _recognise(text: str, lines: list[str], errors: list[LogError], causes: list[Cause]) -> str:
+    """"" when ``text`` looks like a CRIU log or an engine's error output, else why it does not."""
+    if errors or causes or _SUCCESS_RE.search(text) or _FAIL_RE.search(text):
+        return ""
+    for raw in lines:
+        if _CRIU_TS_LINE_RE.match(raw) or _VERSION_RE.match(raw):
+            return ""
+    if not text.strip():
+        return "it is empty: not a CRIU dump/restore log"
+    sample = text[:65536]
+    bad = sample.count("\x00") + sample.count("\ufffd")
+    ctrl = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
+    if bad or ctrl > len(sample) // 100:
+        what = "binary data"
+    else:
+        what = f"text ({len(lines)} line{'s' if len(lines) != 1 else ''})"
+    return f"this does not look like a CRIU dump/restore log: it is {what} without any of {LOOKED_FOR}"
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -696,6 +733,12 @@ def diagnose(log_text: str, checkpoint: Any = None, *, context: int = 3, log_pat
     real = diag.real_errors
     if failed or real or diag.causes:
         diag.outcome = "failure"
+    why_not = _recognise(text, lines, diag.errors, diag.causes)
+    if why_not:
+        diag.recognised = False
+        diag.operation = "unknown"  # a guess from the file name means nothing here
+        diag.summary = why_not
+        return diag
     if diag.outcome == "failure" and not diag.causes:
         first = real[0] if real else None
         diag.causes.append(

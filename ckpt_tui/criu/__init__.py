@@ -9,6 +9,8 @@ Public API::
     decode_file(path) -> Image
     iter_entries(data, name="", problems=None) -> Iterator[Entry]
     expected_magic(name) -> str | None   # "core-1.img" -> "CORE", "pages-2.img" -> "RAW"
+    resolve_image_name(name, has) -> str | None  # "stats-dump.img" -> "stats-dump", "core-1" -> "checkpoint/core-1.img"
+    image_name_candidates(name) -> list[str]     # the member names resolve_image_name tries, in order
     MAGICS: dict[int, str]               # every image magic value -> name
     to_crit_dict(image, pretty=True) -> dict   # what `crit decode [--pretty]` prints
     message_to_dict(message, pretty=True, *, unknown=False) -> dict
@@ -42,8 +44,10 @@ from .magic import (
     PAYLOADS,
     RAW,
     expected_magic,
+    image_name_candidates,
     message_class,
     message_names,
+    resolve_image_name,
 )
 from .pretty import as_text, entry_to_dict, message_to_dict, to_crit_dict
 
@@ -55,6 +59,8 @@ __all__ = [
     "decode_file",
     "iter_entries",
     "expected_magic",
+    "image_name_candidates",
+    "resolve_image_name",
     "MAGICS",
     "MAGIC_VALUES",
     "PAYLOADS",

@@ -35,6 +35,9 @@ __all__ = [
     "OPEN_FLAGS",
     "MEMFD_SEALS",
     "MOUNT_FSTYPES",
+    "FSTYPE_UNSUPPORTED",
+    "FSTYPE_AUTO",
+    "mount_type_name",
     "NETDEV_TYPES",
     "TASK_STATES",
     "NAMESPACE_FLAGS",
@@ -269,6 +272,32 @@ MOUNT_FSTYPES: dict[int, str] = {
     15: "fuse", 16: "auto", 17: "overlay", 18: "autofs", 19: "tracefs",
     23: "cgroup2",
 }
+
+#: mnt_entry.fstype 0: a file system CRIU does not dump itself (the host's ext4, xfs, ...).
+FSTYPE_UNSUPPORTED = 0
+#: mnt_entry.fstype 16: dumped by --enable-fs/auto; mnt_entry.fsname then has the kernel's name.
+FSTYPE_AUTO = 16
+
+
+def mount_type_name(fstype: int, fsname: str = "", *, external: bool = False, root: str = "/") -> str:
+    """What to call the file system of a mnt_entry.
+
+    ``fsname`` wins when CRIU wrote one.  An *external* mount (``ext_key`` set,
+    or old CRIU's ``ext_mount`` flag) is one the engine bind-mounts in from
+    the host (``/etc/hosts``, ``resolv.conf``, volumes) and hands back to CRIU
+    on restore (``--external mnt[KEY]:PATH``); CRIU never dumps its content,
+    so for one on a file system it has no code for it records fstype 0
+    ("unsupported") without a name.  That says nothing about the container,
+    so such a mount is called ``"bind"`` when its root is below the top of
+    that file system (a file or a directory of the host, as in every Podman
+    checkpoint) and ``"external"`` otherwise.  An external mount of a known
+    kind (the ``/dev/shm`` tmpfs, cgroup) keeps its kind.
+    """
+    if fsname:
+        return fsname
+    if fstype == FSTYPE_UNSUPPORTED and external:
+        return "bind" if root not in ("", "/") else "external"
+    return MOUNT_FSTYPES.get(fstype, str(fstype))
 
 #: net_device_entry.type (nd_type enum).
 NETDEV_TYPES: dict[int, str] = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 
 from google.protobuf.message import Message
 
@@ -30,6 +31,8 @@ __all__ = [
     "MAGIC_VALUES",
     "PAYLOADS",
     "expected_magic",
+    "image_name_candidates",
+    "resolve_image_name",
     "message_class",
     "message_names",
 ]
@@ -330,6 +333,53 @@ def expected_magic(name: str) -> str | None:
         if not hexadecimal and not ident.lstrip("-").isdigit():
             return None
         return kind
+    return None
+
+
+_CKPT_DIR = "checkpoint/"
+
+
+def image_name_candidates(name: str) -> list[str]:
+    """Member names a user may mean by an image name, most literal first.
+
+    CRIU names almost every image ``*.img`` but the statistics files
+    ``stats-dump``/``stats-restore`` (and ``irmap-cache``) without, and crit
+    users type either form; a checkpoint keeps the images under ``checkpoint/``
+    except ``stats-dump``, which Podman moves to the top.  So
+    ``"stats-dump.img"`` -> ``["stats-dump.img", "checkpoint/stats-dump.img",
+    "stats-dump", "checkpoint/stats-dump"]`` and ``"core-1"`` also tries
+    ``"core-1.img"``.
+    """
+    n = name.strip().replace("\\", "/")
+    while n.startswith("./"):
+        n = n[2:]
+    n = n.lstrip("/")
+    if not n:
+        return []
+    forms = [n, n[: -len(".img")] if n.endswith(".img") else n + ".img"]
+    out: list[str] = []
+    for form in forms:
+        if not form or form.endswith("/"):
+            continue
+        if form.startswith(_CKPT_DIR):
+            variants = [form, form[len(_CKPT_DIR):]]
+        else:
+            variants = [form, _CKPT_DIR + form]
+        for v in variants:
+            if v and v not in out:
+                out.append(v)
+    return out
+
+
+def resolve_image_name(name: str, has: Callable[[str], bool]) -> str | None:
+    """The member ``name`` means (see image_name_candidates), by asking ``has``; None if none exists.
+
+    ``has`` is e.g. ``Source.has``: ``resolve_image_name("stats-dump.img", src.has)``
+    -> ``"stats-dump"`` for a Podman archive.
+    """
+    for cand in image_name_candidates(name):
+        if has(cand):
+            return cand
     return None
 
 

@@ -94,7 +94,8 @@ def to_json(ck: Checkpoint) -> dict[str, Any]:
             "deleted": list(ck.rootfs.deleted),
         },
         "mounts": [
-            {"destination": m.destination, "type": m.type, "source": m.source, "origin": m.origin}
+            {"destination": m.destination, "type": m.type, "source": m.source, "origin": m.origin,
+             "ext_key": m.ext_key}
             for m in ck.mounts
         ],
         "namespaces": dict(ck.namespaces),

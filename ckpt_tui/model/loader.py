@@ -883,7 +883,8 @@ class _Builder:
                 continue
             for e in img.entries:
                 m = e.message
-                fsname = _escape(m.fsname) if m.HasField("fsname") and m.fsname else C.MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
+                fsname = _escape(C.mount_type_name(m.fstype, m.fsname if m.HasField("fsname") else "",
+                                                   external=m.HasField("ext_key") or bool(m.ext_mount), root=m.root))
                 self.ck.mounts.append(Mount(destination=_escape(m.mountpoint), type=fsname, source=_escape(m.source),
                                             options=[o for o in _escape(m.options).split(",") if o], origin="criu",
                                             mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, root=_escape(m.root),

@@ -313,7 +313,19 @@ class Mount:
     mnt_id: int = 0
     parent_mnt_id: int = 0
     root: str = ""
-    ext_key: str = ""
+    ext_key: str = ""  # CRIU's key of an external mount (the engine supplies it on restore)
+
+    @property
+    def external(self) -> bool:
+        """A mount the engine brings in from outside (CRIU does not dump it)."""
+        return bool(self.ext_key)
+
+    @property
+    def label(self) -> str:
+        """The type with where an external mount comes from: ``"bind (external: /etc/hosts)"``."""
+        if not self.ext_key:
+            return self.type
+        return f"{self.type or 'mount'} (external: {self.ext_key})"
 
 
 @dataclass
