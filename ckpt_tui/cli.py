@@ -56,10 +56,10 @@ def _limits(args: argparse.Namespace):
     return None
 
 
-def _load(args: argparse.Namespace, log_files=(), warn: bool = False):
+def _load(args: argparse.Namespace, log_files=(), warn: bool = False, keep_pages: bool = True):
     from .model import load_checkpoint
 
-    ck = load_checkpoint(args.path, limits=_limits(args), log_files=log_files)
+    ck = load_checkpoint(args.path, limits=_limits(args), log_files=log_files, keep_pages=keep_pages)
     if warn:  # commands that print no overview still say what kept them from seeing everything
         for p in ck.problems:
             if p.severity == "error" and p.pane in ("overview", "memory", "processes"):
@@ -89,7 +89,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             before = os.stat(args.path)
         except OSError:
             pass
-    ck = _load(args, log_files=args.log or ())
+    # an overview needs no memory pages: argv/environ are taken as they stream past
+    ck = _load(args, log_files=args.log or (), keep_pages=False)
     try:
         if args.json:
             from .model.export import to_json

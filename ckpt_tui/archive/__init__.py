@@ -27,6 +27,7 @@ _WHERE = {
     "display_name": ".types",
     "human_size": ".types",
     "Workspace": ".workspace",
+    "Watch": ".index",
 }
 
 __all__ = sorted(_WHERE)
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .source import Source, find_checkpoints, open_source, peek_metadata
     from .tarstream import NotTar, TarEntry, TarError, iter_tar
     from .types import ArchiveError, Limits, Member, display_name, human_size
+    from .index import Watch
     from .workspace import Workspace
 
 

@@ -66,6 +66,23 @@ class Ref:
         return b"".join(parts)
 
 
+class Watch:
+    """What a caller of ``open_source(watch=...)`` sees during the one indexing pass.
+
+    ``member(name, read)``: a file member was indexed (``read()`` returns its bytes).
+    ``take(name, size)``: a file member is about to stream past in a compressed archive;
+    return a sink to be fed its bytes, in order, *instead of* keeping them (the member is
+    indexed without data and listed in ``Source.discarded``), or None to keep it as usual.
+    Plain tars and directories are read in place, so ``take`` is never asked for them.
+    """
+
+    def member(self, name: str, read: Callable[[], bytes]) -> None:  # pragma: no cover - interface
+        pass
+
+    def take(self, name: str, size: int) -> Callable[[bytes], object] | None:  # pragma: no cover
+        return None
+
+
 METADATA_FILES = {"config.dump": "config", "spec.dump": "spec"}
 METADATA_CAP = 16 * MiB
 
@@ -97,6 +114,7 @@ class Context:
         # on_metadata(dict): called as config.dump / spec.dump stream past (see open_source)
         self.on_metadata: Callable[[dict], object] | None = None
         self.metadata: dict = {}
+        self.watch: Watch | None = None  # see open_source(watch=...)
 
     MAX_PROBLEMS = 500
 
@@ -198,6 +216,7 @@ class Index:
         self.ctx = ctx
         self.members: dict[str, Member] = {}
         self.refs: dict[str, Ref] = {}
+        self.discarded: set[str] = set()  # file members streamed to a Watch, not kept
 
     def __len__(self) -> int:
         return len(self.members)
@@ -212,10 +231,13 @@ class Index:
                 "warning",
             )
         self.members[member.name] = member
+        self.discarded.discard(member.name)
         if ref is not None:
             self.refs[member.name] = ref
             if self.ctx.on_metadata is not None:
                 self.ctx.saw_member(member.name, ref)
+            if self.ctx.watch is not None and member.type == "file":
+                self.ctx.watch.member(member.name, ref.read)
 
     def has_prefix(self, prefix: str) -> bool:
         return any(n.startswith(prefix) for n in self.members)
@@ -397,6 +419,12 @@ def _add_entry(
         if base is not None:
             ref = Ref(size=entry.size, path=base[0], offset=base[1] + entry.data_offset)
         else:
+            sink = ctx.watch.take(name, entry.size) if ctx.watch is not None else None
+            if sink is not None:  # streamed to the watcher, not kept
+                tr.copy_data(entry, sink, tick)
+                ix.add(Member(name, entry.size, "file", **common))
+                ix.discarded.add(name)
+                return
             ref = _capture(ctx, tr, entry, tick)
         ix.add(Member(name, entry.size, "file", **common), ref)
     elif kind == "symlink":

@@ -19,6 +19,7 @@ from .index import (
     Converted,
     Index,
     Ref,
+    Watch,
     describe_format,
     index_tar,
     normalise,
@@ -152,6 +153,11 @@ class Source:
         return name in self.members
 
     @property
+    def discarded(self) -> set[str]:
+        """File members handed to the ``watch`` of ``open_source`` instead of being kept."""
+        return self._index.discarded
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -162,6 +168,9 @@ class Source:
         if member.type == "dir":
             raise ArchiveError(f"{display_name(name)} is a directory")
         if ref is None:
+            if member.name in self._index.discarded:
+                raise ArchiveError(f"{display_name(name)} was not kept: it was only streamed past "
+                                   "(the archive was opened without its memory pages)")
             raise ArchiveError(f"{display_name(name)} has no data (a {member.type} entry)")
         return member, ref
 
@@ -230,12 +239,16 @@ def open_source(
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
     on_metadata: Callable[[dict[str, Any]], object] | None = None,
+    watch: Watch | None = None,
 ) -> Source:
     """Open a checkpoint archive, directory or checkpoint image (see ARCHITECTURE.md).
 
     ``on_metadata(dict)`` is called while the source is indexed, each time ``config.dump``
     or ``spec.dump`` has been read (keys ``config``/``spec`` with the parsed JSON, ``kind``,
-    ``size``): a UI shows them at once, with no second pass over a compressed archive."""
+    ``size``): a UI shows them at once, with no second pass over a compressed archive.
+    ``watch`` (an ``index.Watch``) sees every file member as it is indexed and may take the
+    data of large ones as they stream past instead of keeping them (``Source.discarded``);
+    it is ignored when the opt-in cache is on (an entry must be complete)."""
     try:
         p = Path(os.fspath(path)).absolute()
     except TypeError:
@@ -251,7 +264,7 @@ def open_source(
 
         cache = _cache.Cache.for_limits(limits)
     if cache is None:
-        return _open(p, st, workspace, limits, progress, on_metadata=on_metadata)
+        return _open(p, st, workspace, limits, progress, on_metadata=on_metadata, watch=watch)
     ident = _cache.identity(p, st, limits)
     key = _cache.key_of(ident)
     loaded = cache.load(key, ident)
@@ -269,12 +282,14 @@ def open_source(
 
 
 def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limits, progress: ProgressFn | None,
-          cache: tuple | None = None, on_metadata: Callable[[dict[str, Any]], object] | None = None) -> Source:
+          cache: tuple | None = None, on_metadata: Callable[[dict[str, Any]], object] | None = None,
+          watch: Watch | None = None) -> Source:
     owns = workspace is None
     ws = Workspace() if workspace is None else workspace
     total = st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
     ctx = Context(str(p), ws, limits, Progress(progress, total))
     ctx.on_metadata = on_metadata
+    ctx.watch = watch
     if cache is not None:
         from . import cache as _cache
 

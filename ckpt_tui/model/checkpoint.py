@@ -65,6 +65,9 @@ class Checkpoint:
     # pods: for a pod checkpoint, the containers (each a Checkpoint) and pod options
     containers: list["Checkpoint"] = field(default_factory=list)
     _readers: dict[int, "MemoryReader"] = field(default_factory=dict, repr=False)
+    # pages images that were only streamed past (load_checkpoint(keep_pages=False)): the
+    # pages of argv/environ the tap kept, by member name
+    _captured: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- convenience -----------------------------------------------------
     @property

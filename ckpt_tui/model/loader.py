@@ -60,19 +60,32 @@ def load_checkpoint(
     progress: Callable[[int, int, str], None] | None = None,
     log_files: Iterable[str | Path] = (),
     on_metadata: Callable[[dict], object] | None = None,
+    keep_pages: bool = True,
 ) -> Checkpoint:
     """Open ``path`` (any source the archive layer opens) and build its model.
-    ``on_metadata``: see :func:`ckpt_tui.archive.open_source`."""
-    source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata)
+
+    ``on_metadata``: see :func:`ckpt_tui.archive.open_source`. ``keep_pages=False`` (for
+    an overview such as ``inspect``): the memory pages of a compressed archive are not
+    kept; command lines and environments are taken from them as they stream past
+    (:mod:`ckpt_tui.model.tap`), and reading or searching memory later raises CkptError."""
+    tap = None
+    if not keep_pages:
+        from .tap import ArgvEnvTap
+
+        tap = ArgvEnvTap()
+    source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
+                         watch=tap)
     try:
-        return build_checkpoint(source, log_files=log_files)
+        return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None)
     except BaseException:
         source.close()
         raise
 
 
-def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = ()) -> Checkpoint:
+def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
+                     captured: dict[str, Any] | None = None) -> Checkpoint:
     ck = Checkpoint(source=source)
+    ck._captured = dict(captured or {})
     ck.problems.extend(source.problems)
     builder = _Builder(ck)
     if source.has("pod.options") and not source.has(CKPT + "pstree.img"):
@@ -983,7 +996,10 @@ def memory_reader_for(ck: Checkpoint, pid: int, builder: _Builder | None = None)
     pages_name = ""
     if proc.pages_id is not None:
         pages_name = CKPT + f"pages-{proc.pages_id}.img"
-        pages = PagesData.from_source(ck.source, pages_name)
+        if pages_name in getattr(ck.source, "discarded", ()):
+            pages = ck._captured.get(pages_name)  # only argv/environ were kept (keep_pages=False)
+        else:
+            pages = PagesData.from_source(ck.source, pages_name)
         if pages is None:
             b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", "memory")
         elif len(pages) < _need:

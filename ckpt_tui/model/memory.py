@@ -114,6 +114,12 @@ class PagesData:
     def __len__(self) -> int:
         return self.size
 
+    def page(self, offset: int) -> bytes | None:
+        """The page at ``offset`` of the image (None past its end)."""
+        if offset < 0 or offset + PAGE_SIZE > self.size:
+            return None
+        return bytes(self.buf[offset : offset + PAGE_SIZE])
+
     def find(self, needle: bytes, start: int, end: int) -> int:
         pos = self.obj.find(needle, self.base + start, self.base + end)
         return -1 if pos == -1 else pos - self.base
@@ -242,10 +248,7 @@ class MemoryReader:
         if run.flags & PE_PRESENT:
             if self.pages is None or run.offset is None:
                 return None
-            off = run.offset + (page_addr - run.vaddr)
-            if off + PAGE_SIZE > len(self.pages):
-                return None
-            return bytes(self.pages.buf[off : off + PAGE_SIZE])
+            return self.pages.page(run.offset + (page_addr - run.vaddr))
         if run.flags & PE_PARENT and self.parent is not None:
             return self.parent._page_bytes(page_addr)
         return None
@@ -293,10 +296,18 @@ class MemoryReader:
         return items, truncated
 
     # -- present data, for search ----------------------------------------
+    @property
+    def pages_kept(self) -> bool:
+        """False when only the pages of argv/environ were kept (``load_checkpoint(keep_pages=False)``)."""
+        return not getattr(self.pages, "captured", False)
+
     def present_spans(self) -> Iterator[tuple[int, int, int]]:
         """(vaddr, file_offset, length) of contiguous present data, merged across runs."""
         if self.pages is None:
             return
+        if not self.pages_kept:
+            raise CkptError(f"the memory pages of pid {self.pid} were not kept (the checkpoint was opened "
+                            "for its overview only); open it again to read its memory")
         size = len(self.pages)
         cur: list[int] | None = None
         for run in sorted((r for r in self.runs if r.flags & PE_PRESENT and r.offset is not None),

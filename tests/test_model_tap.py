@@ -1,0 +1,158 @@
+"""``load_checkpoint(keep_pages=False)`` (what ``inspect`` uses): argv and environ are
+taken from the pages as they stream past and the pages images are not kept -- with the
+same overview as a full load, on the real fixtures and on every damaged corpus case."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from ckpt_tui.errors import CkptError
+from ckpt_tui.model import load_checkpoint
+from ckpt_tui.model.export import to_json
+from ckpt_tui.model.tap import ArgvEnvTap
+
+from .conftest import DATA
+from .corpus import CASES, build
+
+COMPRESSED = sorted(p.name for p in DATA.glob("*.tar.*"))
+
+
+def _overview(path: Path, keep_pages: bool) -> tuple[dict, set[str], dict]:
+    with load_checkpoint(path, keep_pages=keep_pages) as ck:
+        return to_json(ck), set(ck.source.discarded), dict(ck._captured)
+
+
+def _pack(root: Path, dest: Path, order=sorted) -> Path:
+    """A tar.zst of directory ``root`` with its members in ``order`` (default: by name,
+    as podman writes them)."""
+    names = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            names.append(os.path.relpath(os.path.join(dirpath, n), root))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in order(names):
+            tar.add(root / name, arcname=name, recursive=False)
+    dest.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    return dest
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_fixture_overview_is_the_same(name):
+    full, discarded_full, _ = _overview(DATA / name, True)
+    lean, discarded, captured = _overview(DATA / name, False)
+    assert discarded_full == set()
+    assert lean == full
+    if any(p["cmdline"] for p in full["processes"]) and "checkpoint/pages-1.img" in discarded:
+        # only the pages that hold argv/environ were copied, nothing else of the images
+        for pages in captured.values():
+            assert len(pages.pages) <= 4 and len(pages) > 0
+
+
+def test_podman_archives_keep_no_pages():
+    _, discarded, captured = _overview(DATA / "web-httpd.tar.zst", False)
+    assert discarded == {"checkpoint/pages-1.img", "checkpoint/pages-2.img", "checkpoint/pages-3.img"}
+    assert set(captured) == discarded
+
+
+def test_nothing_spilled_for_a_large_pages_image(tmp_path):
+    """memhog's 16 MiB pages image is spilled to the workspace by a full load, not by a lean one."""
+    from ckpt_tui.archive import Workspace
+
+    def spilled(keep: bool) -> int:
+        with Workspace() as ws:
+            with load_checkpoint(DATA / "memhog-16m-threads.tar.zst", workspace=ws, keep_pages=keep) as ck:
+                assert ck.processes[1].cmdline[:2] == ["memhog", "16"]
+                return sum(f.stat().st_size for f in ws.path.rglob("*") if f.is_file())
+
+    assert spilled(True) >= 16 << 20
+    assert spilled(False) < 1 << 20
+
+
+def test_memory_of_a_lean_load_says_it_was_not_kept():
+    with load_checkpoint(DATA / "web-httpd.tar.zst", keep_pages=False) as ck:
+        httpd = next(p for p in ck.process_list() if p.comm == "httpd")
+        assert httpd.cmdline == ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
+        with pytest.raises(CkptError, match="not kept"):
+            list(ck.search_memory("hello"))
+        with pytest.raises(CkptError, match="not kept"):
+            ck.source.read("checkpoint/pages-1.img")
+    with load_checkpoint(DATA / "web-httpd.tar.zst") as ck:  # a full load still finds it
+        assert list(ck.search_memory("hello-from-web"))
+
+
+def test_pages_before_pagemap_are_kept(tmp_path):
+    """Another member order (pages first): the tap cannot know which pages it needs, so
+    the images are kept and the result is the same."""
+    from ckpt_tui.archive import open_source
+
+    root = tmp_path / "unpacked"
+    with open_source(DATA / "web-httpd.tar.zst") as src:
+        for name, m in src.members.items():
+            target = root / name
+            if m.type == "dir":
+                target.mkdir(parents=True, exist_ok=True)
+            elif m.type == "file":
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(src.read(name))
+
+    def pages_first(names):
+        return sorted(names, key=lambda n: (0 if "/pages-" in n else 1, n))
+
+    arc = _pack(root, tmp_path / "pages-first.tar.zst", pages_first)
+    full, _, _ = _overview(arc, True)
+    lean, discarded, _ = _overview(arc, False)
+    assert discarded == set()
+    assert lean == full
+    assert any(p["cmdline"] == ["httpd", "-f", "-p", "8080", "-h", "/var/www"] for p in lean["processes"])
+
+
+def test_sink_copies_pages_split_across_chunks():
+    from ckpt_tui.model.tap import _Sink
+
+    data = bytes(range(256)) * 16 * 8  # 8 pages
+    sink = _Sink([4096, 3 * 4096, 7 * 4096])
+    for i in range(0, len(data), 1000):  # chunks that cut pages anywhere
+        sink(data[i : i + 1000])
+    pages = sink.result()
+    assert len(pages) == len(data)
+    assert sorted(pages.pages) == [4096, 3 * 4096, 7 * 4096]
+    for off in pages.pages:
+        assert pages.page(off) == data[off : off + 4096]
+    assert pages.page(0) is None
+
+
+def test_truncated_pages_image_keeps_only_whole_pages():
+    from ckpt_tui.model.tap import _Sink
+
+    sink = _Sink([0, 4096])
+    sink(b"x" * 6000)  # the stream ends inside the second page
+    pages = sink.result()
+    assert list(pages.pages) == [0] and len(pages) == 6000
+
+
+def test_damaged_images_make_the_tap_step_aside():
+    tap = ArgvEnvTap()
+    tap.member("checkpoint/mm-1.img", lambda: b"\x00garbage")
+    tap.member("checkpoint/pagemap-1.img", lambda: b"")
+    assert tap.take("checkpoint/pages-1.img", 1 << 20) is None
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.fixture.endswith(".tar.zst")], ids=lambda c: c.name)
+def test_corpus_case_same_overview(case, tmp_path):
+    """Every damaged archive (packed by name, as podman does): the lean load reports the
+    same problems and shows the same processes as the full one."""
+    root = build(case, tmp_path / case.name)
+    if not root.is_dir():
+        pytest.skip("the case is not a directory")
+    arc = _pack(root, tmp_path / f"{case.name}.tar.zst")
+    full, _, _ = _overview(arc, True)
+    lean, _, _ = _overview(arc, False)
+    assert json.dumps(lean, sort_keys=True, default=str) == json.dumps(full, sort_keys=True, default=str)
