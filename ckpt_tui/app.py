@@ -81,6 +81,7 @@ class CkptApp(App[int]):
         Binding("ctrl+s", "export", "Export", id="app.export"),
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
         Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
+        Binding("o", "other_checkpoint", "Other checkpoint", id="app.other"),
     ]
 
     secrets_revealed: reactive[bool] = reactive(False, init=False)
@@ -104,6 +105,7 @@ class CkptApp(App[int]):
         self.checkpoint: Any = None
         self.pod: Any = None  # a pod checkpoint; self.checkpoint is then the container browsed
         self.metadata: dict[str, Any] | None = None
+        self.found: tuple[Path, list] | None = None  # (directory, checkpoints) when opened on a directory of them
         self.load_error = ""
         self.loading = False
         self.current_pid: int | None = None
@@ -276,14 +278,38 @@ class CkptApp(App[int]):
     def on_checkpoints_found(self, message: CheckpointsFound) -> None:
         from .screens.picker import PickerScreen
 
+        self.found = (message.directory, message.entries)
+
         def chosen(path: Path | None) -> None:
             if path is None:
                 self.exit(0)
                 return
-            self.load(path, first=False)
+            self.path = Path(path)
+            self.load(self.path, first=False)
 
         self.loading = False
+        self.refresh_bindings()
         self.push_screen(PickerScreen(message.directory, message.entries), chosen)
+
+    def action_other_checkpoint(self) -> None:
+        """Back to the list of the directory's checkpoints (when the app was opened on one)."""
+        from .screens.picker import RepickScreen
+
+        if self.found is None or self.loading:
+            return
+        directory, entries = self.found
+
+        def chosen(path: Path | None) -> None:
+            if path is None or Path(path) == self.path:
+                return  # Escape: stay with the one open
+            self.path = Path(path)
+            self.loading = True
+            self.load_error = ""
+            self.sub_title = f"opening {self.path.name}…"
+            self.refresh_bindings()
+            self.load(self.path, first=False)
+
+        self.push_screen(RepickScreen(directory, entries, current=self.path), chosen)
 
     def _set_header(self) -> None:
         demo = " · bundled demo" if self.is_demo else ""
@@ -537,6 +563,8 @@ class CkptApp(App[int]):
             return True if self.checkpoint is not None or self.metadata else None
         if action == "pod_containers":
             return True if self.pod is not None else None
+        if action == "other_checkpoint":
+            return True if self.found is not None and not self.loading else None
         return True
 
     def default_image_name(self) -> str:

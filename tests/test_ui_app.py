@@ -769,6 +769,36 @@ async def test_directory_with_several_checkpoints_shows_a_picker(tmp_path):
             if app.checkpoint is not None:
                 break
         assert app.checkpoint.info.name == "web"
+        # o: back to the list, Escape returns to the open one, Enter on another opens it
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+        assert "Back" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PickerScreen) and app.checkpoint.info.name == "web"
+        await pilot.press("o")
+        await pilot.pause()
+        table = app.screen.query_one("#picker-table")
+        web_row = table.cursor_row
+        await pilot.press("up" if web_row else "down", "enter")
+        for _ in range(50):
+            await settle(app, pilot)
+            if app.checkpoint is not None and app.checkpoint.info.name == "tree":
+                break
+        assert app.checkpoint.info.name == "tree"
+        assert "tree" in app.title
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+
+
+async def test_o_does_nothing_for_a_single_checkpoint():
+    async with running("web-httpd.tar.zst") as (app, pilot):
+        await pilot.press("o")
+        await pilot.pause()
+        assert not isinstance(app.screen, PickerScreen)
+        assert "Other checkpoint" not in screen_text(app)
 
 
 async def test_mouse_click_selects_a_section():

@@ -27,16 +27,19 @@ class PickerScreen(Screen[Path | None]):
     BINDING_GROUP_TITLE = "Checkpoint picker"
     BINDINGS = [Binding("escape", "cancel", "Quit", id="picker.quit")]
 
-    def __init__(self, directory: Path, entries: list[tuple[Path, dict[str, Any]]]) -> None:
+    def __init__(self, directory: Path, entries: list[tuple[Path, dict[str, Any]]], *,
+                 current: Path | None = None) -> None:
         super().__init__()
         self.directory = directory
         self.entries = entries
+        self.current = current  # picked again from an open checkpoint: Escape goes back to it
         self.sub_title = f"{len(entries)} checkpoints in {directory}"
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"[b]{len(self.entries)} checkpoints[/] in {esc(str(self.directory))}   "
-                     "[$text-muted]Enter opens one · / filters[/]", classes="pane-summary")
+                     "[$text-muted]Enter opens one · / filters · o comes back here later[/]",
+                     classes="pane-summary")
         yield FilterTable(id="picker-table")
         yield Footer()
 
@@ -54,6 +57,10 @@ class PickerScreen(Screen[Path | None]):
             rows.append((str(path), [path.name, name or (("unreadable", "error") if error else ""), image,
                                      runtime, size], path))
         table.set_rows(rows)
+        if self.current is not None:
+            for i, (path, _meta) in enumerate(self.entries):
+                if path == self.current:
+                    table.move_cursor(row=i)
         table.focus()
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
@@ -62,6 +69,12 @@ class PickerScreen(Screen[Path | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class RepickScreen(PickerScreen):
+    """The same list, opened again from a checkpoint (``o``): Escape goes back to it."""
+
+    BINDINGS = [Binding("escape", "cancel", "Back", id="picker.back")]
 
 
 class ContainerPickerScreen(Screen[int | None]):
@@ -94,6 +107,10 @@ class ContainerPickerScreen(Screen[int | None]):
             rows.append((str(index), [info.name, info.image, info.engine, str(len(ck.processes)),
                                       str(len(ck.problems))], index))
         table.set_rows(rows)
+        if self.current is not None:
+            for i, (path, _meta) in enumerate(self.entries):
+                if path == self.current:
+                    table.move_cursor(row=i)
         table.focus()
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
