@@ -60,11 +60,16 @@ def _load(args: argparse.Namespace, log_files=(), warn: bool = False, keep_pages
     from .model import load_checkpoint
 
     ck = load_checkpoint(args.path, limits=_limits(args), log_files=log_files, keep_pages=keep_pages)
-    if warn:  # commands that print no overview still say what kept them from seeing everything
-        for p in ck.problems:
-            if p.severity == "error" and p.pane in ("overview", "memory", "processes"):
-                print(f"ckpt-tui: warning: {p.source + ': ' if p.source else ''}{p.message}", file=sys.stderr)
+    if warn:
+        _warn(ck)
     return ck
+
+
+def _warn(ck) -> None:
+    """Commands that print no overview still say what kept them from seeing everything."""
+    for p in ck.problems:
+        if p.severity == "error" and p.pane in ("overview", "memory", "processes"):
+            print(f"ckpt-tui: warning: {p.source + ': ' if p.source else ''}{p.message}", file=sys.stderr)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -129,15 +134,16 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
         raise CkptError("--limit must be at least 1")
     if args.context < 0:
         raise CkptError("--context must not be negative")
-    ck = _load(args, warn=True)
+    from .model.tap import load_and_search
+
+    # one pass: the pages of a compressed archive are searched as they stream past, never kept
+    ck, matches = load_and_search(args.path, pattern, regex=args.regex, utf16=args.utf16,
+                                  pids=[args.pid] if args.pid is not None else None,
+                                  context=args.context, limit=args.limit, limits=_limits(args))
     try:
+        _warn(ck)
         if args.pid is not None and args.pid not in ck.processes:
             raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
-        from .model.memory import search_memory
-
-        matches = list(search_memory(ck, pattern, regex=args.regex, utf16=args.utf16,
-                                     pids=[args.pid] if args.pid is not None else None,
-                                     context=args.context, limit=args.limit))
         if args.json:
             json.dump([{"pid": m.pid, "address": f"{m.address:#x}", "vma": m.vma.label if m.vma else None,
                         "vma_start": f"{m.vma.start:#x}" if m.vma else None,

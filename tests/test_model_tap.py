@@ -156,3 +156,101 @@ def test_corpus_case_same_overview(case, tmp_path):
     full, _, _ = _overview(arc, True)
     lean, _, _ = _overview(arc, False)
     assert json.dumps(lean, sort_keys=True, default=str) == json.dumps(full, sort_keys=True, default=str)
+
+
+# -- memsearch while streaming ---------------------------------------------------
+
+SEARCHES = [
+    ("hello", {}),
+    ("HOME=", {"context": 0}),
+    ("e", {"limit": 40}),
+    (rb"[a-z]{3,}=", {"regex": True, "limit": 500}),
+    (rb"\x00{100,}", {"regex": True}),
+    ("sh", {"utf16": True, "context": 64}),
+    (b"\x7fELF", {}),
+]
+
+
+def _key(matches) -> list:
+    return [(m.pid, m.address, m.match, m.before, m.after, m.vma.start if m.vma else None) for m in matches]
+
+
+def _reference(path, pattern, **kw) -> list:
+    from ckpt_tui.model.memory import search_memory
+
+    with load_checkpoint(path) as ck:
+        return _key(search_memory(ck, pattern, **kw))
+
+
+def _streamed(path, pattern, **kw) -> tuple[list, set[str]]:
+    from ckpt_tui.model.tap import load_and_search
+
+    ck, matches = load_and_search(path, pattern, **kw)
+    with ck:
+        return _key(matches), set(ck.source.discarded)
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+@pytest.mark.parametrize("pattern,kw", SEARCHES, ids=[str(p) for p, _ in SEARCHES])
+def test_streamed_search_finds_what_the_full_search_finds(name, pattern, kw):
+    want = _reference(DATA / name, pattern, **kw)
+    got, discarded = _streamed(DATA / name, pattern, **kw)
+    assert got == want
+    if name.endswith(".zst") or name.endswith(".gz"):
+        assert discarded, "the pages were searched while streaming, not kept"
+
+
+def test_streamed_search_one_pid():
+    with load_checkpoint(DATA / "web-httpd.tar.zst") as ck:
+        httpd = next(p.pid for p in ck.process_list() if p.comm == "httpd")
+    want = _reference(DATA / "web-httpd.tar.zst", "GREETING", pids=[httpd])
+    got, discarded = _streamed(DATA / "web-httpd.tar.zst", "GREETING", pids=[httpd])
+    assert got == want and got and {m[0] for m in got} == {httpd}
+
+
+@pytest.mark.parametrize("pattern,kw", [
+    (rb"\x00{3000,}", {"regex": True}),  # matches longer than a window: the next window starts after them
+    (b"\x00" * 64, {"limit": 2000}),  # overlapping literal matches across window edges
+    (rb"(?<=m)emhog", {"regex": True, "context": 0}),  # look-behind at a window start
+    ("memhog", {"context": 5000}),  # context reaching over window edges
+])
+def test_small_windows_same_matches(monkeypatch, pattern, kw):
+    """Windows of a few pages make every edge case of the windowing happen on the fixtures."""
+    from ckpt_tui.model import memory
+
+    window, overlap = 3 * 4096, 4096
+    monkeypatch.setattr(memory, "SEARCH_WINDOW", window)
+    monkeypatch.setattr(memory, "SEARCH_OVERLAP", overlap)
+    path = DATA / "memhog-16m-threads.tar.zst"
+    want = _reference(path, pattern, **kw)
+    got, discarded = _streamed(path, pattern, window=window, overlap=overlap, **kw)
+    assert discarded
+    assert got == want and want
+
+
+def test_search_falls_back_when_pages_come_first(tmp_path):
+    from ckpt_tui.archive import open_source
+
+    root = tmp_path / "unpacked"
+    with open_source(DATA / "tcp-server.tar.zst") as src:
+        for name, m in src.members.items():
+            target = root / name
+            if m.type == "dir":
+                target.mkdir(parents=True, exist_ok=True)
+            elif m.type == "file":
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(src.read(name))
+    arc = _pack(root, tmp_path / "pages-first.tar.zst", lambda names: sorted(names, key=lambda n: ("/pages-" not in n, n)))
+    want = _reference(arc, "PATH=")
+    got, discarded = _streamed(arc, "PATH=")
+    assert not discarded and got == want and want
+
+
+def test_memsearch_cli_uses_the_streamed_search(capsys):
+    from ckpt_tui.cli import main
+
+    assert main(["memsearch", str(DATA / "web-httpd.tar.zst"), "hello-from-web", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out and all(m["match"] == "hello-from-web" for m in out)
+    assert main(["memsearch", str(DATA / "web-httpd.tar.zst"), "[", "--regex"]) == 2
+    assert "bad regular expression" in capsys.readouterr().err

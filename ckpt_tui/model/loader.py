@@ -61,18 +61,21 @@ def load_checkpoint(
     log_files: Iterable[str | Path] = (),
     on_metadata: Callable[[dict], object] | None = None,
     keep_pages: bool = True,
+    search: Any = None,
 ) -> Checkpoint:
     """Open ``path`` (any source the archive layer opens) and build its model.
 
     ``on_metadata``: see :func:`ckpt_tui.archive.open_source`. ``keep_pages=False`` (for
     an overview such as ``inspect``): the memory pages of a compressed archive are not
     kept; command lines and environments are taken from them as they stream past
-    (:mod:`ckpt_tui.model.tap`), and reading or searching memory later raises CkptError."""
+    (:mod:`ckpt_tui.model.tap`), and reading or searching memory later raises CkptError.
+    ``search`` (a ``tap.StreamSearch``, implies ``keep_pages=False``): also search the pages
+    as they stream past (see :func:`ckpt_tui.model.tap.load_and_search`)."""
     tap = None
-    if not keep_pages:
+    if not keep_pages or search is not None:
         from .tap import ArgvEnvTap
 
-        tap = ArgvEnvTap()
+        tap = ArgvEnvTap(search)
     source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
                          watch=tap)
     try:

@@ -81,6 +81,24 @@ def layout_runs(entries: list[tuple[int, int, int]]) -> tuple[list[PageRun], int
     return runs, offset
 
 
+def present_spans(runs: list[PageRun], size: int) -> Iterator[tuple[int, int, int]]:
+    """(vaddr, file_offset, length) of the present data of a pages image of ``size`` bytes,
+    in file order, runs merged where they are contiguous both in memory and in the file."""
+    cur: list[int] | None = None
+    for run in sorted((r for r in runs if r.flags & PE_PRESENT and r.offset is not None), key=lambda r: r.offset):
+        length = min(run.nr_pages * PAGE_SIZE, max(0, size - run.offset))
+        if length <= 0:
+            continue
+        if cur and cur[0] + cur[2] == run.vaddr and cur[1] + cur[2] == run.offset:
+            cur[2] += length
+            continue
+        if cur:
+            yield cur[0], cur[1], cur[2]
+        cur = [run.vaddr, run.offset, length]
+    if cur:
+        yield cur[0], cur[1], cur[2]
+
+
 class PagesData:
     """Random access to one pages-N.img: an mmap window when the source has a file, else bytes.
 
@@ -308,21 +326,7 @@ class MemoryReader:
         if not self.pages_kept:
             raise CkptError(f"the memory pages of pid {self.pid} were not kept (the checkpoint was opened "
                             "for its overview only); open it again to read its memory")
-        size = len(self.pages)
-        cur: list[int] | None = None
-        for run in sorted((r for r in self.runs if r.flags & PE_PRESENT and r.offset is not None),
-                          key=lambda r: r.offset):
-            length = min(run.nr_pages * PAGE_SIZE, max(0, size - run.offset))
-            if length <= 0:
-                continue
-            if cur and cur[0] + cur[2] == run.vaddr and cur[1] + cur[2] == run.offset:
-                cur[2] += length
-                continue
-            if cur:
-                yield cur[0], cur[1], cur[2]
-            cur = [run.vaddr, run.offset, length]
-        if cur:
-            yield cur[0], cur[1], cur[2]
+        yield from present_spans(self.runs, len(self.pages))
 
     @property
     def present_bytes(self) -> int:

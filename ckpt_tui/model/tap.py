@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from ..archive import Watch
-from .memory import PAGE_SIZE, PE_PRESENT, layout_runs
+from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, layout_runs, present_spans
 
 CKPT = "checkpoint/"
 _MM = re.compile(r"checkpoint/mm-(\d+)\.img")
@@ -79,11 +79,140 @@ class _Sink:
         return CapturedPages(self.pos, pages)
 
 
+class StreamSearch:
+    """A memory search run on the pages as they stream past (``memsearch`` on a compressed
+    archive): the same windows, overlap and context rules as
+    :func:`ckpt_tui.model.memory.search_memory`, so it finds the same matches, without
+    keeping the pages. Give it to :class:`ArgvEnvTap`; after loading, :meth:`matches`."""
+
+    BEHIND = 4096  # bytes kept before a window for look-behind assertions
+
+    def __init__(self, pattern: bytes | str, *, regex: bool = False, utf16: bool = False,
+                 pids: "set[int] | None" = None, context: int = 32, limit: int = 10_000,
+                 window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP) -> None:
+        self.compiled = compile_pattern(pattern, regex=regex, utf16=utf16)
+        self.literal = None if (regex or utf16) else (pattern.encode() if isinstance(pattern, str) else pattern)
+        self.pids = pids
+        self.context = max(0, context)
+        self.limit = limit
+        self.window = window
+        self.overlap = overlap
+        self.sinks: dict[str, _SearchSink] = {}
+
+    def sink(self, name: str, pid: int, runs: list, size: int) -> "_SearchSink | None":
+        if self.pids is not None and pid not in self.pids:
+            return None
+        sink = self.sinks[name] = _SearchSink(self, pid, list(present_spans(runs, size)))
+        return sink
+
+    def matches(self, ck) -> tuple[list, set[int]]:
+        """(matches in pid then address order, pids searched here) for the pages images
+        that were only streamed past; the caller searches the other processes as usual."""
+        from .checkpoint import MemoryMatch
+
+        discarded = getattr(ck.source, "discarded", set())
+        out = []
+        searched: set[int] = set()
+        for name, sink in self.sinks.items():
+            proc = ck.processes.get(sink.pid)
+            if name not in discarded or proc is None:
+                continue  # kept after all (the stream broke off), or not a process of the tree
+            searched.add(sink.pid)
+            if not proc.alive:
+                continue
+            reader = ck.memory(sink.pid)
+            for addr, match, before, after in sink.hits:
+                out.append(MemoryMatch(pid=sink.pid, address=addr, length=len(match), vma=reader.vma_at(addr),
+                                       match=match, before=before, after=after))
+        out.sort(key=lambda m: m.pid)  # stable: address order within a process
+        return out, searched
+
+
+class _SearchSink:
+    def __init__(self, search: StreamSearch, pid: int, spans: list[tuple[int, int, int]]) -> None:
+        self.s = search
+        self.pid = pid
+        self.spans = spans
+        self.si = 0
+        self.pos = spans[0][1] if spans else 0
+        self.data = bytearray()
+        self.ds = 0  # file offset of data[0]
+        self.recv = 0
+        self.hits: list[tuple[int, bytes, bytes, bytes]] = []
+        self.full = False
+
+    def __call__(self, chunk: bytes) -> None:
+        self.recv += len(chunk)
+        if self.full or self.si >= len(self.spans):
+            return
+        self.data += chunk
+        self._run()
+        keep = self.pos - max(self.s.context, self.s.BEHIND)
+        cut = keep - self.ds
+        if cut > 0 and (self.si >= len(self.spans) or self.full):
+            self.data = bytearray()
+            self.ds = self.recv
+        elif cut >= max(1 << 20, len(self.data) // 2):  # amortised: each byte moves about once
+            del self.data[:cut]
+            self.ds += cut
+
+    def _run(self) -> None:
+        s = self.s
+        literal, ctx, data = s.literal, s.context, self.data
+        while self.si < len(self.spans):
+            vaddr, off, length = self.spans[self.si]
+            end = off + length
+            while self.pos < end:
+                pos = self.pos
+                wend = min(end, pos + s.window)
+                hi = min(end, wend + (len(literal) - 1 if literal is not None else s.overlap))
+                if self.recv < min(end, hi + ctx):
+                    return  # wait for more of the stream
+                ds = self.ds
+                nxt = wend
+                if literal is not None:
+                    hits = _find_all(data, literal, pos - ds, hi - ds)
+                else:
+                    hits = ((m.start(), m.end()) for m in s.compiled.finditer(data, pos - ds, hi - ds))
+                for a, b in hits:
+                    start, stop = a + ds, b + ds
+                    if start >= wend:
+                        break
+                    if literal is None:
+                        nxt = max(nxt, stop)
+                    self.hits.append((vaddr + (start - off), bytes(data[a:b]),
+                                      bytes(data[max(off, start - ctx) - ds : a]), bytes(data[b : min(end, stop + ctx) - ds])))
+                    if len(self.hits) >= s.limit:
+                        self.full = True
+                        return
+                self.pos = nxt
+            self.si += 1
+            if self.si < len(self.spans):
+                self.pos = self.spans[self.si][1]
+
+
+def _find_all(data: bytearray, needle: bytes, start: int, end: int):
+    pos = data.find(needle, start, end)
+    while pos != -1:
+        yield pos, pos + len(needle)
+        pos = data.find(needle, pos + 1, end)
+
+
+class _Tee:
+    def __init__(self, sinks: list) -> None:
+        self.sinks = sinks
+
+    def __call__(self, chunk: bytes) -> None:
+        for sink in self.sinks:
+            sink(chunk)
+
+
 class ArgvEnvTap(Watch):
     """Give to ``open_source(watch=...)``; after the source is open, ``captured`` maps
     ``checkpoint/pages-N.img`` to its :class:`CapturedPages` for every image it took."""
 
-    def __init__(self) -> None:
+    def __init__(self, search: StreamSearch | None = None) -> None:
+        self.search = search
         self.ranges: dict[int, list[tuple[int, int]]] = {}  # pid -> [(start, end)] of argv, environ
         self.pagemaps: dict[int, tuple[int, list]] = {}  # pid -> (pages_id, runs)
         self.sinks: dict[str, _Sink] = {}
@@ -139,7 +268,8 @@ class ArgvEnvTap(Watch):
                     wanted.add(runs[i].offset + (page - runs[i].vaddr))
                 page += PAGE_SIZE
         sink = self.sinks[name] = _Sink(sorted(wanted))
-        return sink
+        found = self.search.sink(name, pid, runs, size) if self.search is not None else None
+        return sink if found is None else _Tee([sink, found])
 
     # -- results ---------------------------------------------------------
     @property
@@ -148,3 +278,31 @@ class ArgvEnvTap(Watch):
             self._captured = {name: sink.result() for name, sink in self.sinks.items()}
             self.sinks.clear()
         return self._captured
+
+
+def load_and_search(path, pattern: bytes | str, *, regex: bool = False, utf16: bool = False,
+                    pids: "list[int] | None" = None, context: int = 32, limit: int = 10_000,
+                    limits=None, log_files=(), window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP):
+    """Open ``path`` and search the memory of its processes in the same pass: the pages
+    of a compressed archive are searched as they stream past and never kept; processes
+    whose pages could not be searched that way (another member order, a plain tar or a
+    directory) are searched afterwards as usual. Returns ``(checkpoint, matches)`` with
+    the matches :func:`~ckpt_tui.model.memory.search_memory` would give, in pid then
+    address order (at most ``limit``)."""
+    from .loader import load_checkpoint
+    from .memory import search_memory
+
+    search = StreamSearch(pattern, regex=regex, utf16=utf16, pids=set(pids) if pids is not None else None,
+                          context=context, limit=limit, window=window, overlap=overlap)
+    ck = load_checkpoint(path, limits=limits, log_files=log_files, search=search)
+    try:
+        streamed, searched = search.matches(ck)
+        targets = [p for p in (pids if pids is not None else sorted(ck.processes)) if p in ck.processes]
+        rest = [p for p in targets if p not in searched]
+        later = list(search_memory(ck, pattern, regex=regex, utf16=utf16, pids=rest, context=context,
+                                   limit=limit)) if rest else []
+        matches = sorted(streamed + later, key=lambda m: m.pid)[:limit]
+    except BaseException:
+        ck.close()
+        raise
+    return ck, matches
