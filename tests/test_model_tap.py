@@ -254,3 +254,22 @@ def test_memsearch_cli_uses_the_streamed_search(capsys):
     assert out and all(m["match"] == "hello-from-web" for m in out)
     assert main(["memsearch", str(DATA / "web-httpd.tar.zst"), "[", "--regex"]) == 2
     assert "bad regular expression" in capsys.readouterr().err
+
+
+def test_a_pagemap_seen_twice_makes_the_tap_step_aside():
+    from ckpt_tui.archive import open_source
+
+    with open_source(DATA / "web-httpd.tar.zst") as src:
+        mm, pagemap = src.read("checkpoint/mm-1.img"), src.read("checkpoint/pagemap-1.img")
+    tap = ArgvEnvTap()
+    tap.member("checkpoint/mm-1.img", lambda: mm)
+    tap.member("checkpoint/pagemap-1.img", lambda: pagemap)
+    pages_id = tap.pagemaps[1][0]
+    assert tap.take(f"checkpoint/pages-{pages_id}.img", 1 << 16) is not None
+    tap.member("checkpoint/pagemap-1.img", lambda: b"garbage")  # a later, damaged copy
+    assert tap.take(f"checkpoint/pages-{pages_id}.img", 1 << 16) is None
+    tap2 = ArgvEnvTap()
+    tap2.member("checkpoint/mm-1.img", lambda: mm)
+    tap2.member("checkpoint/pagemap-1.img", lambda: pagemap)
+    tap2.member("checkpoint/pagemap-1.img", lambda: pagemap)  # the same pages image named twice
+    assert tap2.take(f"checkpoint/pages-{pages_id}.img", 1 << 16) is None

@@ -215,6 +215,7 @@ class ArgvEnvTap(Watch):
         self.search = search
         self.ranges: dict[int, list[tuple[int, int]]] = {}  # pid -> [(start, end)] of argv, environ
         self.pagemaps: dict[int, tuple[int, list]] = {}  # pid -> (pages_id, runs)
+        self.owners: dict[int, list[int]] = {}  # pages_id -> pids whose pagemap names it
         self.sinks: dict[str, _Sink] = {}
         self._captured: dict[str, CapturedPages] | None = None
 
@@ -227,7 +228,10 @@ class ArgvEnvTap(Watch):
         try:
             self._decode(name, pid, read())
         except Exception:  # a damaged image: the model says what is wrong; the tap just steps aside
-            self.ranges.pop(pid, None) if name.startswith(CKPT + "mm-") else self.pagemaps.pop(pid, None)
+            if name.startswith(CKPT + "mm-"):
+                self.ranges.pop(pid, None)
+            else:
+                self.pagemaps.pop(pid, None)
 
     def _decode(self, name: str, pid: int, data: bytes) -> None:
         from ..criu import decode_image
@@ -246,14 +250,15 @@ class ArgvEnvTap(Watch):
             entries.append((pm.vaddr, nr, flags))
         runs, _need = layout_runs(entries)
         self.pagemaps[pid] = (head.pages_id, runs)
+        self.owners.setdefault(head.pages_id, []).append(pid)
 
     def take(self, name: str, size: int) -> Callable[[bytes], object] | None:
         m = _PAGES.fullmatch(name)
         if m is None:
             return None
         pages_id = int(m.group(1))
-        owners = [pid for pid, (pid_pages, _runs) in self.pagemaps.items() if pid_pages == pages_id]
-        if len(owners) != 1 or owners[0] not in self.ranges:
+        owners = self.owners.get(pages_id, ())
+        if len(owners) != 1 or owners[0] not in self.ranges or owners[0] not in self.pagemaps:
             return None  # not known yet (other order) or ambiguous: keep the image
         pid = owners[0]
         runs = self.pagemaps[pid][1]
