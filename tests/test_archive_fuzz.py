@@ -153,3 +153,12 @@ def test_random_tar_headers(fuzz_dir, body, compress):
     elif compress == 2:
         data = zstandard.ZstdCompressor().compress(data)
     exercise(data, fuzz_dir)
+
+
+@given(st.binary(min_size=512, max_size=512))
+@SETTINGS
+def test_byte_sum_is_the_sum(block):
+    from ckpt_tui.archive.streams import _byte_sum
+
+    assert _byte_sum(block) == sum(block)
+    assert _byte_sum(b"\xff" * 512) == 255 * 512
