@@ -9,6 +9,13 @@ class CkptError(Exception):
     """The project's own error type: every failure on bad input is one of these."""
 
 
+class Cancelled(BaseException):
+    """The caller asked to stop (the user quit while a checkpoint was loading).
+
+    A BaseException, like KeyboardInterrupt, so that the loaders' "record a problem and
+    go on" handlers let it through."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something missing or unreadable in a checkpoint, recorded instead of raised.

@@ -21,7 +21,7 @@ from ..archive import Limits, Source, TarEntry, TarError, Workspace, iter_tar, o
 from ..criu import MAGICS, decode_image, expected_magic, find_unknown_fields
 from ..criu import constants as C
 from ..criu.constants import caps_from_words
-from ..errors import CkptError, Problem
+from ..errors import Cancelled, CkptError, Problem
 from .checkpoint import Checkpoint
 from .memory import MemoryReader, PagesData, layout_runs
 from .types import (
@@ -62,6 +62,7 @@ def load_checkpoint(
     on_metadata: Callable[[dict], object] | None = None,
     keep_pages: bool = True,
     search: Any = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Checkpoint:
     """Open ``path`` (any source the archive layer opens) and build its model.
 
@@ -70,7 +71,9 @@ def load_checkpoint(
     kept; command lines and environments are taken from them as they stream past
     (:mod:`ckpt_tui.model.tap`), and reading or searching memory later raises CkptError.
     ``search`` (a ``tap.StreamSearch``, implies ``keep_pages=False``): also search the pages
-    as they stream past (see :func:`ckpt_tui.model.tap.load_and_search`)."""
+    as they stream past (see :func:`ckpt_tui.model.tap.load_and_search`). ``cancelled()``
+    is asked between the steps of building the model and every few processes; when it
+    says True, :class:`ckpt_tui.errors.Cancelled` is raised (the source is closed)."""
     tap = None
     if not keep_pages or search is not None:
         from .tap import ArgvEnvTap
@@ -79,18 +82,20 @@ def load_checkpoint(
     source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
                          watch=tap)
     try:
-        return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None)
+        return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None,
+                                cancelled=cancelled)
     except BaseException:
         source.close()
         raise
 
 
 def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
-                     captured: dict[str, Any] | None = None) -> Checkpoint:
+                     captured: dict[str, Any] | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> Checkpoint:
     ck = Checkpoint(source=source)
     ck._captured = dict(captured or {})
     ck.problems.extend(source.problems)
-    builder = _Builder(ck)
+    builder = _Builder(ck, cancelled)
     if source.has("pod.options") and not source.has(CKPT + "pstree.img"):
         from .pods import build_pod
 
@@ -112,6 +117,7 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
         builder.namespaces,
         builder.sizes,
     ):
+        builder.check()
         try:
             step()
         except CkptError as exc:  # a whole part failed: say which, keep the rest
@@ -205,8 +211,9 @@ def _unix_name(name: bytes) -> str:
 
 
 class _Builder:
-    def __init__(self, ck: Checkpoint):
+    def __init__(self, ck: Checkpoint, cancelled: Callable[[], bool] | None = None):
         self.ck = ck
+        self.cancelled = cancelled
         self.src = ck.source
         self._images: dict[str, Any] = {}
         self._bad_images: set[str] = set()
@@ -214,6 +221,10 @@ class _Builder:
         self._runs: dict[int, tuple[Any, int]] = {}
 
     # -- helpers -----------------------------------------------------------
+    def check(self) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise Cancelled()
+
     def problem(self, source: str, message: str, pane: str = "overview", severity: str = "error") -> None:
         self.ck.problems.append(Problem(source, message, pane, severity))
 
@@ -488,7 +499,9 @@ class _Builder:
                         other.children.remove(p)
             roots.extend(cyclic)
         ck.roots = sorted(roots)
-        for proc in ck.processes.values():
+        for i, proc in enumerate(ck.processes.values()):
+            if i % 64 == 63:
+                self.check()
             try:
                 self.process(proc)
             except CkptError as exc:
@@ -848,7 +861,9 @@ class _Builder:
             else:
                 entries = iter_tar(fh, size)  # seekable: file data is skipped, not read
             try:
-                for entry, _reader in entries:
+                for i, (entry, _reader) in enumerate(entries):
+                    if i & 4095 == 4095:
+                        self.check()
                     self.rootfs_tar_entry(entry, diff)
             except (TarError, OSError, EOFError, ValueError) as exc:
                 self.problem("rootfs-diff.tar", f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown", "files")
