@@ -7,6 +7,8 @@ from pathlib import Path
 
 # bugs met on odd input must fail tests, not turn into problem messages
 os.environ.setdefault("CKPT_TUI_STRICT", "1")
+for _var in ("CKPT_TUI_CACHE", "CKPT_TUI_CACHE_DIR", "CKPT_TUI_CACHE_MAX"):  # tests that want it set it
+    os.environ.pop(_var, None)
 
 DATA = Path(__file__).parent / "data"
 ORACLE = DATA / "oracle"

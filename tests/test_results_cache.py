@@ -25,7 +25,10 @@ SRC = DATA / "tcp-server.tar.zst"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     for var in (results.ENV_DIR, results.ENV_ON, "CKPT_TUI_CACHE_MAX"):
-        monkeypatch.delenv(var, raising=False)
+        # set, then removed: monkeypatch then restores "unset" after the test even when the
+        # code under test (--cache) set it in between
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
 
 
@@ -206,3 +209,18 @@ def test_broken_pipe_is_quiet():
         os.close(w)
     assert proc.returncode == 0
     assert proc.stderr == b"", proc.stderr
+
+
+def test_metadata_is_reported_on_a_cache_hit_too(arc, tmp_path):
+    from ckpt_tui.archive import Limits, open_source
+
+    limits = Limits(cache_dir=str(tmp_path / "c"))
+    seen: list[dict] = []
+    with open_source(arc, limits=limits, on_metadata=seen.append) as src:
+        assert not src.from_cache
+    assert seen and seen[-1]["config"]["name"]
+    hit: list[dict] = []
+    with open_source(arc, limits=limits, on_metadata=hit.append) as src:
+        assert src.from_cache
+    assert hit and hit[-1]["config"] == seen[-1]["config"] and hit[-1]["spec"] == seen[-1]["spec"]
+    assert hit[-1]["kind"] == "tar+zstd"

@@ -269,7 +269,17 @@ def open_source(
     key = _cache.key_of(ident)
     loaded = cache.load(key, ident)
     if loaded is not None:
-        return _from_cache(p, st, loaded, workspace, limits, progress)
+        src = _from_cache(p, st, loaded, workspace, limits, progress)
+        if on_metadata is not None:  # what the streaming pass would have shown on its way
+            meta: dict[str, Any] = {"kind": src.kind, "size": st.st_size}
+            for key_, fn in (("config", "config.dump"), ("spec", "spec.dump")):
+                if src.has(fn) and src.members[fn].size <= _META_CAP:
+                    value = _parse_json(src.read(fn))
+                    if value is not None:
+                        meta[key_] = value
+            if "config" in meta or "spec" in meta:
+                on_metadata(meta)
+        return src
     staging = cache.stage(key)
     if staging is None:
         return _open(p, st, workspace, limits, progress, on_metadata=on_metadata)
