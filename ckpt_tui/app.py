@@ -28,6 +28,7 @@ from .commands import (
     ProcessCommands,
     SocketCommands,
 )
+from .errors import Cancelled
 from .messages import (
     ActionFinished,
     ActionOutput,
@@ -47,11 +48,6 @@ from .widgets.base import ExportRequest
 from .widgets.format import esc
 
 DEMO_PATH = Path(__file__).parent / "data" / "demo-web-httpd.tar.zst"
-
-
-class _LoadCancelled(BaseException):
-    """Raised from the progress callback to abandon a load nobody waits for (not an Exception: the
-    lower layers must not turn it into a Problem)."""
 
 
 def _fmt_stage(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, float | None, float | None]:
@@ -81,7 +77,7 @@ class CkptApp(App[int]):
         Binding("ctrl+s", "export", "Export", id="app.export"),
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
         Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
-        Binding("o", "other_checkpoint", "Other checkpoint", id="app.other"),
+        Binding("L", "other_checkpoint", "Checkpoint list", id="app.other"),
     ]
 
     secrets_revealed: reactive[bool] = reactive(False, init=False)
@@ -191,7 +187,7 @@ class CkptApp(App[int]):
 
         def progress(*args: Any, **kwargs: Any) -> None:
             if worker.is_cancelled:  # the user quit: stop indexing (cleans up through the loader)
-                raise _LoadCancelled()
+                raise Cancelled()
             stage, done, total = _fmt_stage(args, kwargs)
             if total and done is not None and done >= total:
                 text = f"{path.name}: reading processes, memory maps and files…"
@@ -203,8 +199,8 @@ class CkptApp(App[int]):
             from .model import load_checkpoint
 
             checkpoint = load_checkpoint(path, limits=self._limits(), progress=progress, log_files=self.log_files,
-                                         on_metadata=metadata)
-        except _LoadCancelled:
+                                         on_metadata=metadata, cancelled=lambda: worker.is_cancelled)
+        except Cancelled:
             return
         except Exception as exc:  # CkptError says it in words; anything else too, rather than crash
             message = str(exc) or type(exc).__name__
@@ -468,7 +464,7 @@ class CkptApp(App[int]):
                 if value is not None:
                     count = target.find(value)
                     if value:
-                        self.notify(f"{count} lines match" if count else f"{value!r} not found", timeout=2)
+                        self.notify(f"{fmt.plural(count, 'line')} match{'es' if count == 1 else ''}" if count else f"{value!r} not found", timeout=2)
 
             self.push_screen(PromptScreen("Find", value=target.find_pattern, placeholder="text (n / N: next / prev)"),
                              found)
@@ -563,8 +559,10 @@ class CkptApp(App[int]):
             return True if self.checkpoint is not None or self.metadata else None
         if action == "pod_containers":
             return True if self.pod is not None else None
-        if action == "other_checkpoint":
-            return True if self.found is not None and not self.loading else None
+        if action == "other_checkpoint":  # only when opened on a directory of checkpoints
+            if self.found is None:
+                return False
+            return True if not self.loading else None
         return True
 
     def default_image_name(self) -> str:

@@ -9,8 +9,15 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .render import plural
+
 MAX_HITS = 60
 MAX_FILES_SCANNED = 50_000
+
+
+def _bytes(n: int) -> str:
+    """An exact byte count: "1 byte", "4,096 bytes"."""
+    return f"{n:,} byte" if n == 1 else f"{n:,} bytes"
 
 
 def _checkpoint(provider: Provider) -> Any:
@@ -52,7 +59,7 @@ class ProcessCommands(_Base):
         for proc in cp.process_list():
             title = proc.title.replace("\n", " ")
             yield (f"process {proc.pid} {proc.comm}", partial(app.goto_process, proc.pid),
-                   f"{proc.state}, {max(len(proc.threads), 1)} threads: {title[:80]}")
+                   f"{proc.state}, {plural(max(len(proc.threads), 1), 'thread')}: {title[:80]}")
 
 
 class FileCommands(_Base):
@@ -67,7 +74,7 @@ class FileCommands(_Base):
             if entry.type in ("dir", "whiteout"):
                 continue
             yield (f"file /{entry.path.strip('/')}", partial(app.goto_file, entry.path),
-                   f"changed {entry.type}, {entry.size:,} bytes")
+                   f"changed {entry.type}, {_bytes(entry.size)}")
         for path in cp.rootfs.deleted:
             yield (f"file {path} (deleted)", partial(app.goto_file, path), "deleted in the container")
 
@@ -102,7 +109,7 @@ class AddressCommands(_Base):
             for vma in proc.vmas:
                 yield (f"memory {vma.start:x} {fmt.vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
                        partial(app.open_hex, proc.pid, vma.start),
-                       f"{vma.perms} {vma.end - vma.start:,} bytes, {vma.pages_present} pages dumped")
+                       f"{vma.perms} {_bytes(vma.end - vma.start)}, {plural(vma.pages_present, 'page')} dumped")
 
     async def search(self, query: str) -> Hits:
         from .widgets import format as fmt

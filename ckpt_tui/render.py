@@ -27,6 +27,23 @@ def size(n: int) -> str:
     return humanize.naturalsize(n, binary=True)
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``count`` and the noun in the right number: "1 socket", "2 sockets", "1 process", "3 matches".
+
+    ``many`` gives an irregular plural; otherwise -s, or -es after s, x, z, ch and sh.
+    Shared by the command line and the UI (this module imports Rich, never Textual).
+    """
+    if count == 1:
+        word = noun
+    elif many is not None:
+        word = many
+    elif noun.endswith(("s", "x", "z", "ch", "sh")):
+        word = noun + "es"
+    else:
+        word = noun + "s"
+    return f"{count} {word}"
+
+
 def process_label(proc: Process) -> Text:
     text = Text()
     text.append(f"[{proc.pid}", style="bold cyan")
@@ -35,7 +52,7 @@ def process_label(proc: Process) -> Text:
     text.append("]  ", style="bold cyan")
     text.append(proc.title or proc.comm)
     if len(proc.threads) > 1:
-        text.append(f"  ({len(proc.threads)} threads)", style="dim")
+        text.append(f"  ({plural(len(proc.threads), 'thread')})", style="dim")
     return text
 
 

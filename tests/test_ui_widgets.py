@@ -321,7 +321,7 @@ def test_vma_map_cells_and_picture():
     cells = vma_cells(vma, reader, 32)
     assert cells[:16] == ["present"] * 16 and cells[16:24] == ["other"] * 8 and cells[24:] == ["none"] * 8
     picture = render_map(7, [vma], reader)
-    assert "1 VMAs" in picture and "[@click=app.open_hex(7,4096)]" in picture and "\\[heap]" in picture
+    assert "1 VMA," in picture and "[@click=app.open_hex(7,4096)]" in picture and "\\[heap]" in picture
 
 
 def test_error_lines_and_diagnosis_rendering():

@@ -150,7 +150,7 @@ class FileViewScreen(Screen):
             def done(value: str | None) -> None:
                 if value is not None:
                     count = view.find(value)
-                    self.notify(f"{count} lines match" if count else f"{value!r} not found", timeout=2)
+                    self.notify(f"{fmt.plural(count, 'line')} match{'es' if count == 1 else ''}" if count else f"{value!r} not found", timeout=2)
 
             self.app.push_screen(PromptScreen("Find", value=view.find_pattern), done)
             return
@@ -183,7 +183,7 @@ class FileViewScreen(Screen):
                     self.notify(f"{value!r} not found", severity="warning")
                     return
                 hexview.set_matches(found[:10_000], 0, value)
-                self.notify(f"{len(found)} matches", timeout=2)
+                self.notify(fmt.plural(len(found), "match"), timeout=2)
 
             self.app.push_screen(PromptScreen("Find", placeholder="text · x:hex bytes · re:regex"), done_hex)
 

@@ -61,37 +61,61 @@ class HelpScreen(ModalScreen[None]):
     def _key(self, binding: Binding) -> str:
         return self.app.get_key_display(binding)
 
-    def _active_markup(self) -> str:
-        groups: dict[str, list[tuple[str, str, bool]]] = {}
-        seen: set[tuple[str, str]] = set()
-        for key, active in self.active.items():
+    def active_rows(self) -> dict[str, list[tuple[list[Binding], str, bool]]]:
+        """The bindings active where help was asked for, by group: (every key bound to the action,
+        description, enabled). Keys come from the real bindings only, so this list cannot drift."""
+        groups: dict[str, list[tuple[list[Binding], str, bool]]] = {}
+        rows: dict[tuple[str, str], tuple[list[Binding], str, bool]] = {}
+        for active in self.active.values():
             binding = active.binding
             if not binding.description:
                 continue
             group = _group_name(active.node)
             ident = (group, binding.action)
-            if ident in seen:
+            if ident in rows:
+                rows[ident][0].append(binding)
                 continue
-            seen.add(ident)
-            groups.setdefault(group, []).append((self._key(binding), binding.description, active.enabled))
+            rows[ident] = ([binding], binding.description, active.enabled)
+            groups.setdefault(group, []).append(rows[ident])
+        for entries in groups.values():  # the project's own (shown) key first: "q ^q", not "^q q"
+            for bindings, _description, _enabled in entries:
+                bindings.sort(key=lambda b: not b.show)
+        return groups
+
+    def other_rows(self) -> list[tuple[str, list[tuple[list[Binding], str]]]]:
+        """The shown bindings of the other views, from their classes' BINDINGS."""
+        out = []
+        for title, cls in OTHER_VIEWS:
+            rows: dict[str, tuple[list[Binding], str]] = {}
+            for binding in Binding.make_bindings(cls.BINDINGS):
+                if not (binding.description and binding.show):
+                    continue
+                rows.setdefault(binding.action, ([], binding.description))[0].append(binding)
+            if rows:
+                out.append((title, list(rows.values())))
+        return out
+
+    def _keys(self, bindings: list[Binding]) -> str:
+        """The keys right-aligned in 12 cells, escaped after padding (``[`` must not count twice)."""
+        return esc(" ".join(dict.fromkeys(self._key(b) for b in bindings)).rjust(12))
+
+    def _active_markup(self) -> str:
+        groups = self.active_rows()
         lines = ["[b]Here[/] [$text-muted](dimmed: not available right now)[/]"]
         order = sorted(groups, key=lambda g: (g == "Everywhere", g))
         for group in order:
             lines.append(f"\n[b $accent]{esc(group)}[/]")
-            for key, description, enabled in groups[group]:
-                text = f"  [b]{esc(key):>12}[/]  {esc(description)}"
+            for bindings, description, enabled in groups[group]:
+                text = f"  [b]{self._keys(bindings)}[/]  {esc(description)}"
                 lines.append(text if enabled else f"[$text-disabled]{text}  (unavailable)[/]")
         return "\n".join(lines)
 
     def _other_markup(self) -> str:
         lines = ["\n[b]In other views[/]"]
-        for title, cls in OTHER_VIEWS:
-            bindings = [b for b in cls.BINDINGS if isinstance(b, Binding) and b.description and b.show]
-            if not bindings:
-                continue
+        for title, rows in self.other_rows():
             lines.append(f"\n[b $accent]{esc(title)}[/]")
-            for binding in bindings:
-                lines.append(f"  [b]{esc(self.app.get_key_display(binding)):>12}[/]  {esc(binding.description)}")
+            for bindings, description in rows:
+                lines.append(f"  [b]{self._keys(bindings)}[/]  {esc(description)}")
         return "\n".join(lines)
 
     def action_close(self) -> None:

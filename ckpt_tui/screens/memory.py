@@ -136,7 +136,8 @@ class HexScreen(SearchWorkerMixin, Screen):
     def on_mount(self) -> None:
         proc = self.proc
         self.query_one("#hex-title", Static).update(
-            f"[b]pid {proc.pid} {esc(proc.comm)}[/] — {len(proc.vmas)} VMAs, {fmt.size(proc.memory_size)} dumped   "
+            f"[b]pid {proc.pid} {esc(proc.comm)}[/] — {fmt.plural(len(proc.vmas), 'VMA')}, "
+            f"{fmt.size(proc.memory_size)} dumped   "
             f"[$text-muted]g address · \\[ ] VMA · / find · n/N matches · c copy address · ctrl+s export[/]"
         )
         self.query_one(HexView).focus()
@@ -228,7 +229,7 @@ class HexScreen(SearchWorkerMixin, Screen):
         found = sorted(self._found)
         index = next((i for i, (a, _l) in enumerate(found) if a >= here), 0)
         self.view.set_matches(found, index, self.pattern)
-        self.notify(f"{len(found)} matches", timeout=2)
+        self.notify(fmt.plural(len(found), "match"), timeout=2)
         self._update_status()
 
     def action_close(self) -> None:
@@ -266,16 +267,18 @@ class SearchScreen(SearchWorkerMixin, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="search-form"):
+            # two rows, so the pattern keeps most of the width even at 80 columns
             with Horizontal(id="search-row"):
                 yield Input(self.initial_pattern, placeholder="pattern (Enter searches)", id="search-pattern")
+                yield Button("Search", variant="primary", id="search-go")
+                yield Button("Cancel", id="search-cancel", disabled=True)
+            with Horizontal(id="search-options"):
                 yield Select(MODES, value=self.initial_mode, allow_blank=False, id="search-mode")
                 options = [("all processes", -1)] + [
                     (f"{p.pid} {p.comm}", p.pid) for p in self.checkpoint.process_list()
                 ]
                 yield Select(options, value=self.initial_pid if self.initial_pid is not None else -1,
                              allow_blank=False, id="search-pid")
-                yield Button("Search", variant="primary", id="search-go")
-                yield Button("Cancel", id="search-cancel", disabled=True)
             with Horizontal(id="search-progress-row"):
                 yield ProgressBar(total=100, show_eta=False, id="search-progress")
                 yield Label("", id="search-status")
@@ -343,7 +346,7 @@ class SearchScreen(SearchWorkerMixin, Screen):
         if message.total:
             bar.update(total=message.total, progress=message.done)
         self.query_one("#search-status", Label).update(
-            f"{fmt.size(message.done)} of {fmt.size(message.total)} scanned, {self.count} matches"
+            f"{fmt.size(message.done)} of {fmt.size(message.total)} scanned, {fmt.plural(self.count, 'match')}"
         )
 
     def on_search_matches(self, message: SearchMatches) -> None:
@@ -356,10 +359,12 @@ class SearchScreen(SearchWorkerMixin, Screen):
         if message.error:
             status = f"error: {message.error}"
         elif message.cancelled:
-            status = f"cancelled — {message.count} matches so far"
+            status = f"cancelled — {fmt.plural(message.count, 'match')} so far"
         else:
             bar.update(progress=bar.total or 100)
-            status = f"{message.count} matches" + (" (the search stops at 10,000)" if message.count >= 10_000 else "")
+            status = fmt.plural(message.count, "match")
+            if message.count >= 10_000:
+                status += " (the search stops at 10,000)"
         self.query_one("#search-status", Label).update(status)
         if message.count and not message.error:
             self.query_one(MatchList).focus()

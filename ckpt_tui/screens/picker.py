@@ -38,7 +38,7 @@ class PickerScreen(Screen[Path | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"[b]{len(self.entries)} checkpoints[/] in {esc(str(self.directory))}   "
-                     "[$text-muted]Enter opens one · / filters · o comes back here later[/]",
+                     "[$text-muted]Enter opens one · / filters · L comes back here later[/]",
                      classes="pane-summary")
         yield FilterTable(id="picker-table")
         yield Footer()
@@ -87,13 +87,13 @@ class ContainerPickerScreen(Screen[int | None]):
         super().__init__()
         self.pod = pod
         info = pod.info
-        self.sub_title = f"pod {info.pod_name or '?'} · {len(pod.containers)} containers"
+        self.sub_title = f"pod {info.pod_name or '?'} · {fmt.plural(len(pod.containers), 'container')}"
 
     def compose(self) -> ComposeResult:
         info = self.pod.info
         yield Header()
         yield Static(f"[b]Pod {esc(info.pod_name or '?')}[/] namespace {esc(info.namespace or '-')} · "
-                     f"{esc(info.engine)} · {len(self.pod.containers)} containers   "
+                     f"{esc(info.engine)} · {fmt.plural(len(self.pod.containers), 'container')}   "
                      "[$text-muted]Enter opens one · P comes back here[/]", classes="pane-summary")
         yield FilterTable(id="pod-table")
         yield Footer()
@@ -107,10 +107,6 @@ class ContainerPickerScreen(Screen[int | None]):
             rows.append((str(index), [info.name, info.image, info.engine, str(len(ck.processes)),
                                       str(len(ck.problems))], index))
         table.set_rows(rows)
-        if self.current is not None:
-            for i, (path, _meta) in enumerate(self.entries):
-                if path == self.current:
-                    table.move_cursor(row=i)
         table.focus()
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:

@@ -159,6 +159,7 @@ class FilesTree(Tree[FileNode]):
         self.index = index
         self.filter_text = ""
         self._match_cache: dict[str, bool] = {}
+        self._shown_cache: dict[str, tuple[int, int]] = {}
         super().__init__("/", data=index, **kwargs)
         self.show_root = True
         self.guide_depth = 3
@@ -201,6 +202,66 @@ class FilesTree(Tree[FileNode]):
     def filtering(self) -> bool:
         return bool(self.only_deleted or self.only_large or self.filter_text)
 
+    def shown_totals(self, node: FileNode) -> tuple[int, int]:
+        """(bytes, deleted entries) of what the current filters show below the directory ``node``.
+
+        A file is shown exactly when it passes ``visible`` (its directories then pass too), so a
+        directory's size under "only deleted", "only large" or a filter is of the files listed
+        under it, not of the hidden ones. One iterative pass, memoised until the next rebuild."""
+        cache = self._shown_cache
+        if node.path in cache:
+            return cache[node.path]
+        order: list[FileNode] = []
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.path in cache:
+                continue
+            order.append(current)
+            stack.extend(c for c in current.children.values() if c.is_dir)
+        for current in reversed(order):
+            size = deleted = 0
+            for child in current.children.values():
+                if child.is_dir:
+                    child_size, child_deleted = cache[child.path]
+                    size += child_size
+                    deleted += child_deleted
+                    if child.status == "deleted" and self.visible(child):
+                        deleted += 1  # a deleted directory is an entry of its own
+                elif self.visible(child):
+                    if child.status == "deleted":
+                        deleted += 1
+                    else:
+                        size += child.size
+            cache[current.path] = (size, deleted)
+        return cache[node.path]
+
+    def shows(self, path: str) -> bool:
+        """Whether the current filters let ``path`` (and the directories above it) be listed."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        node = self.index
+        for part in parts:
+            node = node.children.get(part)  # type: ignore[assignment]
+            if node is None:
+                return True  # not in the diff: no filter hides it
+            if not self.visible(node):
+                return False
+        return True
+
+    def reveal(self, node: TreeNode[FileNode]) -> None:
+        """Put the cursor on ``node`` and scroll to it, now. A node's line is only known once the
+        tree has laid out its lines (-1 until then, e.g. right after a rebuild), so lay them out."""
+        self._tree_lines  # noqa: B018  (builds the line cache: Tree has no public call for it)
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
+
+    def clear_filters(self) -> None:
+        """Drop "only deleted", "only large" and the text filter (the sort order stays); one rebuild."""
+        self.set_reactive(FilesTree.only_deleted, False)
+        self.set_reactive(FilesTree.only_large, False)
+        self.filter_text = ""
+        self.rebuild()
+
     def _sorted_children(self, node: FileNode) -> list[FileNode]:
         children = [c for c in node.children.values() if self.visible(c)]
         if self.sort_by_size:
@@ -228,6 +289,7 @@ class FilesTree(Tree[FileNode]):
 
     def rebuild(self) -> None:
         self._match_cache: dict[str, bool] = {}
+        self._shown_cache: dict[str, tuple[int, int]] = {}
         self.clear()
         root = self.root
         root.data = self.index
@@ -305,6 +367,10 @@ class FilesTree(Tree[FileNode]):
         get = self._component_style
         if data is self.index:
             summary = f"/ {fmt.size(data.size)} in {data.changed_count} changed, {data.deleted_count} deleted"
+            if self.filtering:  # the line above is the whole diff; say what the filters leave
+                shown_size, shown_deleted = self.shown_totals(data)
+                summary += (f" · shown: {fmt.plural(shown_deleted, 'deleted entry', 'deleted entries')}"
+                            if self.only_deleted else f" · shown: {fmt.size(shown_size)}")
             if self.only_deleted:
                 summary += "  [only deleted]"
             if self.only_large:
@@ -316,7 +382,15 @@ class FilesTree(Tree[FileNode]):
             return Text(summary, style=style)
         marker = data.marker
         marker_style = get("files--marker-d") if marker == "D" else get("files--marker-c") if marker == "C" else Style()
-        size_text = "" if data.status == "deleted" else fmt.size(data.size)
+        if data.status == "deleted":
+            size_text = ""  # gone: the diff records no size
+        elif data.is_dir and self.only_deleted:
+            # what is listed below is deleted files, which have no size: count them instead
+            size_text = f"{self.shown_totals(data)[1]} deleted"
+        elif data.is_dir and self.filtering:
+            size_text = fmt.size(self.shown_totals(data)[0])
+        else:
+            size_text = fmt.size(data.size)
         if data.status == "deleted":
             name_style = get("files--deleted")
         elif data.is_dir:
@@ -377,7 +451,7 @@ class FilesPane(Pane):
         total = sum(e.size for e in diff.entries if e.type not in ("dir", "whiteout"))
         deleted = len({p.strip("/") for p in diff.deleted} |
                       {e.path for e in diff.entries if e.type == "whiteout"})
-        text = (f"{changed} changed files ({fmt.size(total)}), {deleted} deleted"
+        text = (f"{fmt.plural(changed, 'changed file')} ({fmt.size(total)}), {deleted} deleted"
                 + (f", layer {diff.compressed}" if diff.compressed else "")
                 + "   [$text-muted]d only deleted · l only large · o sort · Enter view[/]")
         self.query_one("#files-summary", Static).update(text)
@@ -396,6 +470,10 @@ class FilesPane(Pane):
         tree = self.tree
         if tree is None or not isinstance(target, str):
             return
+        if not tree.shows(target):  # a filter or mode hides it: drop them, or the jump lands on nothing
+            tree.clear_filters()
+            self.notify(f"Filters cleared to show {target if target.startswith('/') else '/' + target}.",
+                        timeout=3)
         parts = [p for p in target.strip("/").split("/") if p]
         node = tree.root
         for part in parts:
@@ -405,8 +483,7 @@ class FilesPane(Pane):
             if match is None:
                 break
             node = match
-        tree.move_cursor(node)
-        tree.scroll_to_node(node, animate=False)
+        tree.reveal(node)
 
     def export_payload(self):
         tree = self.tree

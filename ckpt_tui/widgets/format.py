@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 import humanize
 
+from ..render import plural  # noqa: F401  (re-exported: "1 socket", "2 sockets"; render.py is Rich-only)
+
 SECRET_NAME = re.compile(r"PASS(WORD|WD)?|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
 MASK = "\u2022" * 8
 

@@ -46,7 +46,7 @@ def render_diagnosis(diagnosis: Any) -> str:
         errors = [e for e in diagnosis.errors if getattr(e, "level", "Error") == "Error"]
         harmless = [e for e in errors if getattr(e, "note", "") == "harmless"]
         if errors:
-            text = f"{len(errors)} error line{'s' if len(errors) != 1 else ''}"
+            text = fmt.plural(len(errors), "error line")
             if harmless:
                 text += f" ({len(harmless)} harmless)"
             lines.append(f"[$text-muted]{text} · e jumps to the first, E to the next[/]")
@@ -115,7 +115,8 @@ class LogsPane(Pane):
         logs = self.checkpoint.logs
         if logs:
             options = [(Text(f"{_short(lf.name)}{' (--log)' if lf.external else ''}  "
-                             f"({len(error_lines(lf.text.splitlines()))} error lines)"), i) for i, lf in enumerate(logs)]
+                             f"({fmt.plural(len(error_lines(lf.text.splitlines())), 'error line')})"), i)
+                       for i, lf in enumerate(logs)]
             yield Select(options, allow_blank=False, id="logs-select", value=self._default_log())
         yield LogView(id="logs-view")
         yield Static(id="logs-diagnosis", classes="diagnosis")
@@ -160,7 +161,8 @@ class LogsPane(Pane):
         errors = error_lines(lines)
         view = self.query_one(LogView)
         view.set_lines(lines, marked=errors)
-        view.border_title = f"{_short(log.name)} — {len(lines)} lines, {len(errors)} error lines (e: first error)"
+        view.border_title = (f"{_short(log.name)} — {fmt.plural(len(lines), 'line')}, "
+                             f"{fmt.plural(len(errors), 'error line')} (e: first error)")
         self.refresh_bindings()
         self._diagnose(log.text)
 

@@ -116,7 +116,7 @@ class MemoryPane(Pane):
         table.set_rows([(str(v.start), vma_row(v, width, proc.mm), v) for v in vmas])
         mapped = sum(v.size for v in vmas)
         self.query_one("#memory-summary", Static).update(
-            f"[b]pid {proc.pid} {esc(proc.comm)}[/]: {len(vmas)} VMAs, {fmt.size(mapped)} mapped, "
+            f"[b]pid {proc.pid} {esc(proc.comm)}[/]: {fmt.plural(len(vmas), 'VMA')}, {fmt.size(mapped)} mapped, "
             f"{fmt.size(proc.memory_size)} dumped   [$text-muted]Enter: hex view · s: search[/]"
         )
 

@@ -10,6 +10,8 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from . import format as fmt
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
     from ..model.types import Process
@@ -63,10 +65,10 @@ class NavTree(Tree[NavItem]):
         errors = sum(1 for p in cp.problems if p.severity == "error")
         self.counts = {
             "processes": str(len(cp.processes)),
-            "memory": str(sum(len(p.vmas) for p in cp.processes.values())) + " VMAs",
+            "memory": fmt.plural(sum(len(p.vmas) for p in cp.processes.values()), "VMA"),
             "files": str(sum(1 for e in cp.rootfs.entries if e.type not in ("dir", "whiteout"))
                          + len(cp.rootfs.deleted)),
-            "network": str(len(cp.sockets)) + " sockets",
+            "network": fmt.plural(len(cp.sockets), "socket"),
             "mounts": str(len(cp.mounts)),
             "logs": str(len(cp.logs)),
             "problems": str(len(cp.problems)) if cp.problems else "0",

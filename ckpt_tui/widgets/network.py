@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.widgets import Label, Static
 
+from . import format as fmt
 from .base import Pane, dumps, to_jsonable
 from .processes import SOCKET_COLUMNS, socket_row
 from .table import FilterTable
@@ -47,9 +48,11 @@ class NetworkPane(Pane):
         ])
         established = [s for s in sockets if s.needs_tcp_established]
         listening = [s for s in sockets if s.state == "LISTEN"]
-        summary = (f"{len(rows)} interfaces, {len(sockets)} sockets, {len(listening)} listening")
+        summary = (f"{fmt.plural(len(rows), 'interface')}, {fmt.plural(len(sockets), 'socket')}, "
+                   f"{len(listening)} listening")
         if established:
-            summary += (f", [$text-warning]{len(established)} TCP connection(s) need "
+            verb = "needs" if len(established) == 1 else "need"
+            summary += (f", [$text-warning]{fmt.plural(len(established), 'TCP connection')} {verb} "
                         f"--tcp-established to restore[/]")
         self.query_one("#network-summary", Static).update(summary)
 
@@ -93,7 +96,8 @@ class MountsPane(Pane):
         for m in mounts:
             by_origin[m.origin] = by_origin.get(m.origin, 0) + 1
         detail = ", ".join(f"{n} from {origin}" for origin, n in sorted(by_origin.items()))
-        self.query_one("#mounts-summary", Static).update(f"{len(mounts)} mounts" + (f" ({detail})" if detail else ""))
+        self.query_one("#mounts-summary", Static).update(
+            fmt.plural(len(mounts), "mount") + (f" ({detail})" if detail else ""))
 
     def copy_text(self) -> str:
         return self.query_one(FilterTable).copy_text()

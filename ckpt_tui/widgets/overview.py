@@ -75,6 +75,27 @@ def size_bar(parts: list[tuple[str, int]], width: int = BAR_WIDTH) -> str:
     return bar + "\n" + "\n".join(legend)
 
 
+def size_rows(sizes: Any) -> list[tuple[str, int]]:
+    """The Sizes rows, indented by what holds what: the archive holds the CRIU images (memory pages
+    and the other images), the root FS diff and the metadata/logs; the diff is not a CRIU image."""
+    pages = sizes.memory_pages
+    images = max(sizes.total - pages, 0)
+    rows: list[tuple[str, int]] = []
+    indent = ""
+    if sizes.archive:
+        rows.append(("archive", sizes.archive))
+        indent = "  "
+    rows += [
+        (f"{indent}CRIU images", sizes.total),
+        (f"{indent}  memory pages", pages),
+        (f"{indent}  other CRIU images", images),
+        (f"{indent}root FS diff", sizes.rootfs_diff),
+    ]
+    if sizes.archive:
+        rows.append((f"{indent}metadata, logs and other", max(sizes.archive - sizes.total - sizes.rootfs_diff, 0)))
+    return rows
+
+
 class OverviewPane(Pane):
     pane_id = "overview"
     title = "Overview"
@@ -138,11 +159,7 @@ class OverviewPane(Pane):
         rootfs = sizes.rootfs_diff
         whole = sizes.archive or (sizes.total + rootfs)
         other = max(whole - pages - rootfs, 0)
-        rows_in = [("archive", sizes.archive), ("CRIU images", sizes.total)]
-        if sizes.breakdown:
-            rows_in += [(f"  {name}", v) for name, v in sizes.breakdown.items()]
-        else:
-            rows_in += [("  memory pages", pages), ("  root FS diff", rootfs)]
+        rows_in = size_rows(sizes)
         width = max(len(name) for name, _v in rows_in) + 2
         body = _kv([(name, f"{fmt.size(v):>10}  [$text-muted]{v:,} B[/]") for name, v in rows_in], width)
         body += "\n\n" + size_bar(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.widgets import Static
 
+from . import format as fmt
 from .base import Pane, dumps, to_jsonable
 from .format import esc
 from .table import FilterTable
@@ -43,8 +44,10 @@ class ProblemsPane(Pane):
         errors = sum(1 for p in problems if p.severity == "error")
         warnings = sum(1 for p in problems if p.severity == "warning")
         if problems:
-            text = (f"[$text-error]{errors} errors[/], [$text-warning]{warnings} warnings[/], "
-                    f"{len(problems) - errors - warnings} notes   [$text-muted]Enter goes to the affected pane[/]")
+            notes = len(problems) - errors - warnings
+            text = (f"[$text-error]{fmt.plural(errors, 'error')}[/], "
+                    f"[$text-warning]{fmt.plural(warnings, 'warning')}[/], {fmt.plural(notes, 'note')}   "
+                    "[$text-muted]Enter goes to the affected pane[/]")
         else:
             text = "[$text-success]No problems found in this checkpoint.[/]"
         self.query_one("#problems-summary", Static).update(text)

@@ -91,9 +91,9 @@ class ProcessesPane(Pane):
         zombies = sum(1 for p in cp.processes.values() if p.state == "Zombie")
         stopped = sum(1 for p in cp.processes.values() if p.state == "Stopped")
         threads = sum(max(len(p.threads), 1) for p in cp.processes.values())
-        summary = f"{len(cp.processes)} processes, {threads} threads"
+        summary = f"{fmt.plural(len(cp.processes), 'process')}, {fmt.plural(threads, 'thread')}"
         if zombies:
-            summary += f", [$text-error]{zombies} zombie[/]"
+            summary += f", [$text-error]{fmt.plural(zombies, 'zombie')}[/]"
         if stopped:
             summary += f", [$text-warning]{stopped} stopped[/]"
         self.query_one("#processes-summary", Static).update(summary + "   [$text-muted]Enter opens a process[/]")
@@ -233,8 +233,8 @@ class ProcessPane(Pane):
                         "Dead": f"[$text-error]{state}[/]"}.get(state, esc(state))
         self.query_one("#process-title", Static).update(
             f"[b]pid {proc.pid} {esc(proc.comm)}[/]  ppid {proc.ppid}  ·  {state_markup}  ·  "
-            f"{threads} thread{'s' if threads != 1 else ''}  ·  {fmt.size(proc.memory_size)} dumped  ·  "
-            f"{len(proc.files)} fds"
+            f"{fmt.plural(threads, 'thread')}  ·  {fmt.size(proc.memory_size)} dumped  ·  "
+            f"{fmt.plural(len(proc.files), 'fd')}"
         )
         self._fill_command(proc)
         self.query_one(EnvTable).load(proc.env)

@@ -87,7 +87,7 @@ def render_map(pid: int, vmas: list[Any], reader: Any | None, *, width: int = BA
     mapped = sum(v.end - v.start for v in vmas)
     dumped = sum(v.pages_present for v in vmas) * PAGE
     lines = [
-        f"{len(vmas)} VMAs, {fmt.size(mapped)} mapped, {fmt.size(dumped)} dumped   "
+        f"{fmt.plural(len(vmas), 'VMA')}, {fmt.size(mapped)} mapped, {fmt.size(dumped)} dumped   "
         + "  ".join(f"[{var}]{ch}[/] {name}" for name, (ch, var) in
                     (("dumped", SHADES["present"]), ("part", SHADES["partial"]),
                      ("lazy", SHADES["other"]), ("none", SHADES["none"]))),
