@@ -266,7 +266,55 @@ def task_rootfs(args) -> dict:
     return asyncio.run(run())
 
 
-TASKS = {"load": task_load, "search": task_search, "ui": task_ui, "hexview": task_hexview, "rootfs": task_rootfs}
+def task_ui_keys(args) -> dict:
+    """Keys while the checkpoint is still loading. Key events are posted straight to the app
+    (Textual's test pilot waits for the whole process to go idle after each key, which
+    a loading thread never lets it do) and timed until their handler has run: section keys
+    ``2`` / ``1`` (processes, overview) and the help screen opened and closed."""
+    CkptApp, why = _import_app()
+    if CkptApp is None:
+        return {"skipped": why}
+    from textual import events
+
+    from ckpt_tui.screens.help import HelpScreen
+
+    steps = [
+        (events.Key("2", "2"), lambda app: app.main.current == "processes", "section"),
+        (events.Key("1", "1"), lambda app: app.main.current == "overview", "section"),
+        (events.Key("question_mark", "?"), lambda app: isinstance(app.screen, HelpScreen), "help"),
+        (events.Key("escape", None), lambda app: not isinstance(app.screen, HelpScreen), "help"),
+    ]
+
+    async def run() -> dict:
+        app = CkptApp(args.archive)
+        times: dict[str, list[float]] = {"section": [], "help": []}
+        async with app.run_test(size=(160, 50)):
+            t0 = time.perf_counter()
+            i = 0
+            while app.checkpoint is None and not getattr(app, "load_error", "") and time.perf_counter() - t0 < args.timeout:
+                event, done, kind = steps[i % len(steps)]
+                i += 1
+                t = time.perf_counter()
+                app.post_message(event)
+                while not done(app) and time.perf_counter() - t < 5:
+                    await asyncio.sleep(0.001)
+                if app.checkpoint is None:  # only keys answered while the load was going on
+                    times[kind].append(time.perf_counter() - t)
+                await asyncio.sleep(0.02)  # a fast typist, not a flood
+            loaded = time.perf_counter() - t0
+        out: dict = {"loaded": loaded}
+        for kind, values in times.items():
+            values.sort()
+            out[kind] = {"n": len(values), "median": values[len(values) // 2] if values else None,
+                         "p90": values[int(len(values) * 0.9)] if values else None,
+                         "max": values[-1] if values else None}
+        return out
+
+    return asyncio.run(run())
+
+
+TASKS = {"load": task_load, "search": task_search, "ui": task_ui, "hexview": task_hexview, "rootfs": task_rootfs,
+         "ui_keys": task_ui_keys}
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ NEEDS = {
     "reopen": ["mem.zst", "files.zst"],
     "memsearch": ["mem.zst", "mem.tar"],
     "rss": ["big.zst"],
-    "ui": ["mem.zst"],
+    "ui": ["mem.zst", "big.zst"],
     "hexview": ["big.zst"],
     "rootfs": ["files.zst"],
 }
@@ -477,6 +477,23 @@ class Bench:
         self.res.add("ui", "mem.zst", "first overview frame", d["first_overview_frame"], "s",
                      note=f"app started {d['app_started']:.3f} s (Textual headless)")
         self.res.add("ui", "mem.zst", "fully loaded", d["fully_loaded"], "s", note=f"peak RSS {d['peak_rss_mb']:.0f} MB")
+        # keys during a load: the 1 GiB archive loads for long enough to press many
+        big = self.archives.get("big.zst")
+        if big is None:
+            return
+        self.prepare(big)
+        k = probe("ui_keys", big)
+        if k.get("skipped") or k.get("error"):
+            self.res.skip("ui", "keys while loading", k.get("skipped") or k.get("error"))
+            return
+        for kind, what in (("section", "section key (1/2)"), ("help", "help open/close")):
+            d = k.get(kind) or {}
+            if not d.get("n"):
+                self.res.skip("ui", f"big.zst {what}", "the load ended before a key was pressed")
+                continue
+            self.res.add("ui", f"big.zst {what} while loading", "key answered (max)", d["max"] * 1000, "ms", 100,
+                         note=f"median {d['median'] * 1000:.0f} ms, p90 {d['p90'] * 1000:.0f} ms over {d['n']} keys "
+                              f"during a {k['loaded']:.1f} s load")
 
     def hexview(self) -> None:
         path = self.archives["big.zst"]

@@ -7,6 +7,7 @@ command line calls. ``path=None`` opens the bundled demo checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.util
 import shlex
 from collections.abc import Iterable
@@ -123,6 +124,15 @@ class CkptApp(App[int]):
                 return screen
         return self.get_screen("_default")  # type: ignore[return-value]
 
+    def _has_main(self) -> bool:
+        """False while the app is shutting down (its screens are gone but a loading thread
+        may still post a message or two)."""
+        try:
+            self.main
+        except KeyError:
+            return False
+        return True
+
     def on_mount(self) -> None:
         self._set_header()
 
@@ -130,6 +140,7 @@ class CkptApp(App[int]):
         """The main screen is composed: start loading (once)."""
         if not self._started:
             self._started = True
+            gc.freeze()  # the app's own objects: never scanned again by the garbage collector
             self.start_load(self.path)
 
     def start_load(self, path: Path) -> None:
@@ -152,7 +163,16 @@ class CkptApp(App[int]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="loading checkpoint")
     def load(self, path: Path, first: bool = False) -> None:
-        worker = get_current_worker()
+        # No cyclic garbage collection while loading: a collection scans every widget too and
+        # holds the GIL, which is what made keys pressed during a load wait 100+ ms; a load
+        # makes few reference cycles. (The collector is process-wide; it is back on after.)
+        gc.disable()
+        try:
+            self._load(get_current_worker(), path, first)
+        finally:
+            gc.enable()
+
+    def _load(self, worker: Any, path: Path, first: bool) -> None:
         try:
             from . import archive
         except Exception:  # pragma: no cover - the archive layer is part of the package
@@ -212,10 +232,14 @@ class CkptApp(App[int]):
         self.post_message(CheckpointLoaded(checkpoint))
 
     def on_load_progress(self, message: LoadProgress) -> None:
+        if not self._has_main():
+            return
         if self.checkpoint is None:
             self.main.on_progress(message.stage, message.done, message.total)
 
     def on_metadata_ready(self, message: MetadataReady) -> None:
+        if not self._has_main():
+            return
         if self.checkpoint is not None:
             return  # the whole model is here already
         self.metadata = message.metadata
@@ -223,8 +247,12 @@ class CkptApp(App[int]):
         self.main.on_metadata(message.metadata)
 
     async def on_checkpoint_loaded(self, message: CheckpointLoaded) -> None:
+        if not self._has_main():
+            message.checkpoint.close()  # nobody will look at it: remove its temp files now
+            return
         self._close_checkpoint()
         self.checkpoint = message.checkpoint
+        gc.freeze()  # nor the model's (100,000 root-FS entries would make every collection slow)
         self.loading = False
         if self.checkpoint.containers:
             # a pod checkpoint: the pod's overview first, then pick a container to browse
@@ -264,6 +292,8 @@ class CkptApp(App[int]):
         self.push_screen(ContainerPickerScreen(self.pod), chosen)
 
     def on_load_failed(self, message: LoadFailed) -> None:
+        if not self._has_main():
+            return
         self.loading = False
         self.load_error = message.error
         self.sub_title = f"{message.path.name}: cannot open"

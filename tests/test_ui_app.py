@@ -868,3 +868,22 @@ async def test_loading_decompresses_the_archive_once(monkeypatch):
         assert app.checkpoint is not None
     assert len(made) == 1
     assert seen and seen[-1]["config"]["name"] == "web" and seen[-1]["kind"] == "tar+zstd"
+
+
+async def test_messages_from_a_load_that_outlives_the_app_are_dropped():
+    """A loading thread may post after the screens are gone (the user quit): no crash, and a
+    checkpoint that arrives then is closed (its temp files removed)."""
+    from ckpt_tui.messages import CheckpointLoaded, LoadFailed, LoadProgress, MetadataReady
+    from ckpt_tui.model import load_checkpoint
+
+    app = CkptApp(str(DATA / "web-httpd.tar.zst"), now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+    app.on_load_progress(LoadProgress("late", 1, 2))
+    app.on_metadata_ready(MetadataReady(DATA, {"config": {"name": "late"}}))
+    app.on_load_failed(LoadFailed(DATA, "late"))
+    late = load_checkpoint(DATA / "web-httpd.tar.zst")
+    workspace = late.source.workspace.path
+    assert workspace.exists()
+    await app.on_checkpoint_loaded(CheckpointLoaded(late))
+    assert not workspace.exists()
