@@ -219,7 +219,28 @@ def task_hexview(args) -> dict:
                 lat.setdefault(key, []).append(wall)
                 cpu.append(used)
             allv = sorted(v for vs in lat.values() for v in vs)
+            # the same keys posted straight to the view (no pilot): until the cursor or the
+            # scroll position changed, plus rendering the whole frame once
+            from textual import events
+
+            from ckpt_tui.widgets.hexview import HexView
+
+            view = app.screen.query_one(HexView)
+            direct: list[float] = []
+            direct_keys: dict[str, float] = {}
+            for key in keys:
+                state = (view.cursor_row, view.scroll_offset.y)
+                s = time.perf_counter()
+                app.post_message(events.Key(key, None))
+                while (view.cursor_row, view.scroll_offset.y) == state and time.perf_counter() - s < 2:
+                    await asyncio.sleep(0)
+                _screen_text(app)
+                direct.append(time.perf_counter() - s)
+                direct_keys[key] = max(direct_keys.get(key, 0.0), direct[-1])
+                await asyncio.sleep(0.01)
+            direct.sort()
             return {"vma_bytes": vma.end - vma.start, "open": t_open, "median": allv[len(allv) // 2],
+                    "direct_median": direct[len(direct) // 2], "direct_max": direct[-1], "direct_keys": direct_keys,
                     "max": allv[-1], "noop_median": base[len(base) // 2], "cpu_median": sorted(cpu)[len(cpu) // 2],
                     "per_key": {k: max(v) for k, v in lat.items()}, "peak_rss_mb": maxrss_mb()}
 
@@ -260,6 +281,34 @@ def task_rootfs(args) -> dict:
             await pilot.pause()
             _screen_text(app)
             out["key_end"] = time.perf_counter() - s
+            # scrolling, keys posted straight to the app (no pilot): until the cursor moved,
+            # plus rendering the whole frame once
+            from textual import events
+
+            tree.set_filter("gamma")  # ~12,000 matches shown expanded: a long list to scroll
+            await pilot.pause()
+            await pilot.press("home")
+            await pilot.pause()
+            out["scroll_lines"] = tree.last_line + 1
+            scroll: dict[str, float] = {}
+            all_keys: list[float] = []
+            for key in ["down"] * 10 + ["pagedown"] * 10 + ["end", "pageup", "up", "home"]:
+                before = tree.cursor_line
+                s = time.perf_counter()
+                app.post_message(events.Key(key, None))
+                while tree.cursor_line == before and time.perf_counter() - s < 2:
+                    await asyncio.sleep(0)
+                _screen_text(app)
+                took = time.perf_counter() - s
+                if "first" not in out:
+                    out["first"] = took  # the tree lays out its lines again after a filter
+                else:
+                    scroll[key] = max(scroll.get(key, 0.0), took)
+                    all_keys.append(took)
+                await asyncio.sleep(0.01)
+            out["scroll"] = scroll
+            all_keys.sort()
+            out["scroll_median"] = all_keys[len(all_keys) // 2]
             out["peak_rss_mb"] = maxrss_mb()
             return out
 

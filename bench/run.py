@@ -509,6 +509,10 @@ class Bench:
                      note=", ".join(f"{k} {v * 1000:.0f}" for k, v in d["per_key"].items()))
         self.res.add("hexview", case, "CPU per keystroke (median)", d["cpu_median"] * 1000, "ms",
                      note="all threads; includes the pilot's own work")
+        if d.get("direct_max") is not None:
+            self.res.add("hexview", case, "key to new frame, no pilot (max)", d["direct_max"] * 1000, "ms", 100,
+                         note=f"median {d['direct_median'] * 1000:.1f} ms (key event in, cursor moved, whole 160x50 "
+                              "frame rendered); " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in d["direct_keys"].items()))
 
     def rootfs(self) -> None:
         path = self.archives["files.zst"]
@@ -521,6 +525,13 @@ class Bench:
         for k in ("filter", "filter_none", "clear", "key_end"):
             if k in d:
                 self.res.add("rootfs", case, k.replace("_", " "), d[k], "s")
+        if d.get("scroll"):
+            self.res.add("rootfs", case, "scroll key to new frame, no pilot (median)", d["scroll_median"] * 1000, "ms",
+                         100, note=f"{d.get('scroll_lines', 0):,} lines shown; the whole 160x50 frame is rendered "
+                                   "each time (Textual itself repaints only the changed lines)")
+            self.res.add("rootfs", case, "scroll key to new frame, no pilot (max)", max(d["scroll"].values()) * 1000,
+                         "ms", note=f"first key after the filter {d.get('first', 0) * 1000:.0f} ms; worst per key: "
+                                    + ", ".join(f"{k} {v * 1000:.0f}" for k, v in d["scroll"].items()))
 
 
 def _human(n: float) -> str:
