@@ -19,7 +19,7 @@ from ckpt_tui.model.export import to_json
 from ckpt_tui.model.tap import ArgvEnvTap
 
 from .conftest import DATA
-from .corpus import CASES, build
+from .corpus import CASES, build, unpack
 
 COMPRESSED = sorted(p.name for p in DATA.glob("*.tar.*"))
 
@@ -91,17 +91,7 @@ def test_memory_of_a_lean_load_says_it_was_not_kept():
 def test_pages_before_pagemap_are_kept(tmp_path):
     """Another member order (pages first): the tap cannot know which pages it needs, so
     the images are kept and the result is the same."""
-    from ckpt_tui.archive import open_source
-
-    root = tmp_path / "unpacked"
-    with open_source(DATA / "web-httpd.tar.zst") as src:
-        for name, m in src.members.items():
-            target = root / name
-            if m.type == "dir":
-                target.mkdir(parents=True, exist_ok=True)
-            elif m.type == "file":
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(src.read(name))
+    root = unpack("web-httpd.tar.zst", tmp_path / "unpacked")
 
     def pages_first(names):
         return sorted(names, key=lambda n: (0 if "/pages-" in n else 1, n))
@@ -229,17 +219,7 @@ def test_small_windows_same_matches(monkeypatch, pattern, kw):
 
 
 def test_search_falls_back_when_pages_come_first(tmp_path):
-    from ckpt_tui.archive import open_source
-
-    root = tmp_path / "unpacked"
-    with open_source(DATA / "tcp-server.tar.zst") as src:
-        for name, m in src.members.items():
-            target = root / name
-            if m.type == "dir":
-                target.mkdir(parents=True, exist_ok=True)
-            elif m.type == "file":
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(src.read(name))
+    root = unpack("tcp-server.tar.zst", tmp_path / "unpacked")
     arc = _pack(root, tmp_path / "pages-first.tar.zst", lambda names: sorted(names, key=lambda n: ("/pages-" not in n, n)))
     want = _reference(arc, "PATH=")
     got, discarded = _streamed(arc, "PATH=")

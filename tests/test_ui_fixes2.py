@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-from textual.app import App
 from textual.widgets import Input
 
 from ckpt_tui.model.types import RootfsDiff, RootfsEntry
@@ -19,6 +18,7 @@ from ckpt_tui.widgets.files import FilesTree, build_index
 from ckpt_tui.widgets.navtree import NavTree
 from ckpt_tui.widgets.overview import size_rows
 from tests.test_ui_app import press_text, running, screen_text, settle
+from tests.test_ui_widgets import Host
 
 
 def plain(widget) -> str:
@@ -290,15 +290,6 @@ async def test_only_deleted_directories_count_what_is_shown_not_hidden_sizes():
         assert label_of(tree, "var").endswith("9 B")
 
 
-class Host(App):
-    CSS_PATH = "../ckpt_tui/app.tcss"
-
-    def __init__(self, widget) -> None:
-        super().__init__()
-        self.widget = widget
-
-    def compose(self):
-        yield self.widget
 
 
 async def test_only_large_and_filter_sizes_are_of_the_files_shown():

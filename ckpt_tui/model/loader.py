@@ -23,7 +23,7 @@ from ..criu import constants as C
 from ..criu.constants import caps_from_words
 from ..errors import Cancelled, CkptError, Problem
 from .checkpoint import Checkpoint
-from .memory import MemoryReader, PagesData, layout_runs
+from .memory import MemoryReader, PagesData, pagemap_runs
 from .types import (
     Creds,
     EnvVar,
@@ -789,15 +789,8 @@ class _Builder:
         img = self.image(f"pagemap-{pid}.img", "memory", required=True)
         if img is None or not img.entries:
             return None, 0
-        head = img.entries[0].message
-        entries = []
-        for e in img.entries[1:]:
-            m = e.message
-            nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
-            flags = m.flags if m.HasField("flags") else (1 if getattr(m, "in_parent", False) else 4)
-            entries.append((m.vaddr, nr, flags))
-        runs, need = layout_runs(entries)
-        self.ck.processes[pid].pages_id = head.pages_id
+        pages_id, runs, need = pagemap_runs(img)
+        self.ck.processes[pid].pages_id = pages_id
         # overlapping runs are a malformed image: keep them, but say so
         for a, b in zip(runs, runs[1:]):
             if b.vaddr < a.end:
@@ -1052,11 +1045,6 @@ def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA]) -> MemoryReader | 
         return None
     if not img.entries:
         return None
-    entries = []
-    for e in img.entries[1:]:
-        m = e.message
-        nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
-        entries.append((m.vaddr, nr, m.flags if m.HasField("flags") else 4))
-    runs, _ = layout_runs(entries)
-    pages = PagesData.from_source(ck.source, prefix + f"pages-{img.entries[0].message.pages_id}.img")
+    pages_id, runs, _need = pagemap_runs(img)
+    pages = PagesData.from_source(ck.source, prefix + f"pages-{pages_id}.img")
     return MemoryReader(pid, vmas, runs, pages)

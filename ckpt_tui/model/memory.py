@@ -63,6 +63,20 @@ class PageRun:
         return NOT_DUMPED
 
 
+def pagemap_runs(img) -> tuple[int, list[PageRun], int]:
+    """(pages_id, runs, bytes the pages image must hold) of a decoded pagemap image: its
+    head names the pages image, each entry after it a run (older images: ``in_parent``
+    and ``compat_nr_pages`` instead of ``flags`` and ``nr_pages``)."""
+    entries = []
+    for e in img.entries[1:]:
+        m = e.message
+        nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
+        flags = m.flags if m.HasField("flags") else (PE_PARENT if getattr(m, "in_parent", False) else PE_PRESENT)
+        entries.append((m.vaddr, nr, flags))
+    runs, need = layout_runs(entries)
+    return img.entries[0].message.pages_id, runs, need
+
+
 def layout_runs(entries: list[tuple[int, int, int]]) -> tuple[list[PageRun], int]:
     """Assign pages-file offsets: only PE_PRESENT runs advance the offset.
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from ..archive import Watch
-from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, layout_runs, present_spans
+from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, pagemap_runs, present_spans
 
 CKPT = "checkpoint/"
 _MM = re.compile(r"checkpoint/mm-(\d+)\.img")
@@ -241,16 +241,9 @@ class ArgvEnvTap(Watch):
             mm = img.entries[0].message
             self.ranges[pid] = [(mm.mm_arg_start, mm.mm_arg_end), (mm.mm_env_start, mm.mm_env_end)]
             return
-        head = img.entries[0].message
-        entries = []
-        for e in img.entries[1:]:
-            pm = e.message
-            nr = pm.nr_pages if pm.HasField("nr_pages") else pm.compat_nr_pages
-            flags = pm.flags if pm.HasField("flags") else (1 if getattr(pm, "in_parent", False) else 4)
-            entries.append((pm.vaddr, nr, flags))
-        runs, _need = layout_runs(entries)
-        self.pagemaps[pid] = (head.pages_id, runs)
-        self.owners.setdefault(head.pages_id, []).append(pid)
+        pages_id, runs, _need = pagemap_runs(img)
+        self.pagemaps[pid] = (pages_id, runs)
+        self.owners.setdefault(pages_id, []).append(pid)
 
     def take(self, name: str, size: int) -> Callable[[bytes], object] | None:
         m = _PAGES.fullmatch(name)
