@@ -7,6 +7,8 @@ added (the diff cannot tell which without the base image), ``D`` deleted
 
 from __future__ import annotations
 
+import gc
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -306,6 +308,10 @@ class FilesTree(Tree[FileNode]):
                     budget -= self.populate(node) or 1
                     node.expand()
                     queue.extend(node.children)
+        if self.filtering:
+            # every directory's size under the filters, in one pass now, rather than on the
+            # first scroll that repaints the root line (80 ms for 100,000 entries)
+            self.shown_totals(self.index)
         self.refresh_bindings()
 
     def _count_nodes(self, cap: int) -> int:
@@ -440,7 +446,11 @@ class FilesPane(Pane):
         yield Static(id="files-summary", classes="pane-summary")
         diff = self.checkpoint.rootfs
         if diff.present or diff.entries or diff.deleted:
-            yield FilesTree(build_index(diff), id="files-tree")
+            index = build_index(diff)
+            # the index lives as long as the pane: keep the collector from scanning it again and
+            # again (one node per root-FS entry; a full collection over 100,000 took ~100 ms)
+            gc.freeze()
+            yield FilesTree(index, id="files-tree")
         else:
             yield Static("[$text-muted]This checkpoint has no root FS diff (it was made with "
                          "--ignore-rootfs, or the engine keeps none).[/]", id="files-empty")
