@@ -8,7 +8,6 @@ added (the diff cannot tell which without the base image), ``D`` deleted
 from __future__ import annotations
 
 import gc
-
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
