@@ -270,6 +270,7 @@ class CkptApp(App[int]):
                 top.close()
             except Exception:
                 pass
+            gc.unfreeze()  # what was frozen with it may be collected again (it is frozen anew on load)
         self.pod = None
         self.checkpoint = None
 
