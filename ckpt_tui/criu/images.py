@@ -371,14 +371,29 @@ def _is_repeated(fd: FieldDescriptor) -> bool:
 
 
 def _has_unknown(msg: Message) -> bool:
+    """Whether ``msg`` or any message inside it holds fields the schema does not know.
+
+    Done by the runtime, not by walking the tree in Python: a copy without unknown fields
+    is strictly smaller exactly when there were some (each one has at least a tag byte).
+    A message that lacks required fields cannot be sized: then walk it."""
+    bare = type(msg)()
+    bare.CopyFrom(msg)
+    bare.DiscardUnknownFields()
+    try:
+        return bare.ByteSize() != msg.ByteSize()
+    except Exception:  # EncodeError: required fields missing (already reported as a problem)
+        return _has_unknown_walk(msg)
+
+
+def _has_unknown_walk(msg: Message) -> bool:
     if len(_unknown_fields.UnknownFieldSet(msg)):
         return True
     for fd in _submessage_fields(msg.DESCRIPTOR):
         if _is_repeated(fd):
             for sub in getattr(msg, fd.name):
-                if _has_unknown(sub):
+                if _has_unknown_walk(sub):
                     return True
-        elif msg.HasField(fd.name) and _has_unknown(getattr(msg, fd.name)):
+        elif msg.HasField(fd.name) and _has_unknown_walk(getattr(msg, fd.name)):
             return True
     return False
 
