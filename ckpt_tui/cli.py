@@ -30,6 +30,11 @@ commands (ckpt-tui COMMAND --help for each):
   diagnose LOG [--checkpoint PATH] explain a failed CRIU restore/dump log
 
 with no command: ckpt-tui [PATH] opens the inspector; without PATH, its bundled demo checkpoint.
+
+environment:
+  CKPT_TUI_CACHE=1         keep what was read in ~/.cache/ckpt-tui (as --cache); 0: never
+  CKPT_TUI_CACHE_DIR=DIR   keep it in DIR instead
+  CKPT_TUI_CACHE_MAX=SIZE  bound of that cache (default 2G; least recently used go first)
 """
 
 
