@@ -30,3 +30,23 @@ def test_quick_inspect_runs(tmp_path):
     assert not any("skipped" in r for r in rows), out[-2000:]
     assert (tmp_path / "results.json").is_file()
     assert elapsed < 60, f"the quick smoke run took {elapsed:.1f} s"
+
+
+def test_checkpointctl_on_path_gets_a_ratio(tmp_path):
+    """With a checkpointctl on PATH (here a stand-in that takes 0.5 s) the same work is run
+    with it and the table says how ckpt-tui compares."""
+    import os
+
+    fake = tmp_path / "bin" / "checkpointctl"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 0.5\necho '[]'\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "run.py"), "--quick", "--only", "inspect", "--repeat", "1",
+         "--cache", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("inspect ") and "wall (best)" in line]
+    assert rows and all(("faster" in r or "slower" in r) and "0.5" in r for r in rows), proc.stdout[-2000:]
