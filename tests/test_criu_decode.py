@@ -727,17 +727,13 @@ def test_decode_file_errors(tmp_path):
         decode_file(tmp_path / "core-1.img")
 
 
-def test_decode_speed(checkpoint_dir):
-    """Framing is struct-based: a 50 000-entry pagemap decodes in well under a second."""
-    import time
-
+def test_many_entries(checkpoint_dir):
+    """A 50 000-entry pagemap decodes whole, with no problems (its speed is in bench/)."""
     entry = frame(msg("pagemap_entry", vaddr=0x400000, compat_nr_pages=0, flags=4, nr_pages=1))
     data = build_image("PAGEMAP", frame(msg("pagemap_head", pages_id=1)), *([entry] * 50_000))
-    start = time.perf_counter()
     image = decode_image(data, "pagemap-1.img")
-    elapsed = time.perf_counter() - start
     assert len(image.entries) == 50_001 and image.problems == []
-    assert elapsed < 2.0, elapsed
+    assert image.entries[-1].message.nr_pages == 1
 
 
 def test_constants():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import time
 import tracemalloc
 
 import pytest
@@ -196,27 +195,22 @@ _GIANT_CASES = _giant_cases()
 def test_giant_lengths_cost_nothing(name, data):
     tracemalloc.start()
     try:
-        start = time.perf_counter()
         image = decode_image(data, name)
         to_crit_dict(image)
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert image.problems, name
-    assert peak < 4 * 1024 * 1024, f"{name}: {peak} bytes traced"
-    assert elapsed < 1.0
+    assert peak < 4 * 1024 * 1024, f"{name}: {peak} bytes traced"  # nothing sized by the claimed length
 
 
 def test_corrupting_every_size_word_of_real_images():
     """Deterministic sweep: each 4-byte-aligned word in the first 256 bytes of
     each corpus image set to 0xFFFFFFFF (a size word claiming 4 GiB when it
     hits one); the huge-size memory bound itself is checked above."""
-    start = time.perf_counter()
     for name, data in corpus():
         for pos in range(0, min(len(data), 256) - 3, 4):
             exercise(data[:pos] + b"\xff\xff\xff\xff" + data[pos + 4:], name)
-    assert time.perf_counter() - start < 60
 
 
 def test_truncating_every_real_image_everywhere():

@@ -27,7 +27,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import time
 import weakref
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem
-from .results import ENV_DIR, ENV_ON, ROOT, archive_identity, cache_dir, key_of, trusted_root  # noqa: F401
+from .results import ENV_DIR, ENV_ON, ROOT, archive_identity, cache_dir, key_of, trusted_root  # noqa: F401 (re-exported)
 from .types import GiB, Limits, Member
 
 ENV_MAX = "CKPT_TUI_CACHE_MAX"

@@ -376,6 +376,8 @@ def _has_unknown(msg: Message) -> bool:
     Done by the runtime, not by walking the tree in Python: a copy without unknown fields
     is strictly smaller exactly when there were some (each one has at least a tag byte).
     A message that lacks required fields cannot be sized: then walk it."""
+    if not _submessage_fields(msg.DESCRIPTOR):  # flat (pagemap entries...): one look is enough
+        return bool(len(_unknown_fields.UnknownFieldSet(msg)))
     bare = type(msg)()
     bare.CopyFrom(msg)
     bare.DiscardUnknownFields()
