@@ -224,3 +224,63 @@ def test_metadata_is_reported_on_a_cache_hit_too(arc, tmp_path):
         assert src.from_cache
     assert hit and hit[-1]["config"] == seen[-1]["config"] and hit[-1]["spec"] == seen[-1]["spec"]
     assert hit[-1]["kind"] == "tar+zstd"
+
+
+def test_a_path_through_a_symlink_is_not_served_another_archive(tmp_path, capsys, monkeypatch):
+    """`sd/../a.tar.zst` with `sd` a link elsewhere names another file than `a.tar.zst`."""
+    monkeypatch.setenv(results.ENV_DIR, str(tmp_path / "c"))
+    here, other = tmp_path / "here", tmp_path / "other"
+    (other / "dir").mkdir(parents=True)
+    here.mkdir()
+    shutil.copyfile(DATA / "web-httpd.tar.zst", here / "a.tar.zst")
+    shutil.copyfile(DATA / "ps-tree.tar.gz", other / "a.tar.zst")
+    (here / "sd").symlink_to(other / "dir")
+    monkeypatch.chdir(here)
+    assert json.loads(_inspect(capsys, "a.tar.zst"))["container"]["name"] == "web"
+    assert json.loads(_inspect(capsys, "sd/../a.tar.zst"))["container"]["name"] == "tree"
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_a_miss(arc, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(results.ENV_DIR, str(tmp_path / "c"))
+    _inspect(capsys, str(arc))
+    st = arc.stat()
+    data = bytearray(arc.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arc.write_bytes(bytes(data))
+    os.utime(arc, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime; ctime moved
+    assert results.lookup_result(arc, "inspect", {"json": True, "max_size": None}) is None
+
+
+def test_other_ckpt_tui_code_is_a_miss(arc, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(results.ENV_DIR, str(tmp_path / "c"))
+    opts = {"json": True, "max_size": None}
+    _inspect(capsys, str(arc))
+    assert results.lookup_result(arc, "inspect", opts) is not None
+    monkeypatch.setattr(results, "_CODE", ["another build"])
+    assert results.lookup_result(arc, "inspect", opts) is None
+
+
+def test_a_result_damaged_in_place_is_a_miss(arc, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(results.ENV_DIR, str(tmp_path / "c"))
+    first = _inspect(capsys, str(arc))
+    [entry] = [e for e in _entries(tmp_path / "c") if (e / results.RESULT).exists()]
+    (entry / results.RESULT).write_bytes(b"X" * len(first.encode()))  # same size, other bytes
+    assert results.lookup_result(arc, "inspect", {"json": True, "max_size": None}) is None
+    assert _inspect(capsys, str(arc)) == first
+
+
+def test_a_zero_bound_keeps_nothing_and_big_archives_are_not_spilled_into_it(arc, capsys, tmp_path, monkeypatch):
+    from ckpt_tui.archive import open_source
+
+    monkeypatch.setenv(results.ENV_DIR, str(tmp_path / "c"))
+    monkeypatch.setenv("CKPT_TUI_CACHE_MAX", "0")
+    _inspect(capsys, str(arc))
+    assert not _entries(tmp_path / "c")
+    monkeypatch.setenv("CKPT_TUI_CACHE_MAX", "1K")  # smaller than the archive itself
+
+    def no_staging(self, key):
+        raise AssertionError("an archive larger than the bound was spilled into the cache")
+
+    monkeypatch.setattr(Cache, "stage", no_staging)
+    with open_source(DATA / "memhog-16m-threads.tar.zst") as src:
+        assert not src.from_cache and src.read("config.dump")

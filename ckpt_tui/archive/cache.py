@@ -55,7 +55,8 @@ def _parse_size(text: str) -> int | None:
 
 def _bound(explicit: int | None) -> int:
     if explicit is None:
-        explicit = _parse_size(os.environ.get(ENV_MAX, "")) or DEFAULT_MAX
+        parsed = _parse_size(os.environ.get(ENV_MAX, ""))
+        explicit = DEFAULT_MAX if parsed is None else parsed  # 0 is a bound too: keep nothing
     return max(0, int(explicit))
 
 

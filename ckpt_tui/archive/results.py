@@ -6,14 +6,16 @@ the app's temp dir otherwise):
 * ``CKPT_TUI_CACHE_DIR=DIR`` -- on, in ``DIR``;
 * ``CKPT_TUI_CACHE=1`` (or the ``--cache`` option) -- on, in the user cache directory
   (``$XDG_CACHE_HOME/ckpt-tui``, default ``~/.cache/ckpt-tui``);
-* ``CKPT_TUI_CACHE=0`` -- off, whatever else says.
+* ``CKPT_TUI_CACHE=0`` -- off, whatever else says (except ``--cache`` on the command line).
 
 Two kinds of entries share ``<dir>/ckpt-tui-cache-v1/`` and its size bound (see
 :mod:`ckpt_tui.archive.cache` for eviction): the spilled members of a compressed archive
 (so opening it again decompresses nothing), and here, the finished output of a command
 (``inspect --json``) for one archive, so that running it again is one read. Both are
-keyed on the archive's absolute path, size, mtime, inode and device plus the ckpt-tui
-version and the options that change the output; a changed archive is a miss.
+keyed on the archive's path (as given, made absolute), size, mtime, ctime, inode and
+device plus the ckpt-tui code (version and the size and mtime of each of its modules) and
+the options that change the output; a changed archive or a changed ckpt-tui is a miss. A
+kept result also carries a digest of its bytes, checked when it is read back.
 
 This module imports only the standard library's basics: the CLI checks for a cached
 result before it imports anything else.
@@ -76,13 +78,50 @@ def trusted_root(base: str, create: bool) -> str | None:
     return root
 
 
+_CODE: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """The version plus the size and mtime of every module of the package: entries made by
+    other code (a development checkout, an upgrade that kept the version) are misses."""
+    if not _CODE:
+        h = hashlib.blake2b(__version__.encode(), digest_size=16)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False) and not e.name.startswith((".", "__pycache__")):
+                    stack.append(e.path)
+                elif e.name.endswith((".py", ".tcss")):
+                    try:
+                        st = e.stat()
+                    except OSError:
+                        continue
+                    h.update(f"{os.path.relpath(e.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
+def source_path(path: "str | os.PathLike[str]") -> str:
+    """The path the way the archive layer names it: made absolute, not normalised (``a/../b``
+    stays, since ``a`` may be a symbolic link), so lookups stat what a real open reads."""
+    p = os.fspath(path)
+    return p if os.path.isabs(p) else os.path.join(os.getcwd(), p)
+
+
 def archive_identity(path: str, st: os.stat_result) -> dict:
     return {
         "format": FORMAT,
-        "version": __version__,
+        "code": code_fingerprint(),
         "path": path,
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
         "ino": st.st_ino,
         "dev": st.st_dev,
     }
@@ -107,7 +146,7 @@ def lookup_result(path: "str | os.PathLike[str]", command: str, options: dict,
     if base is None:
         return None
     try:
-        p = os.path.abspath(os.fspath(path))
+        p = source_path(path)
         st = os.stat(p)
     except (OSError, TypeError, ValueError):
         return None
@@ -134,6 +173,9 @@ def lookup_result(path: "str | os.PathLike[str]", command: str, options: dict,
         with open(os.path.join(entry, "size"), "rb") as f:
             if int(f.read()) != len(data):
                 return None
+        with open(os.path.join(entry, "digest"), "rb") as f:
+            if f.read().decode() != _digest(data):
+                return None
         try:
             os.utime(fd)  # last use, for least-recently-used eviction
         except OSError:
@@ -152,7 +194,7 @@ def store_result(path: "str | os.PathLike[str]", st: os.stat_result, command: st
     base = cache_dir(explicit_dir)
     if base is None:
         return False
-    p = os.path.abspath(os.fspath(path))
+    p = source_path(path)
     try:
         now = os.stat(p)
     except OSError:
@@ -165,4 +207,9 @@ def store_result(path: "str | os.PathLike[str]", st: os.stat_result, command: st
     if cache is None:
         return False
     ident = result_identity(p, st, command, options)
-    return cache.publish(key_of(ident), {"ident.json": json.dumps(ident).encode(), RESULT: data}, len(data))
+    return cache.publish(key_of(ident), {"ident.json": json.dumps(ident).encode(), RESULT: data,
+                                         "digest": _digest(data).encode()}, len(data))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

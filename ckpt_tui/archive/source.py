@@ -263,6 +263,8 @@ def open_source(
         from . import cache as _cache  # only when the opt-in cache is on (saves its imports)
 
         cache = _cache.Cache.for_limits(limits)
+        if cache is not None and st.st_size > cache.max_bytes:
+            cache = None  # what it expands to cannot fit the bound: do not write it only to drop it
     if cache is None:
         return _open(p, st, workspace, limits, progress, on_metadata=on_metadata, watch=watch)
     ident = _cache.identity(p, st, limits)
