@@ -253,3 +253,80 @@ def test_a_pagemap_seen_twice_makes_the_tap_step_aside():
     tap2.member("checkpoint/pagemap-1.img", lambda: pagemap)
     tap2.member("checkpoint/pagemap-1.img", lambda: pagemap)  # the same pages image named twice
     assert tap2.take(f"checkpoint/pages-{pages_id}.img", 1 << 16) is None
+
+
+def test_utf16_regex_finds_wide_text(tmp_path):
+    """`--regex --utf16` finds a regex's match written as UTF-16-LE, in the app's search and
+    while streaming (it used to look for the regex source text literally)."""
+    root = unpack("web-httpd.tar.zst", tmp_path / "unpacked")
+    pages = root / "checkpoint" / "pages-1.img"
+    data = bytearray(pages.read_bytes())
+    wide = "tok_abc_1234abcd".encode("utf-16-le")
+    data[100 : 100 + len(wide)] = wide
+    pages.write_bytes(bytes(data))
+    arc = _pack(root, tmp_path / "wide.tar.zst")
+    pattern = r"tok_[a-z]+_[0-9a-f]{8}"
+    want = _reference(arc, pattern, regex=True, utf16=True)
+    got, discarded = _streamed(arc, pattern, regex=True, utf16=True)
+    assert discarded and got == want
+    assert [m[2] for m in got] == [wide]
+    assert _reference(arc, pattern, regex=True) == []  # not there as UTF-8
+
+
+@pytest.mark.parametrize("pattern,text,hit", [
+    (r"^ab$", "ab", True),
+    (r"(foo|ba.r)+", "xbazrfoo", True),
+    (r"(?<=x)y\d\w\s", "xy1a ", True),
+    (r"[^a]b", "ab", False),
+    (r"[^a]b", "cb", True),
+    (r"\Aq", "q", True),
+    (r"caf[\xe9e]", "café", True),
+])
+def test_utf16_regex_translation(pattern, text, hit):
+    import re
+
+    from ckpt_tui.model.memory import utf16_regex
+
+    assert bool(re.search(utf16_regex(pattern), text.encode("utf-16-le"), re.DOTALL)) is hit
+    assert bool(re.search(pattern, text)) is hit  # what the pattern means on text
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"\bword", "[\u0400-\u04ff]"])
+def test_utf16_regex_says_what_it_cannot_translate(pattern):
+    from ckpt_tui.model.memory import compile_pattern
+
+    with pytest.raises(CkptError, match="UTF-16"):
+        compile_pattern(pattern, regex=True, utf16=True)
+
+
+def test_non_utf8_literal_pattern(capsys):
+    """A pattern with bytes that are not UTF-8 (a shell's $'\\xff') is those bytes, no crash."""
+    from ckpt_tui.cli import main
+
+    assert main(["memsearch", str(DATA / "web-httpd.tar.zst"), "\udcff\udcfe"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "match" in err
+
+
+def test_a_later_copy_of_a_pagemap_is_reported_not_misread(tmp_path):
+    """An archive holding pagemap-1.img twice, the second copy (naming another pages image)
+    after the pages streamed past: the lean load says so instead of reading argv or
+    searching with the wrong map, and never crashes."""
+    from ckpt_tui.model.tap import load_and_search
+
+    root = unpack("web-httpd.tar.zst", tmp_path / "unpacked")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        names = sorted(os.path.relpath(os.path.join(d, n), root) for d, ds, fs in os.walk(root) for n in ds + fs)
+        for name in names:
+            tar.add(root / name, arcname=name, recursive=False)
+        tar.add(root / "checkpoint" / "pagemap-10.img", arcname="checkpoint/pagemap-1.img")
+    arc = tmp_path / "dup.tar.zst"
+    arc.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    ck, matches = load_and_search(arc, rb"[A-Z]{4,}=", regex=True)
+    with ck:
+        assert ck.source.discarded
+        said = [p for p in ck.problems if "later copy" in p.message]
+        assert said and said[0].pane == "memory"
+    want = set(_reference(arc, rb"[A-Z]{4,}=", regex=True))
+    assert set(_key(matches)) <= want

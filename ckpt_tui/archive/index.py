@@ -447,6 +447,10 @@ def _add_entry(
         tname = prefix + tnorm
         target = ix.members.get(tname)
         ref = ix.refs.get(tname)
+        if target is not None and tname in ix.discarded:  # a link to data a Watch took: the same
+            ix.add(Member(name, target.size, "hardlink", linkname=tname, **common))
+            ix.discarded.add(name)
+            return
         if target is None or target.type not in ("file", "hardlink") or ref is None:
             ctx.problem(
                 display_name(name),

@@ -48,7 +48,15 @@ def process_json(proc: Process) -> dict[str, Any]:
     }
 
 
+def container_json(sub: Checkpoint) -> dict[str, Any]:
+    """One container of a pod: its name and directory, then what :func:`to_json` gives for a
+    checkpoint of its own."""
+    return {"name": sub.info.name, "directory": getattr(sub.source, "prefix", "").rstrip("/"), **to_json(sub)}
+
+
 def to_json(ck: Checkpoint) -> dict[str, Any]:
+    """The whole model; for a pod, ``containers`` holds each container's (the pod's own
+    ``processes`` are empty: the processes are the containers')."""
     info = ck.info
     return {
         "source": {"path": info.source_path, "kind": ck.source.kind, "description": info.source_kind},
@@ -104,4 +112,5 @@ def to_json(ck: Checkpoint) -> dict[str, Any]:
         "problems": [
             {"source": p.source, "message": p.message, "pane": p.pane, "severity": p.severity} for p in ck.problems
         ],
+        "containers": [container_json(c) for c in ck.containers],
     }

@@ -1009,10 +1009,15 @@ def memory_reader_for(ck: Checkpoint, pid: int, builder: _Builder | None = None)
         pages_name = CKPT + f"pages-{proc.pages_id}.img"
         if pages_name in getattr(ck.source, "discarded", ()):
             pages = ck._captured.get(pages_name)  # only argv/environ were kept (keep_pages=False)
+            if pages is None:
+                b.problem(pages_name, f"streamed past before a later copy of pid {pid}'s memory map or pagemap "
+                          "(the archive holds them twice), so none of it was kept: open it in the app to "
+                          "read this process's memory", "memory")
         else:
             pages = PagesData.from_source(ck.source, pages_name)
         if pages is None:
-            b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", "memory")
+            if pages_name not in getattr(ck.source, "discarded", ()):
+                b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", "memory")
         elif len(pages) < _need:
             b.problem(pages_name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {_need}", "memory")
     parent = _parent_reader(ck, pid, proc.vmas)

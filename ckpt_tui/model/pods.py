@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..archive import Member
+from ..errors import CkptError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..archive import Source
@@ -22,9 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover
 class PrefixedSource:
     """The members of ``source`` under ``prefix``, with the prefix taken off (read-only view)."""
 
-    def __init__(self, source: "Source", prefix: str):
+    def __init__(self, source: "Source", prefix: str, container: str = ""):
         self.base = source
         self.prefix = prefix.rstrip("/") + "/"
+        self.container = container  # the container's name in pod.options
         self.path = source.path
         self.kind = source.kind
         self.description = f"{source.description}, container {self.prefix.rstrip('/')}"
@@ -57,10 +59,94 @@ class PrefixedSource:
         pass
 
 
+# what the archive layer says of a source without a top-level checkpoint/: true of every
+# pod (its CRIU images are in the containers' directories), so not a problem of a pod
+_NO_TOP_CHECKPOINT = "no checkpoint/ directory: no CRIU images"
+
+
+def is_pod(source: "Source | PrefixedSource") -> bool:
+    """``source`` is a pod checkpoint (the test build_checkpoint makes)."""
+    return source.has("pod.options") and not source.has("checkpoint/pstree.img")
+
+
+def container_dirs(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, directory) of each container pod.options lists, by name; directories as
+    written (see :func:`usable_dir`)."""
+    containers = options.get("containers")
+    if not isinstance(containers, dict):
+        return []
+    return [(str(name), str(directory)) for name, directory in sorted(containers.items(), key=lambda kv: str(kv[0]))]
+
+
+def usable_dir(directory: str) -> str:
+    """The member prefix (no slashes around it) of a container directory, '' if unusable."""
+    prefix = str(directory).strip("/")
+    if not prefix or ".." in prefix.split("/"):
+        return ""
+    return prefix
+
+
+def pod_views(source: "Source") -> list[PrefixedSource]:
+    """One view per container of a pod source whose directory is in it (pod.options order
+    by name); [] for anything that is not a pod or whose pod.options cannot be read."""
+    import json
+
+    if not is_pod(source):
+        return []
+    try:
+        options = json.loads(source.read("pod.options", limit=16 << 20))
+    except (CkptError, ValueError):  # unreadable or damaged: the model says why
+        return []
+    if not isinstance(options, dict):
+        return []
+    views = []
+    for name, directory in container_dirs(options):
+        prefix = usable_dir(directory)
+        if prefix:
+            view = PrefixedSource(source, prefix, name)
+            if view.members:
+                views.append(view)
+    return views
+
+
+def config_name(view: "PrefixedSource") -> str:
+    """The container name its config.dump gives, '' if none (no model needed)."""
+    import json
+
+    if not view.has("config.dump"):
+        return ""
+    try:
+        config = json.loads(view.read("config.dump", limit=16 << 20))
+    except (CkptError, ValueError):
+        return ""
+    name = config.get("name") if isinstance(config, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def container_names(view: "PrefixedSource | Source", display: str = "") -> list[str]:
+    """Names a user may give ``--container`` for a container: its name, its pod.options name,
+    its directory (``aaa111-web``; a trailing slash is taken off before comparing)."""
+    names = [display, getattr(view, "container", ""), getattr(view, "prefix", "").rstrip("/")]
+    out: list[str] = []
+    for n in names:
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+def select_containers(pod: "Checkpoint", wanted: str | None) -> list["Checkpoint"]:
+    """The containers of ``pod`` that ``wanted`` names (all of them for None); [] when none."""
+    if wanted is None:
+        return list(pod.containers)
+    key = wanted.strip().rstrip("/")
+    return [c for c in pod.containers if key in container_names(c.source, c.info.name)]
+
+
 def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str | Path] = ()) -> None:
     """Fill ``ck`` (the pod) with one Checkpoint per container listed in pod.options."""
     from .loader import build_checkpoint
 
+    ck.problems = [p for p in ck.problems if not (p.source == "checkpoint/" and p.message == _NO_TOP_CHECKPOINT)]
     ann = options.get("annotations") if isinstance(options.get("annotations"), dict) else {}
     ann = {str(k): str(v) for k, v in ann.items()}
     info = ck.info
@@ -71,16 +157,16 @@ def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str
     info.engine = {"cri-o": "CRI-O", "libpod": "Podman", "podman": "Podman"}.get(engine.lower(), engine or info.engine)
     info.name = info.name or f"pod {info.pod_name}".strip()
     info.source_kind = f"pod checkpoint ({ck.source.description or ck.source.kind})"
-    containers = options.get("containers")
-    if not isinstance(containers, dict) or not containers:
+    containers = container_dirs(options)
+    if not containers:
         ck.add_problem("pod.options", "lists no containers", "overview")
         return
-    for name, directory in sorted(containers.items()):
-        prefix = str(directory).strip("/")
-        if not prefix or ".." in prefix.split("/"):
+    for name, directory in containers:
+        prefix = usable_dir(directory)
+        if not prefix:
             ck.add_problem("pod.options", f"container {name!r} has an unusable directory {directory!r}", "overview")
             continue
-        view = PrefixedSource(ck.source, prefix)
+        view = PrefixedSource(ck.source, prefix, name)
         if not view.members:
             ck.add_problem("pod.options", f"container {name!r}: directory {prefix}/ is not in the archive", "overview")
             continue
@@ -91,3 +177,18 @@ def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str
         for p in sub.problems:
             ck.add_problem(f"{prefix}/{p.source}" if p.source else prefix, p.message, p.pane, p.severity)
         ck.containers.append(sub)
+    _pod_sizes(ck)
+
+
+def _pod_sizes(ck: "Checkpoint") -> None:
+    """A pod's sizes are its containers' (it has no checkpoint/ of its own); what is in
+    no container (pod.options, pod.dump) counts as metadata."""
+    sizes = ck.sizes
+    subs = [c.sizes for c in ck.containers]
+    sizes.total = sum(s.total for s in subs)
+    sizes.memory_pages = sum(s.memory_pages for s in subs)
+    sizes.rootfs_diff = sum(s.rootfs_diff for s in subs)
+    images = sizes.total - sizes.memory_pages
+    sizes.breakdown = {"memory pages": sizes.memory_pages, "root FS diff": sizes.rootfs_diff,
+                       "other CRIU images": images,
+                       "metadata, logs and other": max(0, sizes.archive - sizes.total - sizes.rootfs_diff)}

@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable
 
 from ..archive import Watch
-from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, pagemap_runs, present_spans
+from ..errors import CkptError
+from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, pagemap_runs, pattern_bytes, present_spans
 
 CKPT = "checkpoint/"
 _MM = re.compile(r"checkpoint/mm-(\d+)\.img")
@@ -85,13 +86,12 @@ class StreamSearch:
     :func:`ckpt_tui.model.memory.search_memory`, so it finds the same matches, without
     keeping the pages. Give it to :class:`ArgvEnvTap`; after loading, :meth:`matches`."""
 
-    BEHIND = 4096  # bytes kept before a window for look-behind assertions
 
     def __init__(self, pattern: bytes | str, *, regex: bool = False, utf16: bool = False,
                  pids: "set[int] | None" = None, context: int = 32, limit: int = 10_000,
                  window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP) -> None:
         self.compiled = compile_pattern(pattern, regex=regex, utf16=utf16)
-        self.literal = None if (regex or utf16) else (pattern.encode() if isinstance(pattern, str) else pattern)
+        self.literal = None if (regex or utf16) else pattern_bytes(pattern)
         self.pids = pids
         self.context = max(0, context)
         self.limit = limit
@@ -115,8 +115,8 @@ class StreamSearch:
         searched: set[int] = set()
         for name, sink in self.sinks.items():
             proc = ck.processes.get(sink.pid)
-            if name not in discarded or proc is None:
-                continue  # kept after all (the stream broke off), or not a process of the tree
+            if name not in discarded or proc is None or ck._captured.get(name, False) is None:
+                continue  # kept after all (the stream broke off), not a process of the tree, or spoiled
             searched.add(sink.pid)
             if not proc.alive:
                 continue
@@ -147,7 +147,7 @@ class _SearchSink:
             return
         self.data += chunk
         self._run()
-        keep = self.pos - max(self.s.context, self.s.BEHIND)
+        keep = self.pos - max(self.s.context, self.s.overlap)  # context, and look-behinds up to the overlap
         cut = keep - self.ds
         if cut > 0 and (self.si >= len(self.spans) or self.full):
             self.data = bytearray()
@@ -216,6 +216,7 @@ class ArgvEnvTap(Watch):
         self.ranges: dict[int, list[tuple[int, int]]] = {}  # pid -> [(start, end)] of argv, environ
         self.pagemaps: dict[int, tuple[int, list]] = {}  # pid -> (pages_id, runs)
         self.owners: dict[int, list[int]] = {}  # pages_id -> pids whose pagemap names it
+        self.spoiled: set[str] = set()  # pages images taken before a later copy of their mm/pagemap
         self.sinks: dict[str, _Sink] = {}
         self._captured: dict[str, CapturedPages] | None = None
 
@@ -225,6 +226,10 @@ class ArgvEnvTap(Watch):
         if m is None:
             return
         pid = int(m.group(1))
+        if pid in self.pagemaps and self.pagemaps[pid][0] is not None:
+            taken = f"{CKPT}pages-{self.pagemaps[pid][0]}.img"
+            if taken in self.sinks:  # a later copy of an image its pages were already read with
+                self.spoiled.add(taken)
         try:
             self._decode(name, pid, read())
         except Exception:  # a damaged image: the model says what is wrong; the tap just steps aside
@@ -244,6 +249,8 @@ class ArgvEnvTap(Watch):
         pages_id, runs, _need = pagemap_runs(img)
         self.pagemaps[pid] = (pages_id, runs)
         self.owners.setdefault(pages_id, []).append(pid)
+        if f"{CKPT}pages-{pages_id}.img" in self.sinks:  # a pagemap naming pages already read for another
+            self.spoiled.add(f"{CKPT}pages-{pages_id}.img")
 
     def take(self, name: str, size: int) -> Callable[[bytes], object] | None:
         m = _PAGES.fullmatch(name)
@@ -273,7 +280,9 @@ class ArgvEnvTap(Watch):
     @property
     def captured(self) -> dict[str, CapturedPages]:
         if self._captured is None:
-            self._captured = {name: sink.result() for name, sink in self.sinks.items()}
+            # a spoiled image maps to None: what was kept of it may not be what the model reads
+            self._captured = {name: (None if name in self.spoiled else sink.result())
+                              for name, sink in self.sinks.items()}
             self.sinks.clear()
         return self._captured
 
@@ -296,7 +305,20 @@ def load_and_search(path, pattern: bytes | str, *, regex: bool = False, utf16: b
     try:
         streamed, searched = search.matches(ck)
         targets = [p for p in (pids if pids is not None else sorted(ck.processes)) if p in ck.processes]
-        rest = [p for p in targets if p not in searched]
+        rest = []
+        for p in targets:
+            if p in searched:
+                continue
+            try:
+                kept = ck.memory(p).pages_kept
+            except CkptError:
+                kept = True  # no memory images: search_memory skips it and says nothing either
+            if kept:
+                rest.append(p)
+            else:
+                ck.add_problem(CKPT + f"pagemap-{p}.img", f"the memory of pid {p} was not searched: its pages "
+                               "image streamed past before the archive's last word on its memory map (the "
+                               "archive holds an image twice); search it in the app", "memory")
         later = list(search_memory(ck, pattern, regex=regex, utf16=utf16, pids=rest, context=context,
                                    limit=limit)) if rest else []
         matches = sorted(streamed + later, key=lambda m: m.pid)[:limit]
