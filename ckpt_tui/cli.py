@@ -21,7 +21,8 @@ SUBCOMMANDS = ("inspect", "memsearch", "memdump", "decode", "list", "build", "re
 EPILOG = """\
 commands (ckpt-tui COMMAND --help for each):
   inspect PATH [--json]            overview of a checkpoint (metadata, processes, files, sockets, network)
-  memsearch PATH PATTERN           search the memory of every process (--pid, --regex, --hex, --utf16)
+  memsearch PATH PATTERN           search the memory of every process (--pid, --regex, --hex, --utf16,
+                                   --container for one container of a pod)
   memdump PATH --pid N --address A hex dump of process memory
   decode PATH IMAGE                one CRIU image as JSON, as `crit decode --pretty` prints it
   list [DIR ...]                   checkpoints found in directories (default /var/lib/kubelet/checkpoints, .)
@@ -128,6 +129,41 @@ def _printable(data: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 else "." for b in data)
 
 
+MAX_CONTEXT = 65536  # --context bound: more would make the streaming search keep whole pages images
+
+
+def _pod_containers(ck) -> list:
+    """The containers of a pod checkpoint, [] for any other."""
+    from .model.pods import is_pod
+
+    return list(ck.containers) if ck.containers or is_pod(ck.source) else []
+
+
+def _container_list(containers) -> str:
+    return ", ".join(f"{c.info.name} ({getattr(c.source, 'prefix', '')})" for c in containers) or "none"
+
+
+def _choose_containers(ck, wanted: str | None) -> list:
+    """The containers of pod ``ck`` that ``--container`` names (all for None); CkptError
+    when it names none, or when ``ck`` is no pod and a container was asked for."""
+    from .model.pods import select_containers
+
+    if not _pod_containers(ck):
+        if wanted is not None:
+            raise CkptError(f"--container {wanted!r}: {ck.info.name or 'this checkpoint'} is not a pod checkpoint")
+        return []
+    chosen = select_containers(ck, wanted)
+    if not chosen:
+        if not ck.containers:
+            raise CkptError("the pod checkpoint holds no container that could be read")
+        raise CkptError(f"no container {wanted!r} in the pod (containers: {_container_list(ck.containers)})")
+    return chosen
+
+
+def _pid_list(containers) -> str:
+    return "; ".join(f"{c.info.name}: {', '.join(map(str, sorted(c.processes))) or 'none'}" for c in containers)
+
+
 def cmd_memsearch(args: argparse.Namespace) -> int:
     pattern: bytes | str = args.pattern
     if args.hex:
@@ -137,42 +173,85 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
             raise CkptError(f"not hex bytes: {args.pattern!r}") from None
     if args.limit < 1:
         raise CkptError("--limit must be at least 1")
-    if args.context < 0:
-        raise CkptError("--context must not be negative")
+    if not 0 <= args.context <= MAX_CONTEXT:
+        raise CkptError(f"--context must be between 0 and {MAX_CONTEXT} bytes")
     from .model.tap import load_and_search
 
     # one pass: the pages of a compressed archive are searched as they stream past, never kept
+    # (a pod's containers are not: their pages are kept and searched below)
     ck, matches = load_and_search(args.path, pattern, regex=args.regex, utf16=args.utf16,
                                   pids=[args.pid] if args.pid is not None else None,
                                   context=args.context, limit=args.limit, limits=_limits(args))
     try:
         _warn(ck)
-        if args.pid is not None and args.pid not in ck.processes:
-            raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
+        found: list[tuple[str | None, object]]
+        if _pod_containers(ck) or args.container is not None:
+            if getattr(ck.source, "discarded", None):  # pages were not kept after all: load them
+                ck.close()
+                ck = _load(args)
+            found = _pod_search(ck, args, pattern)
+        else:
+            if args.pid is not None and args.pid not in ck.processes:
+                raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
+            found = [(None, m) for m in matches]
         if args.json:
-            json.dump([{"pid": m.pid, "address": f"{m.address:#x}", "vma": m.vma.label if m.vma else None,
-                        "vma_start": f"{m.vma.start:#x}" if m.vma else None,
-                        "match": m.match.decode("latin-1"), "before": m.before.decode("latin-1"),
-                        "after": m.after.decode("latin-1")} for m in matches], sys.stdout, indent=2)
+            rows = []
+            for name, m in found:
+                row = {"container": name} if name is not None else {}
+                row.update({"pid": m.pid, "address": f"{m.address:#x}", "vma": m.vma.label if m.vma else None,
+                            "vma_start": f"{m.vma.start:#x}" if m.vma else None,
+                            "match": m.match.decode("latin-1"), "before": m.before.decode("latin-1"),
+                            "after": m.after.decode("latin-1")})
+                rows.append(row)
+            json.dump(rows, sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            if not matches:
+            if not found:
                 print(f"no matches for {args.pattern!r}")
-            for m in matches:
+            width = max((len(name) for name, _ in found if name is not None), default=0)
+            for name, m in found:
                 vma = f"{m.vma.label} {m.vma.start:#x}+{m.address - m.vma.start:#x}" if m.vma else "?"
-                print(f"pid {m.pid:<6} {m.address:#018x}  {vma:<40} "
+                where = f"{name:<{width}}  " if name is not None else ""
+                print(f"{where}pid {m.pid:<6} {m.address:#018x}  {vma:<40} "
                       f"{_printable(m.before)}[{_printable(m.match)}]{_printable(m.after)}")
-            print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}", file=sys.stderr)
+            print(f"{len(found)} match{'es' if len(found) != 1 else ''}", file=sys.stderr)
     finally:
         ck.close()
     return 0
 
 
+def _pod_search(ck, args: argparse.Namespace, pattern: bytes | str) -> list:
+    """(container name, match) for every match in the chosen containers of a pod, container
+    by container (pod.options order), pid then address order within each; at most --limit
+    in all. --pid applies within the chosen containers (an error when none has it)."""
+    from .model.memory import search_memory
+
+    chosen = _choose_containers(ck, args.container)
+    if args.pid is not None:
+        having = [c for c in chosen if args.pid in c.processes]
+        if not having:
+            raise CkptError(f"no process with pid {args.pid} in "
+                            f"{'container ' + repr(args.container) if args.container else 'any container'} "
+                            f"(pids: {_pid_list(chosen)})")
+        chosen = having
+    found: list = []
+    for sub in chosen:
+        left = args.limit - len(found)
+        if left <= 0:
+            break
+        for m in search_memory(sub, pattern, regex=args.regex, utf16=args.utf16,
+                               pids=[args.pid] if args.pid is not None else None,
+                               context=args.context, limit=left):
+            found.append((sub.info.name, m))
+    return found[:args.limit]
+
+
 def cmd_memdump(args: argparse.Namespace) -> int:
     if args.length < 1:
         raise CkptError("--length must be at least 1")
-    ck = _load(args, warn=True)
+    pod = _load(args, warn=True)
     try:
+        ck = _memdump_target(pod, args)
         if args.pid not in ck.processes:
             raise CkptError(f"no process with pid {args.pid} (pids: {', '.join(map(str, sorted(ck.processes)))})")
         reader = ck.memory(args.pid)
@@ -209,8 +288,24 @@ def cmd_memdump(args: argparse.Namespace) -> int:
                 hexpart = " ".join(f"{b:02x}" for b in chunk)
                 print(f"{row:016x}  {hexpart[:23]:<23}  {hexpart[24:]:<23}  |{_printable(chunk)}|")
     finally:
-        ck.close()
+        pod.close()
     return 0
+
+
+def _memdump_target(ck, args: argparse.Namespace):
+    """The checkpoint whose process ``--pid`` means: ``ck`` itself, or for a pod the one
+    chosen container holding that pid (--container when more than one has it)."""
+    chosen = _choose_containers(ck, args.container)
+    if not chosen:
+        return ck
+    having = [c for c in chosen if args.pid in c.processes]
+    if not having:
+        scope = f"container {args.container!r}" if args.container else "any container of the pod"
+        raise CkptError(f"no process with pid {args.pid} in {scope} (pids: {_pid_list(chosen)})")
+    if len(having) > 1:
+        raise CkptError(f"pid {args.pid} is in {len(having)} containers of the pod "
+                        f"({', '.join(c.info.name for c in having)}): choose one with --container NAME")
+    return having[0]
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -218,14 +313,46 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from .criu import decode_image, resolve_image_name, to_crit_dict
 
     with open_source(args.path, limits=_limits(args)) as src:
-        name = resolve_image_name(args.image, src.has)
-        if name is None:
-            imgs = [n.split("/", 1)[1] for n in src.names("checkpoint/")]
-            raise CkptError(f"no image {args.image!r} in the checkpoint (images: {', '.join(imgs[:40])})")
-        image = decode_image(src.read(name), name.rsplit("/", 1)[-1])
+        reader, name = _decode_member(src, args.image, args.container, resolve_image_name)
+        image = decode_image(reader.read(name), name.rsplit("/", 1)[-1])
         json.dump(to_crit_dict(image), sys.stdout, indent=4)
         sys.stdout.write("\n")
     return 0
+
+
+def _decode_member(src, image: str, container: str | None, resolve):
+    """(source or container view, member name) of the image ``decode`` was asked for. In a
+    pod: inside the --container named, else the one container that has it; a member path
+    from the top of the archive (``<dir>/checkpoint/core-1.img``) also works."""
+    from .model.pods import config_name, container_names, is_pod, pod_views
+
+    if not is_pod(src):
+        if container is not None:
+            raise CkptError(f"--container {container!r}: the checkpoint is not a pod checkpoint")
+        name = resolve(image, src.has)
+        if name is None:
+            imgs = [n.split("/", 1)[1] for n in src.names("checkpoint/")]
+            raise CkptError(f"no image {image!r} in the checkpoint (images: {', '.join(imgs[:40])})")
+        return src, name
+    views = pod_views(src)
+    labels = {id(v): config_name(v) or v.container for v in views}
+    listing = ", ".join(f"{labels[id(v)]} ({v.prefix})" for v in views) or "none"
+    if container is not None:
+        key = container.strip().rstrip("/")
+        views = [v for v in views if key in container_names(v, labels[id(v)])]
+        if not views:
+            raise CkptError(f"no container {container!r} in the pod (containers: {listing})")
+    elif (name := resolve(image, src.has)) is not None:
+        return src, name
+    hits = [(v, n) for v in views if (n := resolve(image, v.has)) is not None]
+    if not hits:
+        where = f"container {container!r}" if container is not None else "any container of the pod"
+        raise CkptError(f"no image {image!r} in {where} (containers: {listing})")
+    if len(hits) > 1:
+        raise CkptError(f"{image!r} is in {len(hits)} containers of the pod "
+                        f"({', '.join(f'{labels[id(v)]} ({v.prefix})' for v, _ in hits)}): "
+                        "choose one with --container NAME")
+    return hits[0]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -279,12 +406,14 @@ def build_parser(with_actions: bool = True) -> argparse.ArgumentParser:
                        description="List every match in the dumped memory of every process.")
     s.add_argument("path")
     s.add_argument("pattern", help="text (default), hex bytes with --hex, or a regex with --regex")
-    s.add_argument("--pid", type=int, help="only this process")
+    s.add_argument("--pid", type=int, help="only this process (in a pod: in the chosen containers)")
+    s.add_argument("--container", metavar="NAME", help="pod checkpoint: only this container (default: all)")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--regex", action="store_true", help="PATTERN is a Python regular expression over bytes")
     g.add_argument("--hex", action="store_true", help="PATTERN is hex bytes, e.g. 'de ad be ef'")
     s.add_argument("--utf16", action="store_true", help="also match the UTF-16LE form of PATTERN")
-    s.add_argument("--context", type=int, default=16, help="bytes of context each side (default 16)")
+    s.add_argument("--context", type=int, default=16,
+                   help=f"bytes of context each side, 0 to {MAX_CONTEXT} (default 16)")
     s.add_argument("--limit", type=int, default=10_000, help="stop after this many matches")
     s.add_argument("--json", action="store_true")
     _add_common(s)
@@ -294,6 +423,8 @@ def build_parser(with_actions: bool = True) -> argparse.ArgumentParser:
                        description="Hex dump of a process's memory; pages not in the dump are said, not zero-filled.")
     s.add_argument("path")
     s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--container", metavar="NAME",
+                   help="pod checkpoint: the container of that pid (needed when several have it)")
     s.add_argument("--address", type=_int_arg, required=True, help="start address (0x hex or decimal)")
     s.add_argument("--length", type=_int_arg, default=256, help="bytes (default 256)")
     s.add_argument("--output", "-o", help="write the raw bytes to this file instead")
@@ -304,6 +435,8 @@ def build_parser(with_actions: bool = True) -> argparse.ArgumentParser:
                        description="Decode one CRIU image of the checkpoint to JSON (crit's --pretty shape).")
     s.add_argument("path")
     s.add_argument("image", help="image name, e.g. core-1.img or checkpoint/pstree.img")
+    s.add_argument("--container", metavar="NAME",
+                   help="pod checkpoint: the container to look in (needed when several have the image)")
     _add_common(s)
     s.set_defaults(func=cmd_decode)
 
@@ -384,10 +517,34 @@ def _quiet_broken_pipe() -> int:
     return 0
 
 
+# the subcommands that take --cache themselves
+_CACHE_COMMANDS = ("inspect", "memsearch", "memdump", "decode")
+
+
+def _leading_cache(argv: list[str]) -> list[str]:
+    """``ckpt-tui --cache COMMAND ...`` as ``ckpt-tui COMMAND --cache ...``; for a command
+    without its own --cache option the cache is turned on for the process instead (as
+    CKPT_TUI_CACHE=1 does). Any other argv is returned as is."""
+    n = 0
+    while n < len(argv) and argv[n] == "--cache":
+        n += 1
+    if n == 0 or n >= len(argv) or argv[n] not in SUBCOMMANDS:
+        return argv
+    command, rest = argv[n], argv[n + 1:]
+    if command in _CACHE_COMMANDS:
+        return [command, "--cache", *rest]
+    import os
+
+    from .archive.results import ENV_ON
+
+    os.environ[ENV_ON] = "1"
+    return [command, *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _leading_cache(list(sys.argv[1:] if argv is None else argv))
     hit = _cached(argv)
     if hit is not None:
         try:

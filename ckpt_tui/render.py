@@ -57,8 +57,65 @@ def process_label(proc: Process) -> Text:
 
 
 def render_overview(ck: Checkpoint) -> Group:
+    """The overview tree (like ``checkpointctl inspect --all``) and a table of problems; a
+    pod gives its summary, then each container's overview."""
+    from .model.pods import is_pod
+
+    if ck.containers or is_pod(ck.source):
+        parts: list[Any] = [_pod_tree(ck)]
+        for sub in ck.containers:
+            parts.append(_overview_tree(sub, title=_container_title(sub)))
+    else:
+        parts = [_overview_tree(ck)]
+    if ck.problems:  # a pod's hold its containers' (named by directory)
+        parts.append(_problems_table(ck))
+    return Group(*parts)
+
+
+def _container_title(sub: Checkpoint) -> Text:
+    text = Text("container ", style="bold")
+    text.append(sub.info.name or "(unnamed container)", style="bold cyan")
+    prefix = getattr(sub.source, "prefix", "")
+    if prefix:
+        text.append(f"  {prefix}", style="dim")
+    return text
+
+
+def _pod_tree(ck: Checkpoint) -> Tree:
     info = ck.info
-    root = Tree(Text(info.name or "(unnamed container)", style="bold"))
+    root = Tree(Text(info.name or "(unnamed pod)", style="bold"))
+    root.add(f"Source: {info.source_kind}  [dim]{info.source_path}[/dim]")
+    root.add(f"Engine: {info.engine or '-'}")
+    root.add(f"Pod: {info.pod_name or '-'}  Namespace: {info.namespace or '-'}")
+    sizes = root.add(f"Checkpoint size: {size(ck.sizes.total)}")
+    sizes.add(f"Memory pages size: {size(ck.sizes.memory_pages)}")
+    if ck.sizes.rootfs_diff:
+        root.add(f"Root FS diff size: {size(ck.sizes.rootfs_diff)}")
+    node = root.add(f"Containers: {len(ck.containers)}")
+    for sub in ck.containers:
+        line = Text(sub.info.name or "(unnamed container)", style="bold cyan")
+        prefix = getattr(sub.source, "prefix", "")
+        if prefix:
+            line.append(f"  {prefix}", style="dim")
+        line.append(f"  {plural(len(sub.processes), 'process')}")
+        if sub.info.image:
+            line.append(f"  {sub.info.image}")
+        node.add(line)
+    return root
+
+
+def _problems_table(ck: Checkpoint) -> Table:
+    table = Table(title="Problems", title_style="bold red", show_lines=False)
+    table.add_column("where")
+    table.add_column("what")
+    for p in ck.problems:
+        table.add_row(p.source, Text(p.message, style="red" if p.severity == "error" else "yellow"))
+    return table
+
+
+def _overview_tree(ck: Checkpoint, title: Text | None = None) -> Tree:
+    info = ck.info
+    root = Tree(title or Text(info.name or "(unnamed container)", style="bold"))
     root.add(f"Source: {info.source_kind}  [dim]{info.source_path}[/dim]")
     root.add(f"Engine: {info.engine}")
     root.add(f"Image: {info.image or '-'}")
@@ -138,15 +195,7 @@ def render_overview(ck: Checkpoint) -> Group:
         for m in ck.mounts:
             if m.origin == "spec":
                 mounts.add(f"{m.destination}  [dim]{m.type}  {m.source}[/dim]")
-    parts: list[Any] = [root]
-    if ck.problems:
-        table = Table(title="Problems", title_style="bold red", show_lines=False)
-        table.add_column("where")
-        table.add_column("what")
-        for p in ck.problems:
-            table.add_row(p.source, Text(p.message, style="red" if p.severity == "error" else "yellow"))
-        parts.append(table)
-    return Group(*parts)
+    return root
 
 
 def render_list(rows: list[tuple[Path, dict[str, Any]]]) -> Table:

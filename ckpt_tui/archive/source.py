@@ -509,7 +509,7 @@ def _common_layout(ctx: Context, ix: Index, kind: str, shape: str) -> Converted:
             if name in ix.refs:
                 moved.refs[member.name] = ix.refs[name]
         ix = moved
-    elif not has_checkpoint:
+    elif not has_checkpoint and "pod.options" not in ix.members:  # a pod: each container has its own
         if ix.has_prefix("pre-checkpoint/"):
             ctx.problem(
                 "checkpoint/",
