@@ -105,6 +105,8 @@ class CkptApp(App[int]):
         self.found: tuple[Path, list] | None = None  # (directory, checkpoints) when opened on a directory of them
         self.load_error = ""
         self.loading = False
+        # picked from the list while another checkpoint stays open (and usable) until it has loaded
+        self._switch_to: Path | None = None
         self.current_pid: int | None = None
         self._running_action = False
         self._started = False
@@ -250,8 +252,17 @@ class CkptApp(App[int]):
         if not self._has_main():
             message.checkpoint.close()  # nobody will look at it: remove its temp files now
             return
+        if self.checkpoint is not None:
+            # another one replaces it: the screens over the main one (a pod's containers, a hex
+            # view, a search…) belong to the one about to be closed
+            self._to_main()
+            self.metadata = None
+        if self._switch_to is not None:
+            self.path = self._switch_to
+            self._switch_to = None
         self._close_checkpoint()
         self.checkpoint = message.checkpoint
+        self.current_pid = None
         gc.freeze()  # nor the model's (100,000 root-FS entries would make every collection slow)
         self.loading = False
         if self.checkpoint.containers:
@@ -296,6 +307,15 @@ class CkptApp(App[int]):
         if not self._has_main():
             return
         self.loading = False
+        if self._switch_to is not None and self.checkpoint is not None:
+            # picked from the list while another is open: say so, and stay on the open one
+            self._switch_to = None
+            self._set_header()
+            self.notify(f"{message.error}\n\nStill showing {self.path.name}.",
+                        title=f"Cannot open {message.path.name}", severity="error", timeout=10)
+            self.refresh_bindings()
+            return
+        self._switch_to = None
         self.load_error = message.error
         self.sub_title = f"{message.path.name}: cannot open"
         self.main.on_failed(message.error)
@@ -311,30 +331,70 @@ class CkptApp(App[int]):
             if path is None:
                 self.exit(0)
                 return
-            self.path = Path(path)
-            self.load(self.path, first=False)
+            self._open_picked(Path(path))
 
         self.loading = False
         self.refresh_bindings()
         self.push_screen(PickerScreen(message.directory, message.entries), chosen)
 
+    def _open_picked(self, path: Path) -> None:
+        """Load a checkpoint picked from the list; ``loading`` until it has loaded or failed.
+
+        With one open already, that one stays open (and everything acts on it) until the
+        picked one has loaded; if it cannot be opened a notification says so and nothing
+        changes. With none open (the first pick, or the last one failed) the main screen
+        shows the picked one loading."""
+        self.loading = True
+        if self.checkpoint is not None:
+            self._switch_to = path
+            self.sub_title = f"opening {path.name}…"
+        else:
+            self._switch_to = None
+            self.path = path
+            self.load_error = ""
+            self.metadata = None
+            self._set_header()
+            self._reset_loading_view()
+        self.refresh_bindings()
+        self.load(path, first=False)
+
+    def _reset_loading_view(self) -> None:
+        """Undo what a failed load left on the main screen (error label, hidden bar, overview)."""
+        from textual.css.query import NoMatches
+        from textual.widgets import Label, ProgressBar
+
+        main = self.main
+        try:
+            label = main.query_one("#loading-label", Label)
+            bar = main.query_one("#loading-bar", ProgressBar)
+            main.query_one("#loading").display = True
+        except NoMatches:
+            return
+        label.remove_class("-error")
+        label.update(f"opening {self.path.name}…")
+        bar.display = True
+        bar.update(total=None)
+        main.on_metadata({})
+
+    def _picker_active(self) -> bool:
+        from .screens.picker import PickerScreen
+
+        return isinstance(self.screen, PickerScreen)
+
     def action_other_checkpoint(self) -> None:
         """Back to the list of the directory's checkpoints (when the app was opened on one)."""
         from .screens.picker import RepickScreen
 
-        if self.found is None or self.loading:
+        if self.found is None or self.loading or self._running_action or self._picker_active():
             return
         directory, entries = self.found
 
         def chosen(path: Path | None) -> None:
-            if path is None or Path(path) == self.path:
+            if path is None:
                 return  # Escape: stay with the one open
-            self.path = Path(path)
-            self.loading = True
-            self.load_error = ""
-            self.sub_title = f"opening {self.path.name}…"
-            self.refresh_bindings()
-            self.load(self.path, first=False)
+            if Path(path) == self.path and self.checkpoint is not None:
+                return  # the one open
+            self._open_picked(Path(path))
 
         self.push_screen(RepickScreen(directory, entries, current=self.path), chosen)
 
@@ -591,9 +651,10 @@ class CkptApp(App[int]):
         if action == "pod_containers":
             return True if self.pod is not None else None
         if action == "other_checkpoint":  # only when opened on a directory of checkpoints
-            if self.found is None:
-                return False
-            return True if not self.loading else None
+            if self.found is None or self._picker_active():
+                return False  # nor on the list itself
+            # not while a checkpoint loads, nor while a build/restore reads the open one
+            return True if not (self.loading or self._running_action) else None
         return True
 
     def default_image_name(self) -> str:
