@@ -95,7 +95,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     import os
 
     before = None
-    if args.json and not args.log:  # the output of `inspect --json` may be kept in the opt-in cache
+    if args.json and not args.log and args.max_size is None:  # kept in the opt-in cache (read back by _cached)
         try:
             before = os.stat(args.path)
         except OSError:
