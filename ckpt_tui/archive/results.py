@@ -212,4 +212,8 @@ def store_result(path: "str | os.PathLike[str]", st: os.stat_result, command: st
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A check against damage, not tampering (the directory is the user's own): CRC-32 reads
+    a 20 MB result in 5 ms, a cryptographic hash in 20+."""
+    import zlib
+
+    return f"crc32:{zlib.crc32(data):08x}"
