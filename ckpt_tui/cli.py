@@ -178,7 +178,7 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
     from .model.tap import load_and_search
 
     # one pass: the pages of a compressed archive are searched as they stream past, never kept
-    # (a pod's containers are not: their pages are kept and searched below)
+    # (a pod's containers are searched below, in the model)
     ck, matches = load_and_search(args.path, pattern, regex=args.regex, utf16=args.utf16,
                                   pids=[args.pid] if args.pid is not None else None,
                                   context=args.context, limit=args.limit, limits=_limits(args))
@@ -186,9 +186,7 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
         _warn(ck)
         found: list[tuple[str | None, object]]
         if _pod_containers(ck) or args.container is not None:
-            if getattr(ck.source, "discarded", None):  # pages were not kept after all: load them
-                ck.close()
-                ck = _load(args)
+            # a pod's pages are all kept: the tap takes only a top-level checkpoint/'s images
             found = _pod_search(ck, args, pattern)
         else:
             if args.pid is not None and args.pid not in ck.processes:

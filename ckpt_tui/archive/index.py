@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Problem
+from ..errors import CkptError, Problem
 from .streams import (
     CHUNK,
     Budget,
@@ -87,6 +87,20 @@ METADATA_FILES = {"config.dump": "config", "spec.dump": "spec"}
 METADATA_CAP = 16 * MiB
 
 
+def metadata_value(name: str, size: int, read: Callable[[], bytes]) -> tuple[str, dict] | None:
+    """("config" | "spec", parsed JSON) when ``name`` is one of the engine's metadata files
+    and reads as a JSON object; None otherwise (the model reports a broken file: this is
+    only a preview)."""
+    key = METADATA_FILES.get(name)
+    if key is None or size > METADATA_CAP:
+        return None
+    try:
+        value = json.loads(read())
+    except (OSError, ValueError, UnicodeDecodeError, CkptError):
+        return None
+    return (key, value) if isinstance(value, dict) else None
+
+
 class Context:
     """State of one ``open_source`` call shared by its passes."""
 
@@ -134,16 +148,10 @@ class Context:
     def saw_member(self, name: str, ref: Ref) -> None:
         """Hand the engine's metadata files to ``on_metadata`` as soon as they were read,
         so a caller can show them while the rest of the archive is still streaming."""
-        key = METADATA_FILES.get(name)
-        if key is None or ref.size > METADATA_CAP:
+        found = metadata_value(name, ref.size, ref.read)
+        if found is None:
             return
-        try:
-            value = json.loads(ref.read())
-        except (OSError, ValueError, UnicodeDecodeError):
-            return  # the model reports a broken file; this is only a preview
-        if not isinstance(value, dict):
-            return
-        self.metadata[key] = value
+        self.metadata[found[0]] = found[1]
         callback = self.on_metadata
         if callback is not None:
             callback({**self.metadata, "kind": self.kind, "size": self.progress.total})

@@ -17,11 +17,14 @@ from ..errors import CkptError, Problem
 from .index import (
     Context,
     Converted,
+    METADATA_CAP,
+    METADATA_FILES,
     Index,
     Ref,
     Watch,
     describe_format,
     index_tar,
+    metadata_value,
     normalise,
     open_tar_stream,
     read_limited,
@@ -38,7 +41,7 @@ from .workspace import Workspace
 _STRICT = False
 
 _KIND_OF_FMT = {"tar": "tar", "gzip": "tar+gzip", "zstd": "tar+zstd"}
-_META_CAP = 16 * MiB
+_META_CAP = METADATA_CAP  # the engine's JSON files are read whole up to this
 
 ProgressFn = Callable[[int, int, str], object]
 
@@ -273,14 +276,10 @@ def open_source(
     if loaded is not None:
         src = _from_cache(p, st, loaded, workspace, limits, progress)
         if on_metadata is not None:  # what the streaming pass would have shown on its way
-            meta: dict[str, Any] = {"kind": src.kind, "size": st.st_size}
-            for key_, fn in (("config", "config.dump"), ("spec", "spec.dump")):
-                if src.has(fn) and src.members[fn].size <= _META_CAP:
-                    value = _parse_json(src.read(fn))
-                    if value is not None:
-                        meta[key_] = value
-            if "config" in meta or "spec" in meta:
-                on_metadata(meta)
+            meta = dict(found for fn in METADATA_FILES if src.has(fn)
+                        and (found := metadata_value(fn, src.members[fn].size, lambda fn=fn: src.read(fn))))
+            if meta:
+                on_metadata({**meta, "kind": src.kind, "size": st.st_size})
         return src
     staging = cache.stage(key)
     if staging is None:

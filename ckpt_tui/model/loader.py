@@ -96,8 +96,9 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
     ck._captured = dict(captured or {})
     ck.problems.extend(source.problems)
     builder = _Builder(ck, cancelled)
-    if source.has("pod.options") and not source.has(CKPT + "pstree.img"):
-        from .pods import build_pod
+    from .pods import build_pod, is_pod
+
+    if is_pod(source):
 
         options = builder.json_member("pod.options") or {}
         builder.metadata()

@@ -59,13 +59,8 @@ class PrefixedSource:
         pass
 
 
-# what the archive layer says of a source without a top-level checkpoint/: true of every
-# pod (its CRIU images are in the containers' directories), so not a problem of a pod
-_NO_TOP_CHECKPOINT = "no checkpoint/ directory: no CRIU images"
-
-
 def is_pod(source: "Source | PrefixedSource") -> bool:
-    """``source`` is a pod checkpoint (the test build_checkpoint makes)."""
+    """``source`` is a pod checkpoint: pod.options and no top-level process tree."""
     return source.has("pod.options") and not source.has("checkpoint/pstree.img")
 
 
@@ -146,7 +141,6 @@ def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str
     """Fill ``ck`` (the pod) with one Checkpoint per container listed in pod.options."""
     from .loader import build_checkpoint
 
-    ck.problems = [p for p in ck.problems if not (p.source == "checkpoint/" and p.message == _NO_TOP_CHECKPOINT)]
     ann = options.get("annotations") if isinstance(options.get("annotations"), dict) else {}
     ann = {str(k): str(v) for k, v in ann.items()}
     info = ck.info
