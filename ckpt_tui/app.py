@@ -354,27 +354,9 @@ class CkptApp(App[int]):
             self.load_error = ""
             self.metadata = None
             self._set_header()
-            self._reset_loading_view()
+            self.main.on_retry(f"opening {path.name}…")
         self.refresh_bindings()
         self.load(path, first=False)
-
-    def _reset_loading_view(self) -> None:
-        """Undo what a failed load left on the main screen (error label, hidden bar, overview)."""
-        from textual.css.query import NoMatches
-        from textual.widgets import Label, ProgressBar
-
-        main = self.main
-        try:
-            label = main.query_one("#loading-label", Label)
-            bar = main.query_one("#loading-bar", ProgressBar)
-            main.query_one("#loading").display = True
-        except NoMatches:
-            return
-        label.remove_class("-error")
-        label.update(f"opening {self.path.name}…")
-        bar.display = True
-        bar.update(total=None)
-        main.on_metadata({})
 
     def _picker_active(self) -> bool:
         from .screens.picker import PickerScreen

@@ -115,6 +115,23 @@ class MainScreen(Screen):
         )
         self._placeholder()
 
+    def on_retry(self, text: str) -> None:
+        """Undo what a failed load left (error label, hidden bar, error overview): another
+        checkpoint is being opened."""
+        from textual.css.query import NoMatches
+
+        try:
+            label = self.query_one("#loading-label", Label)
+            bar = self.query_one("#loading-bar", ProgressBar)
+            self.query_one("#loading").display = True
+        except NoMatches:
+            return
+        label.remove_class("-error")
+        label.update(text)
+        bar.display = True
+        bar.update(total=None)
+        self.on_metadata({})
+
     def _placeholder(self) -> None:
         error = getattr(self.app, "load_error", "")
         text = (f"[$text-error]Not available: the checkpoint could not be opened.[/]\n{esc(error)}" if error
