@@ -83,7 +83,7 @@ def load_checkpoint(
                          watch=tap)
     try:
         return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None,
-                                cancelled=cancelled)
+                                cancelled=cancelled, decoded=tap.images if tap is not None else None)
     except BaseException:
         source.close()
         raise
@@ -91,11 +91,13 @@ def load_checkpoint(
 
 def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
                      captured: dict[str, Any] | None = None,
-                     cancelled: Callable[[], bool] | None = None) -> Checkpoint:
+                     cancelled: Callable[[], bool] | None = None,
+                     decoded: dict[str, Any] | None = None) -> Checkpoint:
     ck = Checkpoint(source=source)
     ck._captured = dict(captured or {})
     ck.problems.extend(source.problems)
     builder = _Builder(ck, cancelled)
+    builder.decoded = dict(decoded or {})  # images a Watch decoded on the way: not again
     from .pods import build_pod, is_pod
 
     if is_pod(source):
@@ -217,6 +219,7 @@ class _Builder:
         self.cancelled = cancelled
         self.src = ck.source
         self._images: dict[str, Any] = {}
+        self.decoded: dict[str, Any] = {}  # full name -> Image decoded while the source was indexed
         self._bad_images: set[str] = set()
         self.files: dict[int, Any] = {}  # files.img id -> file_entry
         self._runs: dict[int, tuple[Any, int]] = {}
@@ -261,7 +264,7 @@ class _Builder:
                 self.problem(full, "is missing from the checkpoint", pane)
         else:
             try:
-                img = decode_image(self.src.read(full), name)
+                img = self.decoded.pop(full, None) or decode_image(self.src.read(full), name)
                 for msg in img.problems:
                     self.problem(full, msg, pane, "warning")
                 if img.unknown_fields:

@@ -217,6 +217,7 @@ class ArgvEnvTap(Watch):
         self.pagemaps: dict[int, tuple[int, list]] = {}  # pid -> (pages_id, runs)
         self.owners: dict[int, list[int]] = {}  # pages_id -> pids whose pagemap names it
         self.spoiled: set[str] = set()  # pages images taken before a later copy of their mm/pagemap
+        self.images: dict[str, object] = {}  # member name -> its decoded Image (the last copy's)
         self.sinks: dict[str, _Sink] = {}
         self._captured: dict[str, CapturedPages] | None = None
 
@@ -230,6 +231,7 @@ class ArgvEnvTap(Watch):
             taken = f"{CKPT}pages-{self.pagemaps[pid][0]}.img"
             if taken in self.sinks:  # a later copy of an image its pages were already read with
                 self.spoiled.add(taken)
+        self.images.pop(name, None)
         try:
             self._decode(name, pid, read())
         except Exception:  # a damaged image: the model says what is wrong; the tap just steps aside
@@ -242,6 +244,7 @@ class ArgvEnvTap(Watch):
         from ..criu import decode_image
 
         img = decode_image(data, name.rsplit("/", 1)[-1])
+        self.images[name] = img  # the model takes it from here instead of decoding it again
         if name.startswith(CKPT + "mm-"):
             mm = img.entries[0].message
             self.ranges[pid] = [(mm.mm_arg_start, mm.mm_arg_end), (mm.mm_env_start, mm.mm_env_end)]
