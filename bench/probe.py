@@ -85,6 +85,7 @@ def task_load(args) -> dict:
 def task_search(args) -> dict:
     from ckpt_tui.model import load_checkpoint
     from ckpt_tui.model.memory import search_memory
+    from ckpt_tui.model.patterns import SearchPattern
 
     t0 = time.perf_counter()
     ck = load_checkpoint(args.archive)
@@ -101,18 +102,18 @@ def task_search(args) -> dict:
     for mode in modes:
         reset_peak()
         if mode == "literal":
-            kw = dict(pattern=SECRET)
+            pattern = SearchPattern.of(SECRET)
         elif mode == "regex":
-            kw = dict(pattern=SECRET_REGEX, regex=True)
+            pattern = SearchPattern.of(SECRET_REGEX, regex=True)
         elif mode == "utf16":
-            kw = dict(pattern=WIDE, utf16=True)
+            pattern = SearchPattern.of(WIDE, utf16=True)
         else:
             raise SystemExit(f"unknown mode {mode}")
         times = []
         n = 0
         for _ in range(args.repeat):
             s = time.perf_counter()
-            n = sum(1 for _m in search_memory(ck, **kw))
+            n = sum(1 for _m in search_memory(ck, pattern))
             times.append(time.perf_counter() - s)
         out[mode] = {"first": times[0], "best": min(times), "matches": n, "peak_rss_mb": peak_mb()}
     ck.close()

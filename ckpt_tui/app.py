@@ -388,15 +388,17 @@ class CkptApp(App[int]):
             name = info.name or self.path.name
             if self.pod is not None and cp is not self.pod:
                 name = f"{self.pod.info.pod_name or 'pod'} / {name}"
-            self.title = f"{name} ({info.engine})" if info.engine and info.engine != "unknown" else name
+            self.title = f"{name} ({info.engine})" if info.engine.known else name
             parts = [p for p in (info.image, info.source_kind) if p]
             self.sub_title = " · ".join(parts) + demo
         elif self.metadata:
-            config = self.metadata.get("config") or {}
-            self.title = str(config.get("name") or self.path.name)
-            image = str(config.get("rootfsImageName") or config.get("RawImageName") or "")
+            from .model.metadata import info_from_peek
+
+            early = info_from_peek(self.metadata, str(self.path))
+            name = early.name or self.path.name
+            self.title = f"{name} ({early.engine})" if early.engine.known else name
             kind = str(self.metadata.get("kind") or "")
-            self.sub_title = " · ".join(p for p in (image, kind, "loading…") if p) + demo
+            self.sub_title = " · ".join(p for p in (early.image, kind, "loading…") if p) + demo
         else:
             self.title = self.path.name
             self.sub_title = "loading…" + demo

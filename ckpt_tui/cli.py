@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CkptError
+from .text import printable
 
 SUBCOMMANDS = ("inspect", "memsearch", "memdump", "decode", "list", "build", "restore", "diagnose")
 
@@ -125,10 +126,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 # -- memory ------------------------------------------------------------------
-def _printable(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 else "." for b in data)
-
-
 MAX_CONTEXT = 65536  # --context bound: more would make the streaming search keep whole pages images
 
 
@@ -165,12 +162,10 @@ def _pid_list(containers) -> str:
 
 
 def cmd_memsearch(args: argparse.Namespace) -> int:
-    pattern: bytes | str = args.pattern
-    if args.hex:
-        try:
-            pattern = bytes.fromhex(args.pattern.replace("0x", "").replace(":", " "))
-        except ValueError:
-            raise CkptError(f"not hex bytes: {args.pattern!r}") from None
+    from .model.patterns import parse_pattern
+
+    pattern = parse_pattern(args.pattern, "hex" if args.hex else "regex" if args.regex else "text",
+                            utf16=args.utf16, ignore_case=args.ignore_case)
     if args.limit < 1:
         raise CkptError("--limit must be at least 1")
     if not 0 <= args.context <= MAX_CONTEXT:
@@ -179,8 +174,7 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
 
     # one pass: the pages of a compressed archive are searched as they stream past, never kept
     # (a pod's containers are searched below, in the model)
-    ck, matches = load_and_search(args.path, pattern, regex=args.regex, utf16=args.utf16,
-                                  pids=[args.pid] if args.pid is not None else None,
+    ck, matches = load_and_search(args.path, pattern, pids=[args.pid] if args.pid is not None else None,
                                   context=args.context, limit=args.limit, limits=_limits(args))
     try:
         _warn(ck)
@@ -211,14 +205,14 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
                 vma = f"{m.vma.label} {m.vma.start:#x}+{m.address - m.vma.start:#x}" if m.vma else "?"
                 where = f"{name:<{width}}  " if name is not None else ""
                 print(f"{where}pid {m.pid:<6} {m.address:#018x}  {vma:<40} "
-                      f"{_printable(m.before)}[{_printable(m.match)}]{_printable(m.after)}")
+                      f"{printable(m.before)}[{printable(m.match)}]{printable(m.after)}")
             print(f"{len(found)} match{'es' if len(found) != 1 else ''}", file=sys.stderr)
     finally:
         ck.close()
     return 0
 
 
-def _pod_search(ck, args: argparse.Namespace, pattern: bytes | str) -> list:
+def _pod_search(ck, args: argparse.Namespace, pattern) -> list:
     """(container name, match) for every match in the chosen containers of a pod, container
     by container (pod.options order), pid then address order within each; at most --limit
     in all. --pid applies within the chosen containers (an error when none has it)."""
@@ -237,8 +231,7 @@ def _pod_search(ck, args: argparse.Namespace, pattern: bytes | str) -> list:
         left = args.limit - len(found)
         if left <= 0:
             break
-        for m in search_memory(sub, pattern, regex=args.regex, utf16=args.utf16,
-                               pids=[args.pid] if args.pid is not None else None,
+        for m in search_memory(sub, pattern, pids=[args.pid] if args.pid is not None else None,
                                context=args.context, limit=left):
             found.append((sub.info.name, m))
     return found[:args.limit]
@@ -284,7 +277,7 @@ def cmd_memdump(args: argparse.Namespace) -> int:
             for row in range(addr, addr + length, 16):
                 chunk = reader.read(row, min(16, addr + length - row))
                 hexpart = " ".join(f"{b:02x}" for b in chunk)
-                print(f"{row:016x}  {hexpart[:23]:<23}  {hexpart[24:]:<23}  |{_printable(chunk)}|")
+                print(f"{row:016x}  {hexpart[:23]:<23}  {hexpart[24:]:<23}  |{printable(chunk)}|")
     finally:
         pod.close()
     return 0
@@ -408,8 +401,10 @@ def build_parser(with_actions: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--container", metavar="NAME", help="pod checkpoint: only this container (default: all)")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--regex", action="store_true", help="PATTERN is a Python regular expression over bytes")
-    g.add_argument("--hex", action="store_true", help="PATTERN is hex bytes, e.g. 'de ad be ef'")
+    g.add_argument("--hex", action="store_true",
+                   help="PATTERN is hex bytes: 'de ad be ef', deadbeef, 0xde 0xad, \\xde\\xad, de:ad")
     s.add_argument("--utf16", action="store_true", help="also match the UTF-16LE form of PATTERN")
+    s.add_argument("-i", "--ignore-case", action="store_true", help="ASCII letters match either case")
     s.add_argument("--context", type=int, default=16,
                    help=f"bytes of context each side, 0 to {MAX_CONTEXT} (default 16)")
     s.add_argument("--limit", type=int, default=10_000, help="stop after this many matches")

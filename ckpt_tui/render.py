@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,36 +12,18 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from . import text
 from .model.checkpoint import Checkpoint
+from .model.metadata import info_from_peek
 from .model.types import Process
 
 
 def when(value: datetime | None, now: datetime | None = None) -> str:
-    if value is None:
-        return "unknown"
-    now = now or datetime.now(timezone.utc)
-    return f"{value.strftime('%Y-%m-%d %H:%M:%S UTC')} ({humanize.naturaltime(now - value)})"
+    return text.when(value, now, missing="unknown")
 
 
-def size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """``count`` and the noun in the right number: "1 socket", "2 sockets", "1 process", "3 matches".
-
-    ``many`` gives an irregular plural; otherwise -s, or -es after s, x, z, ch and sh.
-    Shared by the command line and the UI (this module imports Rich, never Textual).
-    """
-    if count == 1:
-        word = noun
-    elif many is not None:
-        word = many
-    elif noun.endswith(("s", "x", "z", "ch", "sh")):
-        word = noun + "es"
-    else:
-        word = noun + "s"
-    return f"{count} {word}"
+size = text.size
+plural = text.plural
 
 
 def process_label(proc: Process) -> Text:
@@ -206,13 +188,8 @@ def render_list(rows: list[tuple[Path, dict[str, Any]]]) -> Table:
         if "error" in meta:
             table.add_row(str(path), Text(meta["error"], style="red"), "", "", "", "")
             continue
-        config = meta.get("config") or {}
-        spec = meta.get("spec") or {}
-        ann = spec.get("annotations") or {}
-        manager = ann.get("io.container.manager", "")
-        engine = {"libpod": "Podman", "cri-o": "CRI-O"}.get(manager, "containerd" if spec else "?")
-        pod = ann.get("io.kubernetes.pod.name") or ann.get("io.kubernetes.cri.sandbox-name", "")
-        ns = ann.get("io.kubernetes.pod.namespace") or ann.get("io.kubernetes.cri.sandbox-namespace", "")
-        table.add_row(str(path), str(config.get("name", "")), f"{pod} / {ns}" if pod or ns else "",
-                      engine, str(config.get("checkpointedTime", "") or ""), size(int(meta.get("size", 0) or 0)))
+        info = info_from_peek(meta, str(path))
+        pod = f"{info.pod_name} / {info.namespace}" if info.pod_name or info.namespace else ""
+        table.add_row(str(path), info.name, pod, str(info.engine), text.when(info.checkpointed, missing=""),
+                      size(int(meta.get("size", 0) or 0)))
     return table

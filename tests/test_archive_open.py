@@ -267,7 +267,12 @@ def test_directory_source(tmp_path):
             check_all_reads(src)
             path, off, size = src.file_range("config.dump")
             assert path == (d / "config.dump") and off == 0
-            assert "Podman" in src.description
+            # the shape only: which engine made it is the model's to say (model.metadata)
+            assert src.description == "unpacked checkpoint (directory)"
+        from ckpt_tui.model import load_checkpoint
+
+        with load_checkpoint(d) as ck:
+            assert ck.info.source_kind == "unpacked Podman checkpoint (directory)"
     finally:
         os.chmod(d / "checkpoint", 0o755)
 

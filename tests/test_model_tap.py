@@ -16,6 +16,7 @@ import zstandard
 from ckpt_tui.errors import CkptError
 from ckpt_tui.model import load_checkpoint
 from ckpt_tui.model.export import to_json
+from ckpt_tui.model.patterns import SearchPattern
 from ckpt_tui.model.tap import ArgvEnvTap
 
 from .conftest import DATA
@@ -169,13 +170,15 @@ def _reference(path, pattern, **kw) -> list:
     from ckpt_tui.model.memory import search_memory
 
     with load_checkpoint(path) as ck:
-        return _key(search_memory(ck, pattern, **kw))
+        flags = {k: kw.pop(k) for k in ("regex", "utf16") if k in kw}
+        return _key(search_memory(ck, SearchPattern.of(pattern, **flags), **kw))
 
 
 def _streamed(path, pattern, **kw) -> tuple[list, set[str]]:
     from ckpt_tui.model.tap import load_and_search
 
-    ck, matches = load_and_search(path, pattern, **kw)
+    flags = {k: kw.pop(k) for k in ("regex", "utf16") if k in kw}
+    ck, matches = load_and_search(path, SearchPattern.of(pattern, **flags), **kw)
     with ck:
         return _key(matches), set(ck.source.discarded)
 
@@ -285,7 +288,7 @@ def test_utf16_regex_finds_wide_text(tmp_path):
 def test_utf16_regex_translation(pattern, text, hit):
     import re
 
-    from ckpt_tui.model.memory import utf16_regex
+    from ckpt_tui.model.patterns import utf16_regex
 
     assert bool(re.search(utf16_regex(pattern), text.encode("utf-16-le"), re.DOTALL)) is hit
     assert bool(re.search(pattern, text)) is hit  # what the pattern means on text
@@ -293,7 +296,7 @@ def test_utf16_regex_translation(pattern, text, hit):
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"\bword", "[\u0400-\u04ff]"])
 def test_utf16_regex_says_what_it_cannot_translate(pattern):
-    from ckpt_tui.model.memory import compile_pattern
+    from ckpt_tui.model.patterns import compile_pattern
 
     with pytest.raises(CkptError, match="UTF-16"):
         compile_pattern(pattern, regex=True, utf16=True)
@@ -323,7 +326,7 @@ def test_a_later_copy_of_a_pagemap_is_reported_not_misread(tmp_path):
         tar.add(root / "checkpoint" / "pagemap-10.img", arcname="checkpoint/pagemap-1.img")
     arc = tmp_path / "dup.tar.zst"
     arc.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
-    ck, matches = load_and_search(arc, rb"[A-Z]{4,}=", regex=True)
+    ck, matches = load_and_search(arc, SearchPattern.of(rb"[A-Z]{4,}=", regex=True))
     with ck:
         assert ck.source.discarded
         said = [p for p in ck.problems if "later copy" in p.message]

@@ -11,7 +11,8 @@ from textual.app import App
 from ckpt_tui.model.types import RootfsDiff, RootfsEntry
 from ckpt_tui.screens.dialogs import parse_range
 from ckpt_tui.screens.fileview import looks_binary
-from ckpt_tui.screens.memory import PatternError, parse_find, parse_pattern
+from ckpt_tui.errors import CkptError
+from ckpt_tui.model.patterns import SearchPattern, parse_find, parse_pattern
 from ckpt_tui.widgets import format as fmt
 from ckpt_tui.widgets.files import FilesTree, build_index
 from ckpt_tui.widgets.hexview import BytesSource, HexView, MemorySource
@@ -288,16 +289,17 @@ def test_format_helpers():
 
 
 def test_patterns_and_ranges():
-    assert parse_pattern("CKPT", "text") == (b"CKPT", False)
-    assert parse_pattern("43 4b 50 54", "hex") == (b"CKPT", False)
-    assert parse_pattern("\\x43\\x4b", "hex") == (b"CK", False)
-    assert parse_pattern("tok_[a-z]+", "regex") == (b"tok_[a-z]+", True)
+    assert parse_pattern("CKPT", "text") == SearchPattern(b"CKPT", "text")
+    assert parse_pattern("43 4b 50 54", "hex") == SearchPattern(b"CKPT", "hex")
+    assert parse_pattern("\\x43\\x4b", "hex").data == b"CK"
+    assert parse_pattern("0x43 0x4b", "hex").data == parse_pattern("43:4b", "hex").data == b"CK"
+    assert parse_pattern("tok_[a-z]+", "regex") == SearchPattern(b"tok_[a-z]+", "regex")
     for text, mode in (("zz", "hex"), ("", "text"), ("(", "regex")):
-        with pytest.raises(PatternError):
+        with pytest.raises(CkptError):
             parse_pattern(text, mode)
-    assert parse_find("x:41 42") == (b"AB", False)
-    assert parse_find("re:a+") == (b"a+", True)
-    assert parse_find("plain") == (b"plain", False)
+    assert parse_find("x:41 42") == SearchPattern(b"AB", "hex")
+    assert parse_find("re:a+") == SearchPattern(b"a+", "regex")
+    assert parse_find("plain") == SearchPattern(b"plain", "text")
     assert parse_range("0x1000-0x2000") == (0x1000, 0x2000)
     assert parse_range("0x1000-+0x10") == (0x1000, 0x1010)
     assert parse_range("0x2000-0x1000") is None and parse_range("nothing") is None

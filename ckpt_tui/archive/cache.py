@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Pane, Problem
 from .results import ENV_DIR, ENV_ON, ROOT, archive_identity, cache_dir, key_of, trusted_root  # noqa: F401 (re-exported)
 from .types import GiB, Limits, Member
 
@@ -188,7 +188,7 @@ class Cache:
             description=str(doc["description"]),
             annotations={str(k): str(v) for k, v in doc["annotations"].items()},
             synthesized=set(doc["synthesized"]),
-            problems=[Problem(*p) for p in doc["problems"]],
+            problems=[Problem(p[0], p[1], Pane(p[2]), p[3]) for p in doc["problems"]],
             members=members,
             refs=refs,
             lock_fd=fd,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CkptError, Problem
+from ..errors import CkptError, Pane, Problem, Severity
 from .streams import (
     CHUNK,
     Budget,
@@ -132,7 +132,7 @@ class Context:
 
     MAX_PROBLEMS = 500
 
-    def problem(self, source: str, message: str, severity: str = "error", pane: str = "overview") -> None:
+    def problem(self, source: str, message: str, severity: Severity = "error", pane: Pane = Pane.OVERVIEW) -> None:
         if len(self.problems) >= self.MAX_PROBLEMS:
             self.suppressed += 1  # a hostile archive must not flood memory with problems
             return

@@ -303,7 +303,7 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
     ix.add(Member("config.dump", len(blob), "file", mode=0o600), Ref(size=len(blob), data=blob))
     synthesized.add("config.dump")
     name = found.name
-    desc = f"containerd checkpoint image{' ' + name if name else ''} ({where})"
+    desc = f"checkpoint image{' ' + name if name else ''} ({where})"
     return Converted(ix, "containerd-image", desc, ann, synthesized)
 
 
@@ -323,9 +323,8 @@ def _convert_image(ctx: Context, layout: _Layout, found: _Found, where: str, con
         _, ref = layout.blob_ref(desc)
         _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({desc.get('digest', '?')[:19]})")
     ann = dict(found.annotations)
-    engine = "Podman" if any(k.startswith("io.podman.") for k in ann) else "CRIU"
     name = found.name
-    desc = f"{engine} checkpoint image{' ' + name if name else ''} ({where})"
+    desc = f"checkpoint image{' ' + name if name else ''} ({where})"
     return Converted(ix, container, desc, ann, set())
 
 
@@ -384,6 +383,5 @@ def convert_docker(ctx: Context, outer: Index) -> Converted:
         )
     if name:
         ann.setdefault(REF_NAME, name)
-    engine = "Podman" if "config.dump" in ix.members else "CRIU"
-    desc = f"{engine} checkpoint image{' ' + name if name else ''} (docker-archive)"
+    desc = f"checkpoint image{' ' + name if name else ''} (docker-archive)"
     return Converted(ix, "docker-archive", desc, ann, set())

@@ -521,39 +521,11 @@ def _common_layout(ctx: Context, ix: Index, kind: str, shape: str) -> Converted:
     _unwrap_spec(ctx, ix, synthesized)
     if bare:
         desc = f"CRIU image {'archive' if shape == 'archive' else 'directory'} ({kind})"
+    elif shape == "archive":  # the engine is the model's to say (model.metadata.describe_source)
+        desc = f"checkpoint archive ({kind})"
     else:
-        engine = _engine(ix)
-        if shape == "archive":
-            desc = f"{engine} checkpoint archive ({kind})"
-        else:
-            desc = f"unpacked {engine} checkpoint (directory)"
+        desc = "unpacked checkpoint (directory)"
     return Converted(ix, kind, desc, {}, synthesized)
-
-
-def _spec(ix: Index) -> dict[str, Any] | None:
-    if "spec.dump" not in ix.members:
-        return None
-    try:
-        data = read_limited(ix, "spec.dump", _META_CAP, "spec.dump")
-        spec = json.loads(data)
-    except (ArchiveError, ValueError, UnicodeDecodeError):
-        return None
-    return spec if isinstance(spec, dict) else None
-
-
-def _engine(ix: Index) -> str:
-    spec = _spec(ix)
-    ann = spec.get("annotations") if spec else None
-    manager = ann.get("io.container.manager") if isinstance(ann, dict) else None
-    if manager == "libpod":
-        return "Podman"
-    if manager == "cri-o":
-        return "CRI-O"
-    if "status" in ix.members or (isinstance(ann, dict) and any(k.startswith("io.kubernetes.cri.") for k in ann)):
-        return "containerd"
-    if "config.dump" in ix.members or spec is not None:
-        return "container"
-    return "CRIU"
 
 
 def _unwrap_spec(ctx: Context, ix: Index, synthesized: set[str]) -> None:
@@ -671,8 +643,9 @@ def _parse_json(data: bytes | None) -> dict[str, Any] | None:
 
 
 def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` reading
-    only what it must: a tar stream stops as soon as both files were read."""
+    """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` (and, when
+    known, ``config_mtime``; for image sources ``description``, ``annotations`` and
+    ``members``) reading only what it must: a tar stream stops once both files were read."""
     p = Path(os.fspath(path))
     try:
         st = os.stat(p)
@@ -694,8 +667,11 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
                 fp = p / fn
                 try:
-                    if fp.is_file() and fp.stat().st_size <= _META_CAP:
+                    fst = fp.stat()
+                    if stat_mod.S_ISREG(fst.st_mode) and fst.st_size <= _META_CAP:
                         result[key] = _parse_json(fp.read_bytes())
+                        if key == "config":
+                            result["config_mtime"] = fst.st_mtime
                 except OSError:
                     pass
             return result
@@ -731,6 +707,8 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                     else:
                         tr.copy_data(entry, buf.extend)
                     result[wanted.pop(name)] = _parse_json(bytes(buf))
+                    if name == "config.dump":
+                        result["config_mtime"] = entry.mtime
                     if not wanted:
                         break
         except NotTar as exc:
@@ -745,6 +723,11 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _peek_by_opening(p: Path, result: dict[str, Any]) -> dict[str, Any]:
     with Workspace() as ws, open_source(p, workspace=ws) as src:
         result["kind"] = src.kind
+        result["description"] = src.description
+        result["annotations"] = dict(src.annotations)
+        result["members"] = list(src.members)
+        if "config.dump" in src.members:
+            result["config_mtime"] = src.members["config.dump"].mtime
         for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
             if src.has(fn) and src.members[fn].size <= _META_CAP:
                 try:

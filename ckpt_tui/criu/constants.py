@@ -46,6 +46,7 @@ __all__ = [
     "IFF_FLAGS",
     "TCPI_OPTS",
     "ARCHITECTURES",
+    "GOARCH",
     "REMAP_TYPES",
     "TTY_TYPES",
 ]
@@ -225,6 +226,24 @@ VMA_STATUS: tuple[tuple[str, int], ...] = (
     ("VMA_UNSUPP", 1 << 31),
 )
 
+# the same bits by name, for code that tests them
+PROT_READ, PROT_WRITE, PROT_EXEC = 0x1, 0x2, 0x4
+MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 0x1, 0x2, 0x20
+VMA_AREA_REGULAR = 1 << 0
+VMA_AREA_STACK = 1 << 1
+VMA_AREA_VSYSCALL = 1 << 2
+VMA_AREA_VDSO = 1 << 3
+VMA_AREA_HEAP = 1 << 5
+VMA_FILE_PRIVATE = 1 << 6
+VMA_FILE_SHARED = 1 << 7
+VMA_ANON_SHARED = 1 << 8
+VMA_ANON_PRIVATE = 1 << 9
+VMA_AREA_SYSVIPC = 1 << 10
+VMA_AREA_SOCKET = 1 << 11
+VMA_AREA_VVAR = 1 << 12
+VMA_AREA_AIORING = 1 << 13
+VMA_AREA_MEMFD = 1 << 14
+
 #: pagemap_entry.flags bits.
 PE_PARENT = 1 << 0   # pages are in the parent (pre-dump) image set
 PE_LAZY = 1 << 1     # pages may be fetched lazily (userfaultfd)
@@ -359,6 +378,11 @@ TCPI_OPTS: tuple[tuple[str, int], ...] = (
 ARCHITECTURES: dict[int, str] = {
     0: "UNKNOWN", 1: "X86_64", 2: "ARM", 3: "AARCH64", 4: "PPC64", 5: "S390",
     6: "MIPS", 7: "LOONGARCH64", 8: "RISCV64",
+}
+
+#: the same machine types by their OCI / Go names (an image's platform architecture).
+GOARCH: dict[int, str] = {
+    1: "amd64", 2: "arm", 3: "arm64", 4: "ppc64le", 5: "s390x", 6: "mips64le", 7: "loong64", 8: "riscv64",
 }
 
 #: remap_file_path_entry.remap_type.

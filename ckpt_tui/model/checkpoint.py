@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..errors import Problem
+from ..criu.constants import GOARCH
+
+from ..errors import Pane, Problem, Severity
 from .types import (
     ContainerInfo,
     ImageInfo,
@@ -25,8 +28,9 @@ from .types import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..archive import Source
+    from ..archive import Member, Source
     from .memory import MemoryReader
+    from .patterns import SearchPattern
 
 
 @dataclass
@@ -91,7 +95,49 @@ class Checkpoint:
             for child in reversed(proc.children):
                 stack.append((depth + 1, child))
 
-    def add_problem(self, source: str, message: str, pane: str = "overview", severity: str = "error") -> None:
+    # -- the source's members (for the actions that check or copy them) ---------
+    @property
+    def source_path(self) -> Path:
+        return Path(self.source.path)
+
+    @property
+    def source_kind(self) -> str:
+        """The archive layer's kind of source: ``tar+zstd``, ``directory``, ``oci-archive``, ..."""
+        return self.source.kind
+
+    def has(self, name: str) -> bool:
+        return self.source.has(name)
+
+    def member(self, name: str) -> "Member | None":
+        return self.source.members.get(name)
+
+    def member_names(self, prefix: str = "") -> list[str]:
+        return self.source.names(prefix)
+
+    def open_member(self, name: str) -> BinaryIO:
+        """A member's bytes, read lazily from the source (CkptError when it is absent)."""
+        return self.source.open(name)
+
+    @property
+    def architecture(self) -> tuple[str, str]:
+        """(OCI architecture name, how it is known): a checkpoint image's annotation, else
+        the machine type of a core image; ("", "") when neither says."""
+        if self.info.host_arch:
+            return self.info.host_arch, "annotation"
+        for proc in self.process_list():
+            if proc.mtype in GOARCH:
+                return GOARCH[proc.mtype], "core image"
+        return "", ""
+
+    @property
+    def tids(self) -> list[int]:
+        """Every task id: each process and each of its threads."""
+        out = set(self.processes)
+        for proc in self.processes.values():
+            out.update(t.tid for t in proc.threads)
+        return sorted(out)
+
+    def add_problem(self, source: str, message: str, pane: Pane = Pane.OVERVIEW, severity: Severity = "error") -> None:
         self.problems.append(Problem(source, message, pane, severity))
 
     # -- memory ----------------------------------------------------------
@@ -104,21 +150,26 @@ class Checkpoint:
 
     def search_memory(
         self,
-        pattern: bytes | str,
+        pattern: "bytes | str | SearchPattern",
         *,
         regex: bool = False,
+        utf16: bool = False,
+        ignore_case: bool = False,
         pids: list[int] | None = None,
         context: int = 32,
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         limit: int = 10_000,
     ) -> Iterator[MemoryMatch]:
+        """Every match of ``pattern`` (a parsed :class:`SearchPattern`, or bytes/text with the
+        flags) in the dumped memory of every (chosen) process, in pid then address order."""
         from .memory import search_memory
+        from .patterns import SearchPattern
 
-        return search_memory(
-            self, pattern, regex=regex, pids=pids, context=context,
-            progress=progress, cancelled=cancelled, limit=limit,
-        )
+        if not isinstance(pattern, SearchPattern):
+            pattern = SearchPattern.of(pattern, regex=regex, utf16=utf16, ignore_case=ignore_case)
+        return search_memory(self, pattern, pids=pids, context=context, progress=progress,
+                             cancelled=cancelled, limit=limit)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:

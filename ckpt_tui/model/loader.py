@@ -13,7 +13,6 @@ import json
 import os
 import struct
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,14 @@ from ..archive import Limits, Source, TarEntry, TarError, Workspace, iter_tar, o
 from ..criu import MAGICS, decode_image, expected_magic, find_unknown_fields
 from ..criu import constants as C
 from ..criu.constants import caps_from_words
-from ..errors import Cancelled, CkptError, Problem
+from .. import annotations as A
+from ..errors import Cancelled, CkptError, Pane, Problem, Severity
 from .checkpoint import Checkpoint
+from .metadata import Metadata, container_info
 from .memory import MemoryReader, PagesData, pagemap_runs
 from .types import (
     Creds,
+    Engine,
     EnvVar,
     ImageInfo,
     LogFile,
@@ -108,28 +110,28 @@ def build_checkpoint(source: Source, *, log_files: Iterable[str | Path] = (),
         build_pod(ck, options, log_files)
         ck.problems = _summarise(ck.problems)
         return ck
-    for step in (
-        builder.metadata,
-        builder.network,
-        builder.images_list,
-        builder.inventory,
-        builder.stats,
-        builder.processes,
-        builder.rootfs,
-        builder.mounts,
-        builder.namespaces,
-        builder.sizes,
+    for step, pane in (
+        (builder.metadata, Pane.OVERVIEW),
+        (builder.network, Pane.NETWORK),
+        (builder.images_list, Pane.LOGS),
+        (builder.inventory, Pane.OVERVIEW),
+        (builder.stats, Pane.LOGS),
+        (builder.processes, Pane.PROCESSES),
+        (builder.rootfs, Pane.FILES),
+        (builder.mounts, Pane.MOUNTS),
+        (builder.namespaces, Pane.OVERVIEW),
+        (builder.sizes, Pane.OVERVIEW),
     ):
         builder.check()
         try:
             step()
         except CkptError as exc:  # a whole part failed: say which, keep the rest
-            ck.add_problem("", f"{step.__name__}: {exc}", step.__name__)
+            ck.add_problem("", f"{step.__name__}: {exc}", pane)
         except Exception as exc:  # a bug met on odd input: never lose the rest of the checkpoint
             if STRICT:
                 raise
             ck.add_problem("", f"{step.__name__} stopped on unexpected data ({type(exc).__name__}: {exc}); "
-                           "the other parts are shown", step.__name__)
+                           "the other parts are shown", pane)
     builder.logs(log_files)
     ck.problems = _summarise(ck.problems)
     return ck
@@ -156,32 +158,6 @@ def _summarise(problems: list[Problem], keep: int = 8) -> list[Problem]:
 
 
 # ---------------------------------------------------------------------------
-def _ts(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.startswith("0001-01-01"):
-        return None
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # trim nanoseconds to microseconds for fromisoformat
-    if "." in text:
-        head, _, rest = text.partition(".")
-        frac = ""
-        tail = ""
-        for i, ch in enumerate(rest):
-            if not ch.isdigit():
-                tail = rest[i:]
-                break
-            frac += ch
-        text = f"{head}.{frac[:6].ljust(6, '0')}{tail}" if frac else head + tail
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def ip_from_words(words: Iterable[int], family: int) -> str:
     """CRIU stores addresses as u32 words holding network-order bytes (little-endian host)."""
     words = list(words)
@@ -229,10 +205,10 @@ class _Builder:
         if self.cancelled is not None and self.cancelled():
             raise Cancelled()
 
-    def problem(self, source: str, message: str, pane: str = "overview", severity: str = "error") -> None:
+    def problem(self, source: str, message: str, pane: Pane = Pane.OVERVIEW, severity: Severity = "error") -> None:
         self.ck.problems.append(Problem(source, message, pane, severity))
 
-    def json_member(self, name: str, pane: str = "overview", shape: type = dict) -> Any:
+    def json_member(self, name: str, pane: Pane = Pane.OVERVIEW, shape: type = dict) -> Any:
         if not self.src.has(name):
             return None
         try:
@@ -253,7 +229,7 @@ class _Builder:
             return None
         return data
 
-    def image(self, name: str, pane: str = "processes", required: bool = False):
+    def image(self, name: str, pane: Pane = Pane.PROCESSES, required: bool = False):
         """Decode checkpoint/<name> once; None (and a Problem) when absent or bad."""
         full = CKPT + name
         if full in self._images:
@@ -276,7 +252,7 @@ class _Builder:
         self._images[full] = img
         return img
 
-    def first(self, name: str, pane: str = "processes", required: bool = False):
+    def first(self, name: str, pane: Pane = Pane.PROCESSES, required: bool = False):
         img = self.image(name, pane, required)
         if img is None or not img.entries:
             if img is not None:
@@ -287,94 +263,31 @@ class _Builder:
     # -- metadata ------------------------------------------------------------
     def metadata(self) -> None:
         ck, src = self.ck, self.src
-        info = ck.info
-        info.source_kind = src.description or src.kind
-        info.source_path = str(src.path)
         config = self.json_member("config.dump") or {}
         spec = self.json_member("spec.dump") or {}
         ck.config, ck.spec = config, spec
-        annotations = spec.get("annotations") if isinstance(spec.get("annotations"), dict) else {}
-        annotations = {str(k): str(v) for k, v in annotations.items()}
-        info.annotations = annotations
-        info.image_annotations = dict(getattr(src, "annotations", {}) or {})
-        manager = annotations.get("io.container.manager", "")
-        if not config and not spec:
-            if src.has("pod.options"):
-                pass
-            elif src.kind == "containerd-image":
-                info.engine = "containerd"
-            elif src.has(CKPT + "inventory.img"):
-                info.engine = "CRIU (no engine metadata)"
-                self.problem("config.dump", "no engine metadata (config.dump, spec.dump): bare CRIU images", "overview", "info")
-            else:
-                self.problem("config.dump", "no engine metadata (config.dump, spec.dump)", "overview", "warning")
-        elif manager == "libpod":
-            info.engine = "Podman"
-        elif manager == "cri-o":
-            info.engine = "CRI-O"
-        else:
-            info.engine = "containerd"
-
-        info.id = str(config.get("id", "") or "")
-        info.name = str(config.get("name", "") or "")
-        info.image = str(config.get("rootfsImageName") or config.get("rootfsImage") or "")
-        info.image_id = str(config.get("rootfsImageID") or config.get("rootfsImageRef") or "")
-        info.runtime = str(config.get("runtime") or config.get("ociRuntime") or "")
-        info.created = _ts(config.get("createdTime"))
-        info.checkpointed = _ts(config.get("checkpointedTime"))
-        if info.engine == "CRI-O":
-            meta = annotations.get("io.kubernetes.cri-o.Metadata", "")
-            try:
-                parsed = json.loads(meta) if meta else {}
-                if isinstance(parsed, dict) and parsed.get("name"):
-                    info.name = str(parsed["name"])
-            except ValueError:
-                self.problem("spec.dump", "annotation io.kubernetes.cri-o.Metadata is not JSON", "overview", "warning")
-            info.pod_name = annotations.get("io.kubernetes.pod.name", "")
-            info.namespace = annotations.get("io.kubernetes.pod.namespace", "")
-            info.created = info.created or _ts(annotations.get("io.kubernetes.cri-o.Created"))
-            info.image = info.image or annotations.get("io.kubernetes.cri-o.ImageName", "")
-            ip = annotations.get("io.kubernetes.cri-o.IP.0")
-            if ip:
-                ck.interfaces.append(NetInterface(network="", name="", ip=ip))
-        elif info.engine == "containerd":
-            info.name = annotations.get("io.kubernetes.cri.container-name", "") or info.name
-            info.pod_name = annotations.get("io.kubernetes.cri.sandbox-name", "")
-            info.namespace = annotations.get("io.kubernetes.cri.sandbox-namespace", "")
-            info.image = info.image or annotations.get("io.kubernetes.cri.image-name", "")
-        if not info.id and isinstance(spec.get("linux"), dict):
-            cg = str(spec["linux"].get("cgroupsPath", "") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-            for prefix in ("libpod-", "crio-", "cri-containerd-", "docker-"):
-                cg = cg[len(prefix):] if cg.startswith(prefix) else cg
-            info.id = cg.removesuffix(".scope")
-        ia = info.image_annotations
-        info.criu_version = ia.get("io.podman.annotations.checkpoint.criu.version", "") or ia.get(
-            "org.criu.checkpoint.criu.version", ""
-        )
-        # a checkpoint image names its runtime; say where it disagrees with config.dump
-        img_runtime = ia.get("io.podman.annotations.checkpoint.runtime.name") or ia.get("org.criu.checkpoint.runtime.name")
-        if img_runtime and info.runtime and img_runtime != info.runtime:
-            self.problem(
-                "image annotations",
-                f"the image's runtime annotation says {img_runtime!r} but config.dump says the checkpoint was made "
-                f"with {info.runtime!r}; podman will only restore it with {img_runtime!r}",
-                "overview",
-                "warning",
-            )
-        if not info.name and ia:
-            info.name = ia.get("io.podman.annotations.checkpoint.name") or ia.get("org.criu.checkpoint.container.name", "")
-        if info.checkpointed is None and src.has("config.dump"):
-            mtime = src.members["config.dump"].mtime
-            if mtime and info.created and mtime > info.created.timestamp():
-                info.checkpointed = datetime.fromtimestamp(mtime, tz=timezone.utc)
-        if spec.get("hostname"):
-            info.hostname = str(spec["hostname"])
+        member = src.members.get("config.dump")
+        meta = Metadata(config=config, spec=spec, image_annotations=dict(src.annotations),
+                        source_kind=src.kind, description=src.description, source_path=str(src.path),
+                        has_member=src.has, config_mtime=member.mtime if member is not None else 0.0)
+        info, problems = container_info(meta)
+        ck.info = info
+        ck.problems.extend(problems)
+        if not config and not spec and not src.has("pod.options"):
+            if info.engine is Engine.CRIU:
+                self.problem("config.dump", "no engine metadata (config.dump, spec.dump): bare CRIU images",
+                             Pane.OVERVIEW, "info")
+            elif info.engine is Engine.UNKNOWN:
+                self.problem("config.dump", "no engine metadata (config.dump, spec.dump)", Pane.OVERVIEW, "warning")
+        ip = info.annotations.get(A.CRIO_IP0) if info.engine is Engine.CRIO else None
+        if ip:
+            ck.interfaces.append(NetInterface(network="", name="", ip=ip))
 
     # -- network -------------------------------------------------------------
     def network(self) -> None:
         if not self.src.has("network.status"):
             return
-        data = self.json_member("network.status", "network", shape=object)
+        data = self.json_member("network.status", Pane.NETWORK, shape=object)
         if data is None:
             return
         out: list[NetInterface] = []
@@ -382,7 +295,7 @@ class _Builder:
             for net, body in data.items():
                 ifaces = body.get("interfaces") if isinstance(body, dict) else None
                 if not isinstance(ifaces, dict):
-                    self.problem("network.status", f"network {net!r} has no interfaces map", "network", "warning")
+                    self.problem("network.status", f"network {net!r} has no interfaces map", Pane.NETWORK, "warning")
                     continue
                 for ifname, iface in ifaces.items():
                     iface = iface if isinstance(iface, dict) else {}
@@ -407,7 +320,7 @@ class _Builder:
                                             str(iface.get("name", "")), str(ipinfo.get("address", "")),
                                             str(iface.get("mac", "")), str(ipinfo.get("gateway", ""))))
         else:
-            self.problem("network.status", "has the wrong shape: neither a network map nor a CNI result list", "network")
+            self.problem("network.status", "has the wrong shape: neither a network map nor a CNI result list", Pane.NETWORK)
         self.ck.interfaces.extend(out)
 
     # -- images ----------------------------------------------------------------
@@ -425,13 +338,13 @@ class _Builder:
                 kind = known or "UNKNOWN"
                 if known is None:
                     self.problem(name, "is an image kind this version does not know "
-                                 f"(magic {words[1]:#010x}); listed, not decoded", "overview", "info")
+                                 f"(magic {words[1]:#010x}); listed, not decoded", Pane.OVERVIEW, "info")
             self.ck.images.append(ImageInfo(name=short, size=m.size, magic=kind or "OTHER"))
         if not self.ck.images:
-            self.problem("checkpoint/", "the checkpoint holds no CRIU images: no processes, memory or sockets to show", "processes")
+            self.problem("checkpoint/", "the checkpoint holds no CRIU images: no processes, memory or sockets to show", Pane.PROCESSES)
 
     def inventory(self) -> None:
-        inv = self.first("inventory.img", "overview", required=bool(self.ck.images))
+        inv = self.first("inventory.img", Pane.OVERVIEW, required=bool(self.ck.images))
         if inv is None:
             return
         from ..criu import message_to_dict
@@ -447,15 +360,15 @@ class _Builder:
             try:
                 img = decode_image(self.src.read(member), name)
             except CkptError as exc:
-                self.problem(member, f"cannot be decoded: {exc}", "logs")
+                self.problem(member, f"cannot be decoded: {exc}", Pane.LOGS)
                 continue
             if not img.entries:
-                self.problem(member, "holds no entries", "logs")
+                self.problem(member, "holds no entries", Pane.LOGS)
                 continue
             msg = img.entries[0].message
             sub = msg.dump if name == "stats-dump" else msg.restore
             if not msg.HasField("dump" if name == "stats-dump" else "restore"):
-                self.problem(member, "has no statistics entry", "logs", "warning")
+                self.problem(member, "has no statistics entry", Pane.LOGS, "warning")
                 continue
             for field in sub.DESCRIPTOR.fields:
                 target[field.name] = getattr(sub, field.name)
@@ -463,10 +376,10 @@ class _Builder:
     # -- processes -------------------------------------------------------------
     def processes(self) -> None:
         ck = self.ck
-        pstree = self.image("pstree.img", "processes", required=bool(ck.images))
+        pstree = self.image("pstree.img", Pane.PROCESSES, required=bool(ck.images))
         if pstree is None:
             return
-        files = self.image("files.img", "processes")
+        files = self.image("files.img", Pane.PROCESSES)
         if files is not None:
             for e in files.entries:
                 self.files[e.message.id] = e.message
@@ -474,7 +387,7 @@ class _Builder:
             m = e.message
             pid = m.pid
             if pid in ck.processes:
-                self.problem(CKPT + "pstree.img", f"pid {pid} is listed twice; the first entry is kept", "processes")
+                self.problem(CKPT + "pstree.img", f"pid {pid} is listed twice; the first entry is kept", Pane.PROCESSES)
                 continue
             ck.processes[pid] = Process(pid=pid, ppid=m.ppid, pgid=m.pgid, sid=m.sid,
                                         threads=[Thread(tid=t) for t in (m.threads or [pid])])
@@ -496,7 +409,7 @@ class _Builder:
             stack.extend(ck.processes[p].children)
         cyclic = sorted(set(ck.processes) - reached)
         if cyclic:
-            self.problem(CKPT + "pstree.img", f"the process tree has a cycle through pids {cyclic[:10]}; shown as roots", "processes")
+            self.problem(CKPT + "pstree.img", f"the process tree has a cycle through pids {cyclic[:10]}; shown as roots", Pane.PROCESSES)
             for p in cyclic:
                 for other in ck.processes.values():
                     if p in other.children:
@@ -509,16 +422,16 @@ class _Builder:
             try:
                 self.process(proc)
             except CkptError as exc:
-                self.problem(CKPT + f"core-{proc.pid}.img", f"pid {proc.pid}: {exc}", "processes")
+                self.problem(CKPT + f"core-{proc.pid}.img", f"pid {proc.pid}: {exc}", Pane.PROCESSES)
             except Exception as exc:
                 if STRICT:
                     raise
                 self.problem(CKPT + f"core-{proc.pid}.img",
-                             f"pid {proc.pid}: stopped on unexpected data ({type(exc).__name__}: {exc})", "processes")
+                             f"pid {proc.pid}: stopped on unexpected data ({type(exc).__name__}: {exc})", Pane.PROCESSES)
 
     def process(self, proc: Process) -> None:
         pid = proc.pid
-        core = self.first(f"core-{pid}.img", "processes", required=True)
+        core = self.first(f"core-{pid}.img", Pane.PROCESSES, required=True)
         if core is None:
             proc.state, proc.state_code = "unknown (no core image)", 0
         else:
@@ -526,6 +439,7 @@ class _Builder:
             proc.state_code = tc.task_state
             proc.state = C.TASK_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
             proc.comm = _escape(tc.comm)
+            proc.mtype = core.mtype
             proc.exit_code = tc.exit_code
             proc.oom_score_adj = tc.oom_score_adj if tc.HasField("oom_score_adj") else 0
             if tc.HasField("rlimits"):
@@ -535,11 +449,11 @@ class _Builder:
                 ]
             if core.HasField("ids"):
                 proc.ids = {f.name: v for f, v in core.ids.ListFields()}
-        ids = self.first(f"ids-{pid}.img", "processes")
+        ids = self.first(f"ids-{pid}.img", Pane.PROCESSES)
         if ids is not None:
             proc.ids.update({f.name: v for f, v in ids.ListFields()})
         for thread in proc.threads:
-            tcore = core if thread.tid == pid else self.first(f"core-{thread.tid}.img", "processes", required=proc.alive)
+            tcore = core if thread.tid == pid else self.first(f"core-{thread.tid}.img", Pane.PROCESSES, required=proc.alive)
             if tcore is None:
                 continue
             self.thread(thread, tcore, proc)
@@ -549,7 +463,7 @@ class _Builder:
             proc.seccomp_mode = main.seccomp_mode
         if not proc.alive:
             return
-        fs = self.first(f"fs-{pid}.img", "processes")
+        fs = self.first(f"fs-{pid}.img", Pane.PROCESSES)
         if fs is not None:
             proc.cwd = self.file_path(fs.cwd_id)
             proc.root = self.file_path(fs.root_id)
@@ -661,7 +575,7 @@ class _Builder:
         return tname, f"{tname}.{fe.id}", message_to_dict(fe)
 
     def memfd_inode(self, inode_id: int):
-        img = self.image("memfd.img", "processes")
+        img = self.image("memfd.img", Pane.PROCESSES)
         if img is None:
             return None
         for e in img.entries:
@@ -670,7 +584,7 @@ class _Builder:
         return None
 
     def tty_name(self, tty) -> str:
-        img = self.image("tty-info.img", "processes")
+        img = self.image("tty-info.img", Pane.PROCESSES)
         if img is not None:
             for e in img.entries:
                 info = e.message
@@ -686,14 +600,14 @@ class _Builder:
         files_id = proc.ids.get("files_id")
         if files_id is None:
             return
-        img = self.image(f"fdinfo-{files_id}.img", "processes", required=True)
+        img = self.image(f"fdinfo-{files_id}.img", Pane.PROCESSES, required=True)
         if img is None:
             return
         for e in img.entries:
             fd = e.message
             fe = self.files.get(fd.id)
             if fe is None:
-                self.problem(CKPT + "files.img", f"pid {proc.pid} fd {fd.fd}: file id {fd.id} is not in files.img", "processes")
+                self.problem(CKPT + "files.img", f"pid {proc.pid} fd {fd.fd}: file id {fd.id} is not in files.img", Pane.PROCESSES)
                 proc.files.append(OpenFile(fd=fd.fd, type="?", path=f"<missing file {fd.id}>", file_id=fd.id))
                 continue
             tname, what, details = self.describe(fe)
@@ -718,7 +632,7 @@ class _Builder:
                 ino=s.ino, file_id=s.id,
             )
             if s.proto == 6 and s.state not in (10, 7):
-                stream = self.first(f"tcp-stream-{s.ino:x}.img", "network")
+                stream = self.first(f"tcp-stream-{s.ino:x}.img", Pane.NETWORK)
                 if stream is not None:
                     sock.inq_len, sock.outq_len = stream.inq_len, stream.outq_len
             return sock
@@ -739,7 +653,7 @@ class _Builder:
     # -- memory ----------------------------------------------------------------
     def memory_info(self, proc: Process) -> None:
         pid = proc.pid
-        mm = self.first(f"mm-{pid}.img", "memory", required=True)
+        mm = self.first(f"mm-{pid}.img", Pane.MEMORY, required=True)
         if mm is None:
             return
         for name in ("mm_start_code", "mm_end_code", "mm_start_data", "mm_end_data", "mm_start_stack",
@@ -778,7 +692,7 @@ class _Builder:
         try:
             reader = memory_reader_for(self.ck, pid, builder=self)
         except CkptError as exc:
-            self.problem(CKPT + f"pagemap-{pid}.img", str(exc), "memory")
+            self.problem(CKPT + f"pagemap-{pid}.img", str(exc), Pane.MEMORY)
             return
         self.ck._readers[pid] = reader
         self.argv_env(proc, reader)
@@ -790,7 +704,7 @@ class _Builder:
         return result
 
     def _page_runs(self, pid: int):
-        img = self.image(f"pagemap-{pid}.img", "memory", required=True)
+        img = self.image(f"pagemap-{pid}.img", Pane.MEMORY, required=True)
         if img is None or not img.entries:
             return None, 0
         pages_id, runs, need = pagemap_runs(img)
@@ -798,7 +712,7 @@ class _Builder:
         # overlapping runs are a malformed image: keep them, but say so
         for a, b in zip(runs, runs[1:]):
             if b.vaddr < a.end:
-                self.problem(CKPT + f"pagemap-{pid}.img", f"pagemap entries overlap at {b.vaddr:#x}", "memory", "warning")
+                self.problem(CKPT + f"pagemap-{pid}.img", f"pagemap entries overlap at {b.vaddr:#x}", Pane.MEMORY, "warning")
                 break
         return runs, need
 
@@ -808,20 +722,20 @@ class _Builder:
         for kind, start, end in (("command line", mm["mm_arg_start"], mm["mm_arg_end"]),
                                  ("environment", mm["mm_env_start"], mm["mm_env_end"])):
             if end < start:
-                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} is reversed", "processes")
+                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} is reversed", Pane.PROCESSES)
                 continue
             if end > start and (reader.vma_at(start) is None or reader.vma_at(end - 1) is None):
-                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} lies outside every VMA", "processes")
+                self.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} lies outside every VMA", Pane.PROCESSES)
                 continue
             states = {s for _, _, s in reader.runs_between(start, end)} if end > start else set()
             if states - {"present"}:
                 self.problem(CKPT + (f"pages-{proc.pages_id}.img" if proc.pages_id is not None else f"pagemap-{proc.pid}.img"),
                              f"pid {proc.pid}: the {kind} is not in the dump ({', '.join(sorted(states - {'present'}))}); "
-                             "not shown", "processes")
+                             "not shown", Pane.PROCESSES)
                 continue  # never invent argv/environ from fill bytes
             items, truncated = reader.read_string_list(start, end)
             if truncated:
-                self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is shown", "processes", "warning")
+                self.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is shown", Pane.PROCESSES, "warning")
             if kind == "command line":
                 proc.cmdline = [_escape(i) for i in items]
             else:
@@ -836,7 +750,7 @@ class _Builder:
     # -- root FS diff --------------------------------------------------------------
     def rootfs(self) -> None:
         diff = self.ck.rootfs
-        deleted = self.json_member("deleted.files", "files", shape=list) if self.src.has("deleted.files") else None
+        deleted = self.json_member("deleted.files", Pane.FILES, shape=list) if self.src.has("deleted.files") else None
         if deleted:
             diff.deleted.extend(str(p) for p in deleted if isinstance(p, (str, int)))
         if not self.src.has("rootfs-diff.tar"):
@@ -847,7 +761,7 @@ class _Builder:
             fh = self.src.open("rootfs-diff.tar")
             size = self.src.members["rootfs-diff.tar"].size
         except CkptError as exc:
-            self.problem("rootfs-diff.tar", f"cannot read: {exc}", "files")
+            self.problem("rootfs-diff.tar", f"cannot read: {exc}", Pane.FILES)
             return
         with fh:
             head = fh.read(2)
@@ -863,7 +777,7 @@ class _Builder:
                         self.check()
                     self.rootfs_tar_entry(entry, diff)
             except (TarError, OSError, EOFError, ValueError) as exc:
-                self.problem("rootfs-diff.tar", f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown", "files")
+                self.problem("rootfs-diff.tar", f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown", Pane.FILES)
 
     _KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardlink", "fifo": "fifo"}
 
@@ -876,7 +790,7 @@ class _Builder:
             return
         parts = name.split("/")
         if ".." in parts:
-            self.problem("rootfs-diff.tar", f"entry {name!r} climbs out of the root; skipped", "files")
+            self.problem("rootfs-diff.tar", f"entry {name!r} climbs out of the root; skipped", Pane.FILES)
             return
         base = parts[-1]
         if base.startswith(".wh."):
@@ -906,7 +820,7 @@ class _Builder:
         for info in self.ck.images:
             if not info.name.startswith("mountpoints-"):
                 continue
-            img = self.image(info.name, "mounts")
+            img = self.image(info.name, Pane.MOUNTS)
             if img is None:
                 continue
             for e in img.entries:
@@ -923,13 +837,13 @@ class _Builder:
         for info in self.ck.images:
             n = info.name
             if n.startswith("utsns-"):
-                uts = self.first(n, "overview")
+                uts = self.first(n, Pane.OVERVIEW)
                 if uts is not None:
                     ns["hostname"] = _escape(uts.nodename)
                     ns["domainname"] = _escape(uts.domainname)
                     self.ck.info.hostname = ns["hostname"] or self.ck.info.hostname
             elif n.startswith("netdev-"):
-                img = self.image(n, "network")
+                img = self.image(n, Pane.NETWORK)
                 for e in img.entries if img else []:
                     d = e.message
                     self.ck.devices.append(NetDevice(name=_escape(d.name), type=C.NETDEV_TYPES.get(d.type, str(d.type)),
@@ -937,17 +851,17 @@ class _Builder:
                                                      mac=":".join(f"{b:02x}" for b in d.address) if d.HasField("address") else "",
                                                      flags=d.flags, ns_id=int(n.split("-")[1].split(".")[0])))
             elif n.startswith("timens-"):
-                t = self.first(n, "overview")
+                t = self.first(n, Pane.OVERVIEW)
                 if t is not None:
                     ns["timens"] = {"monotonic": t.monotonic.tv_sec, "boottime": t.boottime.tv_sec}
             elif n == "seccomp.img":
-                img = self.image(n, "overview")
+                img = self.image(n, Pane.OVERVIEW)
                 if img is not None and img.entries:
                     filters = list(img.entries[0].message.seccomp_filters)
                     self.ck.seccomp = {"filters": len(filters),
                                        "instructions": sum(len(f.filter) // 8 for f in filters)}
             elif n == "cgroup.img":
-                img = self.image(n, "overview")
+                img = self.image(n, Pane.OVERVIEW)
                 if img is not None and img.entries:
                     cg = img.entries[0].message
                     for s in cg.sets:
@@ -983,7 +897,7 @@ class _Builder:
                 try:
                     text = self.src.read(name, limit=32 << 20).decode("utf-8", "replace")
                 except CkptError as exc:
-                    self.problem(name, f"cannot read: {exc}", "logs")
+                    self.problem(name, f"cannot read: {exc}", Pane.LOGS)
                     continue
                 self.ck.logs.append(LogFile(name=name, text=text))
         for path in extra:
@@ -991,7 +905,7 @@ class _Builder:
             try:
                 text = p.read_bytes()[: 32 << 20].decode("utf-8", "replace")
             except OSError as exc:
-                self.problem(str(p), f"cannot read the log file: {exc.strerror or exc}", "logs")
+                self.problem(str(p), f"cannot read the log file: {exc.strerror or exc}", Pane.LOGS)
                 continue
             self.ck.logs.append(LogFile(name=str(p), text=text, external=True))
 
@@ -1016,14 +930,14 @@ def memory_reader_for(ck: Checkpoint, pid: int, builder: _Builder | None = None)
             if pages is None:
                 b.problem(pages_name, f"streamed past before a later copy of pid {pid}'s memory map or pagemap "
                           "(the archive holds them twice), so none of it was kept: open it in the app to "
-                          "read this process's memory", "memory")
+                          "read this process's memory", Pane.MEMORY)
         else:
             pages = PagesData.from_source(ck.source, pages_name)
         if pages is None:
             if pages_name not in getattr(ck.source, "discarded", ()):
-                b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", "memory")
+                b.problem(pages_name, f"is missing: the memory of pid {pid} cannot be read", Pane.MEMORY)
         elif len(pages) < _need:
-            b.problem(pages_name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {_need}", "memory")
+            b.problem(pages_name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {_need}", Pane.MEMORY)
     parent = _parent_reader(ck, pid, proc.vmas)
     reader = MemoryReader(pid, proc.vmas, runs, pages, parent=parent, pages_name=pages_name)
     ck._readers[pid] = reader

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import CkptError
-from .types import PE_LAZY, PE_PARENT, PE_PRESENT, VMA
+from ..criu.constants import PE_LAZY, PE_PARENT, PE_PRESENT
+from .patterns import SearchPattern
+from .types import VMA
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint, MemoryMatch
@@ -347,132 +349,10 @@ class MemoryReader:
         return sum(length for _, _, length in self.present_spans())
 
 
-def pattern_bytes(pattern: bytes | str) -> bytes:
-    """What a pattern typed as text looks for: its UTF-8 bytes (undecodable bytes it came
-    with, kept as surrogates by the command line, are those bytes again)."""
-    return pattern.encode("utf-8", "surrogateescape") if isinstance(pattern, str) else pattern
-
-
-def compile_pattern(pattern: bytes | str, *, regex: bool = False, utf16: bool = False) -> re.Pattern[bytes]:
-    """A bytes regex for a literal string, hex bytes already decoded, or a regex.
-
-    ``utf16``: also find the text encoded as UTF-16-LE (Windows, Java, .NET strings); a
-    regex is translated for that (see :func:`utf16_regex`)."""
-    raw = pattern_bytes(pattern)
-    if not raw:
-        raise CkptError("empty search pattern")
-    if regex:
-        try:
-            re.compile(raw)
-        except re.error as exc:
-            raise CkptError(f"bad regular expression: {exc}") from None
-        body = raw
-        if utf16:
-            body = b"(?:" + raw + b")|(?:" + utf16_regex(raw.decode("utf-8", "surrogateescape")) + b")"
-        try:
-            return re.compile(body, re.DOTALL)
-        except re.error as exc:  # pragma: no cover - the translation is valid when the input is
-            raise CkptError(f"cannot search this regular expression as UTF-16: {exc}") from None
-    alts = [re.escape(raw)]
-    if utf16:
-        try:
-            alts.append(re.escape(raw.decode("utf-8").encode("utf-16-le")))
-        except UnicodeDecodeError:
-            pass
-    return re.compile(b"|".join(alts), re.DOTALL)
-
-
-def utf16_regex(text: str) -> bytes:
-    """A bytes regex that matches, in UTF-16-LE, what ``text`` matches as a regex: each
-    character becomes its two bytes; classes, ``.``, ``\\d \\w \\s`` match one UTF-16 unit
-    of a character up to U+00FF (Latin-1: ASCII and the accented letters); groups, ``|``,
-    repeats, anchors and look-arounds keep their meaning. Back-references, word
-    boundaries and classes of characters above U+00FF cannot be translated: CkptError."""
-    try:
-        from re import _parser as sre  # type: ignore[attr-defined]  # Python 3.11+
-    except ImportError:  # pragma: no cover - older Pythons
-        import sre_parse as sre  # type: ignore[no-redef]
-    from re import _constants as c  # type: ignore[attr-defined]
-
-    def unit(cp: int) -> bytes:
-        return b"(?:" + re.escape(chr(cp).encode("utf-16-le", "surrogatepass")) + b")"
-
-    categories = {c.CATEGORY_DIGIT: (b"0-9", False), c.CATEGORY_NOT_DIGIT: (b"0-9", True),
-                  c.CATEGORY_WORD: (b"A-Za-z0-9_", False), c.CATEGORY_NOT_WORD: (b"A-Za-z0-9_", True),
-                  c.CATEGORY_SPACE: (b" \\t\\n\\r\\f\\v", False), c.CATEGORY_NOT_SPACE: (b" \\t\\n\\r\\f\\v", True)}
-
-    def latin1(lo: int, hi: int) -> bytes:
-        if hi > 0xFF:
-            raise CkptError("a class of characters above U+00FF cannot be searched as UTF-16; search without --utf16")
-        return re.escape(bytes([lo])) + (b"-" + re.escape(bytes([hi])) if hi != lo else b"")
-
-    def klass(items) -> bytes:
-        parts, negate = [], False
-        for op, av in items:
-            if op is c.NEGATE:
-                negate = True
-            elif op is c.LITERAL:
-                parts.append(latin1(av, av))
-            elif op is c.RANGE:
-                parts.append(latin1(av[0], av[1]))
-            elif op is c.CATEGORY and av in categories:
-                body, neg = categories[av]
-                if neg:
-                    raise CkptError("a negated \\D \\W \\S inside a class cannot be searched as UTF-16")
-                parts.append(body)
-            else:
-                raise CkptError(f"this regex cannot be searched as UTF-16 ({op} in a class)")
-        return b"(?:[" + (b"^" if negate else b"") + b"".join(parts) + b"]\x00)"
-
-    def emit(seq) -> bytes:
-        out = []
-        for op, av in seq:
-            if op is c.LITERAL:
-                out.append(unit(av))
-            elif op is c.NOT_LITERAL:
-                out.append(klass([(c.NEGATE, None), (c.LITERAL, av)]))
-            elif op is c.ANY:
-                out.append(b"(?:[\x00-\xff]\x00)")
-            elif op is c.IN:
-                out.append(klass(av))
-            elif op is c.CATEGORY and av in categories:
-                body, neg = categories[av]
-                out.append(b"(?:[" + (b"^" if neg else b"") + body + b"]\x00)")
-            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) or op is getattr(c, "POSSESSIVE_REPEAT", None):
-                lo, hi, sub = av
-                rep = b"{%d,%s}" % (lo, b"" if hi is c.MAXREPEAT else b"%d" % hi)
-                lazy = b"?" if op is c.MIN_REPEAT else b"+" if op is getattr(c, "POSSESSIVE_REPEAT", None) else b""
-                out.append(b"(?:" + emit(sub) + b")" + rep + lazy)
-            elif op is c.SUBPATTERN:
-                _group, _add, _del, sub = av
-                out.append(b"(?:" + emit(sub) + b")")
-            elif op is c.BRANCH:
-                out.append(b"(?:" + b"|".join(emit(b) for b in av[1]) + b")")
-            elif op is c.AT and av in (c.AT_BEGINNING, c.AT_BEGINNING_STRING, c.AT_END, c.AT_END_STRING):
-                out.append({c.AT_BEGINNING: b"^", c.AT_BEGINNING_STRING: b"\\A",
-                            c.AT_END: b"$", c.AT_END_STRING: b"\\Z"}[av])
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                direction, sub = av
-                kind = {(c.ASSERT, 1): b"?=", (c.ASSERT_NOT, 1): b"?!", (c.ASSERT, -1): b"?<=",
-                        (c.ASSERT_NOT, -1): b"?<!"}[(op, direction)]
-                out.append(b"(" + kind + emit(sub) + b")")
-            else:
-                raise CkptError(f"this regex cannot be searched as UTF-16 ({str(op).lower()}); search without --utf16")
-        return b"".join(out)
-
-    try:
-        parsed = sre.parse(text)
-    except re.error as exc:
-        raise CkptError(f"bad regular expression: {exc}") from None
-    return emit(parsed)
-
-
 def search_memory(
     checkpoint: "Checkpoint",
-    pattern: bytes | str,
+    pattern: SearchPattern,
     *,
-    regex: bool = False,
-    utf16: bool = False,
     pids: list[int] | None = None,
     context: int = 32,
     progress: Callable[[int, int], None] | None = None,
@@ -482,8 +362,8 @@ def search_memory(
     """Every match in every (chosen) process's dumped memory, in pid then address order."""
     from .checkpoint import MemoryMatch
 
-    compiled = compile_pattern(pattern, regex=regex, utf16=utf16)
-    literal = None if (regex or utf16) else pattern_bytes(pattern)
+    compiled = pattern.compile()
+    literal = pattern.literal
     targets = [p for p in (pids or sorted(checkpoint.processes)) if p in checkpoint.processes]
     readers = []
     for pid in targets:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..archive import Member
-from ..errors import CkptError
+from .. import annotations as A
+from ..errors import CkptError, Pane
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..archive import Source
@@ -140,29 +141,29 @@ def select_containers(pod: "Checkpoint", wanted: str | None) -> list["Checkpoint
 def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str | Path] = ()) -> None:
     """Fill ``ck`` (the pod) with one Checkpoint per container listed in pod.options."""
     from .loader import build_checkpoint
+    from .metadata import engine_named
 
     ann = options.get("annotations") if isinstance(options.get("annotations"), dict) else {}
     ann = {str(k): str(v) for k, v in ann.items()}
     info = ck.info
     info.annotations.update(ann)
-    info.pod_name = ann.get("org.criu.checkpoint.pod.name", "") or info.pod_name
-    info.namespace = ann.get("org.criu.checkpoint.pod.namespace", "") or info.namespace
-    engine = ann.get("org.criu.checkpoint.engine.name", "")
-    info.engine = {"cri-o": "CRI-O", "libpod": "Podman", "podman": "Podman"}.get(engine.lower(), engine or info.engine)
+    info.pod_name = ann.get(A.CRIU_POD_NAME, "") or info.pod_name
+    info.namespace = ann.get(A.CRIU_POD_NAMESPACE, "") or info.namespace
+    info.engine = engine_named(ann.get(A.CRIU_ENGINE_NAME, "")) or info.engine
     info.name = info.name or f"pod {info.pod_name}".strip()
     info.source_kind = f"pod checkpoint ({ck.source.description or ck.source.kind})"
     containers = container_dirs(options)
     if not containers:
-        ck.add_problem("pod.options", "lists no containers", "overview")
+        ck.add_problem("pod.options", "lists no containers", Pane.OVERVIEW)
         return
     for name, directory in containers:
         prefix = usable_dir(directory)
         if not prefix:
-            ck.add_problem("pod.options", f"container {name!r} has an unusable directory {directory!r}", "overview")
+            ck.add_problem("pod.options", f"container {name!r} has an unusable directory {directory!r}", Pane.OVERVIEW)
             continue
         view = PrefixedSource(ck.source, prefix, name)
         if not view.members:
-            ck.add_problem("pod.options", f"container {name!r}: directory {prefix}/ is not in the archive", "overview")
+            ck.add_problem("pod.options", f"container {name!r}: directory {prefix}/ is not in the archive", Pane.OVERVIEW)
             continue
         sub = build_checkpoint(view, log_files=log_files)  # type: ignore[arg-type]
         sub.info.name = sub.info.name or str(name)

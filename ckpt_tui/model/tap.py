@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 from ..archive import Watch
 from ..errors import CkptError
-from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, compile_pattern, pagemap_runs, pattern_bytes, present_spans
+from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, pagemap_runs, present_spans
+from .patterns import SearchPattern
 
 CKPT = "checkpoint/"
 _MM = re.compile(r"checkpoint/mm-(\d+)\.img")
@@ -87,11 +88,10 @@ class StreamSearch:
     keeping the pages. Give it to :class:`ArgvEnvTap`; after loading, :meth:`matches`."""
 
 
-    def __init__(self, pattern: bytes | str, *, regex: bool = False, utf16: bool = False,
-                 pids: "set[int] | None" = None, context: int = 32, limit: int = 10_000,
-                 window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP) -> None:
-        self.compiled = compile_pattern(pattern, regex=regex, utf16=utf16)
-        self.literal = None if (regex or utf16) else pattern_bytes(pattern)
+    def __init__(self, pattern: SearchPattern, *, pids: "set[int] | None" = None, context: int = 32,
+                 limit: int = 10_000, window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP) -> None:
+        self.compiled = pattern.compile()
+        self.literal = pattern.literal
         self.pids = pids
         self.context = max(0, context)
         self.limit = limit
@@ -290,8 +290,7 @@ class ArgvEnvTap(Watch):
         return self._captured
 
 
-def load_and_search(path, pattern: bytes | str, *, regex: bool = False, utf16: bool = False,
-                    pids: "list[int] | None" = None, context: int = 32, limit: int = 10_000,
+def load_and_search(path, pattern: SearchPattern, *, pids: "list[int] | None" = None, context: int = 32, limit: int = 10_000,
                     limits=None, log_files=(), window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP):
     """Open ``path`` and search the memory of its processes in the same pass: the pages
     of a compressed archive are searched as they stream past and never kept; processes
@@ -302,7 +301,7 @@ def load_and_search(path, pattern: bytes | str, *, regex: bool = False, utf16: b
     from .loader import load_checkpoint
     from .memory import search_memory
 
-    search = StreamSearch(pattern, regex=regex, utf16=utf16, pids=set(pids) if pids is not None else None,
+    search = StreamSearch(pattern, pids=set(pids) if pids is not None else None,
                           context=context, limit=limit, window=window, overlap=overlap)
     ck = load_checkpoint(path, limits=limits, log_files=log_files, search=search)
     try:
@@ -321,8 +320,8 @@ def load_and_search(path, pattern: bytes | str, *, regex: bool = False, utf16: b
             else:
                 ck.add_problem(CKPT + f"pagemap-{p}.img", f"the memory of pid {p} was not searched: its pages "
                                "image streamed past before the archive's last word on its memory map (the "
-                               "archive holds an image twice); search it in the app", "memory")
-        later = list(search_memory(ck, pattern, regex=regex, utf16=utf16, pids=rest, context=context,
+                               "archive holds an image twice); search it in the app", Pane.MEMORY)
+        later = list(search_memory(ck, pattern, pids=rest, context=context,
                                    limit=limit)) if rest else []
         matches = sorted(streamed + later, key=lambda m: m.pid)[:limit]
     except BaseException:

@@ -9,56 +9,79 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-# CRIU task states, by CRIU's own numbers (compel/include/uapi/task-state.h).
-from ..criu.constants import TASK_STATES  # noqa: E402,F401  (re-exported)
+from ..criu.constants import (
+    MAP_ANONYMOUS,
+    PAGE_SIZE,
+    MAP_SHARED,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    VMA_ANON_SHARED,
+    VMA_AREA_HEAP,
+    VMA_AREA_STACK,
+    VMA_AREA_SYSVIPC,
+    VMA_AREA_VDSO,
+    VMA_AREA_VSYSCALL,
+    VMA_AREA_VVAR,
+)
 
-PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
-MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 0x1, 0x2, 0x20
 
-# vma_entry.status bits
-VMA_AREA_REGULAR = 1 << 0
-VMA_AREA_STACK = 1 << 1
-VMA_AREA_VSYSCALL = 1 << 2
-VMA_AREA_VDSO = 1 << 3
-VMA_AREA_HEAP = 1 << 5
-VMA_FILE_PRIVATE = 1 << 6
-VMA_FILE_SHARED = 1 << 7
-VMA_ANON_SHARED = 1 << 8
-VMA_ANON_PRIVATE = 1 << 9
-VMA_AREA_SYSVIPC = 1 << 10
-VMA_AREA_SOCKET = 1 << 11
-VMA_AREA_VVAR = 1 << 12
-VMA_AREA_AIORING = 1 << 13
-VMA_AREA_MEMFD = 1 << 14
+class Engine(str, Enum):
+    """The container engine that made a checkpoint (decided by ``model.metadata.decide_engine``)."""
 
-# pagemap_entry.flags
-PE_PARENT, PE_LAZY, PE_PRESENT = 1, 2, 4
+    PODMAN = "Podman"
+    CRIO = "CRI-O"
+    CONTAINERD = "containerd"
+    CRIU = "CRIU (no engine metadata)"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def known(self) -> bool:
+        return self not in (Engine.CRIU, Engine.UNKNOWN)
 
 
 @dataclass
 class ContainerInfo:
-    """Engine-level metadata (config.dump, spec.dump, image annotations)."""
+    """The container record (see :mod:`ckpt_tui.model.metadata`, which decides every field)."""
 
     name: str = ""
     id: str = ""
-    image: str = ""
-    image_id: str = ""
-    engine: str = "unknown"  # Podman | CRI-O | containerd | unknown
-    runtime: str = ""
+    image: str = ""  # the image the container was created from (resolved name)
+    image_id: str = ""  # its id or digest reference
+    image_requested: str = ""  # the image as the user asked for it
+    engine: Engine = Engine.UNKNOWN
+    runtime: str = ""  # as config.dump records it ("runc", "io.containerd.runc.v2")
+    image_runtime: str = ""  # what a checkpoint image's runtime annotation says
     created: datetime | None = None
     checkpointed: datetime | None = None
     pod_name: str = ""
     namespace: str = ""
-    source_kind: str = ""  # e.g. "podman archive (tar+zstd)", "OCI checkpoint image"
+    source_kind: str = ""  # e.g. "Podman checkpoint archive (tar+zstd)", "containerd checkpoint image"
     source_path: str = ""
     criu_version: str = ""
     img_version: int | None = None
+    host_arch: str = ""  # from a checkpoint image's annotations
+    host_kernel: str = ""
     hostname: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
     # annotations of a checkpoint image (io.podman.annotations.checkpoint.* / org.criu.checkpoint.*)
     image_annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runtime_name(self) -> str:
+        """The runtime's own name (``runc`` for ``io.containerd.runc.v2``)."""
+        from .metadata import short_runtime
+
+        return short_runtime(self.runtime) if self.runtime else ""
 
 
 @dataclass
@@ -240,6 +263,7 @@ class Process:
     seccomp_mode: str = ""
     oom_score_adj: int = 0
     pages_id: int | None = None
+    mtype: int = 0  # core image machine type (criu.constants.ARCHITECTURES)
 
     @property
     def alive(self) -> bool:
@@ -253,8 +277,27 @@ class Process:
         return out
 
     @property
+    def pages_present(self) -> int:
+        """Pages the pagemap says are in this dump's pages image."""
+        return sum(v.pages_present for v in self.vmas)
+
+    @property
+    def pages_lazy(self) -> int:
+        return sum(v.pages_lazy for v in self.vmas)
+
+    @property
+    def pages_parent(self) -> int:
+        """Pages the pagemap says are in the parent (pre-dump) image set."""
+        return sum(v.pages_parent for v in self.vmas)
+
+    @property
+    def pages_member(self) -> str | None:
+        """``checkpoint/pages-N.img`` this process's pagemap names, None if it names none."""
+        return None if self.pages_id is None else f"checkpoint/pages-{self.pages_id}.img"
+
+    @property
     def memory_size(self) -> int:
-        return sum(v.pages_present for v in self.vmas) * 4096
+        return self.pages_present * PAGE_SIZE
 
     @property
     def title(self) -> str:

@@ -161,24 +161,17 @@ class FileViewScreen(Screen):
             def done_hex(value: str | None) -> None:
                 if not value:
                     return
-                from .memory import PatternError, parse_find
+                from ..errors import CkptError
+                from ..model.patterns import parse_find
 
                 try:
-                    pattern, regex = parse_find(value)
-                except PatternError as exc:
+                    compiled = parse_find(value).compile()
+                except CkptError as exc:
                     self.notify(str(exc), severity="error")
                     return
-                import re
-
                 data = self.data or b""
-                if regex:
-                    found = [(m.start(), max(m.end() - m.start(), 1)) for m in re.finditer(pattern, data)]
-                else:
-                    found = []
-                    pos = data.find(pattern)
-                    while pos >= 0 and len(found) < 10_000:
-                        found.append((pos, len(pattern)))
-                        pos = data.find(pattern, pos + 1)
+                found = [(m.start(), max(m.end() - m.start(), 1))
+                         for _, m in zip(range(10_000), compiled.finditer(data))]
                 if not found:
                     self.notify(f"{value!r} not found", severity="warning")
                     return

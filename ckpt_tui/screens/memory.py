@@ -13,7 +13,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ..errors import CkptError
 from ..messages import SearchFinished, SearchMatches, SearchProgress
+from ..model.patterns import SearchPattern, parse_find, parse_pattern
 from ..widgets import format as fmt
 from ..widgets.hexview import HexView, MemorySource
 from ..widgets.matchlist import MatchList
@@ -23,48 +25,11 @@ from ..widgets.format import esc
 MODES = (("text", "text"), ("hex bytes", "hex"), ("regex", "regex"))
 
 
-class PatternError(ValueError):
-    pass
-
-
-def parse_pattern(text: str, mode: str) -> tuple[bytes, bool]:
-    """(pattern bytes, is_regex) from what the user typed."""
-    if not text:
-        raise PatternError("type something to search for")
-    if mode == "hex":
-        cleaned = text.replace(" ", "").replace("0x", "").replace("\\x", "").replace(",", "")
-        try:
-            data = bytes.fromhex(cleaned)
-        except ValueError:
-            raise PatternError(f"not hex bytes: {text!r} (e.g. 43 4b 50 54)") from None
-        if not data:
-            raise PatternError("no bytes given")
-        return data, False
-    if mode == "regex":
-        import re
-
-        try:
-            re.compile(text.encode("utf-8", "surrogateescape"))
-        except re.error as exc:
-            raise PatternError(f"bad regex: {exc}") from None
-        return text.encode("utf-8", "surrogateescape"), True
-    return text.encode("utf-8", "surrogateescape"), False
-
-
-def parse_find(text: str) -> tuple[bytes, bool]:
-    """The hex view's find: ``x:43 4b`` hex bytes, ``re:...`` regex, anything else literal text."""
-    if text.startswith("x:"):
-        return parse_pattern(text[2:], "hex")
-    if text.startswith("re:"):
-        return parse_pattern(text[3:], "regex")
-    return parse_pattern(text, "text")
-
-
 class SearchWorkerMixin:
     """A thread worker running Checkpoint.search_memory, posting batches to this screen."""
 
     @work(thread=True, exclusive=True, group="memsearch", exit_on_error=False, description="memory search")
-    def run_search(self, checkpoint: Any, pattern: bytes, regex: bool, pids: list[int] | None) -> None:
+    def run_search(self, checkpoint: Any, pattern: SearchPattern, pids: list[int] | None) -> None:
         worker = get_current_worker()
         started = time.monotonic()
         batch: list[Any] = []
@@ -76,7 +41,7 @@ class SearchWorkerMixin:
 
         try:
             for match in checkpoint.search_memory(
-                pattern, regex=regex, pids=pids, context=24, progress=progress,
+                pattern, pids=pids, context=24, progress=progress,
                 cancelled=lambda: worker.is_cancelled,
             ):
                 batch.append(match)
@@ -203,14 +168,14 @@ class HexScreen(SearchWorkerMixin, Screen):
 
     def find(self, text: str) -> None:
         try:
-            pattern, regex = parse_find(text)
-        except PatternError as exc:
+            pattern = parse_find(text)
+        except CkptError as exc:
             self.notify(str(exc), severity="error")
             return
         self.pattern = text
         self._found = []
         self.notify(f"searching pid {self.pid} for {text!r}…", timeout=2)
-        self.run_search(self.checkpoint, pattern, regex, [self.pid])
+        self.run_search(self.checkpoint, pattern, [self.pid])
 
     def on_search_matches(self, message: SearchMatches) -> None:
         self._found.extend((m.address, max(m.length, 1)) for m in message.matches)
@@ -311,8 +276,8 @@ class SearchScreen(SearchWorkerMixin, Screen):
         mode = self.query_one("#search-mode", Select).value
         pid = self.query_one("#search-pid", Select).value
         try:
-            pattern, regex = parse_pattern(text, str(mode))
-        except PatternError as exc:
+            pattern = parse_pattern(text, str(mode))
+        except CkptError as exc:
             self.query_one("#search-status", Label).update(str(exc))
             return
         if self.running:
@@ -328,7 +293,7 @@ class SearchScreen(SearchWorkerMixin, Screen):
         self.query_one("#search-status", Label).update(f"searching {where}…")
         self.query_one("#search-cancel", Button).disabled = False
         self.pattern_text = text
-        self.worker = self.run_search(self.checkpoint, pattern, regex, pids)
+        self.worker = self.run_search(self.checkpoint, pattern, pids)
 
     def cancel(self) -> None:
         if self.worker is not None:

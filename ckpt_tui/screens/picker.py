@@ -10,17 +10,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ..model.metadata import info_from_peek
 from ..widgets import format as fmt
 from ..widgets.table import FilterTable
 from ..widgets.format import esc
 
 
 def describe(meta: dict[str, Any]) -> tuple[str, str, str]:
-    config = meta.get("config") or {}
-    name = str(config.get("name") or config.get("containerName") or "")
-    image = str(config.get("rootfsImageName") or config.get("RawImageName") or config.get("image") or "")
-    runtime = str(config.get("runtime") or config.get("OCIRuntime") or "")
-    return name, image, runtime
+    """(container, image, runtime) of a listed checkpoint, from its container record."""
+    info = info_from_peek(meta)
+    return info.name, info.image, info.runtime
 
 
 class PickerScreen(Screen[Path | None]):

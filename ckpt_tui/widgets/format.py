@@ -2,46 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
-
-import humanize
-
-from ..render import plural  # noqa: F401  (re-exported: "1 socket", "2 sockets"; render.py is Rich-only)
-
-SECRET_NAME = re.compile(r"PASS(WORD|WD)?|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
-MASK = "\u2022" * 8
-
-
-def is_secret_name(name: str) -> bool:
-    """True for environment names whose values should be masked (DB_PASSWORD, API_TOKEN ...)."""
-    return bool(SECRET_NAME.search(name))
-
-
-def size(n: int | None) -> str:
-    """Binary size: 300.0 KiB."""
-    if n is None:
-        return "-"
-    if abs(n) < 1024:
-        return f"{n} B"
-    return humanize.naturalsize(n, binary=True, format="%.1f")
-
-
-def exact_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n:,} B"
-
-
-def when(value: datetime | None, now: datetime) -> str:
-    """Absolute UTC time plus a humanized distance from ``now``."""
-    if value is None:
-        return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    absolute = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    ref = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return f"{absolute} ({humanize.naturaltime(ref - value)})"
+from ..model.masking import MASK, is_secret_name  # noqa: F401  (re-exported for the panes)
+from ..text import exact_size, micros, parse_address, plural, size, when  # noqa: F401  (the panes say them as the CLI does)
 
 
 def address(addr: int, width: int = 12) -> str:
@@ -56,32 +18,10 @@ def sock_addr(host: str, port: int, family: str = "") -> str:
     return f"{host or '0.0.0.0'}:{port}"
 
 
-def micros(value: int) -> str:
-    """Dump-statistics times are in microseconds."""
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.2f} s"
-    if value >= 1000:
-        return f"{value / 1000:.2f} ms"
-    return f"{value} µs"
-
-
 def stat_value(name: str, value: int) -> str:
     if name.endswith("_time"):
         return micros(value)
     return f"{value:,}"
-
-
-def parse_address(text: str) -> int | None:
-    """Parse 0x7f00..., 7f00... (hex by default) or 1234d / decimal with 'd' suffix."""
-    text = text.strip().replace("_", "").replace("'", "")
-    if not text:
-        return None
-    try:
-        if text.lower().endswith("d") and text[:-1].isdigit():
-            return int(text[:-1])
-        return int(text, 16)
-    except ValueError:
-        return None
 
 
 def truncate(text: str, width: int) -> str:

@@ -14,6 +14,7 @@ from .format import esc
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
+    from ..model.types import ContainerInfo
 
 BAR_WIDTH = 50
 # (label, css variable, character) — distinct characters keep the bar readable without colour
@@ -29,22 +30,24 @@ def _kv(rows: list[tuple[str, str]], width: int = 14) -> str:
     return "\n".join(lines) if lines else "[$text-muted](none)[/]"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # trim nanoseconds to microseconds
-    if "." in text:
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        rest = tail[len(digits):]
-        text = f"{head}.{digits[:6]}{rest}"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+def _container_rows(info: "ContainerInfo", now: datetime) -> list[tuple[str, str]]:
+    """The Container box, the same from the first metadata as from the whole model."""
+    return [
+        ("Container", f"[b]{esc(info.name or '?')}[/]"),
+        ("Engine", esc(info.engine)),
+        ("Runtime", esc(info.runtime)),
+        ("Container ID", esc(info.id)),
+        ("Image", esc(info.image)),
+        ("Image ID", esc(info.image_id)),
+        ("Pod", esc(info.pod_name)),
+        ("Namespace", esc(info.namespace)),
+        ("Hostname", esc(info.hostname)),
+        ("Created", esc(fmt.when(info.created, now))),
+        ("Checkpointed", esc(fmt.when(info.checkpointed, now))),
+        ("CRIU version", esc(str(info.criu_version or ""))),
+        ("Image version", esc(str(info.img_version)) if info.img_version is not None else ""),
+        ("Source", esc(info.source_kind)),
+    ]
 
 
 def size_bar(parts: list[tuple[str, int]], width: int = BAR_WIDTH) -> str:
@@ -133,23 +136,8 @@ class OverviewPane(Pane):
             self._from_metadata(now)
             return
         info = cp.info
-        rows = [
-            ("Container", f"[b]{esc(info.name or '?')}[/]"),
-            ("Engine", esc(info.engine)),
-            ("Runtime", esc(info.runtime)),
-            ("Container ID", esc(info.id)),
-            ("Image", esc(info.image)),
-            ("Image ID", esc(info.image_id)),
-            ("Pod", esc(info.pod_name)),
-            ("Namespace", esc(info.namespace)),
-            ("Hostname", esc(info.hostname)),
-            ("Created", esc(fmt.when(info.created, now))),
-            ("Checkpointed", esc(fmt.when(info.checkpointed, now))),
-            ("CRIU version", esc(str(info.criu_version or ""))),
-            ("Image version", esc(str(info.img_version)) if info.img_version is not None else ""),
-            ("Source", esc(info.source_kind)),
-            ("Processes", str(len(cp.processes))),
-        ]
+        rows = _container_rows(info, now)
+        rows.append(("Processes", str(len(cp.processes))))
         if cp.containers:
             rows.append(("Pod containers", esc(", ".join(c.info.name for c in cp.containers))))
         self._section("ov-container", "Container", _kv(rows))
@@ -215,18 +203,11 @@ class OverviewPane(Pane):
         self._section("ov-problems", f"Problems ({len(cp.problems)})", probs)
 
     def _from_metadata(self, now: datetime) -> None:
-        config = self.metadata.get("config") or {}
-        spec = self.metadata.get("spec") or {}
-        annotations = spec.get("annotations") or {}
-        rows = [
-            ("Container", f"[b]{esc(str(config.get('name') or '?'))}[/]"),
-            ("Runtime", esc(str(config.get("runtime") or config.get("OCIRuntime") or ""))),
-            ("Container ID", esc(str(config.get("id") or ""))),
-            ("Image", esc(str(config.get("rootfsImageName") or config.get("RawImageName") or
-                                 config.get("image") or ""))),
-            ("Created", esc(fmt.when(_parse_time(config.get("createdTime")), now))),
-            ("Hostname", esc(str(spec.get("hostname") or ""))),
-        ]
+        from ..model.metadata import info_from_peek
+
+        info = info_from_peek(self.metadata)
+        annotations = info.annotations
+        rows = _container_rows(info, now)
         self._section("ov-container", "Container (from metadata; loading the rest…)", _kv(rows))
         for widget_id, title in (
             ("ov-sizes", "Sizes"),
@@ -245,7 +226,9 @@ class OverviewPane(Pane):
     def copy_text(self) -> str:
         if self.checkpoint is not None:
             return self.checkpoint.info.id
-        return str((self.metadata.get("config") or {}).get("id", ""))
+        from ..model.metadata import info_from_peek
+
+        return info_from_peek(self.metadata).id
 
     def export_payload(self):
         if self.checkpoint is None:
