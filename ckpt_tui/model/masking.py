@@ -1,13 +1,72 @@
-"""What counts as a secret, decided once: the names whose values are masked, and the mask.
+"""What counts as a secret, decided once: secret-looking names, secret-looking values, and the mask.
 
-The UI (every pane), the CLI (``inspect`` masks by default) and the exports all ask here."""
+Every place that shows or writes a value asks here: the UI's panes, the CLI (``inspect`` masks by
+default), exports, ``serve``, ``report``, ``redact`` (which overwrites what :func:`find_secrets`
+finds) and ``scan`` (which lists it).
+
+- A *name* is secret-looking when it contains PASSWORD/PASSWD/PASS, TOKEN, SECRET, KEY,
+  CREDENTIAL, PRIVATE or AUTH (``DB_PASSWORD``, ``API_TOKEN``, ``AWS_SECRET_ACCESS_KEY``).
+- A *value* is secret-looking when it matches one of :data:`VALUE_RULES`: cloud access keys,
+  GitHub / GitLab / Slack / Stripe / Google tokens, JWTs, PEM private keys, URLs with a password.
+- In free bytes (memory pages, files, command lines), :func:`find_secrets` finds those values and
+  also ``NAME=value`` / ``NAME: value`` assignments whose name is secret-looking, with the span of
+  the value alone, so a redaction keeps the name and every length.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 SECRET_NAME = re.compile(r"PASS(WORD|WD)?|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
 MASK = "\u2022" * 8
+FILLER = b"*"  # what a redaction writes over a secret, byte for byte
+
+
+@dataclass(frozen=True)
+class SecretRule:
+    """A kind of secret value: a stable id (``scan`` reports it), words for people, and a bytes regex
+    whose group ``value`` (or the whole match) is the secret."""
+
+    id: str
+    title: str
+    pattern: re.Pattern[bytes]
+
+
+def _rule(rule_id: str, title: str, regex: bytes, flags: int = 0) -> SecretRule:
+    return SecretRule(rule_id, title, re.compile(regex, flags))
+
+
+#: the secret values recognised by their shape (facts of the issuers' token formats)
+VALUE_RULES: tuple[SecretRule, ...] = (
+    _rule("aws-access-key-id", "AWS access key id", rb"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    _rule("github-token", "GitHub token",
+          rb"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})"),
+    _rule("gitlab-token", "GitLab token", rb"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,64}"),
+    _rule("slack-token", "Slack token", rb"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}"),
+    _rule("slack-webhook", "Slack webhook URL",
+          rb"https://hooks\.slack\.com/services/T[A-Za-z0-9_]{6,}/B[A-Za-z0-9_]{6,}/[A-Za-z0-9_]{16,64}"),
+    _rule("stripe-key", "Stripe secret key", rb"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,99}"),
+    _rule("google-api-key", "Google API key", rb"(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}"),
+    _rule("jwt", "JSON web token",
+          rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,2048}"),
+    _rule("pem-private-key", "PEM private key",
+          rb"-----BEGIN (?P<kind>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
+          rb"[\s\S]{16,16384}?-----END (?P=kind)-----"),
+    _rule("url-credentials", "URL with a password",
+          rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/:@'\"]{1,128}:(?P<value>[^\s/@'\"]{1,256})@"),
+)
+
+#: ``NAME=value`` with a secret-looking name; the value is the secret (quotes left out)
+ASSIGNMENT = _rule(
+    "secret-assignment", "value of a secret-looking name",
+    rb"(?<![A-Za-z0-9_])(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})[ \t]{0,4}[=:][ \t]{0,4}[\"']?"
+    rb"(?:(?:Bearer|Basic|Token|Bot)[ \t]+)?(?P<value>[^\s\"'&;,<>{}()\x00]{4,512})")
+
+#: the longest secret any rule finds (a streaming scanner keeps this much overlap)
+MAX_SECRET_BYTES = 20 << 10
 
 
 def is_secret_name(name: str) -> bool:
@@ -15,6 +74,97 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
+def value_rule(value: str | bytes) -> SecretRule | None:
+    """The rule a value matches as a whole or in part, None when it looks like no secret."""
+    data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    for rule in VALUE_RULES:
+        if rule.pattern.search(data):
+            return rule
+    return None
+
+
+def is_secret_value(value: str | bytes) -> bool:
+    return value_rule(value) is not None
+
+
+def should_mask(name: str, value: str) -> bool:
+    """A value is masked when its name looks secret or the value itself does."""
+    return bool(value) and (is_secret_name(name) or is_secret_value(value))
+
+
 def masked(name: str, value: str, reveal: bool = False) -> str:
-    """``value``, or the mask when ``name`` looks secret and ``reveal`` is off."""
-    return MASK if not reveal and is_secret_name(name) else value
+    """``value``, or the mask when it should be masked and ``reveal`` is off."""
+    return MASK if not reveal and should_mask(name, value) else value
+
+
+def mask_text(text: str, reveal: bool = False) -> str:
+    """Free text (a command line, a log line) with every secret found in it masked."""
+    if reveal:
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    hits = list(find_secrets(data))
+    if not hits:
+        return text
+    out, pos = [], 0
+    for hit in hits:
+        out.append(data[pos:hit.start].decode("utf-8", "surrogateescape"))
+        out.append(MASK)
+        pos = hit.end
+    out.append(data[pos:].decode("utf-8", "surrogateescape"))
+    return "".join(out)
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte (random tokens: above ~3.5; words: below)."""
+    if not data:
+        return 0.0
+    counts: dict[int, int] = {}
+    for b in data:
+        counts[b] = counts.get(b, 0) + 1
+    n = len(data)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    """One secret found in bytes: the rule, and the span of the secret itself."""
+
+    rule: SecretRule
+    start: int
+    end: int
+
+    def value(self, data: bytes) -> bytes:
+        return data[self.start:self.end]
+
+
+def find_secrets(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[SecretHit]:
+    """Every secret in ``data[start:end]``, in order, not overlapping (a value rule wins over an
+    assignment whose value it is). Spans are offsets into ``data``."""
+    buf = bytes(data) if isinstance(data, memoryview) else data
+    stop = len(buf) if end is None else end
+    found: list[SecretHit] = []
+    for rule in VALUE_RULES:
+        for m in rule.pattern.finditer(buf, start, stop):
+            group = "value" if "value" in rule.pattern.groupindex else 0
+            found.append(SecretHit(rule, m.start(group), m.end(group)))
+    for m in ASSIGNMENT.pattern.finditer(buf, start, stop):
+        name = m.group("name").decode("latin-1")
+        if is_secret_name(name):
+            found.append(SecretHit(ASSIGNMENT, m.start("value"), m.end("value")))
+    found.sort(key=lambda h: (h.start, h.rule is ASSIGNMENT, -h.end))
+    last = start
+    for hit in found:
+        if hit.start >= last:
+            yield hit
+            last = hit.end
+
+
+def redact_bytes(data: bytes) -> tuple[bytes, list[SecretHit]]:
+    """``data`` with every secret overwritten by :data:`FILLER`, same length; and what was found."""
+    hits = list(find_secrets(data))
+    if not hits:
+        return data, hits
+    out = bytearray(data)
+    for hit in hits:
+        out[hit.start:hit.end] = FILLER * (hit.end - hit.start)
+    return bytes(out), hits

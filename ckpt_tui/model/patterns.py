@@ -12,6 +12,7 @@ and, for any kind, ``utf16`` (also the UTF-16-LE form: Java/.NET/Windows strings
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -131,11 +132,12 @@ def utf16_regex(text: str) -> bytes:
     of a character up to U+00FF (Latin-1: ASCII and the accented letters); groups, ``|``,
     repeats, anchors and look-arounds keep their meaning. Back-references, word
     boundaries and classes of characters above U+00FF cannot be translated: CkptError."""
-    try:
-        from re import _parser as sre  # type: ignore[attr-defined]  # Python 3.11+
-    except ImportError:  # pragma: no cover - older Pythons
-        import sre_parse as sre  # type: ignore[no-redef]
-    from re import _constants as c  # type: ignore[attr-defined]
+    if sys.version_info >= (3, 11):
+        from re import _constants as c
+        from re import _parser as sre
+    else:  # pragma: no cover - Python 3.10
+        import sre_constants as c
+        import sre_parse as sre
 
     def unit(cp: int) -> bytes:
         return b"(?:" + re.escape(chr(cp).encode("utf-16-le", "surrogatepass")) + b")"

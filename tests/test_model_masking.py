@@ -1,0 +1,93 @@
+"""The masking rules: secret-looking names and values, found in free bytes with their spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from ckpt_tui.model import load_checkpoint
+from ckpt_tui.model.masking import (
+    ASSIGNMENT,
+    FILLER,
+    MASK,
+    entropy,
+    find_secrets,
+    is_secret_name,
+    is_secret_value,
+    mask_text,
+    masked,
+    redact_bytes,
+    should_mask,
+    value_rule,
+)
+
+from .conftest import DATA
+
+# made-up values in each issuer's format (none of them is a live credential)
+SAMPLES = {
+    "aws-access-key-id": "AKIAIOSFODNN7EXAMPLE",
+    "github-token": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "gitlab-token": "glpat-" + "x1Y2z3A4b5C6d7E8f9G0",
+    "slack-token": "xoxb-" + "123456789012-abcdefABCDEF",
+    "slack-webhook": "https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFG/" + "abcdefghijklmnopqrstuvwx",
+    "stripe-key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "google-api-key": "AIza" + "SyA-1234567890abcdefghijklmnopqrstu",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "pem-private-key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+                       "-----END RSA PRIVATE KEY-----",
+}
+
+
+@pytest.mark.parametrize("rule_id,value", sorted(SAMPLES.items()))
+def test_each_value_rule_finds_its_format(rule_id, value):
+    rule = value_rule(value)
+    assert rule is not None and rule.id == rule_id
+    data = b"junk \x00\x01 " + value.encode() + b" more junk"
+    [hit] = list(find_secrets(data))
+    assert hit.rule.id == rule_id and hit.value(data) == value.encode()
+
+
+def test_url_credentials_masks_only_the_password():
+    data = b"DATABASE_URL=postgres://app:s3cr3t-pw@db:5432/app"
+    hits = list(find_secrets(data))
+    assert [h.value(data) for h in hits] == [b"s3cr3t-pw"]
+    assert hits[0].rule.id == "url-credentials"
+
+
+def test_assignments_of_secret_names_keep_the_name():
+    data = b"\x00API_TOKEN=tok_live_4f8a2c91e7b3\x00GREETING=hello\x00DB_PASSWORD: 'hunter2'\x00"
+    hits = list(find_secrets(data))
+    assert [(h.rule.id, h.value(data)) for h in hits] == [
+        ("secret-assignment", b"tok_live_4f8a2c91e7b3"), ("secret-assignment", b"hunter2")]
+    out, _ = redact_bytes(data)
+    assert len(out) == len(data) and b"API_TOKEN=" + FILLER * 20 in out and b"GREETING=hello" in out
+    assert b"hunter2" not in out
+
+
+def test_a_value_rule_wins_over_the_assignment_it_sits_in():
+    value = SAMPLES["github-token"]
+    data = f"GITHUB_TOKEN={value}".encode()
+    [hit] = list(find_secrets(data))
+    assert hit.rule.id == "github-token" and hit.rule is not ASSIGNMENT
+
+
+def test_names_values_and_masks():
+    assert is_secret_name("DB_PASSWORD") and is_secret_name("api_token") and not is_secret_name("GREETING")
+    assert is_secret_value(SAMPLES["jwt"]) and not is_secret_value("hello-from-web")
+    assert should_mask("CHILD_VAR", SAMPLES["aws-access-key-id"]) and not should_mask("DB_PASSWORD", "")
+    assert masked("DB_PASSWORD", "hunter2") == MASK and masked("DB_PASSWORD", "hunter2", reveal=True) == "hunter2"
+    assert mask_text(f"curl -H 'Authorization: Bearer {SAMPLES['jwt']}' x") == f"curl -H 'Authorization: Bearer {MASK}' x"
+    assert entropy(b"aaaa") == 0.0 and entropy(b"tok_live_4f8a2c91e7b3") > 3.5
+
+
+def test_the_fixture_secrets_are_found():
+    """ps-tree's DB_PASSWORD environment value and memhog's heap token (real checkpoints)."""
+    with load_checkpoint(DATA / "ps-tree.tar.gz") as ck:
+        env = {v.name: v.value for p in ck.process_list() for v in p.env}
+        assert should_mask("DB_PASSWORD", env["DB_PASSWORD"]) and not should_mask("APP_MODE", env["APP_MODE"])
+    with load_checkpoint(DATA / "memhog-16m-threads.tar.zst") as ck:
+        reader = ck.memory(1)
+        found = []
+        for vaddr, _offset, length in reader.present_spans():
+            data = reader.read(vaddr, length)
+            found += [h.value(data) for h in find_secrets(data)]
+        assert b"tok_live_4f8a2c91e7b3" in found
