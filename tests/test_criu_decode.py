@@ -296,6 +296,7 @@ NEWER_FIELDS = {
     "INVENTORY.dump_criu_run_id",
     "INVENTORY.plugins_entry",
     "INVENTORY.allow_uprobes",
+    "CORE.thread_info.fpregs.xsave.cet",
     "PAGEMAP.compat_nr_pages",
     "PAGEMAP.nr_pages",
 }
@@ -842,7 +843,7 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def _criu_317_options(raw: bytes) -> dict[str, Any]:
+def _criu_options(raw: bytes) -> dict[str, Any]:
     """CRIU's (criu) field options (extension 1018 of FieldOptions) from raw bytes."""
     names = {1: "hex", 2: "ipadd", 3: "flags", 4: "dev", 5: "odev", 6: "dict", 7: "conv"}
     out: dict[str, Any] = {}
@@ -869,36 +870,33 @@ def _criu_317_options(raw: bytes) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.skipif(not PYCRIU_IMAGES.is_dir(), reason="Debian's criu (pycriu) is not installed")
-def test_schema_agrees_with_criu_317():
-    import ast
+def schema_differences(files, not_images: set[str]) -> tuple[set[str], int]:
+    """Where CRIU's schema (FileDescriptorProtos) and ours differ, and how many messages were compared.
 
-    from google.protobuf import descriptor_pb2
-
-    from ckpt_tui.criu.pretty import _hints
-
+    Every enum value, every field (number, name, type, label, message/enum type
+    name, display options) of every top-level message not in ``not_images``;
+    fields only we have are not differences (a newer CRIU's, or reserved ones).
+    """
     from ckpt_tui.criu import pb
+    from ckpt_tui.criu.pretty import _hints
 
     our_enums = {name: {v.name: v.number for v in enum.values}
                  for mod in pb.__all__ for name, enum in getattr(pb, mod).DESCRIPTOR.enum_types_by_name.items()}
     differences: set[str] = set()
     checked = 0
-    for module in sorted(PYCRIU_IMAGES.glob("*_pb2.py")):
-        source = module.read_text()
-        start = source.find("AddSerializedFile(")
-        if start < 0:
-            continue
-        end = source.index("')", start) + 1
-        blob = ast.literal_eval(source[start + len("AddSerializedFile("):end])
-        theirs = descriptor_pb2.FileDescriptorProto.FromString(blob)
+    for theirs in files:
         for enum in theirs.enum_type:
             for v in enum.value:
                 if our_enums.get(enum.name, {}).get(v.name) != v.number:
                     differences.add(f"{enum.name}.{v.name}")
         for m in theirs.message_type:
-            if m.name in NOT_IMAGE_MESSAGES_317:
+            if m.name in not_images:
                 continue
-            desc = message_class(m.name).DESCRIPTOR
+            try:
+                desc = message_class(m.name).DESCRIPTOR
+            except KeyError:
+                differences.add(f"{m.name} missing")
+                continue
             checked += 1
             for f in m.field:
                 mine = desc.fields_by_number.get(f.number)
@@ -918,13 +916,32 @@ def test_schema_agrees_with_criu_317():
                 hints = _hints(mine)
                 ours = {k: getattr(hints, k) for k in ("hex", "ipadd", "flags", "dev", "odev", "dict", "conv")
                         if getattr(hints, k)}
-                if ours != _criu_317_options(f.options.SerializeToString()):
+                if ours != _criu_options(f.options.SerializeToString()):
                     differences.add(f"{m.name}.{f.name} display options {ours}")
             for enum in m.enum_type:
                 mine_enum = {v.name: v.number for v in desc.enum_types_by_name[enum.name].values}
                 for v in enum.value:
                     if mine_enum.get(v.name) != v.number:
                         differences.add(f"{m.name}.{enum.name}.{v.name}")
+    return differences, checked
+
+
+@pytest.mark.skipif(not PYCRIU_IMAGES.is_dir(), reason="Debian's criu (pycriu) is not installed")
+def test_schema_agrees_with_criu_317():
+    import ast
+
+    from google.protobuf import descriptor_pb2
+
+    files = []
+    for module in sorted(PYCRIU_IMAGES.glob("*_pb2.py")):
+        source = module.read_text()
+        start = source.find("AddSerializedFile(")
+        if start < 0:
+            continue
+        end = source.index("')", start) + 1
+        blob = ast.literal_eval(source[start + len("AddSerializedFile("):end])
+        files.append(descriptor_pb2.FileDescriptorProto.FromString(blob))
+    differences, checked = schema_differences(files, NOT_IMAGE_MESSAGES_317)
     assert checked > 130
     assert differences == SCHEMA_DIFFERENCES_FROM_317
 

@@ -49,6 +49,9 @@ __all__ = [
     "GOARCH",
     "REMAP_TYPES",
     "TTY_TYPES",
+    "XSAVE_FEATURES",
+    "ARCH_SHSTK_SHSTK",
+    "CET_FEATURES",
 ]
 
 #: CRIU itself assumes 4 KiB pages on x86-64 (pagemap nr_pages count these).
@@ -372,6 +375,38 @@ IFF_FLAGS: tuple[tuple[str, int], ...] = (
 TCPI_OPTS: tuple[tuple[str, int], ...] = (
     ("TIMESTAMPS", 1), ("SACK", 2), ("WSCALE", 4), ("ECN", 8), ("ECN_SEEN", 16),
     ("SYN_DATA", 32),
+)
+
+#: user_x86_xsave_entry.xstate_bv bits: the XSAVE state components (Linux
+#: enum xfeature) holding live state.  CRIU keeps FP, SSE, YMM, BNDREGS,
+#: BNDCSR, OPMASK, ZMM_Hi256, Hi16_ZMM and PKRU; at restore it loads only the
+#: components the restoring CPU also has.
+XSAVE_FEATURES: tuple[tuple[str, int], ...] = (
+    ("XFEATURE_FP", 1 << 0),
+    ("XFEATURE_SSE", 1 << 1),
+    ("XFEATURE_YMM", 1 << 2),
+    ("XFEATURE_BNDREGS", 1 << 3),
+    ("XFEATURE_BNDCSR", 1 << 4),
+    ("XFEATURE_OPMASK", 1 << 5),
+    ("XFEATURE_ZMM_Hi256", 1 << 6),
+    ("XFEATURE_Hi16_ZMM", 1 << 7),
+    ("XFEATURE_PT", 1 << 8),
+    ("XFEATURE_PKRU", 1 << 9),
+    ("XFEATURE_PASID", 1 << 10),
+    ("XFEATURE_CET_USER", 1 << 11),
+    ("XFEATURE_CET_KERNEL", 1 << 12),
+    ("XFEATURE_LBR", 1 << 15),
+    ("XFEATURE_XTILE_CFG", 1 << 17),
+    ("XFEATURE_XTILE_DATA", 1 << 18),
+    ("XFEATURE_APX", 1 << 19),
+)
+
+#: user_x86_cet_entry.cet bits (arch_prctl ARCH_SHSTK_* features).  A task
+#: with ARCH_SHSTK_SHSTK set needs a CPU with shadow stacks to be restored as it was.
+ARCH_SHSTK_SHSTK = 1 << 0
+CET_FEATURES: tuple[tuple[str, int], ...] = (
+    ("ARCH_SHSTK_SHSTK", ARCH_SHSTK_SHSTK),
+    ("ARCH_SHSTK_WRSS", 1 << 1),
 )
 
 #: core_entry.mtype.

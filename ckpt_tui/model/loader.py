@@ -494,6 +494,11 @@ class _Builder:
         if core.HasField("thread_info") and core.thread_info.HasField("gpregs"):
             regs = core.thread_info.gpregs
             thread.ip, thread.sp = regs.ip, regs.sp
+            if core.thread_info.fpregs.HasField("xsave"):
+                xsave = core.thread_info.fpregs.xsave
+                thread.xstate_bv = xsave.xstate_bv
+                if xsave.HasField("cet"):
+                    thread.shadow_stack = bool(xsave.cet.cet & C.ARCH_SHSTK_SHSTK)
 
     # -- files -----------------------------------------------------------------
     def file_path(self, file_id: int) -> str:

@@ -127,6 +127,8 @@ class Thread:
     ip: int | None = None  # instruction pointer (x86_64)
     sp: int | None = None  # stack pointer
     creds: Creds | None = None
+    xstate_bv: int | None = None  # XSAVE components with live state (x86_64; criu.constants.XSAVE_FEATURES)
+    shadow_stack: bool | None = None  # CET shadow stack on; None when the image has no CET state (x86_64)
 
 
 @dataclass
