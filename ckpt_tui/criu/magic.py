@@ -8,8 +8,8 @@ word.  *Raw* images (``pages-*.img``, the ``ip`` tool dumps, tmpfs tarballs,
 wrote.
 
 The magic values and file-name patterns are facts of the CRIU image format
-(``criu/include/magic.h``, ``criu/image-desc.c``); the tables here are this
-project's own.
+(``criu/include/magic.h``, ``criu/image-desc.c``; complete as of CRIU 4.2);
+the tables here are this project's own.
 """
 
 from __future__ import annotations
