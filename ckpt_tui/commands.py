@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .render import plural
+from .text import plural
 
 MAX_HITS = 60
 MAX_FILES_SCANNED = 50_000

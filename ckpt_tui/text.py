@@ -33,6 +33,11 @@ def exact_size(n: int | None) -> str:
     return "-" if n is None else f"{n:,} B"
 
 
+def ratio(value: float | None) -> str:
+    """A compression ratio, uncompressed to compressed: ``2.9:1`` (``-`` when unknown)."""
+    return "-" if value is None else f"{value:.1f}:1"
+
+
 def count(n: int) -> str:
     """A count with thousands separators: ``100,000``."""
     return f"{n:,}"
@@ -80,6 +85,15 @@ def absolute_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso_time(value: datetime | None) -> str | None:
+    """A time for JSON: RFC 3339 in UTC with ``Z`` (``2026-11-23T12:26:12.230741Z``); None stays None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def when(value: datetime | None, now: datetime | None = None, missing: str = "-") -> str:

@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The build / restore / diagnose subcommands from actions.cli.register."""
+"""The build / restore / diagnose subcommands (ckpt_tui/cli/actions.py)."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ckpt_tui.actions.cli import register
+from ckpt_tui.cli import main
 
 from .conftest import DATA, LOGS
 
@@ -21,11 +20,7 @@ WEB_ID = "3f8f4c49f0ff92804b2501ebc292e9340cd9d98677d95b404a6576a9fe1835de"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ckpt-tui")
-    sub = parser.add_subparsers(dest="command")
-    register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 @pytest.fixture
@@ -96,10 +91,21 @@ def test_restore_dry_run(capsys, fakebin):
     assert not any(c[:2] == ["container", "restore"] for c in fakebin())
 
 
-def test_restore_dry_run_fails_on_checks(capsys, fakebin):
-    assert run(["restore", str(DATA / "tcp-established.tar.zst"), "--dry-run"]) == 1
+def test_restore_dry_run_adds_tcp_established(capsys, fakebin):
+    """An established connection in the checkpoint: the command carries --tcp-established (as
+    the UI's restore does) and its check passes; --no-tcp-established leaves it out and fails."""
+    src = DATA / "tcp-established.tar.zst"
+    assert run(["restore", str(src), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "--tcp-established" in out and "FAIL" in out
+    command = out.splitlines()[1].split()
+    assert command[:4] == ["podman", "container", "restore", "--import"] and "--tcp-established" in command
+    assert "--tcp-established added" in out and "FAIL" not in out
+    assert run(["restore", str(src), "--dry-run", "--no-tcp-established"]) == 1
+    out = capsys.readouterr().out
+    assert "--tcp-established" not in out.splitlines()[1] and "FAIL" in out
+    # a checkpoint without established connections gets no flag
+    assert run(["restore", str(DATA / "web-httpd.tar.zst"), "--dry-run"]) == 0
+    assert "--tcp-established" not in capsys.readouterr().out.splitlines()[1]
 
 
 def test_restore_refuses_on_failed_preflight(capsys, fakebin):
@@ -133,7 +139,5 @@ def test_restore_failure_is_diagnosed(capsys, fakebin, monkeypatch):
 
 
 def test_main_wires_subcommands(capsys):
-    from ckpt_tui.cli import main
-
     assert main(["diagnose", str(LOGS / "dump-ok.log")]) == 0
     assert "Dump finished successfully" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ckpt_tui.cli import main
+from ckpt_tui.model.masking import MASK
 
 from .conftest import DATA
 
@@ -39,7 +40,10 @@ def test_inspect_json_shape(capsys):
 def test_inspect_tree_output(capsys):
     assert main(["inspect", str(DATA / "ps-tree.tar.gz")]) == 0
     out = capsys.readouterr().out
-    assert "Process tree" in out and "sleep 200000" in out and "DB_PASSWORD=hunter2" in out
+    assert "Process tree" in out and "sleep 200000" in out and "APP_MODE=inspect-me" in out
+    assert "hunter2" not in out and f"DB_PASSWORD={MASK}" in out  # masked unless --reveal
+    assert main(["inspect", str(DATA / "ps-tree.tar.gz"), "--reveal"]) == 0
+    assert "DB_PASSWORD=hunter2" in capsys.readouterr().out
 
 
 def test_errors_go_to_stderr_with_exit_2(tmp_path):

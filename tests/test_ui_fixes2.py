@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from textual.widgets import Input
 
 from ckpt_tui.model.types import RootfsDiff, RootfsEntry
-from ckpt_tui.render import plural
+from ckpt_tui.text import plural
 from ckpt_tui.screens.dialogs import PromptScreen
 from ckpt_tui.screens.help import OTHER_VIEWS, HelpScreen
 from ckpt_tui.screens.memory import SearchScreen

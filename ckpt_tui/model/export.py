@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from ..text import iso_time
 from .checkpoint import Checkpoint
+from .masking import masked
 from .types import Process
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
-
-def process_json(proc: Process) -> dict[str, Any]:
+def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
+    """One process; ``mask``: secret-looking environment values replaced by the mask."""
     creds = proc.creds
     return {
         "pid": proc.pid,
@@ -24,7 +23,7 @@ def process_json(proc: Process) -> dict[str, Any]:
         "state": proc.state,
         "threads": [t.tid for t in proc.threads],
         "cmdline": list(proc.cmdline),
-        "env": proc.env_dict,
+        "env": {k: masked(k, v, reveal=not mask) for k, v in proc.env_dict.items()},
         "cwd": proc.cwd,
         "root": proc.root,
         "exe": proc.exe,
@@ -48,15 +47,17 @@ def process_json(proc: Process) -> dict[str, Any]:
     }
 
 
-def container_json(sub: Checkpoint) -> dict[str, Any]:
+def container_json(sub: Checkpoint, mask: bool = False) -> dict[str, Any]:
     """One container of a pod: its name and directory, then what :func:`to_json` gives for a
     checkpoint of its own."""
-    return {"name": sub.info.name, "directory": getattr(sub.source, "prefix", "").rstrip("/"), **to_json(sub)}
+    return {"name": sub.info.name, "directory": getattr(sub.source, "prefix", "").rstrip("/"),
+            **to_json(sub, mask=mask)}
 
 
-def to_json(ck: Checkpoint) -> dict[str, Any]:
+def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
     """The whole model; for a pod, ``containers`` holds each container's (the pod's own
-    ``processes`` are empty: the processes are the containers')."""
+    ``processes`` are empty: the processes are the containers'). ``mask``: secret-looking
+    environment values (:mod:`ckpt_tui.model.masking`) replaced by the mask."""
     info = ck.info
     return {
         "source": {"path": info.source_path, "kind": ck.source.kind, "description": info.source_kind},
@@ -67,8 +68,8 @@ def to_json(ck: Checkpoint) -> dict[str, Any]:
             "image_id": info.image_id,
             "engine": info.engine,
             "runtime": info.runtime,
-            "created": _time(info.created),
-            "checkpointed": _time(info.checkpointed),
+            "created": iso_time(info.created),
+            "checkpointed": iso_time(info.checkpointed),
             "pod": info.pod_name,
             "namespace": info.namespace,
             "hostname": info.hostname,
@@ -78,13 +79,15 @@ def to_json(ck: Checkpoint) -> dict[str, Any]:
             "total": ck.sizes.total,
             "memory_pages": ck.sizes.memory_pages,
             "rootfs_diff": ck.sizes.rootfs_diff,
-            "archive": ck.sizes.archive,
+            "file": ck.sizes.file,
+            "uncompressed": ck.sizes.uncompressed,
+            "compression_ratio": ck.sizes.compression_ratio,
         },
         "stats": dict(ck.stats),
         "restore_stats": dict(ck.restore_stats),
         "annotations": dict(info.annotations),
         "image_annotations": dict(info.image_annotations),
-        "processes": [process_json(p) for p in ck.process_list()],
+        "processes": [process_json(p, mask) for p in ck.process_list()],
         "network": {
             "interfaces": [
                 {"network": i.network, "name": i.name, "ip": i.ip, "mac": i.mac, "gateway": i.gateway}
@@ -112,5 +115,5 @@ def to_json(ck: Checkpoint) -> dict[str, Any]:
         "problems": [
             {"source": p.source, "message": p.message, "pane": p.pane, "severity": p.severity} for p in ck.problems
         ],
-        "containers": [container_json(c) for c in ck.containers],
+        "containers": [container_json(c, mask) for c in ck.containers],
     }

@@ -892,6 +892,7 @@ class _Builder:
             else:
                 other += m.size
         sizes.memory_pages = pages
+        sizes.file = _file_size(self.src.path)
         sizes.breakdown = {"memory pages": pages, "root FS diff": sizes.rootfs_diff, "other CRIU images": images,
                            "metadata, logs and other": other}
 
@@ -976,3 +977,14 @@ def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA]) -> MemoryReader | 
     pages_id, runs, _need = pagemap_runs(img)
     pages = PagesData.from_source(ck.source, prefix + f"pages-{pages_id}.img")
     return MemoryReader(pid, vmas, runs, pages)
+
+
+def _file_size(path: str | Path) -> int | None:
+    """The size on disk of a source that is one file (None for a directory)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    import stat
+
+    return st.st_size if stat.S_ISREG(st.st_mode) else None

@@ -175,8 +175,10 @@ def container_info(meta: Metadata) -> tuple[ContainerInfo, list[Problem]]:
 
     info.created = parse_time(config.get("createdTime")) or parse_time(ann.get(A.CRIO_CREATED))
     info.checkpointed = parse_time(config.get("checkpointedTime"))
+    # tar keeps whole seconds: a checkpoint taken in the second the container was created (a
+    # restored container checkpointed again) has an mtime up to 1 s before its creation time
     if info.checkpointed is None and meta.config_mtime and info.created is not None \
-            and meta.config_mtime > info.created.timestamp():
+            and meta.config_mtime > info.created.timestamp() - 1:
         info.checkpointed = datetime.fromtimestamp(meta.config_mtime, tz=timezone.utc)
     info.hostname = _text(spec.get("hostname"))
     return info, problems

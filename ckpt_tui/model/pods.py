@@ -166,6 +166,7 @@ def build_pod(ck: "Checkpoint", options: dict[str, Any], log_files: Iterable[str
             ck.add_problem("pod.options", f"container {name!r}: directory {prefix}/ is not in the archive", Pane.OVERVIEW)
             continue
         sub = build_checkpoint(view, log_files=log_files)  # type: ignore[arg-type]
+        sub.sizes.file = None  # the file on disk is the pod's
         sub.info.name = sub.info.name or str(name)
         sub.info.pod_name = sub.info.pod_name or info.pod_name
         sub.info.namespace = sub.info.namespace or info.namespace

@@ -89,8 +89,19 @@ class Sizes:
     total: int = 0  # sum of the regular files under checkpoint/
     memory_pages: int = 0  # checkpoint/pages-*
     rootfs_diff: int = 0  # rootfs-diff.tar
-    archive: int = 0  # every member of the source
+    archive: int = 0  # every member of the source: what it holds uncompressed
     breakdown: dict[str, int] = field(default_factory=dict)  # pages / rootfs diff / images / other
+    file: int | None = None  # the source's file on disk; None for a directory or a container of a pod
+
+    @property
+    def uncompressed(self) -> int:
+        """The bytes of every member, uncompressed (``archive``)."""
+        return self.archive
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """Uncompressed bytes per byte of the file (None without a file or contents)."""
+        return self.archive / self.file if self.file and self.archive else None
 
 
 @dataclass

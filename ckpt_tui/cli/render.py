@@ -1,0 +1,265 @@
+"""Rich renderings of the model for the command line (no Textual).
+
+Every string from the checkpoint goes in through :func:`.common.data` / :func:`.common.line`:
+escaped, and never read as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .. import text
+from ..model.checkpoint import Checkpoint
+from ..model.masking import masked
+from ..model.metadata import info_from_peek
+from ..model.types import ContainerInfo, Process, Sizes, Socket
+from .common import data, line
+
+ROOTFS_SHOWN = 50  # entries of each kind the tree lists (inspect --json has them all)
+
+
+def when(value: Any) -> str:
+    return text.when(value, missing="unknown")
+
+
+def process_label(proc: Process) -> Text:
+    label = line((f"[{proc.pid}", "bold cyan"))
+    if proc.state != "Alive":
+        label.append_text(line((f" ({proc.state})", "yellow")))
+    label.append_text(line(("]  ", "bold cyan"), proc.title or proc.comm))
+    if len(proc.threads) > 1:
+        label.append_text(line((f"  ({text.plural(len(proc.threads), 'thread')})", "dim")))
+    return label
+
+
+def render_overview(ck: Checkpoint, reveal: bool = False) -> Group:
+    """The overview tree (like ``checkpointctl inspect --all``) and a table of problems; a
+    pod gives its summary, then each container's overview. Secret-looking environment values
+    are masked unless ``reveal``."""
+    from ..model.pods import is_pod
+
+    parts: list[RenderableType]
+    if ck.containers or is_pod(ck.source):
+        parts = [_pod_tree(ck)]
+        parts += [_overview_tree(sub, _container_title(sub), reveal) for sub in ck.containers]
+    else:
+        parts = [_overview_tree(ck, None, reveal)]
+    if ck.problems:  # a pod's hold its containers' (named by directory)
+        parts.append(_problems_table(ck))
+    return Group(*parts)
+
+
+def _prefix(ck: Checkpoint) -> str:
+    """The directory of a pod's container (its source is a view of the pod's)."""
+    return str(getattr(ck.source, "prefix", ""))  # a PrefixedSource has one, a Source none
+
+
+def _container_title(sub: Checkpoint) -> Text:
+    title = line(("container ", "bold"), (sub.info.name or "(unnamed container)", "bold cyan"))
+    if _prefix(sub):
+        title.append_text(line((f"  {_prefix(sub)}", "dim")))
+    return title
+
+
+def _source_line(info: ContainerInfo) -> Text:
+    return line("Source: ", info.source_kind, "  ", (info.source_path, "dim"))
+
+
+def _sizes(root: Tree, sizes: Sizes, rootfs: bool) -> None:
+    node = root.add(line(("Sizes", "bold")))
+    if sizes.file is not None:
+        node.add(line(f"File: {text.size(sizes.file)} ({text.exact_size(sizes.file)}, on disk)"))
+    if sizes.uncompressed:
+        node.add(line(f"Uncompressed: {text.size(sizes.uncompressed)} ({text.exact_size(sizes.uncompressed)}, "
+                      "every member)"))
+    if sizes.compression_ratio:
+        node.add(line(f"Compression ratio: {text.ratio(sizes.compression_ratio)}"))
+    images = node.add(line(f"CRIU images: {text.size(sizes.total)}"))
+    images.add(line(f"Memory pages: {text.size(sizes.memory_pages)}"))
+    if rootfs:
+        node.add(line(f"Root FS diff: {text.size(sizes.rootfs_diff)}"))
+
+
+def _pod_tree(ck: Checkpoint) -> Tree:
+    info = ck.info
+    root = Tree(line((info.name or "(unnamed pod)", "bold")))
+    root.add(_source_line(info))
+    root.add(line("Engine: ", str(info.engine) or "-"))
+    root.add(line("Pod: ", info.pod_name or "-", "  Namespace: ", info.namespace or "-"))
+    _sizes(root, ck.sizes, bool(ck.sizes.rootfs_diff))
+    node = root.add(line(f"Containers: {len(ck.containers)}"))
+    for sub in ck.containers:
+        row = line((sub.info.name or "(unnamed container)", "bold cyan"))
+        if _prefix(sub):
+            row.append_text(line((f"  {_prefix(sub)}", "dim")))
+        row.append_text(line(f"  {text.plural(len(sub.processes), 'process')}"))
+        if sub.info.image:
+            row.append_text(line("  ", sub.info.image))
+        node.add(row)
+    return root
+
+
+def _problems_table(ck: Checkpoint) -> Table:
+    table = Table(title="Problems", title_style="bold red", show_lines=False)
+    table.add_column("where", overflow="fold")
+    table.add_column("what", overflow="fold")
+    for p in ck.problems:
+        table.add_row(data(p.source), data(p.message, "red" if p.severity == "error" else "yellow"))
+    return table
+
+
+def _header(root: Tree, ck: Checkpoint) -> None:
+    info = ck.info
+    root.add(_source_line(info))
+    root.add(line("Engine: ", str(info.engine)))
+    root.add(line("Image: ", info.image or "-"))
+    if info.image_id:
+        root.add(line("Image ID: ", info.image_id))
+    root.add(line("ID: ", info.id or "-"))
+    root.add(line("Runtime: ", info.runtime or "-"))
+    root.add(line("Created: ", when(info.created)))
+    if info.checkpointed:
+        root.add(line("Checkpointed: ", when(info.checkpointed)))
+    if info.pod_name or info.namespace:
+        root.add(line("Pod: ", info.pod_name, "  Namespace: ", info.namespace))
+    if info.hostname:
+        root.add(line("Hostname: ", info.hostname))
+    if info.img_version is not None:
+        root.add(line(f"CRIU image version: {info.img_version}"))
+    if ck.interfaces:
+        net = root.add(line("Network interfaces"))
+        for iface in ck.interfaces:
+            label = f"{iface.network} ({iface.name})" if iface.network else iface.name or "interface"
+            node = net.add(line(label))
+            node.add(line("IP: ", iface.ip))
+            if iface.mac:
+                node.add(line("MAC: ", iface.mac))
+            if iface.gateway:
+                node.add(line("Gateway: ", iface.gateway))
+
+
+def _overview_tree(ck: Checkpoint, title: Text | None, reveal: bool) -> Tree:
+    root = Tree(title or line((ck.info.name or "(unnamed container)", "bold")))
+    _header(root, ck)
+    _sizes(root, ck.sizes, ck.rootfs.present)
+    if ck.stats:
+        st = root.add(line("CRIU dump statistics"))
+        for k, v in ck.stats.items():
+            st.add(line(f"{k}: {text.count(v)}{' µs' if k.endswith('_time') else ''}"))
+    if ck.processes:
+        _process_tree(root.add(line("Process tree")), ck, reveal)
+    if ck.rootfs.present:
+        _rootfs(root, ck)
+    spec_mounts = [m for m in ck.mounts if m.origin == "spec"]
+    if spec_mounts:
+        mounts = root.add(line("Overview of mounts"))
+        for m in spec_mounts:
+            mounts.add(line(m.destination, ("  ", "dim"), (m.type, "dim"), ("  ", "dim"), (m.source, "dim")))
+    return root
+
+
+def _process_tree(tree: Tree, ck: Checkpoint, reveal: bool) -> None:
+    nodes: dict[int, Tree] = {}
+    for depth, proc in ck.walk():
+        parent = nodes.get(proc.ppid) if depth else None
+        node = (parent or tree).add(process_label(proc))
+        nodes[proc.pid] = node
+        if not proc.alive:
+            continue
+        if proc.env:
+            env = node.add(line("Environment variables"))
+            for var in proc.env:
+                shown = var.raw if var.malformed else f"{var.name}={masked(var.name, var.value, reveal)}"
+                env.add(line(shown))
+        if proc.files:
+            files = node.add(line("Open files"))
+            for f in proc.files:
+                files.add(line(f"[{f.type} {f.fd}]  ", f.path))
+            if proc.cwd:
+                files.add(line("[cwd]  ", proc.cwd))
+            if proc.root:
+                files.add(line("[root]  ", proc.root))
+        if proc.sockets:
+            socks = node.add(line("Open sockets"))
+            for s in proc.sockets:
+                socks.add(socket_line(s))
+
+
+def socket_line(s: Socket) -> Text:
+    if s.family == "UNIX":
+        return line(f"[UNIX ({s.type})]  ", s.src or "@")
+    if s.proto in ("TCP", "UDP", "UDPLITE"):
+        row = line(f"[{s.proto} ({s.state})]  ", f"{s.src}:{s.src_port}")
+        if s.state != "LISTEN":
+            row.append_text(line(" -> ", f"{s.dst}:{s.dst_port}"))
+        return row
+    return line(f"[{s.proto}] ", s.type)
+
+
+def _rootfs(root: Tree, ck: Checkpoint) -> None:
+    changed = [e for e in ck.rootfs.entries if e.type != "dir"]
+    fs = root.add(line(f"Root FS diff: {len(changed)} changed, {len(ck.rootfs.deleted)} deleted"))
+    for e in changed[:ROOTFS_SHOWN]:
+        fs.add(line(("C  ", "green"), (f"/{e.path}", "green"), (f"  ({text.size(e.size)})", "green")))
+    for d in ck.rootfs.deleted[:ROOTFS_SHOWN]:
+        fs.add(line(("D  ", "red"), (d, "red strike")))
+    left = max(len(changed) - ROOTFS_SHOWN, 0) + max(len(ck.rootfs.deleted) - ROOTFS_SHOWN, 0)
+    if left:
+        fs.add(line((f"… and {text.plural(left, 'more entry', 'more entries')} "
+                     "(inspect --json lists every one)", "dim")))
+
+
+# -- list ---------------------------------------------------------------------------------------
+LIST_COLUMNS = ("checkpoint", "container", "pod / namespace", "engine", "checkpointed", "file size")
+
+
+ListEntry = tuple[dict[str, Any], "ContainerInfo | None"]
+
+
+def list_entries(rows: Sequence[tuple[Path, dict[str, Any]]]) -> list[ListEntry]:
+    """What ``list`` says of each checkpoint: a record (``list --json``'s schema: path,
+    container, id, image, engine, pod, namespace, created, checkpointed (RFC 3339), file_size,
+    kind, error: None or why it could not be read) and the container record it came from."""
+    out: list[ListEntry] = []
+    for path, meta in rows:
+        record: dict[str, Any] = {"path": str(path)}
+        error = meta.get("error")
+        if error is not None:
+            record.update(dict.fromkeys(LIST_KEYS), error=str(error))
+            out.append((record, None))
+            continue
+        info = info_from_peek(meta, str(path))
+        size = meta.get("size")
+        record.update({
+            "container": info.name, "id": info.id, "image": info.image, "engine": str(info.engine),
+            "pod": info.pod_name, "namespace": info.namespace, "created": text.iso_time(info.created),
+            "checkpointed": text.iso_time(info.checkpointed), "file_size": size if isinstance(size, int) else None,
+            "kind": str(meta.get("kind") or ""), "error": None,
+        })
+        out.append((record, info))
+    return out
+
+
+LIST_KEYS = ("container", "id", "image", "engine", "pod", "namespace", "created", "checkpointed", "file_size", "kind")
+
+
+def render_list(entries: Sequence[ListEntry]) -> Table:
+    table = Table(title="Checkpoints")
+    for col in LIST_COLUMNS:
+        table.add_column(col, overflow="fold")
+    for record, info in entries:
+        if info is None:
+            table.add_row(data(record["path"]), data(record["error"], "red"), *[Text()] * (len(LIST_COLUMNS) - 2))
+            continue
+        pod = f"{info.pod_name} / {info.namespace}" if info.pod_name or info.namespace else ""
+        size = record["file_size"]
+        table.add_row(data(record["path"]), data(info.name), data(pod), data(info.engine),
+                      data(text.when(info.checkpointed, missing="")), data(text.size(size) if size is not None else "-"))
+    return table
