@@ -131,18 +131,20 @@ def _dot_table(dot: str) -> dict[int, str]:
 _DOTS = _dot_table(".")
 
 
-def safe(text: str) -> str:
+def safe(text: str, *, keep_backslashes: bool = False) -> str:
     """A string from a checkpoint made safe to print on a terminal: raw bytes kept as surrogates
     (surrogateescape) become ``\\xNN``, control and other invisible characters are escaped
-    (``\\x1b``, ``\\u202e``), a backslash is doubled. Printable text is left as it is."""
-    if text.isprintable() and "\\" not in text:
+    (``\\x1b``, ``\\u202e``), a backslash is doubled. Printable text is left as it is.
+    ``keep_backslashes``: for messages that quote names the lower layers escaped already
+    (a backslash is left single: no raw control byte either way)."""
+    if text.isprintable() and (keep_backslashes or "\\" not in text):
         return text
     out: list[str] = []
     for ch in text:
         code = ord(ch)
         if 0xDC80 <= code <= 0xDCFF:  # surrogateescape'd raw byte
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == "\\":
+        elif ch == "\\" and not keep_backslashes:
             out.append("\\\\")
         elif code < 0x20 or code == 0x7F:
             out.append(f"\\x{code:02x}")

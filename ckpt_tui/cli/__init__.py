@@ -19,6 +19,8 @@ from .. import __version__
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
+    from .common import Options
+
 SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
@@ -59,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ckpt-tui {__version__}")
     g = p.add_argument_group("inspector options (ckpt-tui [PATH])")
     _add_ui_options(g)
-    add_source_options(g)  # type: ignore[arg-type]  # an argument group takes add_argument as a parser does
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    add_source_options(g)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ckpt-tui")
     inspect.register(sub)
     memory.register(sub)
     actions.register(sub)
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_ui_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def _add_ui_options(p: Options) -> None:
     import argparse
 
     p.add_argument("--log", action="append", metavar="FILE", default=argparse.SUPPRESS,
@@ -167,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     if _command(argv) is None and (_has_path(argv) or not {"-h", "--help", "--version"} & set(argv)):
         argv = [UI_COMMAND, *argv]  # `ckpt-tui PATH --help` is the inspector's help
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (exit 2): the parser has said it
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
     if getattr(args, "func", None) is None:  # only top-level options were given
         parser.print_help()
         return 0

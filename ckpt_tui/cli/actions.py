@@ -14,8 +14,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
-from ..text import plural, safe
-from .common import add_source_options, block, console, data, line, load, print_json
+from ..text import plural
+from .common import add_source_options, console, data, line, load, message, print_json, safe_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -83,7 +83,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         if loaded is not None and loaded.ok:
             out.print(data(loaded.message, "green"))
     if loaded is not None and not loaded.ok:
-        print(f"ckpt-tui: load failed: {safe(loaded.message)}", file=sys.stderr)
+        print(f"ckpt-tui: load failed: {safe_lines(loaded.message)}", file=sys.stderr)
         return 1
     return 0
 
@@ -141,7 +141,8 @@ def established_tcp(ck: Checkpoint) -> int:
 
 def kubernetes_path(ck: Checkpoint) -> dict[str, Any] | None:
     """For a CRI-O (kubelet) checkpoint, how Kubernetes restores it: from a checkpoint image that
-    a Pod's container names (CRI-O recognises it by its checkpoint annotation); None for others."""
+    a Pod's container names (CRI-O recognises it by its checkpoint annotation); None for others.
+    The steps are printable text (every name in them shell-quoted, control bytes escaped)."""
     from .. import annotations as A
     from ..model.types import Engine
 
@@ -155,13 +156,15 @@ def kubernetes_path(ck: Checkpoint) -> dict[str, Any] | None:
         "steps": [
             shell_line(["ckpt-tui", "build", str(ck.source_path), image, "--output", "checkpoint.oci.tar"]),
             shell_line(["skopeo", "copy", "oci-archive:checkpoint.oci.tar", f"docker://{image}"]),
-            f"create a Pod{' in namespace ' + ck.info.namespace if ck.info.namespace else ''} whose container "
-            f"{name!r} has image: {image}; CRI-O restores the container from it",
+            f"create a Pod{' in namespace ' + shell_quote(ck.info.namespace) if ck.info.namespace else ''} whose "
+            f"container {shell_quote(name)} has image: {image}; CRI-O restores the container from it",
         ],
     }
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
     from ..actions.checks import preflight, summarize
     from ..actions.restore import RestoreOptions, build_restore_command, run_restore
 
@@ -191,7 +194,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             return 1 if counts["fail"] else 0
         out = console()
         out.print(line(("command", "bold")))
-        out.print(line("  ", shell_line(cmd)))
+        out.print(Text("  " + shell_line(cmd)))  # printable already: shell_quote escapes
         if tcp and args.tcp_established is None:
             out.print(line((f"  (--tcp-established added: the checkpoint holds "
                             f"{plural(established, 'established TCP connection')})", "dim")))
@@ -213,9 +216,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
             if res.stats:
                 from .common import json_text
 
-                out.print(block(json_text(res.stats).rstrip("\n")))
+                out.print(message(json_text(res.stats).rstrip("\n")))
             return 0
-        print(f"ckpt-tui: {safe(res.message)}", file=sys.stderr)
+        print(f"ckpt-tui: {safe_lines(res.message)}", file=sys.stderr)
         if res.diagnosis is not None:
             out.print()
             print_diagnosis(out, res.diagnosis)
@@ -227,10 +230,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _print_kubernetes(out: Console, kube: dict[str, Any]) -> None:
+    from rich.text import Text
+
     out.print(line(("kubernetes", "bold"), " (a CRI-O/kubelet checkpoint: Kubernetes restores it from a "
                    "checkpoint image whose annotation ", kube["annotation"], " names the container)"))
     for n, step in enumerate(kube["steps"], 1):
-        out.print(line(f"  {n}. ", step))
+        out.print(Text(f"  {n}. {step}"))  # printable already: names are shell-quoted
 
 
 def _checks_table(checks: list[Check]) -> Table:
@@ -245,7 +250,7 @@ def _checks_table(checks: list[Check]) -> Table:
         if c.details and c.status in ("fail", "warn"):
             text += "".join(f"\n  · {d}" for d in c.details[:8])
         t.add_row(data(_STATUS_MARK.get(c.status, c.status), _STATUS_STYLE.get(c.status, "")), data(c.name),
-                  block(text))
+                  message(text))
     return t
 
 
@@ -290,7 +295,7 @@ def print_diagnosis(out: Console, diag: Diagnosis, *, max_errors: int = 5) -> No
             out.print(line(f"  {e.line_no:>6}: ", e.location, tag, ": ", e.text))
     if diag.outcome == "success":
         out.print()
-        out.print(block(diag.summary))
+        out.print(message(diag.summary))
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CkptError
 from ..text import parse_size, safe
@@ -53,7 +53,13 @@ def int_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (decimal or 0x hex)") from None
 
 
-def add_source_options(parser: argparse.ArgumentParser) -> None:
+class Options(Protocol):
+    """A parser or an argument group: what options are added to."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def add_source_options(parser: Options) -> None:
     """--max-size and --cache, as every subcommand (and the inspector) takes them."""
     import argparse
 
@@ -119,13 +125,6 @@ def data(value: object, style: str = "") -> Text:
     return Text(safe(str(value)), style=style)
 
 
-def block(value: str, style: str = "") -> Text:
-    """Lines of text holding checkpoint strings: each line escaped, the line breaks kept."""
-    from rich.text import Text
-
-    return Text(safe_lines(value), style=style)
-
-
 def line(*parts: object) -> Text:
     """One line from parts: a str (data, unstyled) or a (str, style) pair; every part is escaped."""
     from rich.text import Text
@@ -140,9 +139,16 @@ def line(*parts: object) -> Text:
 
 
 def safe_lines(message: str) -> str:
-    """A message (which may quote checkpoint strings) with control bytes escaped; its own line
-    breaks kept."""
-    return "\n".join(safe(part) for part in message.split("\n"))
+    """A message (which may quote checkpoint strings, often escaped already) with control bytes
+    escaped; its own line breaks kept."""
+    return "\n".join(safe(part, keep_backslashes=True) for part in message.split("\n"))
+
+
+def message(value: str, style: str = "") -> Text:
+    """A message of the project's (a problem, a check's reason) as Rich text: see :func:`safe_lines`."""
+    from rich.text import Text
+
+    return Text(safe_lines(value), style=style)
 
 
 def error(message: str) -> None:

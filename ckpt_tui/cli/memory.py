@@ -95,7 +95,7 @@ def cmd_memsearch(args: argparse.Namespace) -> int:
         else:
             _print_matches(found)
             if not found:
-                print(f"no matches for {safe(repr(args.pattern))}", file=sys.stderr)
+                print(f"no matches for {args.pattern!r}", file=sys.stderr)  # repr escapes
             else:
                 print(f"{len(found)} match{'es' if len(found) != 1 else ''}", file=sys.stderr)
     finally:
@@ -117,7 +117,7 @@ def _print_matches(found: Found) -> None:
     names = [safe(name) if name is not None else None for name, _ in found]
     width = max((len(n) for n in names if n is not None), default=0)
     out = console() if is_terminal(sys.stdout) else None
-    for shown, (_name, m) in zip(names, found):
+    for shown, (_name, m) in zip(names, found, strict=True):
         vma = safe(f"{m.vma.label} {m.vma.start:#x}+{m.address - m.vma.start:#x}") if m.vma else "?"
         where = f"{shown:<{width}}  " if shown is not None else ""
         head = f"{where}pid {m.pid:<6} {m.address:#018x}  {vma:<40} "

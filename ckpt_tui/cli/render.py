@@ -20,7 +20,7 @@ from ..model.checkpoint import Checkpoint
 from ..model.masking import masked
 from ..model.metadata import info_from_peek
 from ..model.types import ContainerInfo, Process, Sizes, Socket
-from .common import data, line
+from .common import data, line, message
 
 ROOTFS_SHOWN = 50  # entries of each kind the tree lists (inspect --json has them all)
 
@@ -111,7 +111,7 @@ def _problems_table(ck: Checkpoint) -> Table:
     table.add_column("where", overflow="fold")
     table.add_column("what", overflow="fold")
     for p in ck.problems:
-        table.add_row(data(p.source), data(p.message, "red" if p.severity == "error" else "yellow"))
+        table.add_row(data(p.source), message(p.message, "red" if p.severity == "error" else "yellow"))
     return table
 
 
@@ -256,7 +256,7 @@ def render_list(entries: Sequence[ListEntry]) -> Table:
         table.add_column(col, overflow="fold")
     for record, info in entries:
         if info is None:
-            table.add_row(data(record["path"]), data(record["error"], "red"), *[Text()] * (len(LIST_COLUMNS) - 2))
+            table.add_row(data(record["path"]), message(record["error"], "red"), *[Text()] * (len(LIST_COLUMNS) - 2))
             continue
         pod = f"{info.pod_name} / {info.namespace}" if info.pod_name or info.namespace else ""
         size = record["file_size"]
