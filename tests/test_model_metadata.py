@@ -142,6 +142,11 @@ def test_checkpointed_time_falls_back_to_config_mtime():
     assert info.checkpointed == datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
     info, _ = container_info(Metadata(config={"createdTime": created}, config_mtime=later - 7200))
     assert info.checkpointed is None  # an mtime before creation says nothing
+    # tar mtimes are whole seconds: checkpointed in the second it was created
+    same = datetime(2026, 11, 23, 12, 26, 29, tzinfo=timezone.utc)
+    info, _ = container_info(Metadata(config={"createdTime": "2026-11-23T12:26:29.144435151Z"},
+                                      config_mtime=same.timestamp()))
+    assert info.checkpointed == same
 
 
 @pytest.mark.parametrize("text,want", [
