@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
 from ..text import plural
-from .common import add_source_options, console, data, line, load, message, print_json, safe_lines
+from .common import add_command, console, data, line, load, message, print_json, safe_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -320,11 +320,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 # -- parsers ------------------------------------------------------------------------------------
 def register(sub: Any) -> None:
     """Add build, restore and diagnose to the subcommands."""
-    s = sub.add_parser(
-        "build", help="write an OCI image of a checkpoint",
-        description="Write a one-layer OCI checkpoint image (oci-archive tar by default) that podman, "
-                    "CRI-O and containerd recognise, without buildah.")
-    s.add_argument("path", help="checkpoint archive, directory or image")
+    s = add_command(sub, "build", cmd_build, summary="write an OCI image of a checkpoint",
+                    description="Write a one-layer OCI checkpoint image (oci-archive tar by default) that podman, "
+                                "CRI-O and containerd recognise, without buildah.")
     s.add_argument("image", help="image name, e.g. localhost/web-ckpt:latest")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--output", "-o", metavar="FILE.tar", help="oci-archive to write (default NAME-TAG.oci.tar here)")
@@ -339,17 +337,15 @@ def register(sub: Any) -> None:
                    help="the summary as JSON: image, output, format, size, index_digest, manifest {digest, size}, "
                         "config_digest, image_id, layer {digest, size, media_type, diff_id}, architecture, entries, "
                         "annotations, notes, loaded (progress lines go to stderr)")
-    add_source_options(s)
-    s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser(
-        "restore", help="restore a checkpoint with podman or containerd (preflight first)",
+    s = add_command(
+        sub, "restore", cmd_restore, summary="restore a checkpoint with podman or containerd (preflight first)",
+        path="checkpoint archive (or checkpoint image file)",
         description="Show the engine command and the preflight checks, ask, then restore and stream the "
                     "output; a failure is diagnosed from CRIU's log. Established TCP connections in the "
                     "checkpoint add --tcp-established (--no-tcp-established leaves it out); a CRI-O/kubelet "
                     "checkpoint also shows how Kubernetes restores it. Exit 0 when restored (--dry-run: when "
                     "no check failed), 1 when a check or the restore failed, 2 on bad input.")
-    s.add_argument("path", help="checkpoint archive (or checkpoint image file)")
     s.add_argument("--engine", default="", choices=("podman", "containerd"),
                    help="default: the engine that made the checkpoint (containerd for containerd checkpoints)")
     s.add_argument("--runtime", metavar="R", help="OCI runtime (podman --runtime); must be the one that made the checkpoint")
@@ -370,11 +366,9 @@ def register(sub: Any) -> None:
     s.add_argument("--force", action="store_true", help="restore even if a preflight check failed")
     s.add_argument("--no-criu-check", action="store_true", help="skip running `criu check`")
     s.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
-    add_source_options(s)
-    s.set_defaults(func=cmd_restore)
 
-    s = sub.add_parser(
-        "diagnose", help="explain a CRIU restore/dump log",
+    s = add_command(
+        sub, "diagnose", cmd_diagnose, summary="explain a CRIU restore/dump log", path=None,
         description="Find CRIU's Error/Warn lines, tell success from failure, and name the cause and the fix. "
                     "Exit 0 for a log without failure, 1 when a failure was diagnosed, 2 when the file is not a "
                     "CRIU log or an engine's error output.")
@@ -382,5 +376,3 @@ def register(sub: Any) -> None:
     s.add_argument("--checkpoint", metavar="PATH", help="the checkpoint, to name and verify the image at fault")
     s.add_argument("--json", action="store_true", help="the diagnosis as JSON (errors, causes, image_at_fault, ...)")
     s.add_argument("--max-errors", type=int, default=8, help="error lines to list (default 8)")
-    add_source_options(s)
-    s.set_defaults(func=cmd_diagnose)

@@ -71,6 +71,22 @@ def add_source_options(parser: Options) -> None:
                              "same unchanged archive again is fast (as CKPT_TUI_CACHE=1; off by default)")
 
 
+PATH_HELP = "archive, directory or OCI image of a checkpoint"
+
+
+def add_command(sub: Any, name: str, func: Any, *, summary: str, description: str, path: str | None = PATH_HELP,
+                reads_checkpoint: bool = True) -> argparse.ArgumentParser:
+    """A subcommand's parser: its PATH argument (unless ``path`` is None), the common options of a
+    command that reads a checkpoint, and its handler."""
+    s: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    if path is not None:
+        s.add_argument("path", help=path)
+    if reads_checkpoint:
+        add_source_options(s)
+    s.set_defaults(func=func)
+    return s
+
+
 def limits(args: argparse.Namespace) -> Limits | None:
     from ..archive import Limits
 

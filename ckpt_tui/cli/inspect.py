@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CkptError
-from .common import add_source_options, console, json_text, load, print_json, write_out
+from .common import add_command, console, json_text, load, print_json, write_out
 
 LIST_DEFAULT_DIRS = ("/var/lib/kubelet/checkpoints", ".")
 
@@ -77,23 +77,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    s = sub.add_parser(
-        "inspect", help="overview of a checkpoint",
+    s = add_command(
+        sub, "inspect", cmd_inspect, summary="overview of a checkpoint",
         description="Print an overview of a checkpoint: the container, sizes, statistics, the process tree with "
                     "environments, open files and sockets, the root FS diff and mounts. Secret-looking environment "
                     "values (names with PASSWORD, TOKEN, SECRET, KEY, ...) are masked unless --reveal.")
-    s.add_argument("path", help="archive, directory or OCI image of a checkpoint")
     s.add_argument("--json", action="store_true",
                    help="one JSON object instead of the tree (environment values as they are, unless --mask)")
     s.add_argument("--mask", action="store_true",
                    help="mask secret-looking environment values in --json too (the tree always masks them)")
     s.add_argument("--reveal", action="store_true", help="show secret-looking environment values in the tree")
     s.add_argument("--log", action="append", metavar="FILE", help="attach an external CRIU log")
-    add_source_options(s)
-    s.set_defaults(func=cmd_inspect)
 
-    s = sub.add_parser(
-        "list", help="list checkpoints in directories",
+    s = add_command(
+        sub, "list", cmd_list, summary="list checkpoints in directories", path=None, reads_checkpoint=False,
         description="List the checkpoints found in directories (archives by their magic bytes, unpacked "
                     "checkpoints, checkpoint images): path, container, pod, engine, when it was checkpointed, "
                     "file size. Only the metadata of each is read. Exit 2 when no DIR given is a directory.")
@@ -102,5 +99,4 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true",
                    help="a JSON list: path, container, id, image, engine, pod, namespace, created, checkpointed, "
                         "file_size, kind, error")
-    s.set_defaults(func=cmd_list)
 

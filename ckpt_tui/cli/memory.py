@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
 from ..text import printable, safe
-from .common import add_source_options, console, int_arg, is_terminal, limits, load, print_json, require, warn
+from .common import add_command, console, int_arg, is_terminal, limits, load, print_json, require, warn
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..archive import Source
@@ -274,12 +274,11 @@ def _decode_member(src: Source, image: str, container: str | None,
 
 # -- parsers ------------------------------------------------------------------------------------
 def register(sub: Any) -> None:
-    s = sub.add_parser(
-        "memsearch", help="search process memory",
+    s = add_command(
+        sub, "memsearch", cmd_memsearch, summary="search process memory",
         description="List every match in the dumped memory of every process: one line a match (pid, address, "
                     "VMA, then the bytes around it with the match in them, contiguous, non-printable bytes as "
                     "'.'); the count goes to stderr. Exit 2 when there is nothing to search.")
-    s.add_argument("path", help="archive, directory or OCI image of a checkpoint")
     s.add_argument("pattern", help="text (default), hex bytes with --hex, or a regex with --regex")
     s.add_argument("--pid", type=int, help="only this process (in a pod: in the chosen containers)")
     s.add_argument("--container", metavar="NAME", help="pod checkpoint: only this container (default: all)")
@@ -295,28 +294,18 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true",
                    help="a JSON list: [container,] pid, address, vma, vma_start, match, before, after "
                         "(bytes as latin-1 characters)")
-    add_source_options(s)
-    s.set_defaults(func=cmd_memsearch)
 
-    s = sub.add_parser(
-        "memdump", help="hex dump of process memory",
-        description="Hex dump of a process's memory; pages not in the dump are said, not zero-filled.")
-    s.add_argument("path", help="archive, directory or OCI image of a checkpoint")
+    s = add_command(sub, "memdump", cmd_memdump, summary="hex dump of process memory",
+                    description="Hex dump of a process's memory; pages not in the dump are said, not zero-filled.")
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--container", metavar="NAME",
                    help="pod checkpoint: the container of that pid (needed when several have it)")
     s.add_argument("--address", type=int_arg, required=True, help="start address (0x hex or decimal)")
     s.add_argument("--length", type=int_arg, default=256, help="bytes (default 256)")
     s.add_argument("--output", "-o", metavar="FILE", help="write the raw bytes to this file instead")
-    add_source_options(s)
-    s.set_defaults(func=cmd_memdump)
 
-    s = sub.add_parser(
-        "decode", help="decode one CRIU image to JSON",
-        description="Decode one CRIU image of the checkpoint to JSON (crit's --pretty shape).")
-    s.add_argument("path", help="archive, directory or OCI image of a checkpoint")
+    s = add_command(sub, "decode", cmd_decode, summary="decode one CRIU image to JSON",
+                    description="Decode one CRIU image of the checkpoint to JSON (crit's --pretty shape).")
     s.add_argument("image", help="image name, e.g. core-1.img or checkpoint/pstree.img")
     s.add_argument("--container", metavar="NAME",
                    help="pod checkpoint: the container to look in (needed when several have the image)")
-    add_source_options(s)
-    s.set_defaults(func=cmd_decode)
