@@ -195,7 +195,7 @@ def test_cli_fast_path_imports_no_model(arc, tmp_path):
     assert warm.returncode == 0 and warm.stdout == cold.stdout
     loaded = warm.stderr.decode().split()
     assert "ckpt_tui.archive.results" in loaded
-    assert not [m for m in loaded if m.startswith(("ckpt_tui.model", "ckpt_tui.criu", "google"))], loaded
+    assert not [m for m in loaded if m.startswith(("ckpt_tui.model", "ckpt_tui.criu", "google", "argparse"))], loaded
 
 
 def test_broken_pipe_is_quiet():

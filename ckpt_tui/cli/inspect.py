@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
 from .common import add_command, console, json_text, load, print_json, write_out
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
 
 LIST_DEFAULT_DIRS = ("/var/lib/kubelet/checkpoints", ".")
 
