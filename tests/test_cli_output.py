@@ -145,6 +145,32 @@ def test_json_masks_with_mask_and_the_cache_keeps_them_apart(capsys, tmp_path, m
     assert "contradict" in capsys.readouterr().err
 
 
+def test_secret_looking_values_and_command_line_secrets_are_masked(tmp_path, capsys):
+    """The masking rules (model/masking.py) beyond names: a token-shaped value under a harmless
+    name, and NAME=value in a command line. Derived from web-httpd: same-length replacements of
+    pid 10's PATH value and of an argument in its pages."""
+    root = unpack("web-httpd.tar.zst", tmp_path / "secrets")
+    token = "ghp_" + "a1B2c3D4e5" * 5 + "xyzxyz"  # 60 characters, the length of PATH's value
+    old_path = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    pages = root / "checkpoint" / "pages-2.img"  # pid 10's
+    raw = pages.read_bytes()
+    assert raw.count(old_path) == 1 and raw.count(b"-h\x00/var/www") == 1
+    pages.write_bytes(raw.replace(old_path, token.encode()).replace(b"-h\x00/var/www", b"-h\x00KEY=abcd"))
+    assert main(["inspect", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert token not in text and f"PATH={MASK}" in text
+    assert "httpd -f -p 8080 -h KEY=abcd" not in text and f"-h KEY={MASK}" in text
+    assert main(["inspect", str(root), "--reveal"]) == 0
+    text = capsys.readouterr().out
+    assert f"PATH={token}" in text and "httpd -f -p 8080 -h KEY=abcd" in text
+    assert main(["inspect", str(root), "--json", "--mask"]) == 0
+    httpd = next(p for p in json.loads(capsys.readouterr().out)["processes"] if p["pid"] == 10)
+    assert httpd["env"]["PATH"] == MASK and httpd["cmdline"][-1] == f"KEY={MASK}"
+    assert main(["inspect", str(root), "--json"]) == 0
+    httpd = next(p for p in json.loads(capsys.readouterr().out)["processes"] if p["pid"] == 10)
+    assert httpd["env"]["PATH"] == token and httpd["cmdline"][-1] == "KEY=abcd"
+
+
 # -- list ----------------------------------------------------------------------------------------
 LIST_KEYS = {"path", "container", "id", "image", "engine", "pod", "namespace", "created", "checkpointed",
              "file_size", "kind", "error"}

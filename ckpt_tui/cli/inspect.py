@@ -83,12 +83,13 @@ def register(sub: Any) -> None:
         sub, "inspect", cmd_inspect, summary="overview of a checkpoint",
         description="Print an overview of a checkpoint: the container, sizes, statistics, the process tree with "
                     "environments, open files and sockets, the root FS diff and mounts. Secret-looking environment "
-                    "values (names with PASSWORD, TOKEN, SECRET, KEY, ...) are masked unless --reveal.")
+                    "values (names with PASSWORD, TOKEN, SECRET, KEY, ...; token-shaped values) and secrets in "
+                    "command lines are masked unless --reveal.")
     s.add_argument("--json", action="store_true",
                    help="one JSON object instead of the tree (environment values as they are, unless --mask)")
     s.add_argument("--mask", action="store_true",
-                   help="mask secret-looking environment values in --json too (the tree always masks them)")
-    s.add_argument("--reveal", action="store_true", help="show secret-looking environment values in the tree")
+                   help="mask secret-looking values in --json too (the tree masks them unless --reveal)")
+    s.add_argument("--reveal", action="store_true", help="show secret-looking values in the tree")
     s.add_argument("--log", action="append", metavar="FILE", help="attach an external CRIU log")
 
     s = add_command(

@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from .. import text
 from ..model.checkpoint import Checkpoint
-from ..model.masking import masked
+from ..model.masking import mask_text, masked
 from ..model.metadata import info_from_peek
 from ..model.types import ContainerInfo, Process, Sizes, Socket
 from .common import data, line, message
@@ -29,11 +29,12 @@ def when(value: Any) -> str:
     return text.when(value, missing="unknown")
 
 
-def process_label(proc: Process) -> Text:
+def process_label(proc: Process, reveal: bool = False) -> Text:
+    """``[pid (state)]  command line  (N threads)``; secrets in the command line masked unless ``reveal``."""
     label = line((f"[{proc.pid}", "bold cyan"))
     if proc.state != "Alive":
         label.append_text(line((f" ({proc.state})", "yellow")))
-    label.append_text(line(("]  ", "bold cyan"), proc.title or proc.comm))
+    label.append_text(line(("]  ", "bold cyan"), mask_text(proc.title or proc.comm, reveal)))
     if len(proc.threads) > 1:
         label.append_text(line((f"  ({text.plural(len(proc.threads), 'thread')})", "dim")))
     return label
@@ -42,7 +43,7 @@ def process_label(proc: Process) -> Text:
 def render_overview(ck: Checkpoint, reveal: bool = False) -> Group:
     """The overview tree (like ``checkpointctl inspect --all``) and a table of problems; a
     pod gives its summary, then each container's overview. Secret-looking environment values
-    are masked unless ``reveal``."""
+    and secrets in command lines (:mod:`ckpt_tui.model.masking`) are masked unless ``reveal``."""
     from ..model.pods import is_pod
 
     parts: list[RenderableType]
@@ -169,14 +170,15 @@ def _process_tree(tree: Tree, ck: Checkpoint, reveal: bool) -> None:
     nodes: dict[int, Tree] = {}
     for depth, proc in ck.walk():
         parent = nodes.get(proc.ppid) if depth else None
-        node = (parent or tree).add(process_label(proc))
+        node = (parent or tree).add(process_label(proc, reveal))
         nodes[proc.pid] = node
         if not proc.alive:
             continue
         if proc.env:
             env = node.add(line("Environment variables"))
             for var in proc.env:
-                shown = var.raw if var.malformed else f"{var.name}={masked(var.name, var.value, reveal)}"
+                shown = (mask_text(var.raw, reveal) if var.malformed
+                         else f"{var.name}={masked(var.name, var.value, reveal)}")
                 env.add(line(shown))
         if proc.files:
             files = node.add(line("Open files"))

@@ -6,13 +6,13 @@ from typing import Any
 
 from ..text import iso_time
 from .checkpoint import Checkpoint
-from .masking import masked
+from .masking import mask_text, masked
 from .types import Process
 
 
-
 def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
-    """One process; ``mask``: secret-looking environment values replaced by the mask."""
+    """One process; ``mask``: secret-looking environment values and the secrets in the command
+    line replaced by the mask."""
     creds = proc.creds
     return {
         "pid": proc.pid,
@@ -22,7 +22,7 @@ def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
         "comm": proc.comm,
         "state": proc.state,
         "threads": [t.tid for t in proc.threads],
-        "cmdline": list(proc.cmdline),
+        "cmdline": [mask_text(arg, reveal=not mask) for arg in proc.cmdline],
         "env": {k: masked(k, v, reveal=not mask) for k, v in proc.env_dict.items()},
         "cwd": proc.cwd,
         "root": proc.root,
@@ -57,7 +57,8 @@ def container_json(sub: Checkpoint, mask: bool = False) -> dict[str, Any]:
 def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
     """The whole model; for a pod, ``containers`` holds each container's (the pod's own
     ``processes`` are empty: the processes are the containers'). ``mask``: secret-looking
-    environment values (:mod:`ckpt_tui.model.masking`) replaced by the mask."""
+    environment values and secrets in command lines (:mod:`ckpt_tui.model.masking`) replaced
+    by the mask."""
     info = ck.info
     return {
         "source": {"path": info.source_path, "kind": ck.source.kind, "description": info.source_kind},
