@@ -285,3 +285,18 @@ def test_the_console_script_and_python_m_run_main():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("ckpt-tui ")
     assert cli("--version").stdout == r.stdout
+
+
+def test_no_command_opens_the_inspector_with_its_options(monkeypatch, tmp_path):
+    import ckpt_tui.app
+
+    calls = []
+    monkeypatch.setattr(ckpt_tui.app, "run_app", lambda path, **kw: calls.append((path, kw)) or 0)
+    log = tmp_path / "restore.log"
+    log.write_text("x")
+    assert main([]) == 0
+    assert main([str(WEB), "--readonly", "--log", str(log), "--max-size", "1G"]) == 0
+    assert main(["--readonly", "--log", str(log), "--max-size", "1G", str(WEB)]) == 0
+    assert calls[0] == (None, {"log_files": (), "readonly": False, "max_size": None})
+    assert calls[1] == calls[2] == (str(WEB), {"log_files": [str(log)], "readonly": True, "max_size": 1 << 30})
+    assert main([str(tmp_path / "missing.tar")]) == 2 and len(calls) == 3
