@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from rich.segment import Segment
 from textual.app import App
+from textual.geometry import Size
 from textual.strip import Strip
 
 from ckpt_tui.screens.fileview import FileViewScreen
@@ -29,8 +30,6 @@ class Numbered(CursorLineView):
         self.text_width = width
         self.rendered: list[int] = []
         self.moves: list[int] = []
-        from textual.geometry import Size
-
         self.virtual_size = Size(width, count)
 
     @property
