@@ -191,6 +191,26 @@ async def test_strips_are_cached_until_the_theme_or_the_data_changes():
         assert view.render_line(2) is not again and view.rendered == [2]
 
 
+async def test_hex_view_draws_a_new_theme_in_its_colours():
+    """The hex view makes its styles once per theme (line_styles): a theme change is seen."""
+    from ckpt_tui.widgets.hexview import BytesSource
+
+    view = HexView(BytesSource(bytes(range(64)), 0x1000, "buf"))
+    app = Host(view)
+    async with app.run_test(size=(100, 10)) as pilot:
+        await pilot.pause()
+
+        def address_colour():
+            return next(s.style.color for s in view.render_line(1) if s.text.strip() == "000000001000")
+
+        before = address_colour()
+        assert before == view.get_component_rich_style("hexview--address").color
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = address_colour()
+        assert after != before and after == view.get_component_rich_style("hexview--address").color
+
+
 async def test_strips_are_cached_per_horizontal_scroll_and_width():
     view = Numbered(30, width=200)
     async with Host(view).run_test(size=(40, 10)) as pilot:

@@ -29,6 +29,8 @@ from .lineview import CursorLineView
 
 PAGE = 4096
 ROW = 16
+_HEX = tuple(f"{b:02x}" for b in range(256))
+_CHAR = tuple(chr(b) if 32 <= b < 127 else "." for b in range(256))
 
 STATE_WORDS = {
     "present": "",
@@ -332,18 +334,25 @@ class HexView(CursorLineView):
                 return (start, length)
         return None
 
-    def _render_row(self, row: int, is_cursor: bool) -> list[Segment]:
-        style = self.get_component_rich_style
+    def make_line_styles(self, is_cursor: bool) -> dict[str, Style]:
+        get = self.get_component_rich_style
         base = self.rich_style
-        if row >= self._total_rows or not self._pieces:
-            return []
-        row0, kind, start, end, state, index = self._piece_at_row(row)
-        cursor_style = style("hexview--cursor") if is_cursor else None
+        cursor_style = get("hexview--cursor") if is_cursor else None
 
         def wrap(st: Style) -> Style:
             st = base + st
             return st + cursor_style if cursor_style else st
 
+        styles = {name: wrap(get(f"hexview--{name}")) for name in ("header", "address", "missing", "zero", "ascii",
+                                                                     "match")}
+        styles["normal"] = wrap(Style())
+        return styles
+
+    def _render_row(self, row: int, is_cursor: bool) -> list[Segment]:
+        if row >= self._total_rows or not self._pieces:
+            return []
+        row0, kind, start, end, state, index = self._piece_at_row(row)
+        styles = self.line_styles(is_cursor)
         if kind == "header":
             seg_info = self._segments[index]
             text = (
@@ -351,35 +360,35 @@ class HexView(CursorLineView):
                 f"{fmt.address(seg_info.end, self._addr_width)} {seg_info.perms} "
                 f"{seg_info.label} ({fmt.size(seg_info.size)}) "
             )
-            return [Segment(text.ljust(self._line_width, "─"), wrap(style("hexview--header")))]
-        addr_style = style("hexview--address")
-        missing = wrap(style("hexview--missing"))
+            return [Segment(text.ljust(self._line_width, "─"), styles["header"])]
+        addr_style = styles["address"]
+        missing = styles["missing"]
+        normal = styles["normal"]
         if kind == "gap":
             pages = (end - start + PAGE - 1) // PAGE
             word = STATE_WORDS.get(state, state) or state
             text = (f".. {word}: {pages} page{'s' if pages != 1 else ''} ({fmt.size(end - start)}) "
                     f"to {fmt.address(end, self._addr_width)} ")
             return [
-                Segment(fmt.address(start, self._addr_width), wrap(addr_style)),
-                Segment("  ", wrap(Style())),
+                Segment(fmt.address(start, self._addr_width), addr_style),
+                Segment("  ", normal),
                 Segment(text.ljust(ROW * 4 + 2, "."), missing),
             ]
         addr = start + (row - row0) * ROW
         page_state, data = self.row_bytes(addr)
         match = self._match_in_row(addr)
         out: list[Segment] = [
-            Segment(fmt.address(addr, self._addr_width), wrap(addr_style)),
-            Segment("  ", wrap(Style())),
+            Segment(fmt.address(addr, self._addr_width), addr_style),
+            Segment("  ", normal),
         ]
         if page_state != "present" or not data:
             out.append(Segment(".. " * 8 + " " + ".. " * 8, missing))
             word = STATE_WORDS.get(page_state, page_state) or "no data"
             out.append(Segment(" " + word + " ", missing))
             return out
-        zero_style = wrap(style("hexview--zero"))
-        normal = wrap(Style())
-        ascii_style = wrap(style("hexview--ascii"))
-        match_style = wrap(style("hexview--match"))
+        zero_style = styles["zero"]
+        ascii_style = styles["ascii"]
+        match_style = styles["match"]
         hex_parts: list[Segment] = []
         ascii_parts: list[Segment] = []
         for i in range(ROW):
@@ -392,10 +401,9 @@ class HexView(CursorLineView):
             byte = data[i]
             hit = match is not None and match[0] <= addr + i < match[0] + match[1]
             cell_style = match_style if hit else (zero_style if byte == 0 else normal)
-            hex_parts.append(Segment(f"{byte:02x}", cell_style))
+            hex_parts.append(Segment(_HEX[byte], cell_style))
             hex_parts.append(Segment(" ", normal))
-            char = chr(byte) if 32 <= byte < 127 else "."
-            ascii_parts.append(Segment(char, match_style if hit else ascii_style))
+            ascii_parts.append(Segment(_CHAR[byte], match_style if hit else ascii_style))
         out.extend(hex_parts)
         out.append(Segment(" ", normal))
         out.extend(ascii_parts)

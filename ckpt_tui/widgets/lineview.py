@@ -51,6 +51,7 @@ class CursorLineView(ScrollView, can_focus=True):
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._strips: LRUCache[tuple, Strip] = LRUCache(self.STRIP_CACHE_SIZE)
+        self._line_styles: dict[tuple, Any] = {}
         self.matches: list[Any] = []
         self.match_index = -1
         self.find_pattern = ""
@@ -67,6 +68,10 @@ class CursorLineView(ScrollView, can_focus=True):
     def crop_line(self, strip: Strip, scroll_x: int, width: int) -> Strip:
         """What of a whole line is on screen at ``scroll_x``, exactly ``width`` cells."""
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def make_line_styles(self, is_cursor: bool) -> Any:
+        """The styles lines are drawn with (from the component classes), for ``line_styles``."""
+        return None
 
     def match_line(self, index: int) -> int | None:
         """The line ``matches[index]`` sits on (None: not shown)."""
@@ -99,6 +104,14 @@ class CursorLineView(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip
 
+    def line_styles(self, is_cursor: bool) -> Any:
+        """``make_line_styles(is_cursor)``, made once per theme, focus and cursor state, not once a line."""
+        key = (self.app.theme, self.has_focus_within, is_cursor)
+        styles = self._line_styles.get(key)
+        if styles is None:
+            styles = self._line_styles[key] = self.make_line_styles(is_cursor)
+        return styles
+
     def invalidate(self) -> None:
         """The data changed: forget every rendered strip and draw again."""
         self._strips.clear()
@@ -107,6 +120,7 @@ class CursorLineView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._line_styles.clear()
 
     def on_focus(self) -> None:
         self.refresh()
