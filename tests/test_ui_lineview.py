@@ -93,6 +93,19 @@ async def test_an_empty_view_keeps_its_cursor_and_draws_blank_lines():
         assert shown(view, 0).strip() == ""
 
 
+async def test_a_hex_view_of_no_memory_at_all_takes_every_key():
+    from ckpt_tui.widgets.hexview import MemorySource
+
+    reader = SimpleNamespace(runs=[], page_state=lambda addr: "unmapped", read=lambda addr, n: b"")
+    view = HexView(MemorySource(reader, []))
+    async with Host(view).run_test(size=(100, 10)) as pilot:
+        view.focus()
+        await pilot.press("down", "end", "pagedown", "right_square_bracket", "left_square_bracket", "n")
+        await pilot.pause()
+        assert view.line_count == 0 and view.cursor_address == 0 and view.cursor_segment is None
+        assert not view.goto(0x1000) and view.copy_text() == "0x0"
+
+
 async def test_paging_moves_a_screen_less_one_line():
     view = Numbered(100)
     async with Host(view).run_test(size=(40, 10)) as pilot:

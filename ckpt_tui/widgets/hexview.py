@@ -289,6 +289,8 @@ class HexView(CursorLineView):
 
     @property
     def cursor_address(self) -> int:
+        if not self._segments:  # a process without a single VMA
+            return 0
         index, addr = self.locate(self.cursor_row)
         return self._segments[index].start if addr is None else addr
 
@@ -426,6 +428,8 @@ class HexView(CursorLineView):
         return True
 
     def action_segment(self, direction: int) -> None:
+        if not self._segments:
+            return
         index, _ = self.locate(self.cursor_row)
         index = max(0, min(index + direction, len(self._segments) - 1))
         self.scroll_to(y=self._segment_rows[index], animate=False)
