@@ -23,6 +23,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 
+from ..text import printable
 from . import format as fmt
 from .base import cursor_bindings
 from .lineview import CursorLineView
@@ -30,7 +31,6 @@ from .lineview import CursorLineView
 PAGE = 4096
 ROW = 16
 _HEX = tuple(f"{b:02x}" for b in range(256))
-_CHAR = tuple(chr(b) if 32 <= b < 127 else "." for b in range(256))
 
 STATE_WORDS = {
     "present": "",
@@ -391,6 +391,7 @@ class HexView(CursorLineView):
         zero_style = styles["zero"]
         ascii_style = styles["ascii"]
         match_style = styles["match"]
+        chars = printable(data)
         hex_parts: list[Segment] = []
         ascii_parts: list[Segment] = []
         for i in range(ROW):
@@ -405,7 +406,7 @@ class HexView(CursorLineView):
             cell_style = match_style if hit else (zero_style if byte == 0 else normal)
             hex_parts.append(Segment(_HEX[byte], cell_style))
             hex_parts.append(Segment(" ", normal))
-            ascii_parts.append(Segment(_CHAR[byte], match_style if hit else ascii_style))
+            ascii_parts.append(Segment(chars[i], match_style if hit else ascii_style))
         out.extend(hex_parts)
         out.append(Segment(" ", normal))
         out.extend(ascii_parts)

@@ -13,13 +13,10 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 
+from ..text import printable
 from . import format as fmt
 from .base import cursor_bindings
 from .lineview import CursorLineView
-
-
-def printable(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 else "·" for b in data)
 
 
 class MatchList(CursorLineView):
@@ -90,9 +87,9 @@ class MatchList(CursorLineView):
             Segment(f"{fmt.truncate(comm, 10):<10} ", muted),
             Segment(f"0x{m.address:012x} ", base + get("matchlist--address") + cursor),
             Segment(f"{fmt.truncate(label, 18):<18} ", muted),
-            Segment(printable(m.before), normal),
-            Segment(printable(m.match), base + get("matchlist--match") + cursor),
-            Segment(printable(m.after), normal),
+            Segment(printable(m.before, "·"), normal),
+            Segment(printable(m.match, "·"), base + get("matchlist--match") + cursor),
+            Segment(printable(m.after, "·"), normal),
         ]
 
     def render_full_line(self, line: int, is_cursor: bool) -> Strip:
