@@ -9,8 +9,8 @@ A subclass says how many lines there are (``line_count``), renders one whole lin
   with ``cursor_bindings`` under its own ids), scrolling it into view, click-to-move;
 * an LRU cache of the strips ``render_line`` returns, keyed by everything that changes
   the picture from frame to frame (line, cursor shown, width, horizontal scroll, theme,
-  focus); whatever changes the data (new lines, new matches, another current match, a
-  stylesheet update) calls ``invalidate``, which empties it;
+  focus); whatever changes the data (new lines, new matches, another current match)
+  calls ``invalidate``, which empties it, and so does a stylesheet update;
 * the match state of the last find: ``matches`` (in line order), ``match_index`` (the
   current one, -1 for none), ``find_pattern``; ``set_matches`` replaces all of it at
   once, ``n`` / ``N`` (``action_next_match``) go to the next / previous match from the
