@@ -172,10 +172,10 @@ class FileViewScreen(Screen):
                 data = self.data or b""
                 found = [(m.start(), max(m.end() - m.start(), 1))
                          for _, m in zip(range(10_000), compiled.finditer(data))]
+                hexview.set_matches(found, 0, value)  # replaces the last find's, also with none
                 if not found:
                     self.notify(f"{value!r} not found", severity="warning")
                     return
-                hexview.set_matches(found[:10_000], 0, value)
                 self.notify(fmt.plural(len(found), "match"), timeout=2)
 
             self.app.push_screen(PromptScreen("Find", placeholder="text · x:hex bytes · re:regex"), done_hex)

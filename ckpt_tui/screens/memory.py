@@ -134,7 +134,7 @@ class HexScreen(SearchWorkerMixin, Screen):
         except Exception:
             state = "?"
         where = f"{seg.label} {seg.perms}" if seg else ""
-        matches = f"   match {view.match_index + 1}/{len(view.matches)}" if view.matches else ""
+        matches = f"   {view.match_status}" if view.matches else ""
         self.query_one("#hex-status", Static).update(
             f"0x{addr:x}  {esc(where)}  page {esc(state)}{matches}"
         )
@@ -174,6 +174,8 @@ class HexScreen(SearchWorkerMixin, Screen):
             return
         self.pattern = text
         self._found = []
+        self.view.clear_matches(text)  # a new search replaces the last one's matches, found or not
+        self._update_status()
         self.notify(f"searching pid {self.pid} for {text!r}…", timeout=2)
         self.run_search(self.checkpoint, pattern, [self.pid])
 

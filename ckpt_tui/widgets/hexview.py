@@ -2,8 +2,8 @@
 
 The view never materialises the data as text: ``render_line`` formats one row
 of 16 bytes on demand, reading whole 4 KiB pages through the source and caching
-pages and rendered strips in small LRU caches, so a 1 GiB mapping scrolls like
-4 KiB.  The address space is shown as the concatenation of its segments (the
+pages (here) and rendered strips (``CursorLineView``) in small LRU caches, so a
+1 GiB mapping scrolls like 4 KiB.  The address space is shown as the concatenation of its segments (the
 VMAs), each preceded by one header row; rows of pages that were not dumped show
 ``..`` and the reason, never zeros.
 """
@@ -17,20 +17,20 @@ from typing import Protocol
 
 from rich.segment import Segment
 from rich.style import Style
-from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..text import printable
 from . import format as fmt
 from .base import cursor_bindings
+from .lineview import CursorLineView
 
 PAGE = 4096
 ROW = 16
+_HEX = tuple(f"{b:02x}" for b in range(256))
 
 STATE_WORDS = {
     "present": "",
@@ -151,10 +151,21 @@ class MemorySource:
         return self._state(addr)
 
 
-class HexView(ScrollView, can_focus=True):
+class HexView(CursorLineView):
     """address | hex | ASCII, one header row per segment."""
 
     BINDING_GROUP_TITLE = "Hex view"
+
+    DEFAULT_CSS = """
+    HexView > .hexview--address { color: $text-accent; }
+    HexView > .hexview--ascii { color: $text-success; }
+    HexView > .hexview--zero { color: $text-disabled; }
+    HexView > .hexview--missing { color: $text-disabled; text-style: italic; }
+    HexView > .hexview--header { color: $text-muted; background: $boost; text-style: bold; }
+    HexView > .hexview--cursor { background: $block-cursor-blurred-background; }
+    HexView:focus > .hexview--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    HexView > .hexview--match { background: $warning; color: $background; text-style: bold; }
+    """
 
     COMPONENT_CLASSES = {
         "hexview--address",
@@ -175,7 +186,9 @@ class HexView(ScrollView, can_focus=True):
         Binding("N", "next_match(-1)", "Prev match", id="hex.prev_match"),
     ]
 
-    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+    STRIP_CACHE_SIZE = 2048
+
+    matches: list[tuple[int, int]]  # (address, length), sorted
 
     @dataclass
     class GotoRequested(Message):
@@ -195,11 +208,6 @@ class HexView(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.source = source
-        self.matches: list[tuple[int, int]] = []  # (address, length), sorted
-        self.match_index: int = -1
-        self.find_pattern: str = ""
-        self._strip_cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._page_cache: LRUCache[int, tuple[str, bytes]] = LRUCache(256)
         self._set_source(source)
 
@@ -228,17 +236,29 @@ class HexView(ScrollView, can_focus=True):
                     self._pieces.append((row, "gap", start, end, state, index))
                     row += 1
         self._piece_rows = [p[0] for p in self._pieces]
+        self._body = [p for p in self._pieces if p[1] != "header"]  # in address order
+        self._body_starts = [p[2] for p in self._body]
         self._total_rows = row
         top = max((s.end for s in self._segments), default=0)
         self._addr_width = 16 if top > (1 << 48) else 12
         self._line_width = self._addr_width + 2 + ROW * 3 + 1 + 1 + ROW + 1
         self.virtual_size = Size(self._line_width + 24, self._total_rows)
-        self._strip_cache.clear()
+        self._strips.clear()
         self._page_cache.clear()
 
     @property
-    def total_rows(self) -> int:
+    def line_count(self) -> int:
         return self._total_rows
+
+    total_rows = line_count
+
+    @property
+    def cursor_row(self) -> int:
+        return self.cursor_line
+
+    @cursor_row.setter
+    def cursor_row(self, row: int) -> None:
+        self.cursor_line = row
 
     def _piece_at_row(self, row: int) -> tuple[int, str, int, int, str, int]:
         return self._pieces[max(bisect_right(self._piece_rows, row) - 1, 0)]
@@ -253,10 +273,13 @@ class HexView(ScrollView, can_focus=True):
         return seg, start + (row - row0) * ROW
 
     def row_of(self, addr: int) -> int | None:
-        for row0, kind, start, end, _state, _seg in self._pieces:
-            if kind != "header" and start <= addr < end:
-                return row0 if kind == "gap" else row0 + (addr - start) // ROW
-        return None
+        index = bisect_right(self._body_starts, addr) - 1
+        if index < 0:
+            return None
+        row0, kind, start, end, _state, _seg = self._body[index]
+        if not start <= addr < end:
+            return None
+        return row0 if kind == "gap" else row0 + (addr - start) // ROW
 
     def segment_at(self, addr: int) -> Segment_ | None:
         for seg in self._segments:
@@ -266,6 +289,8 @@ class HexView(ScrollView, can_focus=True):
 
     @property
     def cursor_address(self) -> int:
+        if not self._segments:  # a process without a single VMA
+            return 0
         index, addr = self.locate(self.cursor_row)
         return self._segments[index].start if addr is None else addr
 
@@ -305,26 +330,31 @@ class HexView(ScrollView, can_focus=True):
 
     # -- rendering ---------------------------------------------------------
     def _match_in_row(self, addr: int) -> tuple[int, int] | None:
-        if not self.matches:
-            return None
         if 0 <= self.match_index < len(self.matches):
             start, length = self.matches[self.match_index]
             if start < addr + ROW and start + length > addr:
                 return (start, length)
         return None
 
-    def _render_row(self, row: int, is_cursor: bool) -> list[Segment]:
-        style = self.get_component_rich_style
+    def make_line_styles(self, is_cursor: bool) -> dict[str, Style]:
+        get = self.get_component_rich_style
         base = self.rich_style
-        if row >= self._total_rows or not self._pieces:
-            return []
-        row0, kind, start, end, state, index = self._piece_at_row(row)
-        cursor_style = style("hexview--cursor") if is_cursor else None
+        cursor_style = get("hexview--cursor") if is_cursor else None
 
         def wrap(st: Style) -> Style:
             st = base + st
             return st + cursor_style if cursor_style else st
 
+        styles = {name: wrap(get(f"hexview--{name}")) for name in ("header", "address", "missing", "zero", "ascii",
+                                                                     "match")}
+        styles["normal"] = wrap(Style())
+        return styles
+
+    def _render_row(self, row: int, is_cursor: bool) -> list[Segment]:
+        if row >= self._total_rows or not self._pieces:
+            return []
+        row0, kind, start, end, state, index = self._piece_at_row(row)
+        styles = self.line_styles(is_cursor)
         if kind == "header":
             seg_info = self._segments[index]
             text = (
@@ -332,35 +362,36 @@ class HexView(ScrollView, can_focus=True):
                 f"{fmt.address(seg_info.end, self._addr_width)} {seg_info.perms} "
                 f"{seg_info.label} ({fmt.size(seg_info.size)}) "
             )
-            return [Segment(text.ljust(self._line_width, "─"), wrap(style("hexview--header")))]
-        addr_style = style("hexview--address")
-        missing = wrap(style("hexview--missing"))
+            return [Segment(text.ljust(self._line_width, "─"), styles["header"])]
+        addr_style = styles["address"]
+        missing = styles["missing"]
+        normal = styles["normal"]
         if kind == "gap":
             pages = (end - start + PAGE - 1) // PAGE
             word = STATE_WORDS.get(state, state) or state
             text = (f".. {word}: {pages} page{'s' if pages != 1 else ''} ({fmt.size(end - start)}) "
                     f"to {fmt.address(end, self._addr_width)} ")
             return [
-                Segment(fmt.address(start, self._addr_width), wrap(addr_style)),
-                Segment("  ", wrap(Style())),
+                Segment(fmt.address(start, self._addr_width), addr_style),
+                Segment("  ", normal),
                 Segment(text.ljust(ROW * 4 + 2, "."), missing),
             ]
         addr = start + (row - row0) * ROW
         page_state, data = self.row_bytes(addr)
         match = self._match_in_row(addr)
         out: list[Segment] = [
-            Segment(fmt.address(addr, self._addr_width), wrap(addr_style)),
-            Segment("  ", wrap(Style())),
+            Segment(fmt.address(addr, self._addr_width), addr_style),
+            Segment("  ", normal),
         ]
         if page_state != "present" or not data:
             out.append(Segment(".. " * 8 + " " + ".. " * 8, missing))
             word = STATE_WORDS.get(page_state, page_state) or "no data"
             out.append(Segment(" " + word + " ", missing))
             return out
-        zero_style = wrap(style("hexview--zero"))
-        normal = wrap(Style())
-        ascii_style = wrap(style("hexview--ascii"))
-        match_style = wrap(style("hexview--match"))
+        zero_style = styles["zero"]
+        ascii_style = styles["ascii"]
+        match_style = styles["match"]
+        chars = printable(data)
         hex_parts: list[Segment] = []
         ascii_parts: list[Segment] = []
         for i in range(ROW):
@@ -373,135 +404,47 @@ class HexView(ScrollView, can_focus=True):
             byte = data[i]
             hit = match is not None and match[0] <= addr + i < match[0] + match[1]
             cell_style = match_style if hit else (zero_style if byte == 0 else normal)
-            hex_parts.append(Segment(f"{byte:02x}", cell_style))
+            hex_parts.append(Segment(_HEX[byte], cell_style))
             hex_parts.append(Segment(" ", normal))
-            char = chr(byte) if 32 <= byte < 127 else "."
-            ascii_parts.append(Segment(char, match_style if hit else ascii_style))
+            ascii_parts.append(Segment(chars[i], match_style if hit else ascii_style))
         out.extend(hex_parts)
         out.append(Segment(" ", normal))
         out.extend(ascii_parts)
         out.append(Segment(" ", normal))
         return out
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        row = y + scroll_y
-        width = self.scrollable_content_region.width
-        is_cursor = row == self.cursor_row and self.has_focus_within
-        match = None
-        if row < self._total_rows and self.matches:
-            addr = self.locate(row)[1]
-            match = self._match_in_row(addr) if addr is not None else None
-        key = (row, is_cursor, match, self.app.theme)
-        strip = self._strip_cache.get(key)
-        if strip is None:
-            strip = Strip(self._render_row(row, is_cursor))
-            self._strip_cache[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
-
-    def refresh_view(self) -> None:
-        self._strip_cache.clear()
-        self.refresh()
-
-    def on_focus(self) -> None:
-        self.refresh_view()
-
-    def on_blur(self) -> None:
-        self.refresh_view()
+    def render_full_line(self, line: int, is_cursor: bool) -> Strip:
+        return Strip(self._render_row(line, is_cursor))
 
     # -- cursor ------------------------------------------------------------
-    def watch_cursor_row(self, old: int, new: int) -> None:
-        self.scroll_to_row(new)
-        self.refresh()
+    def cursor_moved(self, line: int) -> None:
         self.post_message(self.CursorMoved(self, self.cursor_address))
-
-    def scroll_to_row(self, row: int, center: bool = False) -> None:
-        height = max(self.scrollable_content_region.height, 1)
-        top = int(self.scroll_offset.y)
-        if center:
-            self.scroll_to(y=max(row - height // 2, 0), animate=False)
-        elif row < top:
-            self.scroll_to(y=row, animate=False)
-        elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False)
-
-    def _set_cursor(self, row: int, center: bool = False) -> None:
-        row = max(0, min(row, self._total_rows - 1))
-        if center:
-            self.scroll_to_row(row, center=True)
-        self.cursor_row = row
 
     def goto(self, addr: int) -> bool:
         """Move the cursor to the row holding ``addr``; False if unmapped."""
         row = self.row_of(addr)
         if row is None:
             return False
-        self._set_cursor(row, center=True)
+        self.move_cursor(row, center=True)
         return True
 
-    def action_cursor(self, delta: int) -> None:
-        self._set_cursor(self.cursor_row + delta)
-
-    def action_page(self, direction: int) -> None:
-        self._set_cursor(self.cursor_row + direction * max(self.scrollable_content_region.height - 1, 1))
-
-    def action_edge(self, end: int) -> None:
-        self._set_cursor(self._total_rows - 1 if end else 0)
-
     def action_segment(self, direction: int) -> None:
+        if not self._segments:
+            return
         index, _ = self.locate(self.cursor_row)
         index = max(0, min(index + direction, len(self._segments) - 1))
         self.scroll_to(y=self._segment_rows[index], animate=False)
-        self._set_cursor(self._segment_rows[index], center=False)
+        self.move_cursor(self._segment_rows[index])
 
     def action_goto(self) -> None:
         self.post_message(self.GotoRequested(self))
 
-    # -- matches -----------------------------------------------------------
-    def set_matches(self, matches: list[tuple[int, int]], index: int = 0, pattern: str = "") -> None:
-        self.matches = sorted(matches)
-        self.find_pattern = pattern
-        self.match_index = min(index, len(self.matches) - 1) if self.matches else -1
-        self.refresh_bindings()
-        self.refresh_view()
-        if self.match_index >= 0:
-            self.goto(self.matches[self.match_index][0])
+    # -- matches: (address, length) ----------------------------------------
+    def match_line(self, index: int) -> int | None:
+        return self.row_of(self.matches[index][0])
 
-    def select_match(self, address: int) -> None:
-        for i, (start, _length) in enumerate(self.matches):
-            if start == address:
-                self.match_index = i
-                self.refresh_view()
-                self.goto(start)
-                return
-
-    def action_next_match(self, direction: int) -> None:
-        if not self.matches:
-            return
-        here = self.cursor_address
-        if direction > 0:
-            candidates = [i for i, (a, _) in enumerate(self.matches) if a > here + ROW - 1 or
-                          (i > self.match_index and a >= here)]
-            index = candidates[0] if candidates else 0
-        else:
-            candidates = [i for i, (a, _) in enumerate(self.matches) if a < here]
-            index = candidates[-1] if candidates else len(self.matches) - 1
-        self.match_index = index
-        self.refresh_view()
-        self.goto(self.matches[index][0])
-        if self.is_mounted:
-            self.notify(f"match {index + 1} of {len(self.matches)} at 0x{self.matches[index][0]:x}", timeout=2)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "next_match":
-            return True if self.matches else None
-        return True
-
-    # -- mouse -------------------------------------------------------------
-    def on_click(self, event: events.Click) -> None:
-        row = int(self.scroll_offset.y) + event.y
-        if 0 <= row < self._total_rows:
-            self.cursor_row = row
+    def match_note(self, index: int) -> str:
+        return f" at 0x{self.matches[index][0]:x}"
 
     # -- helpers for copy/export -------------------------------------------
     def copy_text(self) -> str:

@@ -9,23 +9,28 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..text import printable
 from . import format as fmt
 from .base import cursor_bindings
+from .lineview import CursorLineView
 
 
-def printable(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 else "·" for b in data)
+class MatchList(CursorLineView):
+    """One line per memory match: every line is a match, ``matches`` holds them in arrival order."""
 
-
-class MatchList(ScrollView, can_focus=True):
     BINDING_GROUP_TITLE = "Matches"
+
+    DEFAULT_CSS = """
+    MatchList > .matchlist--cursor { background: $block-cursor-background; }
+    MatchList > .matchlist--match { background: $warning; color: $background; text-style: bold; }
+    MatchList > .matchlist--address { color: $text-accent; }
+    MatchList > .matchlist--muted { color: $text-muted; }
+    """
+
     COMPONENT_CLASSES = {"matchlist--cursor", "matchlist--match", "matchlist--address", "matchlist--muted"}
 
     BINDINGS = [
@@ -33,7 +38,8 @@ class MatchList(ScrollView, can_focus=True):
         Binding("enter", "open", "Open in hex view", id="matches.open"),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    CURSOR_WHEN_BLURRED = True
+    STRIP_CACHE_SIZE = 512
 
     @dataclass
     class Opened(Message):
@@ -42,22 +48,27 @@ class MatchList(ScrollView, can_focus=True):
 
     def __init__(self, *, comms: dict[int, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.matches: list[Any] = []
         self.comms = comms or {}
-        self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self.virtual_size = Size(120, 0)
+
+    @property
+    def line_count(self) -> int:
+        return len(self.matches)
 
     def clear(self) -> None:
         self.matches = []
-        self._cache.clear()
+        self.invalidate()
         self.virtual_size = Size(120, 0)
-        self.cursor = 0
-        self.refresh()
+        self.cursor_line = 0
 
     def add(self, matches: list[Any]) -> None:
+        """More matches from the search worker, after those there are (in the order found)."""
         self.matches.extend(matches)
         self.virtual_size = Size(140, len(self.matches))
         self.refresh()
+
+    def match_line(self, index: int) -> int | None:
+        return index
 
     def line_text(self, index: int) -> str:
         return "".join(s.text for s in self._segments(index, False))
@@ -76,64 +87,30 @@ class MatchList(ScrollView, can_focus=True):
             Segment(f"{fmt.truncate(comm, 10):<10} ", muted),
             Segment(f"0x{m.address:012x} ", base + get("matchlist--address") + cursor),
             Segment(f"{fmt.truncate(label, 18):<18} ", muted),
-            Segment(printable(m.before), normal),
-            Segment(printable(m.match), base + get("matchlist--match") + cursor),
-            Segment(printable(m.after), normal),
+            Segment(printable(m.before, "·"), normal),
+            Segment(printable(m.match, "·"), base + get("matchlist--match") + cursor),
+            Segment(printable(m.after, "·"), normal),
         ]
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = y + scroll_y
-        width = self.scrollable_content_region.width
-        if index >= len(self.matches):
-            return Strip.blank(width, self.rich_style)
-        is_cursor = index == self.cursor
-        key = (index, is_cursor, self.app.theme)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = Strip(self._segments(index, is_cursor))
-            self._cache[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        height = max(self.scrollable_content_region.height, 1)
-        top = int(self.scroll_offset.y)
-        if new < top:
-            self.scroll_to(y=new, animate=False)
-        elif new >= top + height:
-            self.scroll_to(y=new - height + 1, animate=False)
-        self.refresh()
-
-    def _move(self, index: int) -> None:
-        if self.matches:
-            self.cursor = max(0, min(index, len(self.matches) - 1))
-
-    def action_cursor(self, delta: int) -> None:
-        self._move(self.cursor + delta)
-
-    def action_page(self, direction: int) -> None:
-        self._move(self.cursor + direction * max(self.scrollable_content_region.height - 1, 1))
-
-    def action_edge(self, end: int) -> None:
-        self._move(len(self.matches) - 1 if end else 0)
+    def render_full_line(self, line: int, is_cursor: bool) -> Strip:
+        return Strip(self._segments(line, is_cursor))
 
     def action_open(self) -> None:
         if self.matches:
-            self.post_message(self.Opened(self.matches[self.cursor], self.cursor))
+            self.post_message(self.Opened(self.matches[self.cursor_line], self.cursor_line))
 
-    def on_click(self, event: events.Click) -> None:
-        index = int(self.scroll_offset.y) + event.y
-        if 0 <= index < len(self.matches):
-            if index == self.cursor and event.chain >= 2:
-                self.action_open()
-            self.cursor = index
+    def line_clicked(self, line: int, event: events.Click) -> None:
+        """A second click on the cursor line opens its match."""
+        if line == self.cursor_line and event.chain >= 2:
+            self.action_open()
+        super().line_clicked(line, event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open":
             return True if self.matches else None
-        return True
+        return super().check_action(action, parameters)
 
     def copy_text(self) -> str:
         if not self.matches:
             return ""
-        return f"0x{self.matches[self.cursor].address:x}"
+        return f"0x{self.matches[self.cursor_line].address:x}"
