@@ -73,8 +73,8 @@ def test_podman_import_command_all_flags(load):
     ]
 
 
-def test_podman_import_minimal_and_path_form():
-    assert build_restore_command(WEB, RestoreOptions()) == [
+def test_podman_import_minimal(load):
+    assert build_restore_command(load(WEB), RestoreOptions()) == [
         "podman", "container", "restore", "--import", str(WEB.absolute())]
 
 
@@ -96,12 +96,12 @@ def test_containerd_command(load):
     cmd = build_restore_command(None, RestoreOptions(engine="containerd", name="c1", image="docker.io/x/y:1", live=True, rw=False))
     assert cmd == ["ctr", "containers", "restore", "--live", "c1", "docker.io/x/y:1"]
     with pytest.raises(CkptError, match="ctr restores containerd checkpoint images only"):
-        build_restore_command(WEB, RestoreOptions(engine="containerd", name="x"))
+        build_restore_command(load(WEB), RestoreOptions(engine="containerd", name="x"))
 
 
-def test_bad_engine_and_nothing_to_restore():
+def test_bad_engine_and_nothing_to_restore(load):
     with pytest.raises(CkptError):
-        build_restore_command(WEB, RestoreOptions(engine="docker"))
+        build_restore_command(load(WEB), RestoreOptions(engine="docker"))
     with pytest.raises(CkptError):
         build_restore_command(None, RestoreOptions())
 
@@ -169,7 +169,7 @@ def test_run_restore_engine_errors(fake_podman, monkeypatch, scenario, kind, loa
     assert res.diagnosis.causes[0].kind == kind
 
 
-def test_run_restore_cancel(fake_podman, monkeypatch):
+def test_run_restore_cancel(fake_podman, monkeypatch, load):
     monkeypatch.setenv("FAKE_PODMAN_SCENARIO", "slow")
     flag = threading.Event()
     seen: list[str] = []
@@ -179,7 +179,7 @@ def test_run_restore_cancel(fake_podman, monkeypatch):
         flag.set()
 
     start = time.monotonic()
-    res = run_restore(build_restore_command(WEB, RestoreOptions()), on_output, flag.is_set)
+    res = run_restore(build_restore_command(load(WEB), RestoreOptions()), on_output, flag.is_set)
     assert time.monotonic() - start < 20
     assert res.cancelled and not res.ok
     assert seen == ["restoring..."]
@@ -224,7 +224,7 @@ def _patched_copy(src: Path, dst: Path, **config_changes: str) -> None:
 
 @pytest.mark.podman
 @pytest.mark.slow
-def test_real_podman_restore_without_base_image():
+def test_real_podman_restore_without_base_image(load):
     """web-httpd as it is: its base image (ID 3f8f4c49...) was never on this machine, so podman
     fails before CRIU runs; recorded here: "creating container storage: parsing named reference ..."."""
     if not _podman_root():
@@ -232,7 +232,7 @@ def test_real_podman_restore_without_base_image():
     if _podman("image", "exists", "3f8f4c49f0ff92804b2501ebc292e9340cd9d98677d95b404a6576a9fe1835de").returncode == 0:
         pytest.skip("the fixture's base image is present here: the restore would get further")
     name = f"ckpt-tui-test-{uuid.uuid4().hex[:8]}"
-    cmd = build_restore_command(WEB, RestoreOptions(name=name))
+    cmd = build_restore_command(load(WEB), RestoreOptions(name=name))
     try:
         res = run_restore(cmd, timeout=300)
     finally:

@@ -205,7 +205,8 @@ def test_built_image_round_trip(tmp_path, web_ref):
     from ckpt_tui.actions.build import build_image
 
     out = tmp_path / "web-image.tar"
-    build_image(DATA / "web-httpd.tar.zst", "localhost/web-ckpt:rt", output_tar=out)
+    with load_checkpoint(DATA / "web-httpd.tar.zst") as src:
+        build_image(src, "localhost/web-ckpt:rt", output_tar=out)
     with load_checkpoint(out) as ck:
         assert ck.source.kind == "oci-archive"
         assert summary(ck) == web_ref["summary"]

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """actions layer: build an OCI checkpoint image, restore with the engine, preflight checks, log diagnosis.
 
-No Textual here. Long-running calls take ``on_output(line)`` and ``cancelled()``
-so the UI can run them in thread workers; all return dataclasses.
+No Textual here. Every action takes a loaded :class:`~ckpt_tui.model.Checkpoint` and asks it;
+long-running calls take ``on_output(line)`` and ``cancelled()`` so the UI can run them in
+thread workers; all return dataclasses.
 """
 
 from .build import BuildResult, LoadResult, build_image, checkpoint_annotations, load_image, normalize_image_name

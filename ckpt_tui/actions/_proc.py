@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 OutputCallback = Callable[[str], None]
 CancelCheck = Callable[[], bool]
@@ -55,7 +56,7 @@ def which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _reader(stream, tag: str, out: queue.Queue[tuple[str, str | None]]) -> None:
+def _reader(stream: IO[bytes], tag: str, out: queue.Queue[tuple[str, str | None]]) -> None:
     try:
         for raw in iter(stream.readline, b""):
             out.put((tag, raw.decode("utf-8", "replace").rstrip("\r\n")))
@@ -112,7 +113,34 @@ def run_streaming(
     ]
     for t in threads:
         t.start()
+    try:
+        _pump(proc, lines, result, on_output, cancelled, started, timeout, poll, kill_grace)
+    except BaseException:
+        # the caller's on_output / cancelled raised (or ^C): never leave the command running
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGKILL)
+        raise
+    finally:
+        for t in threads:
+            t.join(timeout=1)
+        result.returncode = proc.wait()
+        result.duration = time.monotonic() - started
+    return result
 
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    lines: queue.Queue[tuple[str, str | None]],
+    result: ProcResult,
+    on_output: OutputCallback | None,
+    cancelled: CancelCheck | None,
+    started: float,
+    timeout: float | None,
+    poll: float,
+    kill_grace: float,
+) -> None:
+    """Move output lines to ``result`` / ``on_output`` until the command and its pipes are done;
+    SIGTERM its group on cancel or timeout, SIGKILL after ``kill_grace``."""
     open_streams = 2
     term_sent_at: float | None = None
     exited_at: float | None = None
@@ -120,29 +148,20 @@ def run_streaming(
         try:
             tag, text = lines.get(timeout=poll)
         except queue.Empty:
-            tag, text = "", None
+            pass
         else:
             if text is None:
                 open_streams -= 1
             else:
                 result.lines.append(OutputLine(tag, text))
                 if on_output is not None:
-                    try:
-                        on_output(text)
-                    except Exception:  # noqa: BLE001 - a UI callback must not kill the run
-                        pass
+                    on_output(text)
         now = time.monotonic()
         stop = False
-        if cancelled is not None and not result.cancelled:
-            try:
-                stop = bool(cancelled())
-            except Exception:  # noqa: BLE001
-                stop = False
-            if stop:
-                result.cancelled = True
+        if cancelled is not None and not result.cancelled and cancelled():
+            result.cancelled = stop = True
         if timeout is not None and not result.timed_out and now - started > timeout:
-            result.timed_out = True
-            stop = True
+            result.timed_out = stop = True
         if stop and term_sent_at is None and proc.poll() is None:
             _signal_group(proc, signal.SIGTERM)
             term_sent_at = now
@@ -160,14 +179,9 @@ def run_streaming(
                 proc.wait(timeout=poll)
             except subprocess.TimeoutExpired:
                 pass
-    for t in threads:
-        t.join(timeout=1)
-    result.returncode = proc.wait()
-    result.duration = time.monotonic() - started
-    return result
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):

@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import annotations as A
 from ..errors import CkptError
-from . import _facts
+from ..model.checkpoint import Checkpoint
+from ..model.types import Engine
 from ._proc import CancelCheck, OutputCallback, run_streaming
+from .build.reference import ref_name_of
 from .diagnose import Diagnosis, diagnose, find_criu_log
 
 __all__ = [
@@ -94,45 +96,17 @@ class RestoreResult:
 # --------------------------------------------------------------------------- target
 
 
-def _oci_ref_name(path: Path) -> str:
-    """The ``org.opencontainers.image.ref.name`` of an OCI layout (dir or tar), '' if none."""
-    try:
-        if path.is_dir():
-            data = (path / "index.json").read_bytes()
-        else:
-            with tarfile.open(path, "r:*") as tf:
-                member = tf.getmember("index.json")
-                fh = tf.extractfile(member)
-                data = fh.read(1 << 20) if fh is not None else b""
-        index = json.loads(data)
-    except (OSError, KeyError, ValueError, tarfile.TarError):
-        return ""
-    for desc in index.get("manifests", []) or []:
-        ref = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name")
-        if ref:
-            return str(ref)
-    return ""
-
-
-def restore_target(checkpoint: Any, options: RestoreOptions) -> RestoreTarget:
-    """Decide between ``--import FILE`` and restoring a checkpoint image by name."""
+def restore_target(checkpoint: Checkpoint | None, options: RestoreOptions) -> RestoreTarget:
+    """Decide between ``--import FILE`` and restoring a checkpoint image by name
+    (``checkpoint`` may be None only when ``options.image`` names the image)."""
     if options.image:
-        return RestoreTarget(mode="image", image=options.image, kind=_facts.source_kind(checkpoint) if checkpoint is not None else "")
+        return RestoreTarget(mode="image", image=options.image, kind=checkpoint.source_kind if checkpoint else "")
     if checkpoint is None:
         raise CkptError("nothing to restore: give a checkpoint or an image name")
-    if isinstance(checkpoint, (str, os.PathLike)):
-        path = Path(checkpoint)
-        kind = _sniff_kind(path)
-    else:
-        sp = _facts.source_path(checkpoint)
-        if sp is None:
-            raise CkptError("the checkpoint has no file on disk to restore from")
-        path, kind = sp, _facts.source_kind(checkpoint)
-    path = path.absolute()
+    path, kind = checkpoint.source_path.absolute(), checkpoint.source_kind
     if kind in IMAGE_KINDS:
-        ref = _oci_ref_name(path)
-        ann = _facts.annotations_of(checkpoint) if not isinstance(checkpoint, (str, os.PathLike)) else {}
-        ref = ref or ann.get("org.opencontainers.image.ref.name", "") or ann.get("image.name", "")
+        ann = checkpoint.info.image_annotations
+        ref = ref_name_of(path) or ann.get(A.OCI_REF_NAME, "") or ann.get(A.CONTAINERD_IMAGE_NAME, "")
         if not ref:
             raise CkptError(
                 f"{path} is a checkpoint image file without an image name: load it into the engine "
@@ -142,44 +116,18 @@ def restore_target(checkpoint: Any, options: RestoreOptions) -> RestoreTarget:
     return RestoreTarget(mode="import", path=str(path), kind=kind)
 
 
-def _sniff_kind(path: Path) -> str:
-    if path.is_dir():
-        return "oci-layout" if (path / "index.json").is_file() and (path / "oci-layout").exists() else "directory"
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            names = set()
-            for i, m in enumerate(tf):
-                names.add(m.name.lstrip("./"))
-                if i > 20:
-                    break
-        if "oci-layout" in names or "index.json" in names:
-            return "oci-archive"
-    except (OSError, tarfile.TarError):
-        pass
-    suffix = path.name.lower()
-    if suffix.endswith((".zst", ".zstd")):
-        return "tar+zstd"
-    if suffix.endswith((".gz", ".tgz")):
-        return "tar+gzip"
-    return "tar"
-
-
 # --------------------------------------------------------------------------- command
 
 
-def default_engine(checkpoint: Any) -> str:
+def default_engine(checkpoint: Checkpoint | None) -> str:
     """containerd for a containerd checkpoint (native image or CRI archive), else podman."""
-    source = getattr(checkpoint, "source", None)
-    info = getattr(checkpoint, "info", None)
-    if getattr(source, "kind", "") == "containerd-image":
-        return "containerd"
-    if info is not None and getattr(info, "engine", "") == "containerd":
+    if checkpoint is not None and checkpoint.info.engine is Engine.CONTAINERD:
         return "containerd"
     return "podman"
 
 
-def build_restore_command(checkpoint: Any, options: RestoreOptions | None = None) -> list[str]:
-    """The engine command that restores ``checkpoint`` (a Checkpoint, a path, or None with options.image).
+def build_restore_command(checkpoint: Checkpoint | None, options: RestoreOptions | None = None) -> list[str]:
+    """The engine command that restores ``checkpoint`` (or, when it is None, the image options.image names).
 
     podman: ``podman [--runtime R] container restore --import PATH [--name N] [--ignore-rootfs]
     [--ignore-volumes] [--tcp-established] [--keep] [--print-stats]``; a checkpoint image:
@@ -192,11 +140,11 @@ def build_restore_command(checkpoint: Any, options: RestoreOptions | None = None
         raise CkptError(f"unknown engine {options.engine!r}: use one of {', '.join(ENGINES)}")
     target = restore_target(checkpoint, options)
     if engine == "podman":
-        return _podman_command(checkpoint, options, target)
+        return _podman_command(options, target)
     return _ctr_command(checkpoint, options, target)
 
 
-def _podman_command(checkpoint: Any, o: RestoreOptions, t: RestoreTarget) -> list[str]:
+def _podman_command(o: RestoreOptions, t: RestoreTarget) -> list[str]:
     cmd = [o.podman_bin]
     if o.runtime:
         cmd += ["--runtime", o.runtime]
@@ -223,13 +171,13 @@ def _podman_command(checkpoint: Any, o: RestoreOptions, t: RestoreTarget) -> lis
     return cmd
 
 
-def _ctr_command(checkpoint: Any, o: RestoreOptions, t: RestoreTarget) -> list[str]:
+def _ctr_command(checkpoint: Checkpoint | None, o: RestoreOptions, t: RestoreTarget) -> list[str]:
     if t.mode != "image":
         raise CkptError(
             "ctr restores containerd checkpoint images only; this is a checkpoint archive "
             f"({t.kind or 'tar'}). Restore it with podman (--engine podman) or through the CRI (crictl/kubelet)"
         )
-    container = o.name or (_facts.container_name(checkpoint) if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)) else "")
+    container = o.name or (checkpoint.info.name if checkpoint is not None else "")
     if not container:
         raise CkptError("containerd needs a container id for the restored container: give --name")
     cmd = [o.ctr_bin]
@@ -266,7 +214,7 @@ def run_restore(
     on_output: OutputCallback | None = None,
     cancelled: CancelCheck | None = None,
     *,
-    checkpoint: Any = None,
+    checkpoint: Checkpoint | None = None,
     env: dict[str, str] | None = None,
     timeout: float | None = None,
     workdir: str | os.PathLike[str] | None = None,
@@ -320,7 +268,7 @@ def run_restore(
     if res.log_path and os.path.isfile(res.log_path):
         try:
             log_text = Path(res.log_path).read_text("utf-8", "replace")
-        except OSError:
+        except OSError:  # the engine's work dir went away under us
             log_text = ""
         if log_text:
             crit = diagnose(log_text, checkpoint, log_path=res.log_path)
@@ -347,12 +295,13 @@ def _parse_stdout(res: RestoreResult) -> None:
     if text.startswith("{"):
         try:
             stats = json.loads(text)
-        except ValueError:
+        except ValueError:  # --print-stats output that is not JSON after all
             stats = None
         if isinstance(stats, dict):
             res.stats = stats
-            for entry in stats.get("container_statistics") or []:
-                cid = entry.get("Id") or entry.get("id")
+            entries = stats.get("container_statistics")
+            for entry in entries if isinstance(entries, list) else []:
+                cid = (entry.get("Id") or entry.get("id")) if isinstance(entry, dict) else None
                 if cid:
                     res.container_id = str(cid)
                     break

@@ -118,6 +118,10 @@ class Checkpoint:
         """A member's bytes, read lazily from the source (CkptError when it is absent)."""
         return self.source.open(name)
 
+    def is_synthesized(self, name: str) -> bool:
+        """The reader made the member up (a containerd record's spec.dump...): not in the original."""
+        return name in self.source.synthesized
+
     @property
     def architecture(self) -> tuple[str, str]:
         """(OCI architecture name, how it is known): a checkpoint image's annotation, else
