@@ -101,7 +101,9 @@ def test_every_case_via_cli_exit_0(corpus, capsys):
             assert data["problems"], name
 
 
-def test_nothing_written_outside_the_workspace(corpus):
+def test_nothing_written_outside_the_workspace(corpus, tmp_path, monkeypatch):
+    # a temp dir of this test's own: other processes on the machine come and go in /tmp
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     tmp = tempfile.gettempdir()
     before = set(os.listdir(tmp))
     ck = load_checkpoint(corpus["pages-short"])
