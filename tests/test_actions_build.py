@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ckpt_tui.actions.build import build_image, checkpoint_annotations, load_image, normalize_image_name
+from ckpt_tui.actions.build import build_image, checkpoint_annotations, load_image, normalize_image_name, oci
 from ckpt_tui.errors import CkptError
 
 from .conftest import DATA
 from .corpus import unpack
+from .test_cli_output import crio  # noqa: F401  (a CRI-O/kubelet archive derived from web-httpd)
 
 FAKEBIN = Path(__file__).parent / "fakebin"
 WEB_ID = "3f8f4c49f0ff92804b2501ebc292e9340cd9d98677d95b404a6576a9fe1835de"
@@ -275,6 +276,41 @@ def test_roundtrip_through_archive_layer(tmp_path, load):
     assert sorted(ck2.processes) == sorted(ck.processes)
 
 
+def test_crio_archive_image_carries_crios_checkpoint_annotation(tmp_path, load, crio):  # noqa: F811
+    """A CRI-O (kubelet) archive (tests/test_cli_output.py derives it from web-httpd: CRI-O's spec
+    annotations, config.dump's k8s_... name): its image also carries the annotation CRI-O's
+    restore path looks for, naming the container."""
+    res = build_image(load(crio), "counter-ckpt", output_tar=tmp_path / "counter.tar")
+    index, manifest, _config, _raw = verify_layout(read_oci_archive(tmp_path / "counter.tar"))
+    for where in (index["annotations"], manifest["annotations"], res.annotations):
+        assert where["io.kubernetes.cri-o.annotations.checkpoint.name"] == "counter"
+        assert where["org.criu.checkpoint.engine.name"] == "CRI-O"
+        assert where["org.criu.checkpoint.container.name"] == where["io.podman.annotations.checkpoint.name"] == "counter"
+        assert (where["org.criu.checkpoint.pod.name"], where["org.criu.checkpoint.pod.namespace"]) == (
+            "counters", "default")
+    back = load(tmp_path / "counter.tar")
+    assert (back.info.engine, back.info.name, back.info.pod_name) == ("CRI-O", "counter", "counters")
+    # a Podman checkpoint's image does not carry it
+    podman = build_image(load("web-httpd.tar.zst"), "web-ckpt", output_tar=tmp_path / "web.tar")
+    assert not any(k.startswith("io.kubernetes.cri-o.") for k in podman.annotations)
+
+
+def test_ref_name_of_what_is_on_disk(tmp_path, load):
+    from ckpt_tui.actions.build.reference import ref_name_of
+
+    ck = load("web-httpd.tar.zst")
+    archive = build_image(ck, "web-ckpt:v3", output_tar=tmp_path / "web.tar", compression="none")
+    layout = build_image(ck, "quay.io/me/web:1", oci_dir=tmp_path / "layout", compression="none")
+    assert ref_name_of(Path(archive.output)) == "localhost/web-ckpt:v3"
+    assert ref_name_of(Path(layout.output)) == "quay.io/me/web:1"
+    # no OCI layout, no name: a checkpoint archive, a missing path, index.json of the wrong shape
+    assert ref_name_of(DATA / "web-httpd.tar.zst") == ""
+    assert ref_name_of(tmp_path / "nope.tar") == ""
+    for bad in (b"[1, 2]", b'{"manifests": {"a": 1}}', b'{"manifests": ["x", {"annotations": []}]}', b"\xff"):
+        (tmp_path / "layout" / "index.json").write_bytes(bad)
+        assert ref_name_of(tmp_path / "layout") == "", bad
+
+
 def test_containerd_source_builds(tmp_path, load):
     ck = load("containerd-checkpoint.oci.tar")
     res = build_image(ck, "ctr-ckpt", output_tar=tmp_path / "ctr.tar")
@@ -283,6 +319,7 @@ def test_containerd_source_builds(tmp_path, load):
     names = set(layer_members(raw))
     assert "spec.dump" in names and "checkpoint/inventory.img" in names
     assert res.annotations.get("org.criu.checkpoint.container.name")
+    assert {n.split()[0] for n in res.notes if "synthesised by the reader" in n} == {"config.dump", "spec.dump"}
 
 
 def test_cancel_leaves_nothing(tmp_path, load):
@@ -290,6 +327,36 @@ def test_cancel_leaves_nothing(tmp_path, load):
     res = build_image(ck, "web-ckpt", output_tar=tmp_path / "x.tar", cancelled=lambda: True)
     assert res.cancelled and res.output == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_counts_every_file_byte_and_cancel_stops_inside_a_member(tmp_path, load):
+    ck = load("web-httpd.tar.zst")
+    total = sum(m.size for m in ck.source.members.values() if m.type == "file")
+    seen: list[tuple[int, int]] = []
+    build_image(ck, "web-ckpt", output_tar=tmp_path / "x.tar", progress=lambda done, all_: seen.append((done, all_)))
+    assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # where rootfs-diff.tar (311,296 bytes, the biggest member) starts in the copy
+    files = [e for e in oci.layer_entries(ck, []) if e.kind == "file"]
+    start = sum(e.size for e in files[: [e.name for e in files].index("rootfs-diff.tar")])
+    seen.clear()
+    res = build_image(ck, "web-ckpt", output_tar=tmp_path / "y.tar", progress=lambda done, all_: seen.append((done, all_)),
+                      cancelled=lambda: bool(seen) and seen[-1][0] > start)
+    assert res.cancelled and res.output == ""
+    assert start < seen[-1][0] < start + 311_296  # it stopped inside the member, not after it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.tar"]
+
+
+def test_a_member_shorter_than_indexed_is_an_error_and_leaves_nothing(tmp_path, load):
+    """A directory checkpoint is read in place: a pages image cut short after it was loaded
+    gives fewer bytes than its member says."""
+    root = unpack("web-httpd.tar.zst", tmp_path / "ck")
+    ck = load(root)
+    with open(root / "checkpoint" / "pages-1.img", "r+b") as fh:
+        fh.truncate(4096)
+    out = tmp_path / "out"
+    with pytest.raises(CkptError, match=r"pages-1.img: .*truncated member"):
+        build_image(ck, "web-ckpt", output_tar=out / "x.tar")
+    assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize(
