@@ -32,7 +32,8 @@ def _command(p: Path, engine: str, name: str) -> tuple[str, list[str]] | LoadRes
     """(tool, command) that loads ``p`` into ``engine``'s store, or why there is none."""
     if engine == "containerd":
         if not which("ctr"):
-            return LoadResult(False, [], None, "", message="ctr (containerd) is not installed: apt-get install containerd")
+            return LoadResult(False, [], None, "",
+                              message="ctr (containerd) is not installed: apt-get install containerd")
         return "ctr", ["ctr", "images", "import", str(p)]
     # `podman load` names a layout directory after its path: prefer skopeo for directories
     if engine == "podman" and which("podman") and not (p.is_dir() and which("skopeo")):

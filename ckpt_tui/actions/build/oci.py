@@ -91,6 +91,10 @@ class Layer:
     cancelled: bool = False
 
 
+# kind -> (the mode of a member that has none, bits always set: the owner can read a file, enter a dir)
+_MODES = {"file": (0o644, 0o400), "dir": (0o755, 0o700), "symlink": (0o777, 0), "hardlink": (0o644, 0)}
+
+
 def layer_entries(ck: Checkpoint, notes: list[str]) -> list[LayerEntry]:
     """Every member that can go into the layer, with its parent directories, in tar order
     (sorted by path component); a note names what was left out."""
@@ -102,15 +106,11 @@ def layer_entries(ck: Checkpoint, notes: list[str]) -> list[LayerEntry]:
         if member is None or not clean or clean.startswith("../") or "/../" in clean or member.type == "other":
             skipped.append(name)
             continue
-        mode = member.mode
-        if member.type == "dir":
-            entries[clean] = LayerEntry(clean, "dir", ((mode or 0o755) | 0o700) & 0o7777)
-        elif member.type == "symlink":
-            entries[clean] = LayerEntry(clean, "symlink", (mode or 0o777) & 0o7777, linkname=member.linkname)
-        elif member.type == "hardlink":
-            entries[clean] = LayerEntry(clean, "hardlink", (mode or 0o644) & 0o7777, linkname=member.linkname.strip("/"))
-        else:
-            entries[clean] = LayerEntry(clean, "file", ((mode or 0o644) | 0o400) & 0o7777, size=member.size)
+        kind = member.type if member.type in _MODES else "file"
+        default, forced = _MODES[kind]
+        linkname = {"symlink": member.linkname, "hardlink": member.linkname.strip("/")}.get(kind, "")
+        entries[clean] = LayerEntry(clean, kind, ((member.mode or default) | forced) & 0o7777,
+                                    member.size if kind == "file" else 0, linkname)
     for name in list(entries):
         parts = name.split("/")
         for i in range(1, len(parts)):
@@ -211,9 +211,9 @@ def write_layer(
     raw = HashWriter(gz) if gz is not None else stored
     count = 0
     try:
-        # typeshed leaves out tarfile.open's copybufsize (undocumented since 3.8)
-        with tarfile.open(fileobj=raw, mode="w|", bufsize=BUFSIZE, format=tarfile.PAX_FORMAT, encoding="utf-8",  # type: ignore[call-overload]
-                          errors="surrogateescape", copybufsize=BUFSIZE) as tf:
+        # copybufsize is tarfile's (since 3.8, undocumented); typeshed leaves it out of open()
+        with tarfile.open(fileobj=raw, mode="w|", bufsize=BUFSIZE, copybufsize=BUFSIZE,  # type: ignore[call-overload]
+                          format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape") as tf:
             for entry in entries:
                 if cancelled is not None and cancelled():
                     raise _Stop
