@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .text import plural
+from .model.checkpoint import Checkpoint
+from .text import parse_address, plural
+from .widgets.format import sock_addr, vma_label
+from .widgets.navtree import SECTIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ui.app import CkptApp
 
 MAX_HITS = 60
 MAX_FILES_SCANNED = 50_000
@@ -20,14 +26,22 @@ def _bytes(n: int) -> str:
     return f"{n:,} byte" if n == 1 else f"{n:,} bytes"
 
 
-def _checkpoint(provider: Provider) -> Any:
-    return getattr(provider.app, "checkpoint", None)
+Item = tuple[str, Callable[[], Any], str]
 
 
 class _Base(Provider):
     """Items as (text, callback, help); search by fuzzy match, discover the first few."""
 
-    def items(self) -> Iterator[tuple[str, Callable[[], Any], str]]:  # pragma: no cover - overridden
+    @property
+    def host(self) -> CkptApp:
+        """The app these providers are registered on (``CkptApp.COMMANDS``)."""
+        return cast("CkptApp", self.app)
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        return self.host.session.checkpoint
+
+    def items(self) -> Iterator[Item]:  # pragma: no cover - overridden
         return iter(())
 
     async def discover(self) -> Hits:
@@ -51,11 +65,11 @@ class _Base(Provider):
 
 
 class ProcessCommands(_Base):
-    def items(self):
-        cp = _checkpoint(self)
+    def items(self) -> Iterator[Item]:
+        cp = self.checkpoint
         if cp is None:
             return
-        app: Any = self.app
+        app = self.host
         for proc in cp.process_list():
             title = proc.title.replace("\n", " ")
             yield (f"process {proc.pid} {proc.comm}", partial(app.goto_process, proc.pid),
@@ -63,11 +77,11 @@ class ProcessCommands(_Base):
 
 
 class FileCommands(_Base):
-    def items(self):
-        cp = _checkpoint(self)
+    def items(self) -> Iterator[Item]:
+        cp = self.checkpoint
         if cp is None:
             return
-        app: Any = self.app
+        app = self.host
         for count, entry in enumerate(cp.rootfs.entries):
             if count >= MAX_FILES_SCANNED:
                 break
@@ -80,17 +94,15 @@ class FileCommands(_Base):
 
 
 class SocketCommands(_Base):
-    def items(self):
-        cp = _checkpoint(self)
+    def items(self) -> Iterator[Item]:
+        cp = self.checkpoint
         if cp is None:
             return
-        from .widgets import format as fmt
-
-        app: Any = self.app
+        app = self.host
         for sock in cp.sockets:
             comm = cp.processes[sock.pid].comm if sock.pid in cp.processes else ""
-            local = fmt.sock_addr(sock.src, sock.src_port, sock.family)
-            peer = fmt.sock_addr(sock.dst, sock.dst_port, sock.family)
+            local = sock_addr(sock.src, sock.src_port, sock.family)
+            peer = sock_addr(sock.dst, sock.dst_port, sock.family)
             text = f"socket {sock.proto} {local} {sock.state}" + (f" → {peer}" if peer else "")
             yield (text, partial(app.goto_socket, sock), f"pid {sock.pid} {comm}, fd {sock.fd}")
 
@@ -98,28 +110,24 @@ class SocketCommands(_Base):
 class AddressCommands(_Base):
     """Type an address (hex) to open the hex view there; VMAs are listed by label too."""
 
-    def items(self):
-        cp = _checkpoint(self)
+    def items(self) -> Iterator[Item]:
+        cp = self.checkpoint
         if cp is None:
             return
-        from .widgets import format as fmt
-
-        app: Any = self.app
+        app = self.host
         for proc in cp.process_list():
             for vma in proc.vmas:
-                yield (f"memory {vma.start:x} {fmt.vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
+                yield (f"memory {vma.start:x} {vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
                        partial(app.open_hex, proc.pid, vma.start),
                        f"{vma.perms} {_bytes(vma.end - vma.start)}, {plural(vma.pages_present, 'page')} dumped")
 
     async def search(self, query: str) -> Hits:
-        from .widgets import format as fmt
-
-        cp = _checkpoint(self)
+        cp = self.checkpoint
         text = query.strip().lower()
         candidate = text[2:] if text.startswith("0x") else text
         if cp is not None and len(candidate) >= 3 and all(c in "0123456789abcdef" for c in candidate):
-            addr = fmt.parse_address(candidate)
-            app: Any = self.app
+            addr = parse_address(candidate)
+            app = self.host
             if addr is not None:
                 for proc in cp.process_list():
                     for vma in proc.vmas:
@@ -132,18 +140,18 @@ class AddressCommands(_Base):
 
 
 class ActionCommands(_Base):
-    def items(self):
-        app: Any = self.app
-        from .widgets.navtree import SECTIONS
-
+    def items(self) -> Iterator[Item]:
+        app = self.host
+        session = app.session
         for kind, title in SECTIONS:
             yield (f"go to {title}", partial(app.goto_section, kind), f"show the {title} pane")
-        if getattr(app, "checkpoint", None) is not None:
+        if session.checkpoint is not None:
             yield ("search memory", app.open_search, "search every process's memory for text, hex or a regex")
-            if app.action_available("build"):
-                yield ("build checkpoint image", app.start_build, "write an OCI checkpoint image (asks first)")
-            if app.action_available("restore"):
-                yield ("restore container", app.start_restore, "restore with the container engine (asks first)")
+            if session.operation_blocked("build") is None:
+                yield ("build checkpoint image", app.operations.start_build, "write an OCI checkpoint image (asks first)")
+            if session.operation_blocked("restore") is None:
+                yield ("restore container", app.operations.start_restore,
+                       "restore with the container engine (asks first)")
             yield ("export selection", app.action_export, "write the selection to a file (ctrl+s)")
         yield ("copy selection", app.action_copy, "copy the selected value or path (c)")
         yield ("toggle secrets", app.action_toggle_secrets, "show / mask secret-looking environment values (S)")

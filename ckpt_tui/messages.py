@@ -1,12 +1,19 @@
-"""Messages the workers post to the UI (dataclasses, safe to post from threads)."""
+"""Messages the workers post to the UI (dataclasses, safe to post from threads).
+
+The flow is always worker -> message -> (the App hands it to a controller) -> session ->
+the widgets that watch the session. A worker never touches a widget or the session.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model.checkpoint import Checkpoint, MemoryMatch
 
 
 @dataclass
@@ -39,7 +46,7 @@ class MetadataReady(Message, bubble=False):
 
 @dataclass
 class CheckpointLoaded(Message, bubble=False):
-    checkpoint: Any  # ckpt_tui.model.checkpoint.Checkpoint
+    checkpoint: Checkpoint
 
 
 @dataclass
@@ -61,7 +68,7 @@ class SearchProgress(Message, bubble=False):
 class SearchMatches(Message, bubble=False):
     """A batch of memory matches (model MemoryMatch objects)."""
 
-    matches: list[Any]
+    matches: list[MemoryMatch]
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from textual.app import App
@@ -372,6 +373,7 @@ async def test_files_tree_with_100k_entries_stays_lazy():
 async def test_nav_tree_marks_zombies_and_stopped_and_loads_children_on_expand():
     from ckpt_tui.model.checkpoint import Checkpoint
     from ckpt_tui.model.types import Process, Thread
+    from ckpt_tui.ui.session import Session
     from ckpt_tui.widgets.navtree import NavTree
 
     procs = {
@@ -382,9 +384,10 @@ async def test_nav_tree_marks_zombies_and_stopped_and_loads_children_on_expand()
         4: Process(4, 2, comm="grandchild"),
     }
     checkpoint = Checkpoint(source=None, processes=procs, roots=[1])
-    nav = NavTree()
+    session = Session(Path("hand-made"))
+    nav = NavTree(session)
     async with Host(nav).run_test(size=(60, 20)) as pilot:
-        nav.set_checkpoint(checkpoint)
+        session.checkpoint = checkpoint  # the tree follows the session
         await pilot.pause()
         root = nav.section_nodes["processes"].children[0]
         labels = {n.data.pid: nav.render_label(n, nav.rich_style, nav.rich_style).plain for n in root.children}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +17,17 @@ from ..widgets import format as fmt
 from ..widgets.format import esc
 
 
-class ConfirmScreen(ModalScreen[bool]):
+Result = TypeVar("Result")
+
+
+class Dialog(ModalScreen[Result]):
+    """A modal screen. The App's keys are out of reach behind it, but ctrl+c quits from
+    anywhere (an input's own ctrl+c, copying a selection, comes first when it has one)."""
+
+    BINDINGS = [Binding("ctrl+c", "app.quit", "Quit", show=False, id="dialog.quit")]
+
+
+class ConfirmScreen(Dialog[bool]):
     """Names exactly what will happen; y / Enter on Yes confirms, n / Escape cancels."""
 
     BINDINGS = [
@@ -50,7 +61,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(Dialog[str | None]):
     """One line of input at the bottom of the screen. ``live`` is called on every change."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
@@ -127,7 +138,7 @@ def parse_range(text: str) -> tuple[int, int] | None:
     return start, end
 
 
-class ExportScreen(ModalScreen[ExportChoice | None]):
+class ExportScreen(Dialog[ExportChoice | None]):
     """Ask for the file name (default in the current directory) and, for memory, the range."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import App, ComposeResult
+from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.widgets import Label, Static
 
 from ..widgets.files import FilesTree
+from ..widgets.format import esc
 from ..widgets.hexview import HexView
 from ..widgets.logs import LogView
 from ..widgets.processes import EnvTable
 from ..widgets.textview import TextView
-from ..widgets.format import esc
+from .dialogs import Dialog
 
 OTHER_VIEWS = (
     ("Files tree", FilesTree),
@@ -32,21 +32,21 @@ ABOUT = (
 )
 
 
-def _group_name(node: Any) -> str:
-    from textual.app import App
-    from textual.screen import Screen
-
+def _group_name(node: DOMNode) -> str:
     if isinstance(node, App):
         return "Everywhere"
     if isinstance(node, Screen):
-        return getattr(node, "BINDING_GROUP_TITLE", None) or "This screen"
-    return getattr(node, "BINDING_GROUP_TITLE", None) or type(node).__name__
+        return node.BINDING_GROUP_TITLE or "This screen"
+    return node.BINDING_GROUP_TITLE or type(node).__name__
 
 
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+class HelpScreen(Dialog[None]):
+    BINDINGS = [
+        Binding("escape,question_mark", "close", "Close", id="help.close"),
+        Binding("q", "app.quit", "Quit", id="help.quit"),
+    ]
 
-    def __init__(self, active: dict[str, Any]) -> None:
+    def __init__(self, active: dict[str, ActiveBinding]) -> None:
         super().__init__(classes="dialog-screen")
         self.active = active
 
@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(esc(ABOUT), id="help-about")
             yield Static(self._active_markup(), id="help-active")
             yield Static(self._other_markup(), id="help-other")
-            yield Static("[$text-muted]Escape closes this help.[/]")
+            yield Static("[$text-muted]Escape closes this help; q quits.[/]")
 
     def _key(self, binding: Binding) -> str:
         return self.app.get_key_display(binding)

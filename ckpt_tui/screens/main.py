@@ -1,18 +1,29 @@
-"""The main screen: navigation tree on the left, the detail pane on the right."""
+"""The main screen: navigation tree on the left, the detail pane on the right.
+
+It reads the session it is given: when ``session.checkpoint`` changes it drops the panes
+built from the previous one and shows the current section again; the loading line, the
+navigation tree and the overview follow the session themselves. Keys that need the App
+(search, build, restore) post :class:`MainScreen.Requested`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Label, ProgressBar, Static, Tree
+from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 
-from ..widgets.base import Pane
+from ..errors import Pane as Area
+from ..widgets.base import DetailPane, Pane
 from ..widgets.files import FilesPane, FilesTree
+from ..widgets.format import esc
+from ..widgets.loading import LoadingLine
 from ..widgets.logs import LogsPane
 from ..widgets.memory import MemoryPane
 from ..widgets.navtree import SECTION_TITLES, SECTIONS, NavItem, NavTree
@@ -20,7 +31,10 @@ from ..widgets.network import MountsPane, NetworkPane
 from ..widgets.overview import OverviewPane
 from ..widgets.problems import ProblemsPane
 from ..widgets.processes import ProcessesPane, ProcessPane
-from ..widgets.format import esc
+from .fileview import FileViewScreen
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ui.session import Operation, Session
 
 PANES: dict[str, type[Pane]] = {
     "processes": ProcessesPane,
@@ -32,13 +46,10 @@ PANES: dict[str, type[Pane]] = {
     "problems": ProblemsPane,
     "process": ProcessPane,
 }
-
-# Problem.pane names the model uses -> our sections
-PANE_ALIASES = {"images": "logs", "stats": "logs", "metadata": "overview", "rootfs": "files", "sockets": "network",
-                "fds": "processes", "pstree": "processes"}
+OPERATION_ACTIONS: dict[str, Operation] = {"build": "build", "restore": "restore"}
 
 
-class MainScreen(Screen):
+class MainScreen(Screen[None]):
     BINDING_GROUP_TITLE = "Main"
     BINDINGS = [
         *(Binding(str(i + 1), f"section('{kind}')", title, show=False, id=f"main.section.{kind}")
@@ -50,129 +61,83 @@ class MainScreen(Screen):
         Binding("escape", "back", "Back to tree", show=False, id="main.back"),
     ]
 
-    def __init__(self) -> None:
+    @dataclass
+    class Requested(Message):
+        """A key asked for something the App runs on the open checkpoint."""
+
+        what: Literal["search", "build", "restore"]
+
+    def __init__(self, session: Session) -> None:
         super().__init__(id="main")
+        self.session = session
         self.current = "overview"
         self.panes: dict[str, Pane] = {}
 
     def compose(self) -> ComposeResult:
         yield Header(id="header")
         with Horizontal(id="body"):
-            yield NavTree(id="nav")
+            yield NavTree(self.session, id="nav")
             with Vertical(id="detail"):
-                with Horizontal(id="loading"):
-                    yield Label("loading…", id="loading-label")
-                    yield ProgressBar(total=None, show_eta=False, id="loading-bar")
+                yield LoadingLine(self.session, id="loading")
                 with ContentSwitcher(id="panes", initial="pane-overview"):
-                    yield OverviewPane(None, getattr(self.app, "metadata", None), id="pane-overview")
+                    yield OverviewPane(session=self.session, id="pane-overview")
                     yield Static("", id="pane-placeholder")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(NavTree).focus()
-        self.app.main_ready()  # type: ignore[attr-defined]
+        self.watch(self.session, "checkpoint", self._checkpoint_changed, init=False)
+        self.watch(self.session, "error", self._placeholder, init=False)
 
-    # -- state from the app ------------------------------------------------
-    @property
-    def checkpoint(self) -> Any:
-        return getattr(self.app, "checkpoint", None)
-
-    def on_progress(self, stage: str, done: float | None, total: float | None) -> None:
-        label = self.query_one("#loading-label", Label)
-        bar = self.query_one("#loading-bar", ProgressBar)
-        label.update(stage)
-        if total:
-            bar.update(total=total, progress=done or 0)
-        else:
-            bar.update(total=None)
-        if self.current != "overview" and self.checkpoint is None:
-            self._placeholder()
-
-    def on_metadata(self, metadata: dict) -> None:
-        overview = self.query_one(OverviewPane)
-        overview.metadata = metadata
-        overview.refresh_content()
-
-    async def on_loaded(self) -> None:
-        cp = self.checkpoint
-        self.query_one("#loading").display = False
-        self.query_one(NavTree).set_checkpoint(cp)
-        self.query_one(OverviewPane).set_checkpoint(cp)
+    async def _checkpoint_changed(self) -> None:
+        """Another checkpoint (or another container of the pod): new panes, the same section."""
         for pane in list(self.panes.values()):
             await pane.remove()
         self.panes.clear()
         if self.current != "overview":
             await self.show_pane(self.current)
 
-    def on_failed(self, error: str) -> None:
-        label = self.query_one("#loading-label", Label)
-        label.update(f"cannot open: {error}")
-        label.add_class("-error")
-        self.query_one("#loading-bar", ProgressBar).display = False
-        overview = self.query_one(OverviewPane)
-        overview.query_one("#ov-container", Static).update(
-            f"[$text-error]This checkpoint could not be opened.[/]\n\n{esc(error)}"
-        )
-        self._placeholder()
-
-    def on_retry(self, text: str) -> None:
-        """Undo what a failed load left (error label, hidden bar, error overview): another
-        checkpoint is being opened."""
-        from textual.css.query import NoMatches
-
-        try:
-            label = self.query_one("#loading-label", Label)
-            bar = self.query_one("#loading-bar", ProgressBar)
-            self.query_one("#loading").display = True
-        except NoMatches:
-            return
-        label.remove_class("-error")
-        label.update(text)
-        bar.display = True
-        bar.update(total=None)
-        self.on_metadata({})
-
     def _placeholder(self) -> None:
-        error = getattr(self.app, "load_error", "")
+        error = self.session.error
         text = (f"[$text-error]Not available: the checkpoint could not be opened.[/]\n{esc(error)}" if error
                 else f"[b]{esc(SECTION_TITLES.get(self.current, 'This pane'))}[/] appears as soon as the "
                      "checkpoint is loaded.\n[$text-muted]Keys work meanwhile; q quits.[/]")
         self.query_one("#pane-placeholder", Static).update(text)
 
     # -- panes ---------------------------------------------------------------
-    async def show_pane(self, kind: str, target: Any = None) -> Pane | None:
-        kind = PANE_ALIASES.get(kind, kind)
-        if kind not in PANES and kind != "overview":
+    async def show_pane(self, kind: str, target: object = None) -> DetailPane | None:
+        kind = str(kind)
+        if kind not in PANES:
             kind = "overview"
         self.current = kind
         switcher = self.query_one("#panes", ContentSwitcher)
         if kind == "overview":
             switcher.current = "pane-overview"
             return self.query_one(OverviewPane)
-        cp = self.checkpoint
+        cp = self.session.checkpoint
         if cp is None:
             self._placeholder()
             switcher.current = "pane-placeholder"
             return None
         pane = self.panes.get(kind)
         if pane is None:
-            pane = PANES[kind](cp, id=f"pane-{kind}")
-            if kind == "process" and isinstance(target, int):
-                pane.show_process(target)  # type: ignore[attr-defined]
-                target = None
+            pane = PANES[kind](cp, session=self.session, id=f"pane-{kind}")
             self.panes[kind] = pane
+            if isinstance(pane, ProcessPane) and isinstance(target, int):
+                pane.show_process(target)  # before it mounts: it fills once
             await switcher.add_content(pane, set_current=True)
         else:
             switcher.current = pane.id
-        if kind == "process" and isinstance(target, int):
-            pane.show_process(target)  # type: ignore[attr-defined]
-            self.app.current_pid = target  # type: ignore[attr-defined]
+            if isinstance(pane, ProcessPane) and isinstance(target, int):
+                pane.show_process(target)
+        if isinstance(pane, ProcessPane) and isinstance(target, int):
+            self.session.current_pid = target
         elif target is not None:
             pane.show_target(target)
         return pane
 
     @property
-    def current_pane(self) -> Pane | None:
+    def current_pane(self) -> DetailPane | None:
         switcher = self.query_one("#panes", ContentSwitcher)
         if switcher.current == "pane-overview":
             return self.query_one(OverviewPane)
@@ -195,14 +160,14 @@ class MainScreen(Screen):
         if pane is not None:
             self.focus_pane(pane)
 
-    def focus_pane(self, pane: Pane) -> None:
+    def focus_pane(self, pane: DetailPane) -> None:
         for widget in pane.query("*"):
             if widget.focusable and widget.display and widget.visible:
                 widget.focus()
                 return
 
-    async def goto_section(self, kind: str, target: Any = None) -> None:
-        kind = PANE_ALIASES.get(kind, kind)
+    async def goto_section(self, kind: str, target: object = None) -> None:
+        kind = str(kind)
         nav = self.query_one(NavTree)
         with nav.prevent(Tree.NodeHighlighted):
             nav.select_section(kind if kind in SECTION_TITLES else "overview")
@@ -216,8 +181,8 @@ class MainScreen(Screen):
                 nav.move_cursor(node)
                 nav.scroll_to_node(node, animate=False)
         pane = await self.show_pane("process", pid)
-        if pane is not None and tab:
-            pane.select_tab(tab)  # type: ignore[attr-defined]
+        if isinstance(pane, ProcessPane) and tab:
+            pane.select_tab(tab)
 
     # -- messages from panes -----------------------------------------------
     async def on_processes_pane_open_process(self, message: ProcessesPane.OpenProcess) -> None:
@@ -226,29 +191,24 @@ class MainScreen(Screen):
         if pane is not None:
             self.focus_pane(pane)
 
-    def on_memory_pane_open_hex(self, message: MemoryPane.OpenHex) -> None:
-        self.app.open_hex(message.pid, message.address)  # type: ignore[attr-defined]
-
     def on_files_tree_view_file(self, message: FilesTree.ViewFile) -> None:
         node = message.node
         if node.status == "deleted":
             self.notify(f"/{node.path} was deleted in the container: there is nothing to view.",
                         severity="warning")
             return
-        from .fileview import FileViewScreen
-
-        self.app.push_screen(FileViewScreen(self.checkpoint, node.path, node.size))
+        if self.session.checkpoint is not None:
+            self.app.push_screen(FileViewScreen(self.session.checkpoint, node.path, node.size))
 
     async def on_problems_pane_go_to_pane(self, message: ProblemsPane.GoToPane) -> None:
-        pane = PANE_ALIASES.get(message.pane, message.pane)
-        cp = self.checkpoint
+        cp = self.session.checkpoint
         pid = message.pid if cp is not None and message.pid in cp.processes else None
-        if pane == "processes" and pid is not None:
+        if message.pane is Area.PROCESSES and pid is not None:
             await self.open_process(pid)
-        elif pane == "memory" and pid is not None:
+        elif message.pane is Area.MEMORY and pid is not None:
             await self.goto_section("memory", pid)
         else:
-            await self.goto_section(pane)
+            await self.goto_section(message.pane)
 
     # -- actions -------------------------------------------------------------
     async def action_section(self, kind: str) -> None:
@@ -268,18 +228,29 @@ class MainScreen(Screen):
                 self.focus_pane(pane)
 
     def action_search(self) -> None:
-        self.app.open_search()  # type: ignore[attr-defined]
+        self.post_message(self.Requested("search"))
 
     def action_build(self) -> None:
-        self.app.start_build()  # type: ignore[attr-defined]
+        self.post_message(self.Requested("build"))
 
     def action_restore(self) -> None:
-        self.app.start_restore()  # type: ignore[attr-defined]
+        self.post_message(self.Requested("restore"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        app: Any = self.app
         if action == "search":
-            return True if self.checkpoint is not None and self.checkpoint.processes else None
-        if action in ("build", "restore"):
-            return True if app.action_available(action) else None
+            return True if self.session.can_search() else None
+        operation = OPERATION_ACTIONS.get(action)
+        if operation is not None:
+            return True if self.session.operation_blocked(operation) is None else None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A dimmed build or restore key says why it does nothing (read-only, nothing loaded, busy)."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled:
+            return
+        operation = OPERATION_ACTIONS.get(active.binding.action)
+        reason = self.session.operation_blocked(operation) if operation is not None else None
+        if reason:
+            event.stop()
+            self.notify(reason, severity="warning", timeout=4)

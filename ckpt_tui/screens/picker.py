@@ -12,8 +12,8 @@ from textual.widgets import Footer, Header, Static
 
 from ..model.metadata import info_from_peek
 from ..widgets import format as fmt
-from ..widgets.table import FilterTable
 from ..widgets.format import esc
+from ..widgets.table import FilterTable
 
 
 def describe(meta: dict[str, Any]) -> tuple[str, str, str]:
@@ -64,7 +64,9 @@ class PickerScreen(Screen[Path | None]):
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
-        self.dismiss(Path(event.row_key.value))
+        path = self.query_one(FilterTable).payload_of(event.row_key)
+        if isinstance(path, Path):
+            self.dismiss(path)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -110,7 +112,9 @@ class ContainerPickerScreen(Screen[int | None]):
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
-        self.dismiss(int(event.row_key.value))
+        index = self.query_one(FilterTable).payload_of(event.row_key)
+        if isinstance(index, int):
+            self.dismiss(index)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

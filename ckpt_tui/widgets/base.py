@@ -1,18 +1,18 @@
-"""Base class of the detail panes."""
+"""Base classes of the detail panes, and what ``ctrl+s`` exports."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
 import json
-from dataclasses import asdict, dataclass, is_dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.containers import Vertical
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
+    from ..ui.session import Session
 
 
 @dataclass
@@ -30,6 +30,10 @@ class ExportRequest:
     @property
     def is_memory(self) -> bool:
         return self.pid is not None
+
+
+# (default file name, content), a request, or None: nothing to export here
+ExportPayload = ExportRequest | tuple[str, bytes | str] | None
 
 
 def to_jsonable(value: Any) -> Any:
@@ -51,17 +55,18 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, sort_keys=False, default=str) + "\n"
 
 
-class Pane(Vertical):
-    """A detail pane: built from the checkpoint, knows what to copy and to export."""
+class DetailPane(Vertical):
+    """A pane of the main screen's detail area: reads the session it is given, knows what to
+    copy (``copy_text``) and what to export (``export_payload``)."""
 
     pane_id = "pane"
     title = "Pane"
 
-    def __init__(self, checkpoint: "Checkpoint", **kwargs: Any) -> None:
+    def __init__(self, *, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.checkpoint = checkpoint
+        self.session = session
 
-    def export_payload(self) -> "tuple[str, bytes | str] | ExportRequest | None":
+    def export_payload(self) -> ExportPayload:
         """(default file name, content) or an ExportRequest of what ``ctrl+s`` writes, or None."""
         return None
 
@@ -70,6 +75,14 @@ class Pane(Vertical):
 
     def show_target(self, target: Any) -> None:
         """Select something in the pane (a pid, a path, a socket ...)."""
+
+
+class Pane(DetailPane):
+    """A pane built from one loaded checkpoint (the main screen makes new ones for another)."""
+
+    def __init__(self, checkpoint: Checkpoint, *, session: Session, **kwargs: Any) -> None:
+        super().__init__(session=session, **kwargs)
+        self.checkpoint = checkpoint
 
 
 def cursor_bindings(prefix: str, home: str = "Start", end: str = "End") -> list[Binding]:

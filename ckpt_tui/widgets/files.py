@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
+from ..model.rootfs import read_rootfs_file
 from . import format as fmt
-from .base import ExportRequest, Pane, dumps
+from .base import ExportPayload, ExportRequest, Pane, dumps
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.types import RootfsDiff, RootfsEntry
@@ -161,6 +163,7 @@ class FilesTree(Tree[FileNode]):
         self.filter_text = ""
         self._match_cache: dict[str, bool] = {}
         self._shown_cache: dict[str, tuple[int, int]] = {}
+        self._populated: set[NodeID] = set()  # directory nodes whose children are added
         super().__init__("/", data=index, **kwargs)
         self.show_root = True
         self.guide_depth = 3
@@ -170,7 +173,7 @@ class FilesTree(Tree[FileNode]):
         self.rebuild()
 
     # -- filtering ---------------------------------------------------------
-    def visible(self, node: FileNode) -> bool:
+    def shows_node(self, node: FileNode) -> bool:
         if self.only_deleted and node.deleted_count == 0:
             return False
         if self.only_large and node.largest < LARGE:
@@ -206,7 +209,7 @@ class FilesTree(Tree[FileNode]):
     def shown_totals(self, node: FileNode) -> tuple[int, int]:
         """(bytes, deleted entries) of what the current filters show below the directory ``node``.
 
-        A file is shown exactly when it passes ``visible`` (its directories then pass too), so a
+        A file is shown exactly when it passes ``shows_node`` (its directories then pass too), so a
         directory's size under "only deleted", "only large" or a filter is of the files listed
         under it, not of the hidden ones. One iterative pass, memoised until the next rebuild."""
         cache = self._shown_cache
@@ -227,9 +230,9 @@ class FilesTree(Tree[FileNode]):
                     child_size, child_deleted = cache[child.path]
                     size += child_size
                     deleted += child_deleted
-                    if child.status == "deleted" and self.visible(child):
+                    if child.status == "deleted" and self.shows_node(child):
                         deleted += 1  # a deleted directory is an entry of its own
-                elif self.visible(child):
+                elif self.shows_node(child):
                     if child.status == "deleted":
                         deleted += 1
                     else:
@@ -245,7 +248,7 @@ class FilesTree(Tree[FileNode]):
             node = node.children.get(part)  # type: ignore[assignment]
             if node is None:
                 return True  # not in the diff: no filter hides it
-            if not self.visible(node):
+            if not self.shows_node(node):
                 return False
         return True
 
@@ -264,7 +267,7 @@ class FilesTree(Tree[FileNode]):
         self.rebuild()
 
     def _sorted_children(self, node: FileNode) -> list[FileNode]:
-        children = [c for c in node.children.values() if self.visible(c)]
+        children = [c for c in node.children.values() if self.shows_node(c)]
         if self.sort_by_size:
             children.sort(key=lambda c: (-c.size, c.name))
         else:
@@ -274,9 +277,9 @@ class FilesTree(Tree[FileNode]):
     def populate(self, tree_node: TreeNode[FileNode]) -> int:
         """Add the children of ``tree_node`` (once). Returns how many were added."""
         data = tree_node.data
-        if data is None or getattr(tree_node, "_ckpt_loaded", False):
+        if data is None or tree_node.id in self._populated:
             return 0
-        tree_node._ckpt_loaded = True  # type: ignore[attr-defined]
+        self._populated.add(tree_node.id)
         tree_node.remove_children()
         children = self._sorted_children(data)
         for child in children[:MAX_CHILDREN]:
@@ -289,12 +292,12 @@ class FilesTree(Tree[FileNode]):
         return len(children)
 
     def rebuild(self) -> None:
-        self._match_cache: dict[str, bool] = {}
-        self._shown_cache: dict[str, tuple[int, int]] = {}
+        self._match_cache = {}
+        self._shown_cache = {}
         self.clear()
+        self._populated.clear()
         root = self.root
         root.data = self.index
-        root._ckpt_loaded = False  # type: ignore[attr-defined]
         self.populate(root)
         root.expand()
         small = len(self.index.children) and self._count_nodes(SMALL_DIFF + 1) <= SMALL_DIFF
@@ -441,7 +444,7 @@ class FilesPane(Pane):
     pane_id = "files"
     title = "Files"
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="files-summary", classes="pane-summary")
         diff = self.checkpoint.rootfs
         if diff.present or diff.entries or diff.deleted:
@@ -466,17 +469,17 @@ class FilesPane(Pane):
         self.query_one("#files-summary", Static).update(text)
 
     @property
-    def tree(self) -> FilesTree | None:
-        trees = self.query(FilesTree)
-        return trees.first() if trees else None
+    def files_tree(self) -> FilesTree | None:
+        """The tree, or None when the checkpoint has no root FS diff."""
+        return next(self.query(FilesTree).results(), None)
 
     def copy_text(self) -> str:
-        tree = self.tree
+        tree = self.files_tree
         return tree.copy_text() if tree else ""
 
     def show_target(self, target: Any) -> None:
         """Reveal a path (``/etc/motd`` or ``etc/motd``) in the tree."""
-        tree = self.tree
+        tree = self.files_tree
         if tree is None or not isinstance(target, str):
             return
         if not tree.shows(target):  # a filter or mode hides it: drop them, or the jump lands on nothing
@@ -494,15 +497,15 @@ class FilesPane(Pane):
             node = match
         tree.reveal(node)
 
-    def export_payload(self):
-        tree = self.tree
+    def export_payload(self) -> ExportPayload:
+        tree = self.files_tree
         if tree is None or tree.cursor_node is None or tree.cursor_node.data is None:
             return None
         data = tree.cursor_node.data
         if not data.is_dir and data.status != "deleted":
             checkpoint = self.checkpoint
             return ExportRequest(default_name=data.name, what=f"/{data.path} from the root FS diff",
-                                 producer=lambda: checkpoint.read_rootfs_file(data.path, None))
+                                 producer=lambda: read_rootfs_file(checkpoint, data.path, None))
 
         def tree_json(node: FileNode) -> dict:
             out: dict[str, Any] = {"path": node.display_path, "status": node.status or "dir", "size": node.size}

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Select, Static
 
 from ..model.types import VMA_AREA_HEAP, VMA_AREA_STACK
 from . import format as fmt
+from .base import ExportPayload, ExportRequest, Pane, dumps, to_jsonable
 from .format import esc
-from .base import ExportRequest, Pane, dumps, to_jsonable
 from .table import FilterTable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
     from ..model.types import VMA
+    from ..ui.session import Session
 
 PAGE = 4096
 
@@ -56,11 +59,11 @@ class MemoryPane(Pane):
         pid: int
         address: int
 
-    def __init__(self, checkpoint, **kwargs: Any) -> None:
-        super().__init__(checkpoint, **kwargs)
+    def __init__(self, checkpoint: Checkpoint, *, session: Session, **kwargs: Any) -> None:
+        super().__init__(checkpoint, session=session, **kwargs)
         self.pid: int | None = None
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         options = [(Text(f"{p.pid} {p.comm}  ({fmt.size(p.memory_size)} dumped)"), p.pid)
                    for p in self.checkpoint.process_list()]
         yield Select(options, allow_blank=False, id="memory-process", prompt="process") if options else Static(
@@ -74,14 +77,11 @@ class MemoryPane(Pane):
         table.copy_value = lambda vma, cells: f"0x{vma.start:x}-0x{vma.end:x}" if vma else ""
         procs = self.checkpoint.process_list()
         if procs and self.pid is None:
-            self.pid = self.app_pid() or max(procs, key=lambda p: p.memory_size).pid
+            current = self.session.current_pid  # the process last shown, else the biggest
+            self.pid = current if current in self.checkpoint.processes else max(procs, key=lambda p: p.memory_size).pid
         if self.pid is not None:
             self._sync_select()
             self._fill()
-
-    def app_pid(self) -> int | None:
-        pid = getattr(self.app, "current_pid", None)
-        return pid if pid in self.checkpoint.processes else None
 
     def show_target(self, target: Any) -> None:
         if isinstance(target, int) and target in self.checkpoint.processes:
@@ -91,9 +91,9 @@ class MemoryPane(Pane):
                 self._fill()
 
     def _sync_select(self) -> None:
-        try:
-            select = self.query_one("#memory-process", Select)
-        except Exception:
+        selects = self.query("#memory-process").results(Select)
+        select = next(selects, None)
+        if select is None:  # no processes: no selector
             return
         if select.value != self.pid:
             with select.prevent(Select.Changed):
@@ -122,17 +122,18 @@ class MemoryPane(Pane):
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
-        if self.pid is not None:
-            self.post_message(self.OpenHex(self.pid, int(event.row_key.value)))
+        vma = self.query_one("#memory-vmas", FilterTable).payload_of(event.row_key)
+        if self.pid is not None and vma is not None:
+            self.post_message(self.OpenHex(self.pid, vma.start))
 
     @property
-    def selected_vma(self):
+    def selected_vma(self) -> VMA | None:
         return self.query_one("#memory-vmas", FilterTable).selected_payload
 
     def copy_text(self) -> str:
         return self.query_one("#memory-vmas", FilterTable).copy_text()
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         vma = self.selected_vma
         if vma is None or self.pid is None:
             proc = self.checkpoint.processes.get(self.pid) if self.pid is not None else None

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
 from . import format as fmt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
     from ..model.types import Process
+    from ..ui.session import Session
 
 SECTIONS = (
     ("overview", "Overview"),
@@ -39,17 +40,21 @@ class NavItem:
 
 
 class NavTree(Tree[NavItem]):
+    """The sections, and the process tree of the session's checkpoint (it follows the session)."""
+
     BINDING_GROUP_TITLE = "Navigation tree"
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {
         "nav--section", "nav--count", "nav--zombie", "nav--stopped", "nav--pid", "nav--problem", "nav--disabled",
     }
 
-    def __init__(self, **kwargs: Any) -> None:
-        self.checkpoint: "Checkpoint | None" = None
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        self.session = session
+        self.checkpoint: Checkpoint | None = None
         self.filter_text = ""
         self.section_nodes: dict[str, TreeNode[NavItem]] = {}
         self.counts: dict[str, str] = {}
         self._problem_errors = 0
+        self._unpopulated: set[NodeID] = set()  # process nodes whose children are added on expand
         super().__init__("checkpoint", data=NavItem("root"), **kwargs)
         self.show_root = False
         self.auto_expand = False
@@ -58,10 +63,18 @@ class NavTree(Tree[NavItem]):
             self.section_nodes[kind] = self.root.add_leaf(title, data=NavItem(kind))
         self.root.expand()
 
+    def on_mount(self) -> None:
+        self.watch(self.session, "checkpoint", self.set_checkpoint)
+
     # -- population --------------------------------------------------------
-    def set_checkpoint(self, checkpoint: "Checkpoint") -> None:
-        self.checkpoint = checkpoint
-        cp = checkpoint
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        self.checkpoint = cp = checkpoint
+        if cp is None:
+            self.counts = {}
+            self._problem_errors = 0
+            self._rebuild_processes()
+            self.refresh()
+            return
         errors = sum(1 for p in cp.problems if p.severity == "error")
         self.counts = {
             "processes": str(len(cp.processes)),
@@ -80,12 +93,13 @@ class NavTree(Tree[NavItem]):
     def _process_node(self, parent: TreeNode[NavItem], proc: "Process") -> TreeNode[NavItem]:
         has_children = any(c in self.checkpoint.processes for c in proc.children) if self.checkpoint else False
         node = parent.add(str(proc.pid), data=NavItem("process", proc.pid), allow_expand=has_children)
-        node._ckpt_loaded = False  # type: ignore[attr-defined]
+        self._unpopulated.add(node.id)
         return node
 
     def _rebuild_processes(self) -> None:
         node = self.section_nodes["processes"]
         node.remove_children()
+        self._unpopulated.clear()
         cp = self.checkpoint
         if cp is None:
             return
@@ -93,8 +107,7 @@ class NavTree(Tree[NavItem]):
             needle = self.filter_text.lower()
             for proc in cp.process_list():
                 if needle in str(proc.pid) or needle in proc.comm.lower() or needle in proc.title.lower():
-                    child = node.add_leaf(str(proc.pid), data=NavItem("process", proc.pid))
-                    child._ckpt_loaded = True  # type: ignore[attr-defined]
+                    node.add_leaf(str(proc.pid), data=NavItem("process", proc.pid))
             node.expand()
             return
         roots = cp.roots or [p for p in sorted(cp.processes) if cp.processes[p].ppid not in cp.processes]
@@ -109,15 +122,16 @@ class NavTree(Tree[NavItem]):
 
     def populate(self, node: TreeNode[NavItem]) -> None:
         item = node.data
-        if item is None or item.kind != "process" or getattr(node, "_ckpt_loaded", True):
+        if item is None or item.pid is None or node.id not in self._unpopulated:
             return
-        node._ckpt_loaded = True  # type: ignore[attr-defined]
-        proc = self.checkpoint.processes.get(item.pid) if self.checkpoint else None
-        if proc is None:
+        self._unpopulated.discard(node.id)
+        cp = self.checkpoint
+        proc = cp.processes.get(item.pid) if cp is not None else None
+        if cp is None or proc is None:
             return
         for child in proc.children:
-            if child in self.checkpoint.processes:
-                self._process_node(node, self.checkpoint.processes[child])
+            if child in cp.processes:
+                self._process_node(node, cp.processes[child])
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NavItem]) -> None:
         self.populate(event.node)
@@ -172,7 +186,7 @@ class NavTree(Tree[NavItem]):
         if item is None:
             return Text(str(node._label), style=base_style + style)
         if item.kind == "process":
-            proc = self.checkpoint.processes.get(item.pid) if self.checkpoint else None
+            proc = self.checkpoint.processes.get(item.pid) if self.checkpoint and item.pid is not None else None
             if proc is None:
                 return Text.assemble((prefix, base_style + style), (str(item.pid), base_style + style))
             parts: list[tuple[str, Style]] = [
@@ -194,7 +208,7 @@ class NavTree(Tree[NavItem]):
         parts = [(prefix, base_style + style), (title, base_style + section_style + style)]
         if count:
             count_style = get("nav--count")
-            if item.kind == "problems" and getattr(self, "_problem_errors", 0):
+            if item.kind == "problems" and self._problem_errors:
                 count_style = get("nav--problem")
             parts.append((f" {count}", base_style + count_style + style))
         return Text.assemble(*parts)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.widgets import Label, Static
 
+from ..model.types import NetDevice, NetInterface
 from . import format as fmt
-from .base import Pane, dumps, to_jsonable
+from .base import ExportPayload, Pane, dumps, to_jsonable
 from .processes import SOCKET_COLUMNS, socket_row
 from .table import FilterTable
 
@@ -16,7 +18,7 @@ class NetworkPane(Pane):
     pane_id = "network"
     title = "Network"
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="network-summary", classes="pane-summary")
         yield Label("Interfaces", classes="table-title")
         yield FilterTable(id="network-interfaces", copy_column=2)
@@ -27,7 +29,7 @@ class NetworkPane(Pane):
         cp = self.checkpoint
         ifaces = self.query_one("#network-interfaces", FilterTable)
         ifaces.setup(["Interface", "Network", "Address", "MAC", "Gateway", "Type", "MTU"])
-        rows = []
+        rows: list[tuple[str, list[str], NetInterface | NetDevice]] = []
         devices = {d.name: d for d in cp.devices}
         for i, iface in enumerate(cp.interfaces):
             dev = devices.pop(iface.name, None)
@@ -70,7 +72,7 @@ class NetworkPane(Pane):
             return focused.copy_text()
         return self.query_one("#network-sockets", FilterTable).copy_text()
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         cp = self.checkpoint
         return "network.json", dumps({"interfaces": to_jsonable(cp.interfaces), "devices": to_jsonable(cp.devices),
                                       "sockets": to_jsonable(cp.sockets)})
@@ -80,7 +82,7 @@ class MountsPane(Pane):
     pane_id = "mounts"
     title = "Mounts"
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="mounts-summary", classes="pane-summary")
         yield FilterTable(id="mounts-table")
 
@@ -102,5 +104,5 @@ class MountsPane(Pane):
     def copy_text(self) -> str:
         return self.query_one(FilterTable).copy_text()
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         return "mounts.json", dumps(to_jsonable(self.checkpoint.mounts))

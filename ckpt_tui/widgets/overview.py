@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..model.export import to_json
+from ..model.masking import masked
+from ..model.types import ContainerInfo, Sizes
 from . import format as fmt
-from .base import Pane, dumps
+from .base import DetailPane, ExportPayload, dumps
 from .format import esc
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
-    from ..model.types import ContainerInfo
 
 BAR_WIDTH = 50
 # (label, css variable, character) — distinct characters keep the bar readable without colour
@@ -30,7 +33,7 @@ def _kv(rows: list[tuple[str, str]], width: int = 14) -> str:
     return "\n".join(lines) if lines else "[$text-muted](none)[/]"
 
 
-def _container_rows(info: "ContainerInfo", now: datetime) -> list[tuple[str, str]]:
+def _container_rows(info: ContainerInfo, now: datetime) -> list[tuple[str, str]]:
     """The Container box, the same from the first metadata as from the whole model."""
     return [
         ("Container", f"[b]{esc(info.name or '?')}[/]"),
@@ -78,7 +81,7 @@ def size_bar(parts: list[tuple[str, int]], width: int = BAR_WIDTH) -> str:
     return bar + "\n" + "\n".join(legend)
 
 
-def size_rows(sizes: Any) -> list[tuple[str, int]]:
+def size_rows(sizes: Sizes) -> list[tuple[str, int]]:
     """The Sizes rows, indented by what holds what: the archive holds the CRIU images (memory pages
     and the other images), the root FS diff and the metadata/logs; the diff is not a CRIU image."""
     pages = sizes.memory_pages
@@ -99,42 +102,50 @@ def size_rows(sizes: Any) -> list[tuple[str, int]]:
     return rows
 
 
-class OverviewPane(Pane):
+SECTIONS = (("ov-sizes", "Sizes"), ("ov-network", "Network interfaces"), ("ov-stats", "Dump statistics"),
+            ("ov-annotations", "Annotations"), ("ov-problems", "Problems"))
+
+
+class OverviewPane(DetailPane):
+    """The first pane: from the first metadata while loading, the whole model once loaded, the
+    error when the checkpoint cannot be opened (it follows the session)."""
+
     pane_id = "overview"
     title = "Overview"
 
-    def __init__(self, checkpoint: "Checkpoint | None", metadata: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(checkpoint, **kwargs)  # type: ignore[arg-type]
-        self.metadata = metadata or {}
-
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with VerticalScroll(id="overview-scroll", can_focus=True):
             yield Static(id="ov-container", classes="section")
-            yield Static(id="ov-sizes", classes="section")
-            yield Static(id="ov-network", classes="section")
-            yield Static(id="ov-stats", classes="section")
-            yield Static(id="ov-annotations", classes="section")
-            yield Static(id="ov-problems", classes="section")
+            for widget_id, _title in SECTIONS:
+                yield Static(id=widget_id, classes="section")
 
     def on_mount(self) -> None:
+        for name in ("checkpoint", "preview", "error"):
+            self.watch(self.session, name, self.refresh_content, init=False)
         self.refresh_content()
-
-    def set_checkpoint(self, checkpoint: "Checkpoint") -> None:
-        self.checkpoint = checkpoint
-        if self.is_mounted:
-            self.refresh_content()
 
     def _section(self, widget_id: str, title: str, body: str) -> None:
         widget = self.query_one(f"#{widget_id}", Static)
         widget.border_title = title
         widget.update(body)
 
+    def _show_sections(self, shown: bool) -> None:
+        for widget_id, _title in SECTIONS:
+            self.query_one(f"#{widget_id}", Static).display = shown
+
     def refresh_content(self) -> None:
-        now = self.app.now() if hasattr(self.app, "now") else datetime.now().astimezone()
-        cp = self.checkpoint
-        if cp is None:
-            self._from_metadata(now)
-            return
+        s = self.session
+        now = s.now()
+        if s.checkpoint is not None:
+            self._show_sections(True)
+            self._from_checkpoint(s.checkpoint, now)
+        elif s.error:
+            self._failed(s.error, s.preview, now)
+        else:
+            self._show_sections(True)
+            self._from_preview(s.preview, now)
+
+    def _from_checkpoint(self, cp: Checkpoint, now: datetime) -> None:
         info = cp.info
         rows = _container_rows(info, now)
         rows.append(("Processes", str(len(cp.processes))))
@@ -182,12 +193,7 @@ class OverviewPane(Pane):
 
         annotations = dict(info.annotations)
         annotations.update(info.image_annotations)
-        if annotations:
-            width = min(max(len(k) for k in annotations) + 1, 52)
-            ann = _kv([(k, esc(str(v))) for k, v in sorted(annotations.items())], width)
-        else:
-            ann = "[$text-muted](none)[/]"
-        self._section("ov-annotations", "Annotations", ann)
+        self._section("ov-annotations", "Annotations", _annotations(annotations))
 
         if cp.problems:
             lines = []
@@ -202,49 +208,44 @@ class OverviewPane(Pane):
             probs = "[$text-success]No problems found.[/]"
         self._section("ov-problems", f"Problems ({len(cp.problems)})", probs)
 
-    def _from_metadata(self, now: datetime) -> None:
-        from ..model.metadata import info_from_peek
-
-        info = info_from_peek(self.metadata)
-        annotations = info.annotations
-        rows = _container_rows(info, now)
+    def _from_preview(self, info: ContainerInfo | None, now: datetime) -> None:
+        """While loading: the container as config.dump / spec.dump say, the rest to come."""
+        rows = _container_rows(info or ContainerInfo(), now)
         self._section("ov-container", "Container (from metadata; loading the rest…)", _kv(rows))
-        for widget_id, title in (
-            ("ov-sizes", "Sizes"),
-            ("ov-network", "Network interfaces"),
-            ("ov-stats", "Dump statistics"),
-            ("ov-problems", "Problems"),
-        ):
+        for widget_id, title in SECTIONS:
             self._section(widget_id, title, "[$text-muted]loading…[/]")
-        if annotations:
-            width = min(max(len(k) for k in annotations) + 1, 52)
-            self._section("ov-annotations", "Annotations",
-                          _kv([(k, esc(str(v))) for k, v in sorted(annotations.items())], width))
-        else:
-            self._section("ov-annotations", "Annotations", "[$text-muted]loading…[/]")
+        if info is not None and info.annotations:
+            self._section("ov-annotations", "Annotations", _annotations(info.annotations))
+
+    def _failed(self, error: str, info: ContainerInfo | None, now: datetime) -> None:
+        """The error, and what the metadata said if it was read; nothing pretends to load."""
+        body = f"[$text-error]This checkpoint could not be opened.[/]\n\n{esc(error)}"
+        if info is not None:
+            body += "\n\n[$text-muted]What its metadata says:[/]\n" + _kv(_container_rows(info, now))
+        self._section("ov-container", f"Cannot open {self.session.path.name}", body)
+        self._show_sections(False)
 
     def copy_text(self) -> str:
-        if self.checkpoint is not None:
-            return self.checkpoint.info.id
-        from ..model.metadata import info_from_peek
+        s = self.session
+        if s.checkpoint is not None:
+            return s.checkpoint.info.id
+        return s.preview.id if s.preview is not None else ""
 
-        return info_from_peek(self.metadata).id
-
-    def export_payload(self):
-        if self.checkpoint is None:
+    def export_payload(self) -> ExportPayload:
+        cp = self.session.checkpoint
+        if cp is None:
             return None
-        try:
-            from ..model.export import to_json
+        data = to_json(cp)
+        reveal = self.session.secrets_revealed
+        for proc in data.get("processes", []):
+            env = proc.get("env")
+            if isinstance(env, dict):  # as on screen: secret-looking values stay masked (S reveals them)
+                proc["env"] = {k: masked(k, v, reveal) for k, v in env.items()}
+        return f"{cp.info.name or 'checkpoint'}-checkpoint.json", dumps(data)
 
-            data = to_json(self.checkpoint)
-        except Exception:  # export module not there yet: the dataclasses as they are
-            cp = self.checkpoint
-            data = {"info": cp.info, "sizes": cp.sizes, "stats": cp.stats, "problems": cp.problems}
-        if isinstance(data, dict) and not getattr(self.app, "secrets_revealed", False):
-            # as on screen: secret-looking environment values stay masked (S reveals them)
-            for proc in data.get("processes", []):
-                env = proc.get("env")
-                if isinstance(env, dict):
-                    proc["env"] = {k: (fmt.MASK if fmt.is_secret_name(k) else v) for k, v in env.items()}
-        name = self.checkpoint.info.name or "checkpoint"
-        return f"{name}-checkpoint.json", dumps(data)
+
+def _annotations(annotations: dict[str, str]) -> str:
+    if not annotations:
+        return "[$text-muted](none)[/]"
+    width = min(max(len(k) for k in annotations) + 1, 52)
+    return _kv([(k, esc(str(v))) for k, v in sorted(annotations.items())], width)

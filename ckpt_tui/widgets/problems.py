@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
+from .. import errors
 from . import format as fmt
-from .base import Pane, dumps, to_jsonable
+from .base import ExportPayload, Pane, dumps, to_jsonable
 from .format import esc
 from .table import FilterTable
 
@@ -22,11 +24,11 @@ class ProblemsPane(Pane):
 
     @dataclass
     class GoToPane(Message):
-        pane: str
+        pane: errors.Pane  # the area the problem affects
         source: str
         pid: int | None = None  # the process the problem names, if any
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="problems-summary", classes="pane-summary")
         yield FilterTable(id="problems-table", copy_column=3)
         yield Static(id="problem-detail", classes="problem-detail")
@@ -54,7 +56,7 @@ class ProblemsPane(Pane):
 
     def on_data_table_row_highlighted(self, event: FilterTable.RowHighlighted) -> None:
         event.stop()
-        problem = self.query_one(FilterTable).payloads.get(event.row_key.value) if event.row_key else None
+        problem = self.query_one(FilterTable).payload_of(event.row_key)
         detail = self.query_one("#problem-detail", Static)
         if problem is None:
             detail.update("")
@@ -64,7 +66,7 @@ class ProblemsPane(Pane):
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
-        problem = self.query_one(FilterTable).payloads.get(event.row_key.value)
+        problem = self.query_one(FilterTable).payload_of(event.row_key)
         if problem is not None:
             found = re.search(r"\bpid (\d+)", problem.message)
             pid = int(found.group(1)) if found else None
@@ -73,5 +75,5 @@ class ProblemsPane(Pane):
     def copy_text(self) -> str:
         return self.query_one(FilterTable).copy_text()
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         return "problems.json", dumps(to_jsonable(self.checkpoint.problems))

@@ -6,20 +6,24 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ..errors import CkptError
 from . import format as fmt
-from .base import Pane, dumps, to_jsonable
+from .base import ExportPayload, Pane, dumps, to_jsonable
+from .format import esc
 from .table import FilterTable
 from .vmamap import VmaMap
-from .format import esc
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
-    from ..model.types import Process, Socket
+    from ..model.memory import MemoryReader
+    from ..model.types import EnvVar, Process, Socket
+    from ..ui.session import Session
 
 STATE_ROLE = {"Zombie": "error", "Dead": "error", "Stopped": "warning"}
 
@@ -61,7 +65,7 @@ class ProcessesPane(Pane):
     class OpenProcess(Message):
         pid: int
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="processes-summary", classes="pane-summary")
         yield FilterTable(id="processes-table")
 
@@ -100,25 +104,32 @@ class ProcessesPane(Pane):
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
-        self.post_message(self.OpenProcess(int(event.row_key.value)))
+        pid = self.query_one(FilterTable).payload_of(event.row_key)
+        if isinstance(pid, int):
+            self.post_message(self.OpenProcess(pid))
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         return "processes.json", dumps([to_jsonable(p) for p in self.checkpoint.process_list()])
 
 
 class EnvTable(FilterTable):
-    """Environment variables; values of secret-looking names are masked until revealed."""
+    """Environment variables; values of secret-looking names are masked until revealed
+    (``v`` one value, ``S`` all of them: ``session.secrets_revealed``)."""
 
     BINDING_GROUP_TITLE = "Environment"
 
     BINDINGS = [Binding("v", "reveal", "Reveal value", id="env.reveal")]
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.session = session
         self.revealed: set[str] = set()
-        self.env: list[Any] = []
+        self.env: list[EnvVar] = []
 
-    def load(self, env: list[Any]) -> None:
+    def on_mount(self) -> None:
+        self.watch(self.session, "secrets_revealed", self.refresh_masks, init=False)
+
+    def load(self, env: list[EnvVar]) -> None:
         self.env = env
         self.revealed.clear()
         if not self.columns_spec:
@@ -126,7 +137,7 @@ class EnvTable(FilterTable):
         self._rebuild()
 
     def _visible(self, key: str) -> bool:
-        return key in self.revealed or bool(getattr(self.app, "secrets_revealed", False))
+        return key in self.revealed or self.session.secrets_revealed
 
     def _rebuild(self) -> None:
         rows = []
@@ -157,7 +168,7 @@ class EnvTable(FilterTable):
         self._rebuild()
 
     def refresh_masks(self) -> None:
-        if not getattr(self.app, "secrets_revealed", False):
+        if not self.session.secrets_revealed:
             self.revealed.clear()
         self._rebuild()
 
@@ -179,19 +190,19 @@ class ProcessPane(Pane):
     pane_id = "process"
     title = "Process"
 
-    def __init__(self, checkpoint: "Checkpoint", **kwargs: Any) -> None:
-        super().__init__(checkpoint, **kwargs)
+    def __init__(self, checkpoint: Checkpoint, *, session: Session, **kwargs: Any) -> None:
+        super().__init__(checkpoint, session=session, **kwargs)
         self.pid: int | None = None
         self._map_for: int | None = None
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="process-title", classes="pane-summary")
         with TabbedContent(id="process-tabs"):
             with TabPane("Command", id="tab-command"):
                 with VerticalScroll(can_focus=True, id="command-scroll"):
                     yield Static(id="process-command")
             with TabPane("Environment", id="tab-env"):
-                yield EnvTable(id="process-env")
+                yield EnvTable(self.session, id="process-env")
             with TabPane("Threads", id="tab-threads"):
                 yield FilterTable(id="process-threads")
             with TabPane("Credentials", id="tab-creds"):
@@ -322,10 +333,10 @@ class ProcessPane(Pane):
         proc = self.process
         if proc is None or self._map_for == proc.pid:
             return
-        reader = None
+        reader: MemoryReader | None
         try:
             reader = self.checkpoint.memory(proc.pid)
-        except Exception:
+        except CkptError:  # no readable pages: the map spreads the recorded counts instead
             reader = None
         self.query_one(VmaMap).show(proc.pid, proc.vmas, reader, proc.mm)
         self._map_for = proc.pid
@@ -339,9 +350,6 @@ class ProcessPane(Pane):
         if tab == "tab-memory":
             self._fill_map()
 
-    def refresh_masks(self) -> None:
-        self.query_one(EnvTable).refresh_masks()
-
     def copy_text(self) -> str:
         proc = self.process
         if proc is None:
@@ -350,13 +358,15 @@ class ProcessPane(Pane):
             return shlex.join(proc.cmdline) if proc.cmdline else proc.comm
         return str(proc.pid)
 
-    def export_payload(self):
+    def export_payload(self) -> ExportPayload:
         proc = self.process
         if proc is None:
             return None
         data = to_jsonable(proc)
+        reveal = self.session.secrets_revealed
         for var in data.get("env", []):
-            if fmt.is_secret_name(var.get("name", "")) and not getattr(self.app, "secrets_revealed", False):
+            name = var.get("name", "")
+            if not reveal and fmt.is_secret_name(name):  # as on screen: S reveals them
                 var["value"] = fmt.MASK
-                var["raw"] = f"{var.get('name')}={fmt.MASK}"
+                var["raw"] = f"{name}={fmt.MASK}"
         return f"process-{proc.pid}-{proc.comm or 'proc'}.json", dumps(data)

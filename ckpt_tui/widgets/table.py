@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 ROLES = ("error", "warning", "muted", "ok", "deleted", "secret", "accent")
 
@@ -102,6 +103,10 @@ class FilterTable(DataTable):
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:
             return None
+
+    def payload_of(self, row_key: RowKey) -> Any:
+        """The payload of the row ``row_key`` names (from a RowSelected / RowHighlighted)."""
+        return self.payloads.get(row_key.value) if row_key.value is not None else None
 
     @property
     def selected_payload(self) -> Any:

@@ -1,0 +1,347 @@
+"""The Textual application: the session, its two controllers, the everywhere-keys, navigation.
+
+``run_app(path, log_files=(), readonly=False, max_size=None) -> int`` is what the command
+line calls; ``path=None`` opens the bundled demo checkpoint.
+
+Who does what: the :class:`~ckpt_tui.ui.session.Session` holds the state; the
+:class:`~ckpt_tui.ui.loading.LoadingController` and the
+:class:`~ckpt_tui.ui.operations.OperationsController` run the workers and set the session
+from the messages the workers post (the App's ``on_*`` handlers hand each message over);
+the screens and panes watch the session. The App keeps the header in step with it.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
+from ..errors import CkptError
+from ..messages import (
+    ActionFinished,
+    ActionOutput,
+    CheckpointLoaded,
+    CheckpointsFound,
+    ExportDone,
+    LoadFailed,
+    LoadProgress,
+    MetadataReady,
+    RestorePrepared,
+)
+from ..model.checkpoint import Checkpoint
+from ..model.types import Socket
+from ..screens.dialogs import PromptScreen
+from ..screens.help import HelpScreen
+from ..screens.main import MainScreen
+from ..screens.memory import HexScreen, SearchScreen
+from ..text import plural
+from ..widgets.memory import MemoryPane
+from . import protocols
+from .loading import LoadingController
+from .operations import OperationsController
+from .session import Options, Session
+
+DEMO_PATH = Path(__file__).parent.parent / "data" / "demo-web-httpd.tar.zst"
+
+# the session fields the header and the footer's bindings depend on
+_HEADER_FIELDS = ("checkpoint", "pod", "path", "preview", "error", "switching_to", "loading", "listing", "busy")
+
+
+class CkptApp(App[int]):
+    """ckpt-tui: inspect a container checkpoint."""
+
+    CSS_PATH = "../app.tcss"
+    TITLE = "ckpt-tui"
+    SUB_TITLE = ""
+    COMMANDS = App.COMMANDS | {ProcessCommands, FileCommands, SocketCommands, AddressCommands, ActionCommands}
+    BINDING_GROUP_TITLE = "Everywhere"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        # a person's habit; an input's or the screen's own ctrl+c (copy a selection) comes first
+        # when it has something to copy, and a running build or restore takes it as "cancel"
+        Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit_ctrl_c"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("slash", "filter", "Filter/find", id="app.filter"),
+        Binding("c", "copy", "Copy", id="app.copy"),
+        Binding("ctrl+s", "export", "Export", id="app.export"),
+        Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
+        Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
+        Binding("L", "other_checkpoint", "Checkpoint list", id="app.other"),
+    ]
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        log_files: Iterable[str | Path] = (),
+        readonly: bool = False,
+        max_size: int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__()
+        options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
+                          max_size=max_size, now=now)
+        self.session = Session(Path(path) if path is not None else DEMO_PATH, options)
+        self.loader = LoadingController(self)
+        self.operations = OperationsController(self)
+
+    # -- read-only views of the session (for tests, scripts and the benchmark) ----------------
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        return self.session.checkpoint
+
+    @property
+    def pod(self) -> Checkpoint | None:
+        return self.session.pod
+
+    @property
+    def path(self) -> Path:
+        return self.session.path
+
+    @property
+    def loading(self) -> bool:
+        return self.session.loading
+
+    @property
+    def load_error(self) -> str:
+        return self.session.error
+
+    @property
+    def is_demo(self) -> bool:
+        return self.session.options.is_demo
+
+    @property
+    def secrets_revealed(self) -> bool:
+        return self.session.secrets_revealed
+
+    # -- start-up --------------------------------------------------------------------------
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(self.session)
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("the main screen is gone")
+
+    def on_mount(self) -> None:
+        # (the main screen is composed and mounted before the App's Mount)
+        for name in _HEADER_FIELDS:
+            self.watch(self.session, name, self._session_changed, init=False)
+        self._session_changed()
+        gc.freeze()  # the app's own objects: never scanned again by the garbage collector
+        self.loader.start()
+
+    def _session_changed(self) -> None:
+        self.title, self.sub_title = self.session.header()
+        self.refresh_bindings()
+
+    def on_unmount(self) -> None:
+        self.loader.close()
+
+    # -- messages from the workers: each goes to the controller that started the worker --------
+    def on_load_progress(self, message: LoadProgress) -> None:
+        self.loader.progressed(message)
+
+    def on_metadata_ready(self, message: MetadataReady) -> None:
+        self.loader.metadata_ready(message)
+
+    async def on_checkpoint_loaded(self, message: CheckpointLoaded) -> None:
+        self.loader.loaded(message)
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.loader.failed(message)
+
+    def on_checkpoints_found(self, message: CheckpointsFound) -> None:
+        self.loader.found(message)
+
+    def on_restore_prepared(self, message: RestorePrepared) -> None:
+        self.operations.restore_prepared(message)
+
+    def on_action_output(self, message: ActionOutput) -> None:
+        self.operations.output(message)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.operations.finished(message)
+
+    def on_export_done(self, message: ExportDone) -> None:
+        self.operations.export_done(message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        if event.worker.group == "load":
+            self.loader.worker_failed(event.worker)
+        else:
+            self.operations.worker_failed(event.worker)
+
+    # -- messages from the screens ---------------------------------------------------------
+    def on_main_screen_requested(self, message: MainScreen.Requested) -> None:
+        if message.what == "search":
+            self.open_search()
+        elif message.what == "build":
+            self.operations.start_build()
+        else:
+            self.operations.start_restore()
+
+    def on_memory_pane_open_hex(self, message: MemoryPane.OpenHex) -> None:
+        self.open_hex(message.pid, message.address)
+
+    # -- navigation (the palette, the panes' links) ---------------------------------------------
+    def back_to_main(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()
+
+    async def goto_section(self, kind: str, target: object = None) -> None:
+        self.back_to_main()
+        await self.main.goto_section(kind, target)
+
+    async def goto_process(self, pid: int, tab: str | None = None) -> None:
+        self.back_to_main()
+        await self.main.open_process(pid, tab)
+
+    async def goto_file(self, path: str) -> None:
+        await self.goto_section("files", path)
+        pane = self.main.current_pane
+        if pane is not None:
+            self.main.focus_pane(pane)
+
+    async def goto_socket(self, socket: Socket) -> None:
+        await self.goto_section("network", socket)
+
+    def open_hex(self, pid: int, address: int | None = None) -> None:
+        checkpoint = self.session.checkpoint
+        if checkpoint is None or pid not in checkpoint.processes:
+            return
+        try:
+            checkpoint.memory(pid)
+        except CkptError as exc:
+            self.notify(f"cannot read the memory of pid {pid}: {exc}", severity="error")
+            return
+        self.push_screen(HexScreen(checkpoint, pid, address))
+
+    def action_open_hex(self, pid: int, address: int) -> None:
+        """Target of the clickable labels of the VMA map."""
+        self.open_hex(pid, address)
+
+    def open_search(self, pattern: str = "", pid: int | None = None) -> None:
+        checkpoint = self.session.checkpoint
+        if checkpoint is not None:
+            self.push_screen(SearchScreen(checkpoint, pid=pid, pattern=pattern))
+
+    # -- the everywhere-keys ---------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        s = self.session
+        if action == "export":
+            return True if (s.checkpoint is not None or not isinstance(self.screen, MainScreen)) else None
+        if action == "filter":
+            return True if protocols.find_target(self.screen) is not None else None
+        if action == "copy":
+            return True if s.checkpoint is not None or s.preview is not None else None
+        if action == "pod_containers":
+            return True if s.pod is not None else None
+        if action == "other_checkpoint":
+            return self.loader.can_go_back_to_list()
+        return True
+
+    def action_quit(self) -> None:  # type: ignore[override]  # (Textual's is async; exiting needs no await)
+        code = 1 if self.session.failed else 0
+        self.exit(code, return_code=code)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
+
+    def action_toggle_secrets(self) -> None:
+        revealed = self.session.secrets_revealed = not self.session.secrets_revealed
+        self.notify("Secret-looking environment values are shown." if revealed else
+                    "Secret-looking environment values are masked.", timeout=3)
+
+    def action_pod_containers(self) -> None:
+        self.loader.pick_container()
+
+    def action_other_checkpoint(self) -> None:
+        self.loader.back_to_list()
+
+    def action_copy(self) -> None:
+        text = protocols.copy_text(self.screen)
+        if not text:
+            self.notify("Nothing selected to copy.", severity="warning", timeout=3)
+            return
+        self.copy_to_clipboard(text)
+        shown = text if len(text) <= 200 else text[:200] + "…"
+        # OSC 52 does not reach every terminal: the notification shows the value to select by hand
+        self.notify(shown, title="Copied to the clipboard", timeout=4)
+
+    def action_export(self) -> None:
+        self.operations.export(protocols.export_payload(self.screen))
+
+    def action_filter(self) -> None:
+        target = protocols.find_target(self.screen)
+        if isinstance(target, protocols.FindPrompter):
+            target.prompt_find()
+        elif isinstance(target, protocols.Filterable):
+            self._prompt_filter(target)
+        elif isinstance(target, protocols.Findable):
+            self._prompt_find(target)
+
+    def _prompt_filter(self, target: protocols.Filterable) -> None:
+        def done(value: str | None) -> None:
+            if isinstance(target, Widget):
+                target.focus()
+            if value is not None:
+                target.set_filter(value)
+
+        self.push_screen(PromptScreen("Filter", value=target.filter_text, live=target.set_filter,
+                                      placeholder="type to filter; Enter keeps, Escape restores"), done)
+
+    def _prompt_find(self, target: protocols.Findable) -> None:
+        def found(value: str | None) -> None:
+            if value is None:
+                return
+            count = target.find(value)  # "" clears the find
+            if value:
+                self.notify(f"{plural(count, 'line')} match{'es' if count == 1 else ''}" if count
+                            else f"{value!r} not found", timeout=2)
+
+        self.push_screen(PromptScreen("Find", value=target.find_pattern, placeholder="text (n / N: next / prev)"),
+                         found)
+
+
+def run_app(
+    path: str | None,
+    *,
+    log_files: Iterable[str] = (),
+    readonly: bool = False,
+    max_size: int | None = None,
+) -> int:
+    """Run the UI on ``path`` (None: the bundled demo). Returns the exit status."""
+    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size)
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM / SIGHUP (terminal closed): leave like `q` does, so the terminal is restored
+        # and the temp workspace is removed
+        app.call_later(app.exit, 128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0
+
+
+__all__ = ["DEMO_PATH", "CkptApp", "run_app"]
