@@ -16,7 +16,6 @@ from textual.widgets import Button, Input, Label, Static
 from ..widgets import format as fmt
 from ..widgets.format import esc
 
-
 Result = TypeVar("Result")
 
 

@@ -228,6 +228,7 @@ class SearchScreen(SearchWorkerMixin, Screen):
         self.initial_pattern = pattern
         self.initial_mode = mode
         self.worker: Worker | None = None
+        self.pattern_text = ""  # the pattern of the last search started
         self.count = 0
         self.sub_title = "memory search"
 
@@ -343,7 +344,7 @@ class SearchScreen(SearchWorkerMixin, Screen):
         same = [(m.address, max(m.length, 1)) for m in self.query_one(MatchList).matches if m.pid == match.pid]
         self.app.push_screen(
             HexScreen(self.checkpoint, match.pid, match.address, matches=same,
-                      pattern=getattr(self, "pattern_text", ""))
+                      pattern=self.pattern_text)
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ..model.checkpoint import Checkpoint
 from ..model.metadata import info_from_peek
 from ..widgets import format as fmt
 from ..widgets.format import esc
@@ -84,7 +85,7 @@ class ContainerPickerScreen(Screen[int | None]):
     BINDING_GROUP_TITLE = "Pod containers"
     BINDINGS = [Binding("escape", "cancel", "Back", id="pod.back")]
 
-    def __init__(self, pod: Any) -> None:
+    def __init__(self, pod: Checkpoint) -> None:
         super().__init__()
         self.pod = pod
         info = pod.info

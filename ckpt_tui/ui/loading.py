@@ -246,5 +246,5 @@ def _peek(path: Path) -> dict[str, Any]:
     """The metadata of one listed checkpoint, for the list."""
     try:
         return archive.peek_metadata(path)
-    except Exception as exc:  # guards one listed file's bytes: an unreadable one is marked, the list stays
+    except Exception as exc:  # noqa: BLE001  (guards one listed file's bytes: an unreadable one is marked, the list stays)
         return {"error": str(exc) or type(exc).__name__}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date, time
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
@@ -46,7 +47,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, bytes):
         return value.hex()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, (date, time)):  # (a datetime is a date)
         return value.isoformat()
     return value
 

@@ -8,8 +8,8 @@ added (the diff cannot tell which without the base image), ``D`` deleted
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -23,115 +23,14 @@ from textual.widgets.tree import NodeID, TreeNode
 from ..model.rootfs import read_rootfs_file
 from . import format as fmt
 from .base import ExportPayload, ExportRequest, Pane, dumps
+from .fileindex import DiffFilter, FileNode, build_index
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..model.types import RootfsDiff, RootfsEntry
+__all__ = ["FileNode", "FilesPane", "FilesTree", "build_index"]  # (the index lives in fileindex)
 
-LARGE = 100 * 1024  # "only large": files of at least 100 KiB
 MAX_CHILDREN = 1000
 AUTO_EXPAND_LIMIT = 2000
-SMALL_DIFF = 200
-NAME_COLUMN = 56  # the marker and size columns start here, whatever the depth  # a diff with at most this many entries opens fully expanded
-
-
-@dataclass(eq=False)
-class FileNode:
-    path: str  # relative, "" for the root
-    name: str
-    is_dir: bool = False
-    status: str = ""  # "changed" | "deleted" | "" (a directory holding changes)
-    entry: "RootfsEntry | None" = None
-    size: int = 0  # summed for directories
-    children: dict[str, "FileNode"] = field(default_factory=dict)
-    deleted_count: int = 0
-    changed_count: int = 0
-    largest: int = 0  # largest file below (or itself)
-
-    @property
-    def marker(self) -> str:
-        if self.status == "deleted":
-            return "D"
-        if self.status == "changed" and not self.is_dir:
-            return "C"
-        return " "
-
-    @property
-    def display_path(self) -> str:
-        return "/" + self.path
-
-
-def build_index(diff: "RootfsDiff") -> FileNode:
-    """Directory index of the diff: sizes summed, counts of deleted/changed below each dir."""
-    root = FileNode("", "/", is_dir=True)
-
-    def ensure_dir(path: str) -> FileNode:
-        node = root
-        if not path:
-            return node
-        so_far = []
-        for part in path.split("/"):
-            so_far.append(part)
-            child = node.children.get(part)
-            if child is None:
-                child = FileNode("/".join(so_far), part, is_dir=True)
-                node.children[part] = child
-            elif not child.is_dir:
-                child.is_dir = True
-            node = child
-        return node
-
-    def add_leaf(path: str, status: str, entry: "RootfsEntry | None") -> None:
-        path = path.strip("/")
-        if not path:
-            return
-        parent_path, _, name = path.rpartition("/")
-        parent = ensure_dir(parent_path)
-        existing = parent.children.get(name)
-        if existing is not None:
-            if status == "deleted":
-                existing.status = "deleted"
-            return
-        parent.children[name] = FileNode(path, name, is_dir=False, status=status, entry=entry,
-                                         size=entry.size if entry else 0)
-
-    deleted = set()
-    for entry in diff.entries:
-        path = entry.path.strip("/")
-        if entry.type == "whiteout":
-            head, _, name = path.rpartition("/")
-            real = name[4:] if name.startswith(".wh.") else name
-            deleted.add(f"{head}/{real}".strip("/"))
-            continue
-        if entry.type == "dir":
-            node = ensure_dir(path)
-            node.entry = entry
-            node.status = node.status or "changed"
-            continue
-        add_leaf(path, "changed", entry)
-    for path in diff.deleted:
-        deleted.add(path.strip("/"))
-    for path in sorted(deleted):
-        if path:
-            add_leaf(path, "deleted", None)
-
-    # sums, iteratively (deep trees must not hit the recursion limit)
-    order: list[FileNode] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.children.values())
-    for node in reversed(order):
-        if node.is_dir:
-            node.size = sum(c.size for c in node.children.values() if c.status != "deleted")
-            node.deleted_count = sum(c.deleted_count for c in node.children.values())
-            node.changed_count = sum(c.changed_count for c in node.children.values())
-            node.largest = max((c.largest for c in node.children.values()), default=0)
-        else:
-            node.deleted_count = 1 if node.status == "deleted" else 0
-            node.changed_count = 1 if node.status == "changed" else 0
-            node.largest = node.size if node.status != "deleted" else 0
-    return root
+SMALL_DIFF = 200  # a diff with at most this many entries opens fully expanded
+NAME_COLUMN = 56  # the marker and size columns start here, whatever the depth
 
 
 class FilesTree(Tree[FileNode]):
@@ -161,8 +60,7 @@ class FilesTree(Tree[FileNode]):
     def __init__(self, index: FileNode, **kwargs: Any) -> None:
         self.index = index
         self.filter_text = ""
-        self._match_cache: dict[str, bool] = {}
-        self._shown_cache: dict[str, tuple[int, int]] = {}
+        self._filter = DiffFilter(index)
         self._populated: set[NodeID] = set()  # directory nodes whose children are added
         super().__init__("/", data=index, **kwargs)
         self.show_root = True
@@ -173,84 +71,20 @@ class FilesTree(Tree[FileNode]):
         self.rebuild()
 
     # -- filtering ---------------------------------------------------------
-    def shows_node(self, node: FileNode) -> bool:
-        if self.only_deleted and node.deleted_count == 0:
-            return False
-        if self.only_large and node.largest < LARGE:
-            return False
-        if self.filter_text:
-            needle = self.filter_text.lower()
-            if needle in node.path.lower():
-                return True
-            if not node.is_dir:
-                return False
-            return self._dir_has_match(node, needle)
-        return True
-
-    def _dir_has_match(self, node: FileNode, needle: str) -> bool:
-        cache = self._match_cache
-        if node.path in cache:
-            return cache[node.path]
-        stack = list(node.children.values())
-        found = False
-        while stack and not found:
-            child = stack.pop()
-            if needle in child.path.lower():
-                found = True
-            elif child.is_dir:
-                stack.extend(child.children.values())
-        cache[node.path] = found
-        return found
-
     @property
     def filtering(self) -> bool:
-        return bool(self.only_deleted or self.only_large or self.filter_text)
+        return self._filter.active
+
+    def shows_node(self, node: FileNode) -> bool:
+        return self._filter.shows(node)
 
     def shown_totals(self, node: FileNode) -> tuple[int, int]:
-        """(bytes, deleted entries) of what the current filters show below the directory ``node``.
-
-        A file is shown exactly when it passes ``shows_node`` (its directories then pass too), so a
-        directory's size under "only deleted", "only large" or a filter is of the files listed
-        under it, not of the hidden ones. One iterative pass, memoised until the next rebuild."""
-        cache = self._shown_cache
-        if node.path in cache:
-            return cache[node.path]
-        order: list[FileNode] = []
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if current.path in cache:
-                continue
-            order.append(current)
-            stack.extend(c for c in current.children.values() if c.is_dir)
-        for current in reversed(order):
-            size = deleted = 0
-            for child in current.children.values():
-                if child.is_dir:
-                    child_size, child_deleted = cache[child.path]
-                    size += child_size
-                    deleted += child_deleted
-                    if child.status == "deleted" and self.shows_node(child):
-                        deleted += 1  # a deleted directory is an entry of its own
-                elif self.shows_node(child):
-                    if child.status == "deleted":
-                        deleted += 1
-                    else:
-                        size += child.size
-            cache[current.path] = (size, deleted)
-        return cache[node.path]
+        """(bytes, deleted entries) of what the current filters list below the directory ``node``."""
+        return self._filter.totals(node)
 
     def shows(self, path: str) -> bool:
         """Whether the current filters let ``path`` (and the directories above it) be listed."""
-        parts = [p for p in path.strip("/").split("/") if p]
-        node = self.index
-        for part in parts:
-            node = node.children.get(part)  # type: ignore[assignment]
-            if node is None:
-                return True  # not in the diff: no filter hides it
-            if not self.shows_node(node):
-                return False
-        return True
+        return self._filter.shows_path(path)
 
     def reveal(self, node: TreeNode[FileNode]) -> None:
         """Put the cursor on ``node`` and scroll to it, now. A node's line is only known once the
@@ -292,8 +126,8 @@ class FilesTree(Tree[FileNode]):
         return len(children)
 
     def rebuild(self) -> None:
-        self._match_cache = {}
-        self._shown_cache = {}
+        self._filter = DiffFilter(self.index, only_deleted=self.only_deleted, only_large=self.only_large,
+                                  text=self.filter_text)
         self.clear()
         self._populated.clear()
         root = self.root

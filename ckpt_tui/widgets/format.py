@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from ..model.masking import MASK, is_secret_name  # noqa: F401  (re-exported for the panes)
 from ..text import exact_size, micros, parse_address, plural, size, when  # noqa: F401  (the panes say them as the CLI does)
 
@@ -35,11 +37,21 @@ def esc(text: object) -> str:
     return str(text).replace("[", "\\[")
 
 
-def vma_label(vma: object, mm: dict | None = None) -> str:
+class Mapping(Protocol):
+    """What a label needs of a VMA (the model's ``VMA``, or a test's stand-in)."""
+
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str: ...
+
+
+def vma_label(vma: Mapping, mm: dict[str, Any] | None = None) -> str:
     """The VMA's label, with the main stack named even when CRIU's flags do not say so."""
-    label = getattr(vma, "label", "") or "[anon]"
+    label = vma.label or "[anon]"
     if label == "[anon]" and mm:
-        stack = mm.get("mm_start_stack")
-        if isinstance(stack, int) and getattr(vma, "start") <= stack < getattr(vma, "end"):
+        stack = mm.get("mm_start_stack")  # from the decoded mm image: check its type
+        if isinstance(stack, int) and vma.start <= stack < vma.end:
             return "[stack]"
     return label

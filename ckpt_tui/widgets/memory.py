@@ -24,13 +24,13 @@ if TYPE_CHECKING:  # pragma: no cover
 PAGE = 4096
 
 
-def vma_kind(vma: "VMA", mm: dict | None = None) -> str:
+def vma_kind(vma: VMA, mm: dict | None = None) -> str:
     if vma.status & (VMA_AREA_STACK | VMA_AREA_HEAP) or vma.label.startswith("["):
         return fmt.vma_label(vma, mm)
     return vma.path or "[anon]"
 
 
-def vma_row(vma: "VMA", width: int = 12, mm: dict | None = None) -> list[Any]:
+def vma_row(vma: VMA, width: int = 12, mm: dict | None = None) -> list[Any]:
     total = max(vma.size // PAGE, 1)
     dumped = vma.pages_present
     role = "ok" if dumped == total else ("muted" if dumped == 0 else "")

@@ -90,7 +90,7 @@ class NavTree(Tree[NavItem]):
         self._rebuild_processes()
         self.refresh()
 
-    def _process_node(self, parent: TreeNode[NavItem], proc: "Process") -> TreeNode[NavItem]:
+    def _process_node(self, parent: TreeNode[NavItem], proc: Process) -> TreeNode[NavItem]:
         has_children = any(c in self.checkpoint.processes for c in proc.children) if self.checkpoint else False
         node = parent.add(str(proc.pid), data=NavItem("process", proc.pid), allow_expand=has_children)
         self._unpopulated.add(node.id)

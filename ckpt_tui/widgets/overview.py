@@ -73,7 +73,7 @@ def size_bar(parts: list[tuple[str, int]], width: int = BAR_WIDTH) -> str:
         cells[j] += 1
     bar = ""
     legend = []
-    for (name, value), count, (_label, var, char) in zip(parts, cells, BAR_PARTS):
+    for (name, value), count, (_label, var, char) in zip(parts, cells, BAR_PARTS, strict=False):
         if count:
             bar += f"[{var}]{char * count}[/]"
         pct = 100 * value / total

@@ -28,11 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
 STATE_ROLE = {"Zombie": "error", "Dead": "error", "Stopped": "warning"}
 
 
-def state_cell(proc: "Process") -> tuple[str, str]:
+def state_cell(proc: Process) -> tuple[str, str]:
     return (proc.state, STATE_ROLE.get(proc.state, ""))
 
 
-def socket_row(sock: "Socket", comm: str = "") -> list[Any]:
+def socket_row(sock: Socket, comm: str = "") -> list[Any]:
     queued = ""
     if sock.inq_len is not None or sock.outq_len is not None:
         queued = f"in {sock.inq_len or 0} / out {sock.outq_len or 0}"
@@ -198,23 +198,20 @@ class ProcessPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static(id="process-title", classes="pane-summary")
         with TabbedContent(id="process-tabs"):
-            with TabPane("Command", id="tab-command"):
-                with VerticalScroll(can_focus=True, id="command-scroll"):
-                    yield Static(id="process-command")
+            with TabPane("Command", id="tab-command"), VerticalScroll(can_focus=True, id="command-scroll"):
+                yield Static(id="process-command")
             with TabPane("Environment", id="tab-env"):
                 yield EnvTable(self.session, id="process-env")
             with TabPane("Threads", id="tab-threads"):
                 yield FilterTable(id="process-threads")
-            with TabPane("Credentials", id="tab-creds"):
-                with VerticalScroll(can_focus=True, id="creds-scroll"):
-                    yield Static(id="process-creds")
+            with TabPane("Credentials", id="tab-creds"), VerticalScroll(can_focus=True, id="creds-scroll"):
+                yield Static(id="process-creds")
             with TabPane("Files", id="tab-files"):
                 yield FilterTable(id="process-files", copy_column=2)
             with TabPane("Sockets", id="tab-sockets"):
                 yield FilterTable(id="process-sockets", copy_column=5)
-            with TabPane("Memory", id="tab-memory"):
-                with VerticalScroll(can_focus=True, id="vmamap-scroll"):
-                    yield VmaMap(id="process-vmamap")
+            with TabPane("Memory", id="tab-memory"), VerticalScroll(can_focus=True, id="vmamap-scroll"):
+                yield VmaMap(id="process-vmamap")
 
     def on_mount(self) -> None:
         self.query_one("#process-threads", FilterTable).setup(
@@ -225,7 +222,7 @@ class ProcessPane(Pane):
             self._fill()
 
     @property
-    def process(self) -> "Process | None":
+    def process(self) -> Process | None:
         return self.checkpoint.processes.get(self.pid) if self.pid is not None else None
 
     def show_process(self, pid: int) -> None:
@@ -258,7 +255,7 @@ class ProcessPane(Pane):
         if tabs.active == "tab-memory":
             self._fill_map()
 
-    def _fill_command(self, proc: "Process") -> None:
+    def _fill_command(self, proc: Process) -> None:
         lines = []
         if proc.cmdline:
             for i, arg in enumerate(proc.cmdline):
@@ -287,7 +284,7 @@ class ProcessPane(Pane):
                 lines.append(f"  {esc(name):18} {lim(soft)} / {lim(hard)}")
         self.query_one("#process-command", Static).update("\n".join(lines))
 
-    def _fill_threads(self, proc: "Process") -> None:
+    def _fill_threads(self, proc: Process) -> None:
         rows = []
         for t in proc.threads:
             rows.append((str(t.tid), [
@@ -298,7 +295,7 @@ class ProcessPane(Pane):
             ], t))
         self.query_one("#process-threads", FilterTable).set_rows(rows)
 
-    def _fill_creds(self, proc: "Process") -> None:
+    def _fill_creds(self, proc: Process) -> None:
         c = proc.creds
         if c is None:
             self.query_one("#process-creds", Static).update("[$text-muted](no credentials recorded)[/]")
@@ -321,7 +318,7 @@ class ProcessPane(Pane):
             lines.append(f"[$text-muted]LSM profile[/] {esc(c.lsm_profile)}")
         self.query_one("#process-creds", Static).update("\n".join(lines))
 
-    def _fill_files(self, proc: "Process") -> None:
+    def _fill_files(self, proc: Process) -> None:
         rows = []
         for i, f in enumerate(proc.files):
             fd = str(f.fd) if f.fd >= 0 else (f.details.get("kind") if isinstance(f.details, dict) else "") or "-"

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
 
 ROLES = ("error", "warning", "muted", "ok", "deleted", "secret", "accent")
 
@@ -82,9 +82,9 @@ class FilterTable(DataTable):
                 self._all_rows[i] = (key, cells, p if payload is None else payload)
                 break
         try:
-            for column, cell in zip(self.columns_spec, cells):
+            for column, cell in zip(self.columns_spec, cells, strict=False):
                 self.update_cell(key, column, self._cell(cell))
-        except Exception:
+        except CellDoesNotExist:  # the row is filtered out: it shows the new cells when it comes back
             pass
 
     def set_filter(self, text: str) -> None:
@@ -101,7 +101,7 @@ class FilterTable(DataTable):
             return None
         try:
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
+        except CellDoesNotExist:
             return None
 
     def payload_of(self, row_key: RowKey) -> Any:
@@ -124,14 +124,14 @@ class FilterTable(DataTable):
 
     def export_rows(self) -> list[dict[str, str]]:
         return [
-            {column: _plain(cell) for column, cell in zip(self.columns_spec, cells)}
+            {column: _plain(cell) for column, cell in zip(self.columns_spec, cells, strict=False)}
             for _key, cells, _payload in self._all_rows
         ]
 
     def select_key(self, key: str) -> bool:
         try:
             index = self.get_row_index(key)
-        except Exception:
+        except RowDoesNotExist:  # filtered out, or gone
             return False
         self.move_cursor(row=index, animate=False)
         return True

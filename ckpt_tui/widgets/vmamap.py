@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from . import format as fmt
 from .format import esc
+from .hexview import MemorySource, Segment_
 
 PAGE = 4096
 BAR = 32
@@ -41,14 +42,8 @@ def vma_cells(vma: Any, reader: Any | None, width: int = BAR) -> list[str]:
             pos += chunk
 
     runs = None
-    if reader is not None:
-        from .hexview import MemorySource, Segment_
-
-        try:
-            runs = [(s, e - s, state) for s, e, state in
-                    MemorySource(reader, []).pieces(Segment_(vma.start, vma.end))]
-        except Exception:
-            runs = None
+    if reader is not None:  # (MemorySource answers "missing" for a page it cannot tell)
+        runs = [(s, e - s, state) for s, e, state in MemorySource(reader, []).pieces(Segment_(vma.start, vma.end))]
     if runs is not None:
         for addr, length, state in runs:
             if state == "present":
