@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+
+import pytest
 
 # bugs met on odd input must fail tests, not turn into problem messages
 os.environ.setdefault("CKPT_TUI_STRICT", "1")
@@ -33,3 +36,21 @@ FIXTURE_FILES = {
     "tcp-server": "tcp-server.tar.zst",
     "memhog-16m-threads": "memhog-16m-threads.tar.zst",
 }
+
+
+@pytest.fixture
+def held_load(monkeypatch):
+    """load_checkpoint waits for the returned event before it starts (the UI's load worker
+    then sits in "loading" until the test sets it)."""
+    import ckpt_tui.model
+
+    gate = threading.Event()
+    real = ckpt_tui.model.load_checkpoint
+
+    def held(*args, **kwargs):
+        gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ckpt_tui.model, "load_checkpoint", held)
+    yield gate
+    gate.set()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 
-import ckpt_tui.model
 from ckpt_tui.app import CkptApp
 from ckpt_tui.screens.main import MainScreen
 from ckpt_tui.screens.picker import ContainerPickerScreen, PickerScreen, RepickScreen
@@ -209,21 +207,6 @@ async def test_list_key_does_nothing_on_a_list(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, MainScreen) and len(app.screen_stack) == 1
         assert app.checkpoint.info.name == "web"
-
-
-@pytest.fixture
-def held_load(monkeypatch):
-    """load_checkpoint waits for the returned event before it starts."""
-    gate = threading.Event()
-    real = ckpt_tui.model.load_checkpoint
-
-    def held(*args, **kwargs):
-        gate.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ckpt_tui.model, "load_checkpoint", held)
-    yield gate
-    gate.set()
 
 
 @pytest.mark.parametrize("first", ["web-httpd.tar.zst", "ps-tree.tar.gz"])

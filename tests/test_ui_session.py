@@ -4,10 +4,8 @@ fails keeps the open one, and setting the session is all it takes to change what
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-import pytest
 from textual.widgets import Label, ProgressBar
 
 import ckpt_tui.model
@@ -25,26 +23,12 @@ from .test_ui_picker2 import bad_dir, pick, until
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture
-def gate(monkeypatch):
-    """load_checkpoint waits for the returned event before it reads anything."""
-    event = threading.Event()
-    real = ckpt_tui.model.load_checkpoint
-
-    def held(*args, **kwargs):
-        event.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ckpt_tui.model, "load_checkpoint", held)
-    yield event
-    event.set()
-
-
 def loading_text(app) -> str:
     return str(app.main.query_one("#loading-label", Label).render())
 
 
-async def test_loading_then_loaded_then_switched_then_a_failed_pick_keeps_the_open_one(tmp_path, gate):
+async def test_loading_then_loaded_then_switched_then_a_failed_pick_keeps_the_open_one(tmp_path, held_load):
+    gate = held_load
     directory = bad_dir(tmp_path)  # web-httpd.tar.zst and a broken xx-bad.tar.zst
     (directory / "ps-tree.tar.gz").symlink_to(DATA / "ps-tree.tar.gz")
     app = CkptApp(str(directory), now=NOW)
@@ -167,3 +151,19 @@ async def test_a_load_that_raises_something_unexpected_is_a_failed_open(monkeypa
         await pilot.press("q")
         await settle(app, pilot)
     assert app.return_code == 1
+
+
+async def test_every_problem_area_is_a_section_a_problem_link_lands_on():
+    from ckpt_tui.errors import Pane
+    from ckpt_tui.widgets.problems import ProblemsPane
+
+    async with running("broken-missing-pages.tar") as (app, pilot):
+        await pilot.press("8")
+        await pilot.pause()
+        problems = app.main.current_pane
+        assert isinstance(problems, ProblemsPane)
+        for area in Pane:
+            problems.post_message(ProblemsPane.GoToPane(area, "somewhere"))
+            await pilot.pause()
+            assert app.main.current == area.value, area
+            assert app.main.query_one(NavTree).cursor_node.data.kind == area.value

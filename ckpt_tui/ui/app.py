@@ -191,7 +191,7 @@ class CkptApp(App[int]):
             self.open_search()
         elif message.what == "build":
             self.operations.start_build()
-        else:
+        elif message.what == "restore":
             self.operations.start_restore()
 
     def on_memory_pane_open_hex(self, message: MemoryPane.OpenHex) -> None:

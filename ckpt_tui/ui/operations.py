@@ -53,8 +53,8 @@ class OperationsController:
     def _open(self, operation: Operation) -> Checkpoint | None:
         """The checkpoint to act on, or None after saying why ``operation`` cannot run."""
         reason = self.session.operation_blocked(operation)
-        if reason is not None or self.session.checkpoint is None:
-            self.app.notify(reason or "", severity="warning")
+        if reason is not None:
+            self.app.notify(reason, severity="warning")
             return None
         return self.session.checkpoint
 
