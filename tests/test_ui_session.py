@@ -167,3 +167,32 @@ async def test_every_problem_area_is_a_section_a_problem_link_lands_on():
             await pilot.pause()
             assert app.main.current == area.value, area
             assert app.main.query_one(NavTree).cursor_node.data.kind == area.value
+
+
+async def test_the_environment_masks_what_the_masking_rules_say_and_follows_the_session():
+    """Names and values, as model/masking decides for the CLI too (made-up token, not a real one)."""
+    from ckpt_tui.model.types import EnvVar
+    from ckpt_tui.ui.session import Session
+
+    from .test_ui_widgets import Host
+
+    token = "ghp_" + "A1b2C3d4E5" * 4  # the shape of a GitHub token under a harmless name
+    env = [EnvVar("NOTE", token, f"NOTE={token}"), EnvVar("DB_PASSWORD", "hunter2", "DB_PASSWORD=hunter2"),
+           EnvVar("HOME", "/root", "HOME=/root")]
+    session = Session(Path("hand-made"))
+    table = EnvTable(session)
+    async with Host(table).run_test(size=(100, 10)) as pilot:
+        table.load(env)
+        await pilot.pause()
+
+        def shown() -> dict[str, str]:
+            return {str(table.get_row(k)[0]): str(table.get_row(k)[1]) for k in table.payloads}
+
+        assert token not in shown()["NOTE"] and "hunter2" not in shown()["DB_PASSWORD"]
+        assert shown()["HOME"] == "/root"
+        session.secrets_revealed = True
+        await pilot.pause()
+        assert shown()["NOTE"] == token and shown()["DB_PASSWORD"] == "hunter2"
+        session.secrets_revealed = False
+        await pilot.pause()
+        assert token not in shown()["NOTE"]

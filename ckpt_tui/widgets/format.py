@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..model.masking import MASK, is_secret_name  # noqa: F401  (re-exported for the panes)
+from ..model.masking import MASK, is_secret_name, should_mask  # noqa: F401  (re-exported for the panes)
 from ..text import exact_size, micros, parse_address, plural, size, when  # noqa: F401  (the panes say them as the CLI does)
 
 

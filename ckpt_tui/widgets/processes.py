@@ -146,7 +146,7 @@ class EnvTable(FilterTable):
             if var.malformed:
                 rows.append((key, [("(malformed)", "warning"), var.raw], var))
                 continue
-            if fmt.is_secret_name(var.name) and not self._visible(key):
+            if fmt.should_mask(var.name, var.value) and not self._visible(key):
                 value: Any = (f"{fmt.MASK}  (v reveals)", "secret")
             else:
                 value = var.value
@@ -158,7 +158,7 @@ class EnvTable(FilterTable):
         if key is None:
             return
         var = self.payloads.get(key)
-        if var is None or not fmt.is_secret_name(var.name):
+        if var is None or not fmt.should_mask(var.name, var.value):
             self.notify("This value is not masked.", timeout=2)
             return
         if key in self.revealed:
@@ -179,7 +179,7 @@ class EnvTable(FilterTable):
         var = self.payloads.get(key)
         if var is None:
             return ""
-        if fmt.is_secret_name(var.name) and not self._visible(key):
+        if fmt.should_mask(var.name, var.value) and not self._visible(key):
             return f"{var.name}={fmt.MASK}"
         return var.raw
 
@@ -363,7 +363,7 @@ class ProcessPane(Pane):
         reveal = self.session.secrets_revealed
         for var in data.get("env", []):
             name = var.get("name", "")
-            if not reveal and fmt.is_secret_name(name):  # as on screen: S reveals them
+            if not reveal and fmt.should_mask(name, var.get("value", "")):  # as on screen: S reveals them
                 var["value"] = fmt.MASK
                 var["raw"] = f"{name}={fmt.MASK}"
         return f"process-{proc.pid}-{proc.comm or 'proc'}.json", dumps(data)
