@@ -69,6 +69,44 @@ def is_checkpoint_annotations(ann: dict[str, str]) -> bool:
     return any(k.startswith(CHECKPOINT_ANNOTATION_PREFIXES) for k in ann)
 
 
+def image_facts(ann: dict[str, str], config: dict | None = None) -> dict[str, str]:
+    """What a checkpoint image says of itself in its annotations (index, manifest, config labels)
+    and its image config: container, pod, namespace, engine, runtime, CRIU version, image, host,
+    and when it was checkpointed (the config's ``created``). Empty strings for what it does not say."""
+
+    def get(*suffixes: str) -> str:
+        for key in suffixes:
+            value = ann.get(key, "")
+            if value.strip():
+                return value.strip()
+        return ""
+
+    pod, crio = "io.podman.annotations.checkpoint.", "io.kubernetes.cri-o.annotations.checkpoint."
+    crit = "org.criu.checkpoint."
+    engine = get(crit + "engine.name")
+    if not engine:
+        if any(k.startswith(pod) for k in ann):
+            engine = "Podman"
+        elif any(k.startswith(crio) for k in ann):
+            engine = "CRI-O"
+        elif "io.containerd.checkpoint.runtime" in ann:
+            engine = "containerd"
+    created = config.get("created") if isinstance(config, dict) else None
+    return {
+        "container": get(pod + "name", crit + "container.name", crio + "name"),
+        "pod": get(crit + "pod.name"),
+        "namespace": get(crit + "pod.namespace"),
+        "engine": engine,
+        "runtime": get(pod + "runtime.name", crit + "runtime.name", "io.containerd.checkpoint.runtime"),
+        "criu_version": get(pod + "criu.version", crit + "criu.version"),
+        "image": get(pod + "rootfsImageName", crit + "rootfsImageName", pod + "rawImageName",
+                     crit + "rootfsImageUserRequested", "image.name"),
+        "kernel": get(pod + "host.kernel", crit + "host.kernel"),
+        "arch": get(pod + "host.arch", crit + "host.arch"),
+        "checkpointed": created if isinstance(created, str) else "",
+    }
+
+
 def _str_dict(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
@@ -125,6 +163,11 @@ def _ref_name(desc: dict) -> str:
 
 def _index_blob_tar(ctx: Context, ix: Index, ref: Ref, *, prefix: str, where: str) -> None:
     """Index the tar held in a blob (plain, gzip or zstd, told by magic bytes)."""
+    if ref.remote is not None:  # a layer in a registry: read by range or streamed (registry/layer.py)
+        from .registry.layer import index_remote_tar
+
+        index_remote_tar(ctx, ix, ref, prefix=prefix, where=where)
+        return
     f = None
     try:
         if ref.data is not None:
@@ -233,7 +276,7 @@ def convert_oci(ctx: Context, outer: Index, container: str) -> Converted:
         ctx.problem("oci-layout", "the OCI layout has no oci-layout file", "warning")
     seen: list[str] = []
     found = _find(layout, top, {}, "", 0, seen)
-    where = "OCI archive" if container == "oci-archive" else "OCI layout directory"
+    where = {"oci-archive": "OCI archive", "registry": "registry"}.get(container, "OCI layout directory")
     if found is None and layout.errors:
         raise layout.errors[0]
     if found is None:

@@ -111,13 +111,52 @@ class _RangeRaw(io.RawIOBase):
                 super().close()
 
 
+class _RemoteRaw(io.RawIOBase):
+    """A read-only, seekable view of a member stored in a registry blob (ranges on demand)."""
+
+    def __init__(self, ref: Ref, name: str) -> None:
+        super().__init__()
+        self._ref = ref
+        self._pos = 0
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        n = min(len(b), self._ref.size - self._pos)
+        if n <= 0:
+            return 0
+        data = self._ref.remote.pread(self._ref.offset + self._pos, n)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        new = {0: pos, 1: self._pos + pos, 2: self._ref.size + pos}.get(whence)
+        if new is None:
+            raise ValueError(f"invalid whence {whence}")
+        if new < 0:
+            raise ValueError("negative seek position")
+        self._pos = new
+        return new
+
+    def tell(self) -> int:
+        return self._pos
+
+
 class Source:
     """An opened checkpoint: members in the common layout and lazy access to their bytes."""
 
     def __init__(
         self,
         *,
-        path: Path,
+        path: "Path | str",
         kind: str,
         description: str,
         index: Index,
@@ -143,6 +182,8 @@ class Source:
         self.from_cache = False  # re-opened from the opt-in cache (see cache.py)
         self._cache_lock: Any = None  # finalizer closing the shared lock on the cache entry in use
         self._cache_scratch: Path | None = None  # an uncommitted cache staging dir
+        self.remote = False  # a docker:// source: member bytes come from a registry on demand
+        self._on_close: list[Callable[[], object]] = []  # closes what a registry source holds
 
     def __repr__(self) -> str:
         return f"<Source {self.kind} {str(self.path)!r}: {len(self.members)} members, {len(self.problems)} problems>"
@@ -196,6 +237,11 @@ class Source:
         _, ref = self._data_ref(name)
         if ref.data is not None:
             return _ReadOnlyBytesIO(ref.data)
+        if ref.remote is not None:
+            held = ref.remote.held(ref.offset, ref.size)
+            if held is None:
+                return io.BufferedReader(_RemoteRaw(ref, name), buffer_size=64 << 10)  # type: ignore[return-value]
+            ref = Ref(size=ref.size, path=held[0], offset=held[1])
         assert ref.path is not None
         try:
             raw = _RangeRaw(ref.path, ref.offset, ref.size, ref.nofollow)
@@ -205,11 +251,27 @@ class Source:
 
     def file_range(self, name: str) -> tuple[Path, int, int] | None:
         """``(file, offset, size)`` holding the member's bytes (for mmap), or None when
-        the member lives in memory."""
+        the member lives in memory (or in a registry, and was not fetched yet)."""
         _, ref = self._data_ref(name)
+        if ref.remote is not None:
+            return ref.remote.held(ref.offset, ref.size)
         if ref.data is not None or ref.path is None:
             return None
         return ref.path, ref.offset, ref.size
+
+    def fetch(self, name: str) -> tuple[Path, int, int] | None:
+        """Like :meth:`file_range`, but a member in a registry is fetched first (in one pass of
+        ranged GETs), so that it can be mapped; None for members that live in memory."""
+        _, ref = self._data_ref(name)
+        if ref.remote is not None:
+            ref.remote.ensure(ref.offset, ref.offset + ref.size)
+            return ref.remote.held(ref.offset, ref.size)
+        return self.file_range(name)
+
+    def is_remote(self, name: str) -> bool:
+        """True when the member's bytes are read from a registry on demand (not held yet)."""
+        _, ref = self._data_ref(name)
+        return ref.remote is not None and ref.remote.held(ref.offset, ref.size) is None
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -224,6 +286,12 @@ class Source:
             shutil.rmtree(self._cache_scratch, ignore_errors=True)
         if self._cache_lock is not None:
             self._cache_lock()
+        for hook in self._on_close:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - closing must not fail
+                pass
+        self._on_close.clear()
 
     def __enter__(self) -> "Source":
         return self
@@ -252,6 +320,11 @@ def open_source(
     ``watch`` (an ``index.Watch``) sees every file member as it is indexed and may take the
     data of large ones as they stream past instead of keeping them (``Source.discarded``);
     it is ignored when the opt-in cache is on (an entry must be complete)."""
+    if isinstance(path, str) and path.startswith("docker://"):  # a checkpoint image in a registry
+        from .registry.source import open_remote
+
+        return open_remote(path, workspace=workspace, limits=limits, progress=progress,
+                           on_metadata=on_metadata, watch=watch)
     try:
         p = Path(os.fspath(path)).absolute()
     except TypeError:
