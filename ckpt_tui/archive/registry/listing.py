@@ -1,0 +1,99 @@
+"""Which tags of a repository (or repositories of a registry) are checkpoint images.
+
+From manifests and configs only, never a layer byte: for each tag its index and manifest, the
+image config (or a containerd checkpoint's config blob), then the annotations decide. Rows have
+the shape ``peek_metadata`` gives for a checkpoint on disk (``config``, ``size``, ``kind``) plus
+``facts`` (:func:`ckpt_tui.archive.oci.image_facts`), the ``digest`` the tag names and the
+``reference``; a tag that cannot be read gives ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .reference import Reference, RegistryError, parse, parse_registry
+from .source import Options, early_metadata, make_client, resolve
+
+
+@dataclass
+class Listing:
+    rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # tags that are ordinary images
+    requests: int = 0
+    bytes_read: int = 0
+
+
+def _describe(client, ref: Reference, platform: str | None) -> dict[str, Any] | None:
+    from ..oci import MT_CONFIG, image_facts, is_checkpoint_annotations
+
+    res = resolve(client, ref, platform)
+    early = early_metadata(res)
+    ann, facts = early["annotations"], early["facts"]
+    size = sum(int(d.get("size") or 0) for d in res.blobs if isinstance(d.get("size"), int))
+    if res.manifest is None:  # a containerd checkpoint index: its config blob names the container
+        from ..containerd import decode_config_blob, synthesize_config
+        from ..oci import JSON_CAP
+
+        cdesc = next((d for d in res.blobs if d.get("mediaType") == MT_CONFIG), None)
+        config: dict[str, Any] = {}
+        if cdesc is not None and isinstance(cdesc.get("digest"), str):
+            blob = client.blob_json(ref, cdesc["digest"], JSON_CAP, "checkpoint config")
+            config = synthesize_config(decode_config_blob(blob), ann, "")
+        facts = {**image_facts(ann), "engine": "containerd"}
+        facts["container"] = facts["container"] or str(config.get("name", ""))
+        facts["image"] = facts["image"] or str(config.get("rootfsImageName", ""))
+        early["config"] = {**early["config"], "name": facts["container"]} if facts["container"] else early["config"]
+    elif not is_checkpoint_annotations(ann):
+        return None
+    return {"config": early["config"], "spec": None, "size": size, "kind": "registry", "facts": facts,
+            "digest": res.top.get("digest", ""), "platform": res.platform}
+
+
+def list_repository(text: str, opts: Options | None = None, *, limit: int = 10_000, client=None) -> Listing:
+    """The checkpoint images among the tags of ``docker://HOST/REPO`` (a tag given: only that one)."""
+    ref = parse(text, allow_bare=True)
+    own = client is None
+    client = client or make_client(ref, opts)
+    out = Listing()
+    try:
+        tags = [ref.reference] if (ref.tag or ref.digest) else client.tags(ref, limit)
+        for tag in tags[:limit]:
+            tref = ref.with_digest(tag) if ":" in tag else ref.with_tag(tag)
+            try:
+                meta = _describe(client, tref, (opts or Options()).platform)
+            except RegistryError as exc:
+                out.rows.append((str(tref), {"error": str(exc)}))
+                continue
+            if meta is None:
+                out.skipped.append(str(tref))
+                continue
+            out.rows.append((str(tref), {**meta, "reference": str(tref)}))
+        out.requests, out.bytes_read = client.stats.requests, client.stats.body_bytes
+        return out
+    finally:
+        if own:
+            client.close()
+
+
+def list_catalog(text: str, opts: Options | None = None, *, limit: int = 10_000) -> Listing:
+    """Every repository of the registry ``docker://HOST[:PORT]`` (the ``_catalog`` API), listed
+    as :func:`list_repository` lists one."""
+    host = parse_registry(text)
+    probe = Reference(host, "catalog")
+    client = make_client(probe, opts)
+    out = Listing()
+    try:
+        repos = client.catalog(limit)
+        for repo in repos:
+            try:
+                got = list_repository(f"docker://{host}/{repo}", opts, limit=limit, client=client)
+            except RegistryError as exc:
+                out.rows.append((f"docker://{host}/{repo}", {"error": str(exc)}))
+                continue
+            out.rows.extend(got.rows)
+            out.skipped.extend(got.skipped)
+        out.requests, out.bytes_read = client.stats.requests, client.stats.body_bytes
+        return out
+    finally:
+        client.close()
