@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -528,4 +529,5 @@ def _reason(exc: BaseException) -> str:
     for marker in ("Failed to establish a new connection: ", "] "):
         if marker in text:
             text = text.rsplit(marker, 1)[-1]
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", text)
     return text.strip("')\"( ") or type(exc).__name__
