@@ -65,7 +65,11 @@ def test_podman_checkpoint_image_streams_gzip_layer(fake_registry, images):
         assert src.read("config.dump") == local.read("config.dump")
         assert _processes(src) == _processes(local)
     # the first overview comes from the manifest's annotations, before any layer byte
-    assert seen[0]["config"]["name"] == "web3" and seen[0]["facts"]["criu_version"] == "40200"
+    from ckpt_tui.model.metadata import info_from_peek
+
+    early = info_from_peek(seen[0])
+    assert (early.name, str(early.engine), early.criu_version) == ("web3", "Podman", "40200")
+    assert "spec" not in seen[0] or seen[0]["spec"] is None
 
 
 def test_bearer_token_scoped_and_anonymous(fake_registry, images):

@@ -17,6 +17,7 @@ from ckpt_tui.archive.registry.listing import list_catalog, list_repository
 from ckpt_tui.archive.registry.push import push_layout
 from ckpt_tui.archive.registry.source import Options, make_client, open_remote
 from ckpt_tui.model.loader import build_checkpoint
+from ckpt_tui.model.metadata import info_from_peek
 
 from .registry_fixtures import (PASSWORD, USER, no_auth_files, registry, registry_auth,  # noqa: F401
                                 skopeo)
@@ -55,7 +56,7 @@ def test_skopeo_copy_then_open(registry, images):
     got = skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{images['podman']}", registry.url("sk/web:podman"))
     assert got.returncode == 0, got.stderr
     with open_remote(registry.url("sk/web:podman"), opts=OPTS) as src, open_source(images["podman"]) as local:
-        assert src.description.startswith("Podman checkpoint image") and "(registry)" in src.description
+        assert src.description == f"checkpoint image {registry.host}/sk/web:podman (registry)"
         assert list(src.members) == list(local.members)
         assert src.read("checkpoint/pages-1.img") == local.read("checkpoint/pages-1.img")
         assert _procs(src) == _procs(local)
@@ -180,8 +181,9 @@ def test_list_tags_and_catalog(registry, images, tmp_path):
     assert set(rows) == {registry.url("list/web:plain"), registry.url("list/web:gzip")}
     assert listing.skipped == [registry.url("list/web:busybox")]
     row = rows[registry.url("list/web:plain")]
-    assert row["facts"]["container"] == "web" and row["facts"]["engine"] == "Podman"
-    assert row["facts"]["runtime"] == "runc" and row["facts"]["checkpointed"]
+    info = info_from_peek(row)
+    assert (info.name, str(info.engine), info.runtime) == ("web", "Podman", "runc")
+    assert info.checkpointed is not None and info.checkpointed.year >= 2026
     assert row["size"] > 0 and row["digest"].startswith("sha256:")
     every = list_catalog(f"docker://{registry.host}", OPTS)
     assert registry.url("list/web:plain") in dict(every.rows)
@@ -275,5 +277,7 @@ def test_containerd_checkpoint_index_pushed_and_read_back(registry, images, tmp_
         assert list(src.members) == list(local.members)
         assert _procs(src) == _procs(local)
     rows = dict(list_repository(registry.url("ctr/web"), OPTS).rows)
-    assert rows[registry.url("ctr/web:1")]["facts"]["engine"] == "containerd"
-    assert rows[registry.url("ctr/web:1")]["facts"]["runtime"] == "io.containerd.runc.v2"
+    info = info_from_peek(rows[registry.url("ctr/web:1")])
+    with open_source(images["containerd"]) as local:
+        want = build_checkpoint(local).info
+    assert (str(info.engine), info.runtime, info.name) == ("containerd", "io.containerd.runc.v2", want.name)

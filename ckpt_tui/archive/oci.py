@@ -69,44 +69,6 @@ def is_checkpoint_annotations(ann: dict[str, str]) -> bool:
     return any(k.startswith(CHECKPOINT_ANNOTATION_PREFIXES) for k in ann)
 
 
-def image_facts(ann: dict[str, str], config: dict | None = None) -> dict[str, str]:
-    """What a checkpoint image says of itself in its annotations (index, manifest, config labels)
-    and its image config: container, pod, namespace, engine, runtime, CRIU version, image, host,
-    and when it was checkpointed (the config's ``created``). Empty strings for what it does not say."""
-
-    def get(*suffixes: str) -> str:
-        for key in suffixes:
-            value = ann.get(key, "")
-            if value.strip():
-                return value.strip()
-        return ""
-
-    pod, crio = "io.podman.annotations.checkpoint.", "io.kubernetes.cri-o.annotations.checkpoint."
-    crit = "org.criu.checkpoint."
-    engine = get(crit + "engine.name")
-    if not engine:
-        if any(k.startswith(pod) for k in ann):
-            engine = "Podman"
-        elif any(k.startswith(crio) for k in ann):
-            engine = "CRI-O"
-        elif "io.containerd.checkpoint.runtime" in ann:
-            engine = "containerd"
-    created = config.get("created") if isinstance(config, dict) else None
-    return {
-        "container": get(pod + "name", crit + "container.name", crio + "name"),
-        "pod": get(crit + "pod.name"),
-        "namespace": get(crit + "pod.namespace"),
-        "engine": engine,
-        "runtime": get(pod + "runtime.name", crit + "runtime.name", "io.containerd.checkpoint.runtime"),
-        "criu_version": get(pod + "criu.version", crit + "criu.version"),
-        "image": get(pod + "rootfsImageName", crit + "rootfsImageName", pod + "rawImageName",
-                     crit + "rootfsImageUserRequested", "image.name"),
-        "kernel": get(pod + "host.kernel", crit + "host.kernel"),
-        "arch": get(pod + "host.arch", crit + "host.arch"),
-        "checkpointed": created if isinstance(created, str) else "",
-    }
-
-
 def _str_dict(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}

@@ -2,9 +2,10 @@
 
 From manifests and configs only, never a layer byte: for each tag its index and manifest, the
 image config (or a containerd checkpoint's config blob), then the annotations decide. Rows have
-the shape ``peek_metadata`` gives for a checkpoint on disk (``config``, ``size``, ``kind``) plus
-``facts`` (:func:`ckpt_tui.archive.oci.image_facts`), the ``digest`` the tag names and the
-``reference``; a tag that cannot be read gives ``{"error": message}``.
+the shape ``peek_metadata`` gives for a checkpoint on disk (``config``, ``spec``, ``annotations``,
+``size``, ``kind``; ``model.metadata.info_from_peek`` makes the container record of it) plus the
+``digest`` the tag names, the ``platform`` and the ``reference``; a tag that cannot be read gives
+``{"error": message}``.
 """
 
 from __future__ import annotations
@@ -25,29 +26,25 @@ class Listing:
 
 
 def _describe(client, ref: Reference, platform: str | None) -> dict[str, Any] | None:
-    from ..oci import MT_CONFIG, image_facts, is_checkpoint_annotations
+    """The tag's overview (``early_metadata``), or None for an ordinary image."""
+    from ..oci import MT_CONFIG, is_checkpoint_annotations
 
     res = resolve(client, ref, platform)
-    early = early_metadata(res)
-    ann, facts = early["annotations"], early["facts"]
+    meta = early_metadata(res)
     size = sum(int(d.get("size") or 0) for d in res.blobs if isinstance(d.get("size"), int))
     if res.manifest is None:  # a containerd checkpoint index: its config blob names the container
         from ..containerd import decode_config_blob, synthesize_config
         from ..oci import JSON_CAP
 
         cdesc = next((d for d in res.blobs if d.get("mediaType") == MT_CONFIG), None)
-        config: dict[str, Any] = {}
         if cdesc is not None and isinstance(cdesc.get("digest"), str):
             blob = client.blob_json(ref, cdesc["digest"], JSON_CAP, "checkpoint config")
-            config = synthesize_config(decode_config_blob(blob), ann, "")
-        facts = {**image_facts(ann), "engine": "containerd"}
-        facts["container"] = facts["container"] or str(config.get("name", ""))
-        facts["image"] = facts["image"] or str(config.get("rootfsImageName", ""))
-        early["config"] = {**early["config"], "name": facts["container"]} if facts["container"] else early["config"]
-    elif not is_checkpoint_annotations(ann):
+            cfg = decode_config_blob(blob)
+            meta["config"] = {**synthesize_config(cfg, meta["annotations"], ""), **meta["config"]}
+            meta["spec"] = cfg.spec
+    elif not is_checkpoint_annotations(meta["annotations"]):
         return None
-    return {"config": early["config"], "spec": None, "size": size, "kind": "registry", "facts": facts,
-            "digest": res.top.get("digest", ""), "platform": res.platform}
+    return {**meta, "size": size, "digest": res.top.get("digest", ""), "platform": res.platform}
 
 
 def list_repository(text: str, opts: Options | None = None, *, limit: int = 10_000, client=None) -> Listing:

@@ -207,21 +207,25 @@ def _blob_name(digest: str) -> str:
 
 
 def early_metadata(res: Resolved) -> dict[str, Any]:
-    """The overview the index, manifest and config give, in the shape ``on_metadata`` hands out:
-    a ``config`` in config.dump's shape made from the annotations (replaced by the real
-    config.dump once the layer streams past) and the ``annotations`` themselves."""
-    from ..oci import CHECKPOINT_ANNOTATION_PREFIXES, image_facts
+    """The overview the index, manifest and config give, in the shape ``peek_metadata`` and
+    ``on_metadata`` hand out (``model.metadata.info_from_peek`` reads it): the image's
+    ``annotations`` (index, manifest and config labels), its kind, and a ``config`` whose only
+    key is ``checkpointedTime``, the image config's ``created`` (``ckpt-tui build`` sets it to
+    the checkpoint time, podman makes the image right after the checkpoint); the real
+    config.dump replaces it once the layer streams past."""
+    from ..oci import CHECKPOINT_ANNOTATION_PREFIXES
 
     ann = dict(res.index_annotations)
     if res.manifest is not None and isinstance(res.manifest.get("annotations"), dict):
         ann.update({str(k): str(v) for k, v in res.manifest["annotations"].items()})
-    labels = ((res.config or {}).get("config") or {}).get("Labels") if isinstance(res.config, dict) else None
+    inner = (res.config or {}).get("config") if isinstance(res.config, dict) else None
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
     if isinstance(labels, dict):
         ann.update({str(k): str(v) for k, v in labels.items() if str(k).startswith(CHECKPOINT_ANNOTATION_PREFIXES)})
-    facts = image_facts(ann, res.config)
-    config = {k: v for k, v in (("name", facts["container"]), ("rootfsImageName", facts["image"]),
-                                 ("runtime", facts["runtime"]), ("checkpointedTime", facts["checkpointed"])) if v}
-    return {"config": config, "spec": None, "annotations": ann, "facts": facts}
+    created = res.config.get("created") if isinstance(res.config, dict) else None
+    config = {"checkpointedTime": created} if isinstance(created, str) and created else {}
+    kind = "containerd-image" if res.manifest is None else "registry"
+    return {"config": config, "spec": None, "annotations": ann, "kind": kind}
 
 
 # -- opening ----------------------------------------------------------------------
@@ -251,9 +255,9 @@ def open_remote(text: str, *, workspace: Workspace | None = None, limits: Limits
         ctx.watch = watch
         ctx.kind = "registry"
         early = early_metadata(res)
-        ctx.metadata["config"] = early["config"]
+        ctx.metadata.update(config=early["config"], annotations=early["annotations"])
         if on_metadata is not None:
-            on_metadata({**early, "kind": "registry", "size": total})
+            on_metadata({**early, "size": total})
         outer = Index(ctx)
         ref_name = f"{ref.registry}/{ref.repository}" + (f":{ref.tag}" if ref.tag else "") + (
             f"@{ref.digest}" if ref.digest else "")
