@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from .archive.registry.reference import RemotePath, as_path
 from .commands import (
     ActionCommands,
     AddressCommands,
@@ -94,7 +95,7 @@ class CkptApp(App[int]):
     ) -> None:
         super().__init__()
         self.is_demo = path is None
-        self.path = Path(path) if path is not None else DEMO_PATH
+        self.path = as_path(path) if path is not None else DEMO_PATH  # docker://: a RemotePath
         self.log_files = [str(p) for p in log_files]
         self.readonly = readonly
         self.max_size = max_size
@@ -146,7 +147,7 @@ class CkptApp(App[int]):
             self.start_load(self.path)
 
     def start_load(self, path: Path) -> None:
-        self.path = Path(path)
+        self.path = as_path(path)
         self.loading = True
         self.load_error = ""
         self.load(self.path, first=True)
@@ -180,6 +181,16 @@ class CkptApp(App[int]):
         except Exception:  # pragma: no cover - the archive layer is part of the package
             archive = None  # type: ignore[assignment]
 
+        if first and isinstance(path, RemotePath) and path.is_dir():  # a registry repository: its tags
+            try:
+                from .archive.registry.listing import list_repository
+
+                rows = list_repository(str(path)).rows
+            except Exception as exc:  # CkptError says it in words; anything else too, rather than crash
+                self.post_message(LoadFailed(path, str(exc) or type(exc).__name__))
+                return
+            self.post_message(CheckpointsFound(path, [(as_path(ref), meta) for ref, meta in rows]))
+            return
         if first and path.is_dir() and archive is not None and hasattr(archive, "find_checkpoints"):
             try:
                 found = archive.find_checkpoints(path)
@@ -220,7 +231,7 @@ class CkptApp(App[int]):
         try:
             from .model import load_checkpoint
 
-            checkpoint = load_checkpoint(path, limits=self._limits(), progress=progress, log_files=self.log_files,
+            checkpoint = load_checkpoint(str(path) if isinstance(path, RemotePath) else path, limits=self._limits(), progress=progress, log_files=self.log_files,
                                          on_metadata=metadata, cancelled=lambda: worker.is_cancelled)
         except Cancelled:
             return
@@ -331,7 +342,7 @@ class CkptApp(App[int]):
             if path is None:
                 self.exit(0)
                 return
-            self._open_picked(Path(path))
+            self._open_picked(as_path(path))
 
         self.loading = False
         self.refresh_bindings()
@@ -374,9 +385,9 @@ class CkptApp(App[int]):
         def chosen(path: Path | None) -> None:
             if path is None:
                 return  # Escape: stay with the one open
-            if Path(path) == self.path and self.checkpoint is not None:
+            if as_path(path) == self.path and self.checkpoint is not None:
                 return  # the one open
-            self._open_picked(Path(path))
+            self._open_picked(as_path(path))
 
         self.push_screen(RepickScreen(directory, entries, current=self.path), chosen)
 

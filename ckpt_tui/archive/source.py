@@ -30,6 +30,7 @@ from .index import (
     read_limited,
     walk_directory,
 )
+from .registry.reference import is_remote
 from .results import cache_dir
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
@@ -320,10 +321,10 @@ def open_source(
     ``watch`` (an ``index.Watch``) sees every file member as it is indexed and may take the
     data of large ones as they stream past instead of keeping them (``Source.discarded``);
     it is ignored when the opt-in cache is on (an entry must be complete)."""
-    if isinstance(path, str) and path.startswith("docker://"):  # a checkpoint image in a registry
+    if is_remote(path):  # a checkpoint image in a registry
         from .registry.source import open_remote
 
-        return open_remote(path, workspace=workspace, limits=limits, progress=progress,
+        return open_remote(str(path), workspace=workspace, limits=limits, progress=progress,
                            on_metadata=on_metadata, watch=watch)
     try:
         p = Path(os.fspath(path)).absolute()

@@ -27,8 +27,9 @@ class RegistryError(ArchiveError):
 
 
 def is_remote(path: object) -> bool:
-    """True for a ``docker://`` reference (a str; paths on disk never start with it)."""
-    return isinstance(path, str) and path.startswith(PREFIX)
+    """True for a ``docker://`` reference (a str or a :class:`RemotePath`; paths on disk never
+    start with it: ``pathlib`` would make it ``docker:/``)."""
+    return isinstance(path, RemotePath) or (isinstance(path, str) and path.startswith(PREFIX))
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,48 @@ def parse_registry(text: str) -> str:
     if not host or not _HOST.match(host):
         raise RegistryError(f"{text!r}: {host!r} is not a registry host[:port]")
     return host
+
+
+class RemotePath:
+    """A ``docker://`` reference where the UI keeps a :class:`pathlib.Path`: ``name`` (the last
+    part, ``web:v1``), ``is_dir()`` (a repository without tag or digest: a list of its checkpoint
+    tags to pick from), ``str()`` (the reference). It has no ``__fspath__``: it is no file."""
+
+    def __init__(self, text: str) -> None:
+        self.ref = parse(text, allow_bare=True)
+        self.text = str(self.ref)
+
+    @property
+    def name(self) -> str:
+        return self.text.rsplit("/", 1)[-1]
+
+    def is_dir(self) -> bool:
+        return not (self.ref.tag or self.ref.digest)
+
+    def is_file(self) -> bool:
+        return False
+
+    def exists(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"RemotePath({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemotePath) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def as_path(value: object):
+    """``RemotePath`` for a ``docker://`` reference, else ``pathlib.Path(value)``."""
+    from pathlib import Path
+
+    if isinstance(value, RemotePath):
+        return value
+    text = str(value)
+    return RemotePath(text) if is_remote(text) else Path(value)  # type: ignore[arg-type]
