@@ -3,7 +3,7 @@
 ``ckpt-tui build``'s own writer (``actions.build.build_image``) turns the real Podman archives of
 ``tests/data`` into OCI layouts, uncompressed (read by range) and gzip (streamed); the real
 checkpoint images of ``tests/data`` (podman ``--create-image``, containerd ``ctr c checkpoint``)
-are used as they are.
+are used as they are. ``zchunked``: skopeo's zstd:chunked recompression of our layouts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,29 @@ def _build(src: Path, out: Path, name: str, compression: str) -> Path:
     if not (out / "index.json").exists():
         build_image(src, name, oci_dir=out, compression=compression)
     return out
+
+
+def zstd_chunked(layout: Path, out: Path) -> Path:
+    """``layout`` recompressed as zstd:chunked by skopeo (containers/image's own writer)."""
+    import os
+    import shutil
+    import subprocess
+
+    exe = shutil.which("skopeo")
+    if exe is None:
+        pytest.skip("skopeo is not installed")
+    if not (out / "index.json").exists():
+        env = {**os.environ, "HOME": str(out.parent / "skopeo-home")}  # no blob-info cache of the machine's
+        got = subprocess.run([exe, "copy", "--dest-compress-format", "zstd:chunked", "--dest-compress",
+                              f"oci:{layout}", f"oci:{out}"], capture_output=True, text=True, env=env, timeout=300)
+        assert got.returncode == 0, got.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def zchunked(images, tmp_path_factory):
+    root = tmp_path_factory.mktemp("zchunked")
+    return {"mem": zstd_chunked(images["mem-plain"], root / "mem"), "web": zstd_chunked(images["web-plain"], root / "web")}
 
 
 @pytest.fixture(scope="session")

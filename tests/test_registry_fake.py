@@ -16,7 +16,7 @@ from ckpt_tui.errors import CkptError
 from ckpt_tui.model import load_checkpoint
 
 from .registry_fixtures import FakeRegistry, fake_registry, no_auth_files, other_host  # noqa: F401
-from .registry_images import images  # noqa: F401
+from .registry_images import images, zchunked  # noqa: F401
 
 OPTS = Options(tls_verify=False, retries=2)
 
@@ -305,3 +305,36 @@ def test_multi_platform_index(fake_registry, images):
         assert json.loads(src.read("config.dump"))["name"] == "web3"
     with pytest.raises(ArchiveError, match="no image for platform linux/s390x .*linux/amd64, linux/arm64.*--platform"):
         _open(fake_registry.url("multi/web"), Options(tls_verify=False, platform="linux/s390x"))
+
+
+def _zc_layer(fake: FakeRegistry, repo: str) -> dict:
+    top = json.loads(fake.repos[repo]["latest"][1])
+    manifest = json.loads(fake.repos[repo][top["manifests"][0]["digest"]][1])
+    return manifest["layers"][0]
+
+
+def test_zstd_chunked_chunk_that_does_not_match_its_digest(fake_registry, zchunked):
+    """A byte changed inside one member's compressed chunk: the table of contents says where and
+    what it must hash to, so that member is refused; the others still read."""
+    from ckpt_tui.archive.registry.toc import read_toc
+
+    fake_registry.add_layout("zc/web", "latest", zchunked["web"])
+    layer = _zc_layer(fake_registry, "zc/web")
+    with _open(fake_registry.url("zc/web")) as src:
+        entry = next(e for e in read_toc(src._index.refs["checkpoint/pstree.img"].remote.blob)
+                     if e.get("name") == "checkpoint/pages-1.img")
+        good = src.read("checkpoint/core-1.img")
+    fake_registry.b.corrupt[layer["digest"]] = entry["offset"] + 8
+    with _open(fake_registry.url("zc/web")) as src:
+        assert src.read("checkpoint/core-1.img") == good
+        with pytest.raises(ArchiveError, match="pages-1.img: its chunk at byte 0 does not"):
+            src.read("checkpoint/pages-1.img")
+
+
+def test_zstd_chunked_table_of_contents_checked(fake_registry, zchunked):
+    fake_registry.add_layout("zc/web", "latest", zchunked["web"])
+    layer = _zc_layer(fake_registry, "zc/web")
+    pos = int(layer["annotations"]["io.containers.zstd-chunked.manifest-position"].split(":")[0])
+    fake_registry.b.corrupt[layer["digest"]] = pos + 10
+    with pytest.raises(ArchiveError, match="table of contents hashes to .*nothing of it is used"):
+        _open(fake_registry.url("zc/web"))

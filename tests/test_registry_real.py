@@ -21,7 +21,7 @@ from ckpt_tui.model.metadata import info_from_peek
 
 from .registry_fixtures import (PASSWORD, USER, no_auth_files, registry, registry_auth,  # noqa: F401
                                 skopeo)
-from .registry_images import images  # noqa: F401
+from .registry_images import images, zchunked  # noqa: F401
 
 OPTS = Options(tls_verify=False)
 AUTH = Options(tls_verify=False, creds=f"{USER}:{PASSWORD}")
@@ -281,3 +281,26 @@ def test_containerd_checkpoint_index_pushed_and_read_back(registry, images, tmp_
     with open_source(images["containerd"]) as local:
         want = build_checkpoint(local).info
     assert (str(info.engine), info.runtime, info.name) == ("containerd", "io.containerd.runc.v2", want.name)
+
+
+def test_zstd_chunked_layer_read_by_its_table_of_contents(registry, images, zchunked):
+    lay = zchunked["mem"]
+    res, _ = _push(registry, "zc/mem:1", lay)
+    manifest = json.loads(skopeo("inspect", "--tls-verify=false", "--raw",
+                                 registry.url("zc/mem:1") + "").stdout)
+    if "manifests" in manifest:
+        digest = manifest["manifests"][0]["digest"]
+        manifest = json.loads(skopeo("inspect", "--tls-verify=false", "--raw",
+                                     registry.url("zc/mem") + "@" + digest).stdout)
+    layer = manifest["layers"][0]
+    assert "io.containers.zstd-chunked.manifest-position" in layer.get("annotations", {})
+    with open_remote(registry.url("zc/mem:1"), opts=OPTS) as src, open_source(images["mem-plain"]) as local:
+        ck, lk = build_checkpoint(src), build_checkpoint(local)
+        assert _procs(src) == _procs(local)
+        client = src._index.refs["checkpoint/pstree.img"].remote.blob.client
+        assert client.stats.body_bytes < layer["size"] // 4, (client.stats.body_bytes, layer["size"])
+        pid = sorted(ck.processes)[0]
+        span = next(iter(ck.memory(pid).present_spans()))
+        assert ck.memory(pid).read(span[0], 8192) == lk.memory(pid).read(span[0], 8192)
+        hits = [(m.pid, m.address) for m in ck.search_memory(b"CKPT-MARKER-")]
+        assert hits and hits == [(m.pid, m.address) for m in lk.search_memory(b"CKPT-MARKER-")]
