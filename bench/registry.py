@@ -9,7 +9,8 @@ image followed by opening it.
 
 The checkpoint is bench/gen.py's ``mem`` archive (derived from the real memhog fixture); ``ckpt-tui
 build``'s writer makes two images of it, an uncompressed layer (read by HTTP range) and a gzip
-layer (streamed once), pushed with our own push to Debian's ``docker-registry serve`` on 127.0.0.1
+layer (streamed once), and skopeo recompresses the first as zstd:chunked (read by its table of
+contents); all are pushed with our own push to Debian's ``docker-registry serve`` on 127.0.0.1
 (storage in a temp dir). Each measurement is a fresh child process; bytes are response bodies
 (ours: the client's count; skopeo: the blobs and manifests of the image, which it fetches whole).
 Not a test: nothing here asserts a time.
@@ -124,6 +125,15 @@ def layouts(mem: list[int], log) -> tuple[Path, dict[str, Path]]:
             shutil.rmtree(d, ignore_errors=True)
             build_image(archive, f"localhost/bench:{comp}", oci_dir=d, compression=comp)
         out["uncompressed" if comp == "none" else "gzip"] = d
+    zc = gen.CACHE / f"registry-{spec.key()}-zstd-chunked"
+    if shutil.which("skopeo") and not (zc / "index.json").exists():
+        log("recompressing the uncompressed image as zstd:chunked with skopeo")
+        shutil.rmtree(zc, ignore_errors=True)
+        env = {**__import__("os").environ, "HOME": str(gen.CACHE / "skopeo-home")}
+        subprocess.run(["skopeo", "copy", "--dest-compress-format", "zstd:chunked", "--dest-compress",
+                        f"oci:{out['uncompressed']}", f"oci:{zc}"], check=True, capture_output=True, env=env)
+    if (zc / "index.json").exists():
+        out["zstd:chunked"] = zc
     return archive, out
 
 
@@ -162,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         proc, host = start_registry(Path(tmp))
         try:
             for kind, lay in lays.items():
-                url = f"docker://{host}/bench/mem:{kind}"
+                url = f"docker://{host}/bench/mem:{kind.replace(':', '-')}"
                 ref = parse(url)
                 client = make_client(ref, Options(tls_verify=False))
                 t = time.perf_counter()
