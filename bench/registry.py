@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 search = [child(CHILD, url, "search") for _ in range(max(1, a.repeat // 2))]
                 base = []
                 for _ in range(a.repeat):
-                    target = Path(tmp) / f"{kind}.oci.tar"
+                    target = Path(tmp) / f"{kind.replace(':', '-')}.oci.tar"
                     target.unlink(missing_ok=True)
                     t = time.perf_counter()
                     got = subprocess.run(["skopeo", "copy", "--src-tls-verify=false", url, f"oci-archive:{target}"],

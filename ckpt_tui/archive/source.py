@@ -59,16 +59,23 @@ class _ReadOnlyBytesIO(io.BytesIO):
 
 
 class _RangeRaw(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes of a file from ``offset``."""
+    """A read-only, seekable view of ``size`` bytes that ``pread(offset, n)`` reads: a range of a
+    file (:meth:`of_file`) or a member in a registry blob (ranges fetched on demand)."""
 
-    def __init__(self, path: Path, offset: int, size: int, nofollow: bool) -> None:
+    def __init__(self, pread: Callable[[int, int], bytes], size: int, name: str,
+                 on_close: Callable[[], object] | None = None) -> None:
         super().__init__()
-        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
-        self._fd = os.open(path, flags)
-        self._offset = offset
+        self._pread = pread
         self._size = size
         self._pos = 0
-        self.name = str(path)
+        self._on_close = on_close
+        self.name = name
+
+    @classmethod
+    def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> "_RangeRaw":
+        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
+        fd = os.open(path, flags)
+        return cls(lambda off, n: os.pread(fd, n, offset + off), size, str(path), lambda: os.close(fd))
 
     def readable(self) -> bool:
         return True
@@ -82,19 +89,14 @@ class _RangeRaw(io.RawIOBase):
         n = min(len(b), self._size - self._pos)
         if n <= 0:
             return 0
-        data = os.pread(self._fd, n, self._offset + self._pos)
+        data = self._pread(self._pos, n)
         b[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 0:
-            new = pos
-        elif whence == 1:
-            new = self._pos + pos
-        elif whence == 2:
-            new = self._size + pos
-        else:
+        new = {0: pos, 1: self._pos + pos, 2: self._size + pos}.get(whence)
+        if new is None:
             raise ValueError(f"invalid whence {whence}")
         if new < 0:
             raise ValueError("negative seek position")
@@ -107,48 +109,10 @@ class _RangeRaw(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             try:
-                os.close(self._fd)
+                if self._on_close is not None:
+                    self._on_close()
             finally:
                 super().close()
-
-
-class _RemoteRaw(io.RawIOBase):
-    """A read-only, seekable view of a member stored in a registry blob (ranges on demand)."""
-
-    def __init__(self, ref: Ref, name: str) -> None:
-        super().__init__()
-        self._ref = ref
-        self._pos = 0
-        self.name = name
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        n = min(len(b), self._ref.size - self._pos)
-        if n <= 0:
-            return 0
-        data = self._ref.remote.pread(self._ref.offset + self._pos, n)
-        b[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        new = {0: pos, 1: self._pos + pos, 2: self._ref.size + pos}.get(whence)
-        if new is None:
-            raise ValueError(f"invalid whence {whence}")
-        if new < 0:
-            raise ValueError("negative seek position")
-        self._pos = new
-        return new
-
-    def tell(self) -> int:
-        return self._pos
 
 
 class Source:
@@ -241,11 +205,13 @@ class Source:
         if ref.remote is not None:
             held = ref.remote.held(ref.offset, ref.size)
             if held is None:
-                return io.BufferedReader(_RemoteRaw(ref, name), buffer_size=64 << 10)  # type: ignore[return-value]
+                remote, base = ref.remote, ref.offset
+                raw = _RangeRaw(lambda off, n: remote.pread(base + off, n), ref.size, name)
+                return io.BufferedReader(raw, buffer_size=64 << 10)  # type: ignore[return-value]
             ref = Ref(size=ref.size, path=held[0], offset=held[1])
         assert ref.path is not None
         try:
-            raw = _RangeRaw(ref.path, ref.offset, ref.size, ref.nofollow)
+            raw = _RangeRaw.of_file(ref.path, ref.offset, ref.size, ref.nofollow)
         except OSError as exc:
             raise ArchiveError(f"cannot open {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
         return io.BufferedReader(raw)  # type: ignore[return-value]
