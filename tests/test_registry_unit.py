@@ -161,3 +161,36 @@ def test_blobstore_mismatch_is_dropped(tmp_path):
     again = BlobStore(tmp_path, shared=True).entry(digest, len(data))
     assert again.missing(0, len(data)) == [(0, len(data))]  # nothing of it survives for another process
     store.close()
+
+
+def test_blobstore_is_bounded_and_never_evicts_an_entry_in_use(tmp_path):
+    """The re-open cache's least-recently-used eviction covers blob entries too."""
+    import hashlib
+    import time
+
+    def blob(n):
+        data = bytes([n]) * 100_000
+        return "sha256:" + hashlib.sha256(data).hexdigest(), data
+
+    store = BlobStore(tmp_path, shared=True, max_bytes=150_000)
+    (d1, b1), (d2, b2) = blob(1), blob(2)
+    e1 = store.entry(d1, len(b1))
+    e1.write(0, b1)
+    store.close()
+    time.sleep(0.01)
+    user = BlobStore(tmp_path, shared=True, max_bytes=150_000)  # another process holds the first blob
+    held = user.entry(d1, len(b1))
+    store = BlobStore(tmp_path, shared=True, max_bytes=150_000)
+    e2 = store.entry(d2, len(b2))
+    e2.write(0, b2)
+    store.close()
+    store.evict()  # 200,000 bytes held, 150,000 allowed: the first is older but in use
+    assert held.read(0, 10) == b1[:10]
+    fresh = BlobStore(tmp_path, shared=True, max_bytes=150_000)
+    assert fresh.entry(d2, len(b2)).missing(0, len(b2)) == [(0, len(b2))]  # the second had to go
+    fresh.close()
+    user.close()
+    store.evict()
+    again = BlobStore(tmp_path, shared=True, max_bytes=150_000)
+    assert again.entry(d1, len(b1)).missing(0, 100_000) == []  # alone it fits: kept
+    again.close()

@@ -289,7 +289,9 @@ def open_remote(text: str, *, workspace: Workspace | None = None, limits: Limits
                      annotations=conv.annotations, synthesized=conv.synthesized, workspace=ws,
                      owns_workspace=owns, scratch=None)
         src.remote = True
-        src._on_close += [store.evict, store.close, client.close]
+        # closed first: the entries this source held are then the most recently used, and can be
+        # evicted like any other when they alone exceed the bound
+        src._on_close += [store.close, store.evict, client.close]
         return src
     except BaseException as exc:
         for closer in (store.close if store is not None else None, client.close if client is not None else None):

@@ -136,6 +136,8 @@ class ChunkedMember:
                 return f.read(end - offset)
         out = bytearray()
         i = self._index_of(offset)
+        j = self._index_of(end - 1)
+        self.blob.ensure(self.parts[i][2], self.parts[j][3])  # the chunks' compressed bytes: one pass
         pos = offset
         while pos < end and i < len(self.parts):
             uoff, usize = self.parts[i][0], self.parts[i][1]
@@ -149,6 +151,8 @@ class ChunkedMember:
         if self._spill is not None or start > 0 or end < self.size:
             return
         path = self._ctx.spill_path()
+        if self.parts:
+            self.blob.ensure(self.parts[0][2], self.parts[-1][3])  # every chunk in a few ranged GETs
         with open(path, "wb") as f:
             for i in range(len(self.parts)):
                 f.write(self._chunk(i))
