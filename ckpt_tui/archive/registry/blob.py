@@ -11,6 +11,7 @@ of contents), hashing as it goes: the digest is checked at the end, and a mismat
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,7 @@ class RemoteBlob:
         self._entry: BlobEntry | None = None
         self._note = note or (lambda _msg: None)
         self.ranged = True  # False once the server showed it does not do Range
+        self._lock = threading.Lock()  # the UI reads pages while a search worker fetches
 
     def __repr__(self) -> str:
         return f"<RemoteBlob {self.digest[:19]} {self.size}>"
@@ -60,14 +62,15 @@ class RemoteBlob:
         end = min(self.size, end)
         if start >= end:
             return
-        entry = self.entry
-        if entry.missing(start, end):
-            lo = start - start % ALIGN
-            hi = min(self.size, -(-end // ALIGN) * ALIGN)
-            for s, e in entry.missing(lo, hi):
-                self._fetch(s, e)
-        if entry.complete and not entry.verified:
-            entry.verify()
+        with self._lock:
+            entry = self.entry
+            if entry.missing(start, end):
+                lo = start - start % ALIGN
+                hi = min(self.size, -(-end // ALIGN) * ALIGN)
+                for s, e in entry.missing(lo, hi):
+                    self._fetch(s, e)
+            if entry.complete and not entry.verified:
+                entry.verify()
 
     def _fetch(self, start: int, end: int) -> None:
         if not self.ranged:

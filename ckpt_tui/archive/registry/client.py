@@ -142,7 +142,8 @@ class Client:
         ours = urlsplit(url).netloc
         for _hop in range(6):
             self.stats.requests += 1
-            self.stats.paths.append(f"{method} {urlsplit(url).path}")
+            if len(self.stats.paths) < 10_000:  # for tests and the benchmark; bounded in a long session
+                self.stats.paths.append(f"{method} {urlsplit(url).path}")
             resp = self._pool.request(method, url, headers=headers, body=body, redirect=False,
                                       preload_content=False, decode_content=False)
             loc = resp.headers.get("Location")
@@ -254,7 +255,9 @@ class Client:
         body = self._read(resp, ERROR_BODY_CAP, "token answer")
         if resp.status == 401 or resp.status == 403:
             who = f"the credentials of {self.creds.origin}" if self.creds else "anonymous access"
-            raise RegistryError(f"{self.registry}: the token service refused {who} for {scope} (HTTP {resp.status})")
+            hint = "" if self.creds else ": give --creds USER:PASSWORD or an --authfile"
+            raise RegistryError(f"{self.registry}: the token service refused {who} for {scope} "
+                                f"(HTTP {resp.status}){hint}")
         if resp.status != 200:
             raise RegistryError(f"{self.registry}: the token service answered HTTP {resp.status}")
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +92,15 @@ class ChunkedMember:
         self._ctx = ctx
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._spill: Path | None = None
+        self._lock = threading.RLock()  # the UI reads pages while a search worker fetches
+
+    def pread(self, offset: int, n: int) -> bytes:
+        with self._lock:
+            return self._pread(offset, n)
+
+    def ensure(self, start: int, end: int) -> None:
+        with self._lock:
+            self._ensure(start, end)
 
     def _chunk(self, i: int) -> bytes:
         got = self._cache.get(i)
@@ -126,7 +136,7 @@ class ChunkedMember:
                 hi = mid - 1
         return lo
 
-    def pread(self, offset: int, n: int) -> bytes:
+    def _pread(self, offset: int, n: int) -> bytes:
         end = min(self.size, offset + max(0, n))
         if offset >= end:
             return b""
@@ -147,7 +157,7 @@ class ChunkedMember:
             i += 1
         return bytes(out)
 
-    def ensure(self, start: int, end: int) -> None:
+    def _ensure(self, start: int, end: int) -> None:
         if self._spill is not None or start > 0 or end < self.size:
             return
         path = self._ctx.spill_path()
