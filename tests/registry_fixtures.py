@@ -377,6 +377,19 @@ def no_auth_files(monkeypatch, tmp_path: Path) -> None:
             monkeypatch.delenv(k, raising=False)
 
 
-__all__ = ["FakeRegistry", "RealRegistry", "fake_registry", "other_host", "registry", "registry_auth",
-           "layout_blobs", "skopeo", "no_auth_files", "env_without_auth", "USER", "PASSWORD", "free_port",
-           "os"]
+__all__ = [
+    "PASSWORD",
+    "USER",
+    "FakeRegistry",
+    "RealRegistry",
+    "env_without_auth",
+    "fake_registry",
+    "free_port",
+    "layout_blobs",
+    "no_auth_files",
+    "os",
+    "other_host",
+    "registry",
+    "registry_auth",
+    "skopeo",
+]

@@ -47,6 +47,17 @@ def zchunked(images, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def estargz(images, tmp_path_factory):
+    """Our layouts with their layer rewritten as eStargz by tests/estargz_writer.py (no real
+    eStargz producer is available here)."""
+    from .estargz_writer import estargz_layout
+
+    root = tmp_path_factory.mktemp("estargz")
+    return {"mem": estargz_layout(images["mem-plain"], root / "mem"),
+            "web": estargz_layout(images["web-plain"], root / "web")}
+
+
+@pytest.fixture(scope="session")
 def images(tmp_path_factory):
     root = tmp_path_factory.mktemp("images")
     return {

@@ -6,8 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from ckpt_tui.app import CkptApp
 from ckpt_tui.archive.registry import parse
 from ckpt_tui.archive.registry.push import push_layout

@@ -16,7 +16,7 @@ from ckpt_tui.errors import CkptError
 from ckpt_tui.model import load_checkpoint
 
 from .registry_fixtures import FakeRegistry, fake_registry, no_auth_files, other_host  # noqa: F401
-from .registry_images import images, zchunked  # noqa: F401
+from .registry_images import estargz, images, zchunked  # noqa: F401
 
 OPTS = Options(tls_verify=False, retries=2)
 
@@ -338,3 +338,48 @@ def test_zstd_chunked_table_of_contents_checked(fake_registry, zchunked):
     fake_registry.b.corrupt[layer["digest"]] = pos + 10
     with pytest.raises(ArchiveError, match="table of contents hashes to .*nothing of it is used"):
         _open(fake_registry.url("zc/web"))
+
+
+def test_estargz_layer_read_by_its_table_of_contents(fake_registry, images, estargz):
+    """eStargz (gzip with a TOC): the member list from the footer and the TOC, members by their
+    chunks. The layers come from tests/estargz_writer.py: no real eStargz producer is here."""
+    fake_registry.add_layout("es/mem", "latest", estargz["mem"])
+    layer = _zc_layer(fake_registry, "es/mem")
+    with _open(fake_registry.url("es/mem")) as src, open_source(images["mem-plain"]) as local:
+        assert list(src.members) == list(local.members)
+        ck, lk = (build_checkpoint_of(s) for s in (src, local))
+        assert {p: x.cmdline for p, x in ck.processes.items()} == {p: x.cmdline for p, x in lk.processes.items()}
+        blob = src._index.refs["checkpoint/pstree.img"].remote.blob
+        assert blob.client.stats.body_bytes < layer["size"] // 4  # the process tree: a small part
+        name = max(src.names("checkpoint/pages-"), key=lambda n: src.members[n].size)
+        assert src.read(name) == local.read(name)  # every chunk, checked against its digest
+        mid = src.members[name].size // 2
+        fh = src.open(name)
+        fh.seek(mid)
+        assert fh.read(5000) == local.read(name)[mid:mid + 5000]
+
+
+def build_checkpoint_of(src):
+    from ckpt_tui.model.loader import build_checkpoint
+
+    return build_checkpoint(src)
+
+
+def test_estargz_damaged_chunk_and_toc(fake_registry, estargz):
+    from ckpt_tui.archive.registry.toc import read_estargz_toc
+
+    fake_registry.add_layout("es/web", "latest", estargz["web"])
+    layer = _zc_layer(fake_registry, "es/web")
+    with _open(fake_registry.url("es/web")) as src:
+        entries = read_estargz_toc(src._index.refs["checkpoint/pstree.img"].remote.blob)
+    entry = next(e for e in entries if e.get("name") == "checkpoint/pages-1.img")
+    fake_registry.b.corrupt[layer["digest"]] = entry["offset"] + 30  # inside that gzip member's data
+    with _open(fake_registry.url("es/web")) as src:
+        assert src.read("checkpoint/core-1.img")
+        with pytest.raises(ArchiveError, match="pages-1.img: its chunk at byte 0 does not"):
+            src.read("checkpoint/pages-1.img")
+    footer_at = layer["size"] - 51
+    toc_at = int(fake_registry.blobs[layer["digest"]][footer_at + 16:footer_at + 32], 16)
+    fake_registry.b.corrupt[layer["digest"]] = toc_at + 40
+    with pytest.raises(ArchiveError, match="table of contents"):
+        _open(fake_registry.url("es/web"))

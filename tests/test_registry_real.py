@@ -19,8 +19,7 @@ from ckpt_tui.archive.registry.source import Options, make_client, open_remote
 from ckpt_tui.model.loader import build_checkpoint
 from ckpt_tui.model.metadata import info_from_peek
 
-from .registry_fixtures import (PASSWORD, USER, no_auth_files, registry, registry_auth,  # noqa: F401
-                                skopeo)
+from .registry_fixtures import PASSWORD, USER, no_auth_files, registry, registry_auth, skopeo  # noqa: F401
 from .registry_images import images, zchunked  # noqa: F401
 
 OPTS = Options(tls_verify=False)
@@ -285,7 +284,7 @@ def test_containerd_checkpoint_index_pushed_and_read_back(registry, images, tmp_
 
 def test_zstd_chunked_layer_read_by_its_table_of_contents(registry, images, zchunked):
     lay = zchunked["mem"]
-    res, _ = _push(registry, "zc/mem:1", lay)
+    _push(registry, "zc/mem:1", lay)
     manifest = json.loads(skopeo("inspect", "--tls-verify=false", "--raw",
                                  registry.url("zc/mem:1") + "").stdout)
     if "manifests" in manifest:

@@ -30,7 +30,7 @@ class Credentials:
     origin: str = ""  # "--creds" or the auth file they came from
 
     def basic(self) -> str:
-        raw = f"{self.username}:{self.password}".encode("utf-8")
+        raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
 

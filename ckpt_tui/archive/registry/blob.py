@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .blobstore import BlobEntry, BlobStore
 from .client import Client, NoRanges, RangeRefused
@@ -150,7 +150,7 @@ class RemoteBlob:
         return entry.data_path, offset, n
 
     # -- one pass --------------------------------------------------------------------
-    def stream(self, keep: bool) -> "BlobStream":
+    def stream(self, keep: bool) -> BlobStream:
         """A reader of the whole blob from its start (``keep``: store the bytes too)."""
         return BlobStream(self, keep)
 

@@ -68,7 +68,7 @@ def blob_key(digest: str) -> str:
 class BlobEntry:
     """The bytes of one blob held so far."""
 
-    def __init__(self, store: "BlobStore", directory: Path, digest: str, size: int, lock_fd: int | None) -> None:
+    def __init__(self, store: BlobStore, directory: Path, digest: str, size: int, lock_fd: int | None) -> None:
         self.store = store
         self.dir = directory
         self.digest = digest

@@ -2,7 +2,7 @@
 
 It speaks what reading, listing and pushing checkpoint images need: manifests (by tag or
 digest, checked against their digest), blobs whole or by HTTP Range, tag lists and the
-catalog (with ``Link`` pagination), blob upload, cross-repository mount and manifest push.
+catalog (:mod:`.listing`), blob upload, cross-repository mount and manifest push (:mod:`.push`).
 
 Auth follows the registry's ``WWW-Authenticate`` challenge: Bearer (a token from the realm,
 fetched with the user's credentials when there are any, renewed once when a request gets a
@@ -20,8 +20,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import urllib3
@@ -123,7 +124,7 @@ class Client:
         self._pool.clear()
 
     # -- plumbing --------------------------------------------------------------
-    def _base(self) -> str:
+    def base_url(self) -> str:
         return f"{self._scheme or 'https'}://{self.host}"
 
     def _auth_header(self, scope: str) -> str | None:
@@ -169,7 +170,7 @@ class Client:
             h = dict(hdrs)
             if auth:
                 h["Authorization"] = auth
-            url = path if path.startswith(("http://", "https://")) else self._base() + path
+            url = path if path.startswith(("http://", "https://")) else self.base_url() + path
             try:
                 resp = self._send(method, url, h, body)
             except SSLError as exc:
@@ -252,7 +253,7 @@ class Client:
             resp = self._send("GET", url, headers, None)
         except (HTTPError, OSError) as exc:
             raise RegistryError(f"cannot reach the token service {urlsplit(url).netloc}: {_reason(exc)}") from None
-        body = self._read(resp, ERROR_BODY_CAP, "token answer")
+        body = self.read_body(resp, ERROR_BODY_CAP, "token answer")
         if resp.status == 401 or resp.status == 403:
             who = f"the credentials of {self.creds.origin}" if self.creds else "anonymous access"
             hint = "" if self.creds else ": give --creds USER:PASSWORD or an --authfile"
@@ -270,7 +271,7 @@ class Client:
             raise RegistryError(f"{self.registry}: the token service's answer has no token")
         self._tokens[scope] = (token, time.monotonic() + max(1.0, expires - 5))
 
-    def _read(self, resp, cap: int, what: str) -> bytes:
+    def read_body(self, resp, cap: int, what: str) -> bytes:
         """The whole body, refused past ``cap`` bytes (the connection is then dropped)."""
         length = resp.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > cap:
@@ -296,8 +297,8 @@ class Client:
             resp.release_conn()
         return b"".join(parts)
 
-    def _fail(self, resp, what: str) -> RegistryError:
-        body = self._read(resp, ERROR_BODY_CAP, "error answer") if resp.status != 416 else b""
+    def fail(self, resp, what: str) -> RegistryError:
+        body = self.read_body(resp, ERROR_BODY_CAP, "error answer") if resp.status != 416 else b""
         detail = _registry_errors(body)
         return RegistryError(f"{self.registry}: {what}: HTTP {resp.status}{' (' + detail + ')' if detail else ''}")
 
@@ -310,11 +311,11 @@ class Client:
                             scope=f"repository:{ref.repository}:pull", what=what,
                             headers={"Accept": ", ".join(MANIFEST_TYPES)})
         if resp.status == 404:
-            err = self._fail(resp, f"no image {what}")
+            err = self.fail(resp, f"no image {what}")
             raise RegistryError(str(err).replace(": HTTP 404", ""))
         if resp.status != 200:
-            raise self._fail(resp, f"reading the manifest of {what}")
-        data = self._read(resp, MANIFEST_CAP, f"manifest of {what}")
+            raise self.fail(resp, f"reading the manifest of {what}")
+        data = self.read_body(resp, MANIFEST_CAP, f"manifest of {what}")
         mt = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         try:
             doc = json.loads(data)
@@ -343,23 +344,11 @@ class Client:
                                 "nothing of it is used")
         return Manifest(mt, data, digest, doc)
 
-    def put_manifest(self, ref: Reference, reference: str, media_type: str, data: bytes) -> str:
-        what = f"docker://{ref.registry}/{ref.repository}:{reference}"
-        resp = self.request("PUT", f"/v2/{ref.repository}/manifests/{quote(reference, safe=':')}",
-                            scope=f"repository:{ref.repository}:pull,push", what=what,
-                            headers={"Content-Type": media_type}, body=data)
-        if resp.status not in (200, 201, 202):
-            raise self._fail(resp, f"pushing the manifest {what}")
-        resp.drain_conn()
-        resp.release_conn()
-        self.stats.uploaded += len(data)
-        return sha256_digest(data)
-
     # -- blobs -----------------------------------------------------------------------
     def blob_json(self, ref: Reference, digest: str, cap: int, what: str) -> bytes:
         """A small blob (a config) whole, checked against its digest."""
         resp = self.blob(ref, digest, what=what)
-        data = self._read(resp, cap, what)
+        data = self.read_body(resp, cap, what)
         if sha256_digest(data) != digest and digest.startswith("sha256:"):
             raise RegistryError(f"{what} {digest}: the registry sent bytes that hash to {sha256_digest(data)}; "
                                 "nothing of it is used")
@@ -379,7 +368,7 @@ class Client:
                                f"{start}-{'' if end is None else end - 1} (HTTP 416)")
         if resp.status not in (200, 206):
             what_ = "no such blob" if resp.status == 404 else "reading"
-            raise self._fail(resp, f"{what_} {what} {digest}")
+            raise self.fail(resp, f"{what_} {what} {digest}")
         return resp
 
     def blob_range(self, ref: Reference, digest: str, start: int, end: int, total: int) -> bytes:
@@ -433,97 +422,6 @@ class Client:
                                 f"{got:,} bytes: {_reason(exc)}") from None
         finally:
             resp.release_conn()
-
-    def blob_exists(self, ref: Reference, digest: str) -> int | None:
-        """The blob's size when the repository has it, else None."""
-        resp = self.request("HEAD", f"/v2/{ref.repository}/blobs/{digest}",
-                            scope=f"repository:{ref.repository}:pull,push", what=f"blob {digest}")
-        resp.drain_conn()
-        resp.release_conn()
-        if resp.status == 200:
-            length = resp.headers.get("Content-Length", "")
-            return int(length) if length.isdigit() else -1
-        if resp.status == 404:
-            return None
-        raise RegistryError(f"{self.registry}: checking for blob {digest}: HTTP {resp.status}")
-
-    def mount(self, ref: Reference, digest: str, source_repo: str) -> bool:
-        """Cross-repository mount: True when the registry linked the blob without an upload."""
-        scope = f"repository:{ref.repository}:pull,push repository:{source_repo}:pull"
-        resp = self.request("POST", f"/v2/{ref.repository}/blobs/uploads/?"
-                            + urlencode({"mount": digest, "from": source_repo}), scope=scope,
-                            what=f"mounting blob {digest}", headers={"Content-Length": "0"})
-        loc = resp.headers.get("Location", "")
-        resp.drain_conn()
-        resp.release_conn()
-        if resp.status == 201:
-            return True
-        if resp.status == 202 and loc:
-            self._cancel_upload(ref, loc)
-            return False
-        return False
-
-    def _cancel_upload(self, ref: Reference, location: str) -> None:
-        try:
-            resp = self.request("DELETE", urljoin(self._base() + "/", location),
-                                scope=f"repository:{ref.repository}:pull,push", what="cancelling an upload")
-            resp.drain_conn()
-            resp.release_conn()
-        except RegistryError:
-            pass
-
-    def upload(self, ref: Reference, digest: str, size: int, chunks: Iterator[bytes] | bytes) -> None:
-        """Upload a blob in one monolithic PUT (POST for a session, PUT with ?digest=)."""
-        scope = f"repository:{ref.repository}:pull,push"
-        resp = self.request("POST", f"/v2/{ref.repository}/blobs/uploads/", scope=scope,
-                            what=f"starting the upload of {digest}", headers={"Content-Length": "0"})
-        loc = resp.headers.get("Location", "")
-        if resp.status != 202 or not loc:
-            raise self._fail(resp, f"starting the upload of blob {digest}")
-        resp.drain_conn()
-        resp.release_conn()
-        url = urljoin(self._base() + "/", loc)
-        url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
-        replayable = isinstance(chunks, (bytes, bytearray))
-        resp = self.request("PUT", url, scope=scope, what=f"uploading blob {digest}", body=chunks,
-                            replayable=replayable, headers={"Content-Type": "application/octet-stream",
-                                                            "Content-Length": str(size)})
-        if resp.status not in (201, 204):
-            raise self._fail(resp, f"uploading blob {digest}")
-        resp.drain_conn()
-        resp.release_conn()
-        self.stats.uploaded += size
-
-    # -- listing ---------------------------------------------------------------------
-    def _paged(self, path: str, key: str, scope: str, what: str, limit: int) -> list[str]:
-        out: list[str] = []
-        url = path
-        for _page in range(1000):
-            resp = self.request("GET", url, scope=scope, what=what)
-            if resp.status != 200:
-                raise self._fail(resp, what)
-            body = self._read(resp, MANIFEST_CAP, what)
-            try:
-                doc = json.loads(body)
-                items = doc.get(key) or []
-            except (ValueError, UnicodeDecodeError, AttributeError):
-                raise RegistryError(f"{self.registry}: {what}: the answer is not JSON") from None
-            out.extend(str(x) for x in items if isinstance(x, str))
-            link = resp.headers.get("Link", "")
-            if not link or 'rel="next"' not in link or len(out) >= limit:
-                break
-            nxt = link.split(";", 1)[0].strip().strip("<>")
-            url = urljoin(self._base() + url if url.startswith("/") else url, nxt)
-        return out[:limit]
-
-    def tags(self, ref: Reference, limit: int = 100_000) -> list[str]:
-        return self._paged(f"/v2/{ref.repository}/tags/list?n=1000", "tags", f"repository:{ref.repository}:pull",
-                           f"listing the tags of docker://{ref.registry}/{ref.repository}", limit)
-
-    def catalog(self, limit: int = 100_000) -> list[str]:
-        return self._paged("/v2/_catalog?n=1000", "repositories", "registry:catalog:*",
-                           f"listing the repositories of {self.registry}", limit)
-
 
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)

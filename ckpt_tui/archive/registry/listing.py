@@ -10,9 +10,12 @@ the shape ``peek_metadata`` gives for a checkpoint on disk (``config``, ``spec``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
+from .client import MANIFEST_CAP
 from .reference import Reference, RegistryError, parse, parse_registry
 from .source import Options, early_metadata, make_client, resolve
 
@@ -54,8 +57,8 @@ def list_repository(text: str, opts: Options | None = None, *, limit: int = 10_0
     client = client or make_client(ref, opts)
     out = Listing()
     try:
-        tags = [ref.reference] if (ref.tag or ref.digest) else client.tags(ref, limit)
-        for tag in tags[:limit]:
+        names = [ref.reference] if (ref.tag or ref.digest) else tags(client, ref, limit)
+        for tag in names[:limit]:
             tref = ref.with_digest(tag) if ":" in tag else ref.with_tag(tag)
             try:
                 meta = _describe(client, tref, (opts or Options()).platform)
@@ -81,7 +84,7 @@ def list_catalog(text: str, opts: Options | None = None, *, limit: int = 10_000)
     client = make_client(probe, opts)
     out = Listing()
     try:
-        repos = client.catalog(limit)
+        repos = catalog(client, limit)
         for repo in repos:
             try:
                 got = list_repository(f"docker://{host}/{repo}", opts, limit=limit, client=client)
@@ -94,3 +97,38 @@ def list_catalog(text: str, opts: Options | None = None, *, limit: int = 10_000)
         return out
     finally:
         client.close()
+
+
+# -- tags and catalog (Link pagination) ----------------------------------------------
+
+
+def _paged(client, path: str, key: str, scope: str, what: str, limit: int) -> list[str]:
+    out: list[str] = []
+    url = path
+    for _page in range(1000):
+        resp = client.request("GET", url, scope=scope, what=what)
+        if resp.status != 200:
+            raise client.fail(resp, what)
+        body = client.read_body(resp, MANIFEST_CAP, what)
+        try:
+            doc = json.loads(body)
+            items = doc.get(key) or []
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            raise RegistryError(f"{client.registry}: {what}: the answer is not JSON") from None
+        out.extend(str(x) for x in items if isinstance(x, str))
+        link = resp.headers.get("Link", "")
+        if not link or 'rel="next"' not in link or len(out) >= limit:
+            break
+        nxt = link.split(";", 1)[0].strip().strip("<>")
+        url = urljoin(client.base_url() + url if url.startswith("/") else url, nxt)
+    return out[:limit]
+
+
+def tags(client, ref: Reference, limit: int = 100_000) -> list[str]:
+    return _paged(client, f"/v2/{ref.repository}/tags/list?n=1000", "tags", f"repository:{ref.repository}:pull",
+                       f"listing the tags of docker://{ref.registry}/{ref.repository}", limit)
+
+
+def catalog(client, limit: int = 100_000) -> list[str]:
+    return _paged(client, "/v2/_catalog?n=1000", "repositories", "registry:catalog:*",
+                       f"listing the repositories of {client.registry}", limit)

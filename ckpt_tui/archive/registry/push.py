@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlencode, urljoin
 
+from .client import sha256_digest
 from .reference import Reference, RegistryError
 
 SMALL = 16 << 20  # blobs up to this are sent from memory (and can be retried)
@@ -67,7 +69,7 @@ def push_layout(client, ref: Reference, layout_dir: str | os.PathLike[str], *, m
     sources = [r for r in mount_from if r and r != ref.repository]
     _push_children(client, ref, lay, top, sources, res, emit, depth=0)
     mt = top.get("mediaType") if isinstance(top.get("mediaType"), str) else _INDEXES[0]
-    res.digest = client.put_manifest(ref, ref.tag, mt, top_bytes)
+    res.digest = put_manifest(client, ref, ref.tag, mt, top_bytes)
     res.manifests.append(res.digest)
     emit(f"Pushed {ref} ({res.digest})")
     return res
@@ -88,7 +90,7 @@ def _push_children(client, ref, lay: _Layout, doc: dict, sources, res: PushResul
                 for blob in [child.get("config")] + list(child.get("layers") or []):
                     if isinstance(blob, dict) and isinstance(blob.get("digest"), str):
                         _push_blob(client, ref, lay, blob["digest"], sources, res, emit)
-            client.put_manifest(ref, desc["digest"], mt, data)
+            put_manifest(client, ref, desc["digest"], mt, data)
             res.manifests.append(desc["digest"])
         else:  # a containerd checkpoint index names blobs directly
             _push_blob(client, ref, lay, desc["digest"], sources, res, emit)
@@ -102,20 +104,100 @@ def _push_blob(client, ref, lay: _Layout, digest: str, sources, res: PushResult,
         size = path.stat().st_size
     except OSError as exc:
         raise RegistryError(f"blob {digest} is missing from {lay.root}: {exc.strerror or exc}") from None
-    if client.blob_exists(ref, digest) is not None:
+    if blob_exists(client, ref, digest) is not None:
         res.existing.append(digest)
         emit(f"  {digest[:19]} exists ({size:,} bytes)")
         return
     for repo in sources:
-        if client.mount(ref, digest, repo):
+        if mount(client, ref, digest, repo):
             res.mounted.append(digest)
             emit(f"  {digest[:19]} mounted from {repo}")
             return
     if size <= SMALL:
-        client.upload(ref, digest, size, path.read_bytes())
+        upload(client, ref, digest, size, path.read_bytes())
     else:
         with open(path, "rb") as fh:
-            client.upload(ref, digest, size, fh)
+            upload(client, ref, digest, size, fh)
     res.uploaded.append(digest)
     res.bytes_sent += size
     emit(f"  {digest[:19]} uploaded ({size:,} bytes)")
+
+
+# -- the distribution API's write side ----------------------------------------------
+
+
+def put_manifest(client, ref: Reference, reference: str, media_type: str, data: bytes) -> str:
+    what = f"docker://{ref.registry}/{ref.repository}:{reference}"
+    resp = client.request("PUT", f"/v2/{ref.repository}/manifests/{quote(reference, safe=':')}",
+                        scope=f"repository:{ref.repository}:pull,push", what=what,
+                        headers={"Content-Type": media_type}, body=data)
+    if resp.status not in (200, 201, 202):
+        raise client.fail(resp, f"pushing the manifest {what}")
+    resp.drain_conn()
+    resp.release_conn()
+    client.stats.uploaded += len(data)
+    return sha256_digest(data)
+
+
+def blob_exists(client, ref: Reference, digest: str) -> int | None:
+    """The blob's size when the repository has it, else None."""
+    resp = client.request("HEAD", f"/v2/{ref.repository}/blobs/{digest}",
+                        scope=f"repository:{ref.repository}:pull,push", what=f"blob {digest}")
+    resp.drain_conn()
+    resp.release_conn()
+    if resp.status == 200:
+        length = resp.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else -1
+    if resp.status == 404:
+        return None
+    raise RegistryError(f"{client.registry}: checking for blob {digest}: HTTP {resp.status}")
+
+
+def mount(client, ref: Reference, digest: str, source_repo: str) -> bool:
+    """Cross-repository mount: True when the registry linked the blob without an upload."""
+    scope = f"repository:{ref.repository}:pull,push repository:{source_repo}:pull"
+    resp = client.request("POST", f"/v2/{ref.repository}/blobs/uploads/?"
+                        + urlencode({"mount": digest, "from": source_repo}), scope=scope,
+                        what=f"mounting blob {digest}", headers={"Content-Length": "0"})
+    loc = resp.headers.get("Location", "")
+    resp.drain_conn()
+    resp.release_conn()
+    if resp.status == 201:
+        return True
+    if resp.status == 202 and loc:
+        _cancel_upload(client, ref, loc)
+        return False
+    return False
+
+
+def _cancel_upload(client, ref: Reference, location: str) -> None:
+    try:
+        resp = client.request("DELETE", urljoin(client.base_url() + "/", location),
+                            scope=f"repository:{ref.repository}:pull,push", what="cancelling an upload")
+        resp.drain_conn()
+        resp.release_conn()
+    except RegistryError:
+        pass
+
+
+def upload(client, ref: Reference, digest: str, size: int, chunks: Iterator[bytes] | bytes) -> None:
+    """Upload a blob in one monolithic PUT (POST for a session, PUT with ?digest=)."""
+    scope = f"repository:{ref.repository}:pull,push"
+    resp = client.request("POST", f"/v2/{ref.repository}/blobs/uploads/", scope=scope,
+                        what=f"starting the upload of {digest}", headers={"Content-Length": "0"})
+    loc = resp.headers.get("Location", "")
+    if resp.status != 202 or not loc:
+        raise client.fail(resp, f"starting the upload of blob {digest}")
+    resp.drain_conn()
+    resp.release_conn()
+    url = urljoin(client.base_url() + "/", loc)
+    url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
+    replayable = isinstance(chunks, (bytes, bytearray))
+    resp = client.request("PUT", url, scope=scope, what=f"uploading blob {digest}", body=chunks,
+                        replayable=replayable, headers={"Content-Type": "application/octet-stream",
+                                                        "Content-Length": str(size)})
+    if resp.status not in (201, 204):
+        raise client.fail(resp, f"uploading blob {digest}")
+    resp.drain_conn()
+    resp.release_conn()
+    client.stats.uploaded += size

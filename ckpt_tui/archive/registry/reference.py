@@ -49,10 +49,10 @@ class Reference:
         """What goes after ``/manifests/``: the digest when given, else the tag."""
         return self.digest or self.tag or "latest"
 
-    def with_tag(self, tag: str) -> "Reference":
+    def with_tag(self, tag: str) -> Reference:
         return replace(self, tag=tag, digest="")
 
-    def with_digest(self, digest: str) -> "Reference":
+    def with_digest(self, digest: str) -> Reference:
         return replace(self, digest=digest)
 
     def repo_ref(self) -> str:

@@ -12,10 +12,10 @@ reads differ (:mod:`.layer`). A multi-platform index picks the host's platform, 
 from __future__ import annotations
 
 import json
-import os
 import platform as platform_mod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..index import Context, Index, Ref, Watch
 from ..streams import Progress
@@ -236,7 +236,7 @@ def open_remote(text: str, *, workspace: Workspace | None = None, limits: Limits
                 on_metadata: Callable[[dict[str, Any]], object] | None = None,
                 watch: Watch | None = None, opts: Options | None = None):
     from ..oci import convert_oci
-    from ..source import Source, _STRICT
+    from ..source import _STRICT, Source
     from .blob import RemoteBlob
 
     ref = parse(text)
