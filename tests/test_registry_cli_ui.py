@@ -52,6 +52,32 @@ def test_plain_http_needs_tls_verify_false(registry, images, tmp_path):
     assert got.returncode == 2 and "needs --tls-verify=false" in got.stderr and "Traceback" not in got.stderr
 
 
+def test_platform_option(registry, images, tmp_path):
+    _push(registry, "cli/web:plain", images["web-plain"])  # an index naming linux/amd64
+    got = run("inspect", registry.url("cli/web:plain"), "--tls-verify=false", "--platform", "linux/s390x",
+              tmp_path=tmp_path)
+    assert got.returncode == 2 and "no image for platform linux/s390x (the index has linux/amd64)" in got.stderr
+    got = run("inspect", registry.url("cli/web:plain"), "--tls-verify", "--platform", "linux", tmp_path=tmp_path)
+    assert got.returncode == 2 and "expected OS/ARCH" in got.stderr
+
+
+def test_authfile_option(registry_auth, images, tmp_path):
+    import base64
+
+    _push(registry_auth, "cli/auth:1", images["web-plain"], Options(tls_verify=False, creds=f"{USER}:{PASSWORD}"))
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {registry_auth.host: {
+        "auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}))
+    got = run("inspect", registry_auth.url("cli/auth:1"), "--tls-verify=false", "--authfile", str(authfile),
+              tmp_path=tmp_path)
+    assert got.returncode == 0, got.stderr
+    # the default place: $XDG_RUNTIME_DIR/containers/auth.json
+    (tmp_path / "run" / "containers").mkdir(parents=True)
+    (tmp_path / "run" / "containers" / "auth.json").write_text(authfile.read_text())
+    got = run("list", registry_auth.url("cli/auth"), "--tls-verify=false", tmp_path=tmp_path)
+    assert got.returncode == 0 and registry_auth.url("cli/auth:1") in got.stdout, got.stderr
+
+
 def test_list_tags_and_catalog(registry, images, tmp_path):
     _push(registry, "cli/list:plain", images["web-plain"])
     got = run("list", registry.url("cli/list"), "--tls-verify=false", tmp_path=tmp_path)
