@@ -303,3 +303,18 @@ def test_zstd_chunked_layer_read_by_its_table_of_contents(registry, images, zchu
         assert ck.memory(pid).read(span[0], 8192) == lk.memory(pid).read(span[0], 8192)
         hits = [(m.pid, m.address) for m in ck.search_memory(b"CKPT-MARKER-")]
         assert hits and hits == [(m.pid, m.address) for m in lk.search_memory(b"CKPT-MARKER-")]
+
+
+def test_peek_metadata_of_a_reference(registry, images, tmp_path, monkeypatch):
+    import ckpt_tui.archive.registry.source as rs
+    from ckpt_tui.archive import peek_metadata
+
+    monkeypatch.setattr(rs, "_defaults", OPTS)
+    _push(registry, "peek/web:plain", images["web-plain"])
+    _push(registry, "peek/web:busybox", _ordinary_image(tmp_path))
+    info = info_from_peek(peek_metadata(registry.url("peek/web:plain")))
+    assert (info.name, str(info.engine)) == ("web", "Podman")
+    with pytest.raises(ArchiveError, match="ordinary container image"):
+        peek_metadata(registry.url("peek/web:busybox"))
+    with pytest.raises(ArchiveError, match="no image"):
+        peek_metadata(registry.url("peek/web:nope"))

@@ -685,7 +685,18 @@ def _parse_json(data: bytes | None) -> dict[str, Any] | None:
 def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` (and, when
     known, ``config_mtime``; for image sources ``description``, ``annotations`` and
-    ``members``) reading only what it must: a tar stream stops once both files were read."""
+    ``members``) reading only what it must: a tar stream stops once both files were read. A
+    ``docker://`` reference gives what its index, manifest and config say (``registry.listing``)."""
+    if is_remote(path):
+        from .registry.listing import list_repository
+
+        rows = list_repository(str(path)).rows
+        if not rows:
+            raise ArchiveError(f"not a checkpoint image: {path} is an ordinary container image")
+        meta = rows[0][1]
+        if "error" in meta:
+            raise ArchiveError(meta["error"])
+        return meta
     p = Path(os.fspath(path))
     try:
         st = os.stat(p)
