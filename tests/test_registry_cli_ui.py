@@ -59,6 +59,11 @@ def test_platform_option(registry, images, tmp_path):
     assert got.returncode == 2 and "no image for platform linux/s390x (the index has linux/amd64)" in got.stderr
     got = run("inspect", registry.url("cli/web:plain"), "--tls-verify", "--platform", "linux", tmp_path=tmp_path)
     assert got.returncode == 2 and "expected OS/ARCH" in got.stderr
+    # a bare --tls-verify (true) before the PATH does not take the PATH as its value
+    got = run("inspect", "--tls-verify", registry.url("cli/web:plain"), tmp_path=tmp_path)
+    assert got.returncode == 2 and "needs --tls-verify=false" in got.stderr
+    got = run("--tls-verify=false", "inspect", registry.url("cli/web:plain"), "--json", tmp_path=tmp_path)
+    assert got.returncode == 0 and json.loads(got.stdout)["container"]["name"] == "web", got.stderr
 
 
 def test_authfile_option(registry_auth, images, tmp_path):

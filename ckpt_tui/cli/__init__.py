@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     from .common import quiet_broken_pipe, write_out
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --tls-verify alone means true (as skopeo's): never let it take the next word (a PATH) as its value
+    end = argv.index("--") if "--" in argv else len(argv)
+    argv = ["--tls-verify=true" if i < end and a == "--tls-verify" else a for i, a in enumerate(argv)]
     hit = _cached(argv)
     if hit is not None:
         try:
