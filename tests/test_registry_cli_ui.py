@@ -113,6 +113,12 @@ def test_build_pushes_and_prints_the_digest(registry_auth, images, tmp_path):
                 f"{USER}:{PASSWORD}", tmp_path=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "(1 blobs uploaded, 0 there already, 1 mounted)" in again.stdout
+    as_json = run("build", url, registry_auth.url("cli/copy:2"), "--tls-verify=false", "--creds",
+                  f"{USER}:{PASSWORD}", "--json", tmp_path=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["pushed"]["reference"] == registry_auth.url("cli/copy:2") and len(doc["pushed"]["existing"]) == 2
+    assert doc["pushed"]["digest"] == doc["index_digest"]
 
 
 def test_build_push_refuses_output_and_creds_without_password(registry, images, tmp_path):
