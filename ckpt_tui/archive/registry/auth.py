@@ -15,8 +15,11 @@ import binascii
 import json
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from .reference import DOCKER_HUB, Reference, RegistryError
 
@@ -173,3 +176,79 @@ def parse_challenges(header: str) -> list[Challenge]:
             pos = pm.end()
         out.append(Challenge(scheme, params))
     return out
+
+
+class Auth:
+    """What the registry asked for and what we have: the Authorization header for a request's
+    scope, and acting on a 401's challenge (Bearer: a token from the realm, with the user's
+    credentials when there are any; Basic: the credentials)."""
+
+    def __init__(self, registry: str, creds: Credentials | None, helper: str = "") -> None:
+        self.registry = registry
+        self.creds = creds
+        self.helper = helper  # a credential helper the auth file names (not run), for the message
+        self.challenge: Challenge | None = None
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, expires at)
+
+    def header(self, scope: str) -> str | None:
+        ch = self.challenge
+        if ch is None:
+            return None
+        if ch.scheme == "basic":
+            return self.creds.basic() if self.creds else None
+        tok = self._tokens.get(scope)
+        if tok and tok[1] > time.monotonic():
+            return f"Bearer {tok[0]}"
+        return None
+
+    def challenged(self, challenges: list[Challenge], scope: str, had: bool,
+                   get: Callable[[str, dict[str, str]], tuple[int, bytes]]) -> bool:
+        """Act on a 401's challenges; True when the request is worth sending again. ``get(url,
+        headers)`` fetches a token: (status, body)."""
+        for ch in challenges:
+            if ch.scheme == "bearer" and ch.params.get("realm"):
+                self.challenge = ch
+                self._tokens.pop(scope, None)
+                self._fetch_token(ch, scope, get)
+                return True
+        for ch in challenges:
+            if ch.scheme == "basic":
+                first = self.challenge is None or self.challenge.scheme != "basic"
+                self.challenge = ch
+                return self.creds is not None and (first or not had)
+        return False
+
+    def denied(self, what: str) -> RegistryError:
+        if self.creds is None:
+            hint = "give --creds USER:PASSWORD or an --authfile"
+            if self.helper:
+                hint += f" (the auth file names the credential helper {self.helper!r}, which ckpt-tui does not run)"
+            return RegistryError(f"{self.registry}: authentication required for {what}: {hint}")
+        return RegistryError(f"{self.registry}: the credentials of {self.creds.origin or 'the user'} were refused "
+                             f"for {what} (HTTP 401)")
+
+    def _fetch_token(self, ch: Challenge, scope: str, get: Callable[[str, dict[str, str]], tuple[int, bytes]]) -> None:
+        params: list[tuple[str, str]] = []
+        if ch.params.get("service"):
+            params.append(("service", ch.params["service"]))
+        params += [("scope", s) for s in scope.split(" ") if s]
+        realm = ch.params["realm"]
+        url = realm + ("&" if "?" in realm else "?") + urlencode(params)
+        if not url.startswith(("http://", "https://")):
+            raise RegistryError(f"{self.registry}: the token realm {realm!r} is not an http(s) URL")
+        status, body = get(url, {"Authorization": self.creds.basic()} if self.creds is not None else {})
+        if status in (401, 403):
+            who = f"the credentials of {self.creds.origin}" if self.creds else "anonymous access"
+            hint = "" if self.creds else ": give --creds USER:PASSWORD or an --authfile"
+            raise RegistryError(f"{self.registry}: the token service refused {who} for {scope} (HTTP {status}){hint}")
+        if status != 200:
+            raise RegistryError(f"{self.registry}: the token service answered HTTP {status}")
+        try:
+            doc = json.loads(body)
+            token = doc.get("token") or doc.get("access_token")
+            expires = float(doc.get("expires_in") or 60)
+        except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+            raise RegistryError(f"{self.registry}: the token service's answer is not JSON with a token") from None
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{self.registry}: the token service's answer has no token")
+        self._tokens[scope] = (token, time.monotonic() + max(1.0, expires - 5))

@@ -4,9 +4,9 @@ It speaks what reading, listing and pushing checkpoint images need: manifests (b
 digest, checked against their digest), blobs whole or by HTTP Range, tag lists and the
 catalog (:mod:`.listing`), blob upload, cross-repository mount and manifest push (:mod:`.push`).
 
-Auth follows the registry's ``WWW-Authenticate`` challenge: Bearer (a token from the realm,
-fetched with the user's credentials when there are any, renewed once when a request gets a
-401 after it expired) or Basic. Redirects are followed by hand so that the Authorization
+Auth follows the registry's ``WWW-Authenticate`` challenge (:class:`~.auth.Auth`): Bearer (a
+token from the realm, fetched with the user's credentials when there are any, renewed once when
+a request gets a 401 after it expired) or Basic. Redirects are followed by hand so that the Authorization
 header is never sent to another host (blob downloads are often redirected to object storage).
 Connection errors, 429 and 5xx answers are retried a bounded number of times. Bodies are
 bounded: a manifest or an error body larger than its cap is refused.
@@ -23,13 +23,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError, ProtocolError, SSLError
 
 from ... import __version__
-from .auth import Challenge, Credentials, parse_challenges
+from .auth import Auth, Credentials, parse_challenges
 from .reference import Reference, RegistryError
 
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -104,8 +104,6 @@ class Client:
         self.registry = registry
         self.host = api_host or registry
         self.tls_verify = tls_verify
-        self.creds = creds
-        self.helper = helper
         self.retries = retries
         self.backoff = backoff
         self.stats = Stats()
@@ -116,8 +114,7 @@ class Client:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=4, retries=False,
                                          timeout=urllib3.Timeout(connect=min(10.0, timeout), read=timeout), **kw)
-        self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, expires at)
-        self._challenge: Challenge | None = None
+        self.auth = Auth(registry, creds, helper)
         self._ua = f"ckpt-tui/{__version__}"
 
     def close(self) -> None:
@@ -126,17 +123,6 @@ class Client:
     # -- plumbing --------------------------------------------------------------
     def base_url(self) -> str:
         return f"{self._scheme or 'https'}://{self.host}"
-
-    def _auth_header(self, scope: str) -> str | None:
-        ch = self._challenge
-        if ch is None:
-            return None
-        if ch.scheme == "basic":
-            return self.creds.basic() if self.creds else None
-        tok = self._tokens.get(scope)
-        if tok and tok[1] > time.monotonic():
-            return f"Bearer {tok[0]}"
-        return None
 
     def _send(self, method: str, url: str, headers: dict[str, str], body: Any, want_body: bool = True):
         """One request and its redirects; the Authorization header stays on our host."""
@@ -166,7 +152,7 @@ class Client:
         authed = 0
         attempt = 0
         while True:
-            auth = self._auth_header(scope)
+            auth = self.auth.header(scope)
             h = dict(hdrs)
             if auth:
                 h["Authorization"] = auth
@@ -205,71 +191,19 @@ class Client:
                 resp.drain_conn()
                 resp.release_conn()
                 had = auth is not None
-                if self._authenticate(challenges, scope, had):
+                if self.auth.challenged(challenges, scope, had, self._get_token):
                     authed += 1
                     continue
-                raise self._denied(what or path, had)
+                raise self.auth.denied(what or path)
             return resp
 
-    def _denied(self, what: str, had: bool) -> RegistryError:
-        if self.creds is None:
-            hint = "give --creds USER:PASSWORD or an --authfile"
-            if self.helper:
-                hint += f" (the auth file names the credential helper {self.helper!r}, which ckpt-tui does not run)"
-            return RegistryError(f"{self.registry}: authentication required for {what}: {hint}")
-        return RegistryError(f"{self.registry}: the credentials of {self.creds.origin or 'the user'} were refused "
-                             f"for {what} (HTTP 401)")
-
-    def _authenticate(self, challenges: list[Challenge], scope: str, had: bool) -> bool:
-        """Act on a 401's challenge; True when the request is worth sending again."""
-        for ch in challenges:
-            if ch.scheme == "bearer" and ch.params.get("realm"):
-                self._challenge = ch
-                self._tokens.pop(scope, None)
-                self._fetch_token(ch, scope)
-                return True
-        for ch in challenges:
-            if ch.scheme == "basic":
-                first = self._challenge is None or self._challenge.scheme != "basic"
-                self._challenge = ch
-                return self.creds is not None and (first or not had)
-        return False
-
-    def _fetch_token(self, ch: Challenge, scope: str) -> None:
-        params: list[tuple[str, str]] = []
-        if ch.params.get("service"):
-            params.append(("service", ch.params["service"]))
-        for s in scope.split(" "):
-            if s:
-                params.append(("scope", s))
-        realm = ch.params["realm"]
-        url = realm + ("&" if "?" in realm else "?") + urlencode(params)
-        if not url.startswith(("http://", "https://")):
-            raise RegistryError(f"{self.registry}: the token realm {realm!r} is not an http(s) URL")
-        headers = {"User-Agent": self._ua}
-        if self.creds is not None:
-            headers["Authorization"] = self.creds.basic()
+    def _get_token(self, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """GET a token from the realm (for :class:`~.auth.Auth`): (status, body)."""
         try:
-            resp = self._send("GET", url, headers, None)
+            resp = self._send("GET", url, {"User-Agent": self._ua, **headers}, None)
         except (HTTPError, OSError) as exc:
             raise RegistryError(f"cannot reach the token service {urlsplit(url).netloc}: {_reason(exc)}") from None
-        body = self.read_body(resp, ERROR_BODY_CAP, "token answer")
-        if resp.status == 401 or resp.status == 403:
-            who = f"the credentials of {self.creds.origin}" if self.creds else "anonymous access"
-            hint = "" if self.creds else ": give --creds USER:PASSWORD or an --authfile"
-            raise RegistryError(f"{self.registry}: the token service refused {who} for {scope} "
-                                f"(HTTP {resp.status}){hint}")
-        if resp.status != 200:
-            raise RegistryError(f"{self.registry}: the token service answered HTTP {resp.status}")
-        try:
-            doc = json.loads(body)
-            token = doc.get("token") or doc.get("access_token")
-            expires = float(doc.get("expires_in") or 60)
-        except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
-            raise RegistryError(f"{self.registry}: the token service's answer is not JSON with a token") from None
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self.registry}: the token service's answer has no token")
-        self._tokens[scope] = (token, time.monotonic() + max(1.0, expires - 5))
+        return resp.status, self.read_body(resp, ERROR_BODY_CAP, "token answer")
 
     def read_body(self, resp, cap: int, what: str) -> bytes:
         """The whole body, refused past ``cap`` bytes (the connection is then dropped)."""
