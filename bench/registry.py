@@ -114,6 +114,7 @@ def start_registry(tmp: Path) -> tuple[subprocess.Popen, str]:
 
 def layouts(mem: list[int], log) -> tuple[Path, dict[str, Path]]:
     from ckpt_tui.actions.build import build_image
+    from ckpt_tui.model import load_checkpoint
 
     spec = Spec(f"mem-{'+'.join(f'{m // MiB}M' for m in mem)}", MEMHOG, "tar", mem=mem)
     archive = gen.generate(spec, log=log)
@@ -123,7 +124,11 @@ def layouts(mem: list[int], log) -> tuple[Path, dict[str, Path]]:
         if not (d / "index.json").exists():
             log(f"building the {comp} image of {archive.name}")
             shutil.rmtree(d, ignore_errors=True)
-            build_image(archive, f"localhost/bench:{comp}", oci_dir=d, compression=comp)
+            ck = load_checkpoint(archive)
+            try:
+                build_image(ck, f"localhost/bench:{comp}", oci_dir=d, compression=comp)
+            finally:
+                ck.close()
         out["uncompressed" if comp == "none" else "gzip"] = d
     zc = gen.CACHE / f"registry-{spec.key()}-zstd-chunked"
     if shutil.which("skopeo") and not (zc / "index.json").exists():

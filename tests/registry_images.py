@@ -17,9 +17,14 @@ from .conftest import DATA
 
 def _build(src: Path, out: Path, name: str, compression: str) -> Path:
     from ckpt_tui.actions.build import build_image
+    from ckpt_tui.model import load_checkpoint
 
     if not (out / "index.json").exists():
-        build_image(src, name, oci_dir=out, compression=compression)
+        ck = load_checkpoint(src)
+        try:
+            build_image(ck, name, oci_dir=out, compression=compression)
+        finally:
+            ck.close()
     return out
 
 
