@@ -103,6 +103,9 @@ def restore_target(checkpoint: Checkpoint | None, options: RestoreOptions) -> Re
         return RestoreTarget(mode="image", image=options.image, kind=checkpoint.source_kind if checkpoint else "")
     if checkpoint is None:
         raise CkptError("nothing to restore: give a checkpoint or an image name")
+    if checkpoint.source_remote:
+        raise CkptError("restoring straight from a registry is not supported: pull the image into the "
+                        "engine (podman pull HOST/REPO:TAG) and restore it with --image HOST/REPO:TAG")
     path, kind = checkpoint.source_path.absolute(), checkpoint.source_kind
     if kind in IMAGE_KINDS:
         ann = checkpoint.info.image_annotations

@@ -15,6 +15,7 @@ import stat as stat_mod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import CkptError, Pane, Problem, Severity
 from .streams import (
@@ -44,11 +45,14 @@ class Ref:
     offset: int = 0
     spilled: bool = False  # the file is a spill file of ours
     nofollow: bool = False  # a real file of a directory source: never follow a symlink there
+    remote: Any = None  # or a range of a blob in a registry (registry.blob.RemoteBlob: pread, held)
 
     def read(self, limit: int | None = None) -> bytes:
         n = self.size if limit is None else max(0, min(limit, self.size))
         if self.data is not None:
             return self.data[:n]
+        if self.remote is not None:
+            return self.remote.pread(self.offset, n)
         assert self.path is not None
         flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if self.nofollow else 0)
         fd = os.open(self.path, flags)
@@ -316,13 +320,20 @@ def _capture(ctx: Context, tr: TarReader, entry: TarEntry, tick: Callable[[], No
     return Ref(size=entry.size, path=path, spilled=True)
 
 
+def base_ref(base: tuple[Any, int], offset: int, size: int) -> Ref:
+    """A member stored in place at ``offset`` of a file (a Path) or of a registry blob."""
+    if isinstance(base[0], Path):
+        return Ref(size=size, path=base[0], offset=offset)
+    return Ref(size=size, remote=base[0], offset=offset)
+
+
 def index_tar(
     ix: Index,
     stream,
     *,
     where: str,
     size: int | None = None,
-    base: tuple[Path, int] | None = None,
+    base: tuple[Any, int] | None = None,
     prefix: str = "",
     done: Callable[[], int] = lambda: 0,
 ) -> TarReader:
@@ -407,7 +418,7 @@ def _add_entry(
     tr: TarReader,
     entry: TarEntry,
     *,
-    base: tuple[Path, int] | None,
+    base: tuple[Any, int] | None,
     prefix: str,
     tick: Callable[[], None],
 ) -> None:
@@ -425,7 +436,7 @@ def _add_entry(
         ix.add(Member(name, 0, "dir", **common))
     elif kind == "file":
         if base is not None:
-            ref = Ref(size=entry.size, path=base[0], offset=base[1] + entry.data_offset)
+            ref = base_ref(base, base[1] + entry.data_offset, entry.size)
         else:
             sink = ctx.watch.take(name, entry.size) if ctx.watch is not None else None
             if sink is not None:  # streamed to the watcher, not kept

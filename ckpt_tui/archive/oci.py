@@ -125,6 +125,11 @@ def _ref_name(desc: dict) -> str:
 
 def _index_blob_tar(ctx: Context, ix: Index, ref: Ref, *, prefix: str, where: str) -> None:
     """Index the tar held in a blob (plain, gzip or zstd, told by magic bytes)."""
+    if ref.remote is not None:  # a layer in a registry: read by range or streamed (registry/layer.py)
+        from .registry.layer import index_remote_tar
+
+        index_remote_tar(ctx, ix, ref, prefix=prefix, where=where)
+        return
     f = None
     try:
         if ref.data is not None:
@@ -233,7 +238,7 @@ def convert_oci(ctx: Context, outer: Index, container: str) -> Converted:
         ctx.problem("oci-layout", "the OCI layout has no oci-layout file", "warning")
     seen: list[str] = []
     found = _find(layout, top, {}, "", 0, seen)
-    where = "OCI archive" if container == "oci-archive" else "OCI layout directory"
+    where = {"oci-archive": "OCI archive", "registry": "registry"}.get(container, "OCI layout directory")
     if found is None and layout.errors:
         raise layout.errors[0]
     if found is None:

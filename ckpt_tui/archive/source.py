@@ -30,6 +30,7 @@ from .index import (
     read_limited,
     walk_directory,
 )
+from .registry.reference import is_remote
 from .results import cache_dir
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
@@ -58,16 +59,23 @@ class _ReadOnlyBytesIO(io.BytesIO):
 
 
 class _RangeRaw(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes of a file from ``offset``."""
+    """A read-only, seekable view of ``size`` bytes that ``pread(offset, n)`` reads: a range of a
+    file (:meth:`of_file`) or a member in a registry blob (ranges fetched on demand)."""
 
-    def __init__(self, path: Path, offset: int, size: int, nofollow: bool) -> None:
+    def __init__(self, pread: Callable[[int, int], bytes], size: int, name: str,
+                 on_close: Callable[[], object] | None = None) -> None:
         super().__init__()
-        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
-        self._fd = os.open(path, flags)
-        self._offset = offset
+        self._pread = pread
         self._size = size
         self._pos = 0
-        self.name = str(path)
+        self._on_close = on_close
+        self.name = name
+
+    @classmethod
+    def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> "_RangeRaw":
+        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
+        fd = os.open(path, flags)
+        return cls(lambda off, n: os.pread(fd, n, offset + off), size, str(path), lambda: os.close(fd))
 
     def readable(self) -> bool:
         return True
@@ -81,19 +89,14 @@ class _RangeRaw(io.RawIOBase):
         n = min(len(b), self._size - self._pos)
         if n <= 0:
             return 0
-        data = os.pread(self._fd, n, self._offset + self._pos)
+        data = self._pread(self._pos, n)
         b[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 0:
-            new = pos
-        elif whence == 1:
-            new = self._pos + pos
-        elif whence == 2:
-            new = self._size + pos
-        else:
+        new = {0: pos, 1: self._pos + pos, 2: self._size + pos}.get(whence)
+        if new is None:
             raise ValueError(f"invalid whence {whence}")
         if new < 0:
             raise ValueError("negative seek position")
@@ -106,7 +109,8 @@ class _RangeRaw(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             try:
-                os.close(self._fd)
+                if self._on_close is not None:
+                    self._on_close()
             finally:
                 super().close()
 
@@ -117,7 +121,7 @@ class Source:
     def __init__(
         self,
         *,
-        path: Path,
+        path: "Path | str",
         kind: str,
         description: str,
         index: Index,
@@ -143,6 +147,8 @@ class Source:
         self.from_cache = False  # re-opened from the opt-in cache (see cache.py)
         self._cache_lock: Any = None  # finalizer closing the shared lock on the cache entry in use
         self._cache_scratch: Path | None = None  # an uncommitted cache staging dir
+        self.remote = False  # a docker:// source: member bytes come from a registry on demand
+        self._on_close: list[Callable[[], object]] = []  # closes what a registry source holds
 
     def __repr__(self) -> str:
         return f"<Source {self.kind} {str(self.path)!r}: {len(self.members)} members, {len(self.problems)} problems>"
@@ -196,20 +202,43 @@ class Source:
         _, ref = self._data_ref(name)
         if ref.data is not None:
             return _ReadOnlyBytesIO(ref.data)
+        if ref.remote is not None:
+            held = ref.remote.held(ref.offset, ref.size)
+            if held is None:
+                remote, base = ref.remote, ref.offset
+                raw = _RangeRaw(lambda off, n: remote.pread(base + off, n), ref.size, name)
+                return io.BufferedReader(raw, buffer_size=64 << 10)  # type: ignore[return-value]
+            ref = Ref(size=ref.size, path=held[0], offset=held[1])
         assert ref.path is not None
         try:
-            raw = _RangeRaw(ref.path, ref.offset, ref.size, ref.nofollow)
+            raw = _RangeRaw.of_file(ref.path, ref.offset, ref.size, ref.nofollow)
         except OSError as exc:
             raise ArchiveError(f"cannot open {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
         return io.BufferedReader(raw)  # type: ignore[return-value]
 
     def file_range(self, name: str) -> tuple[Path, int, int] | None:
         """``(file, offset, size)`` holding the member's bytes (for mmap), or None when
-        the member lives in memory."""
+        the member lives in memory (or in a registry, and was not fetched yet)."""
         _, ref = self._data_ref(name)
+        if ref.remote is not None:
+            return ref.remote.held(ref.offset, ref.size)
         if ref.data is not None or ref.path is None:
             return None
         return ref.path, ref.offset, ref.size
+
+    def fetch(self, name: str) -> tuple[Path, int, int] | None:
+        """Like :meth:`file_range`, but a member in a registry is fetched first (in one pass of
+        ranged GETs), so that it can be mapped; None for members that live in memory."""
+        _, ref = self._data_ref(name)
+        if ref.remote is not None:
+            ref.remote.ensure(ref.offset, ref.offset + ref.size)
+            return ref.remote.held(ref.offset, ref.size)
+        return self.file_range(name)
+
+    def is_remote(self, name: str) -> bool:
+        """True when the member's bytes are read from a registry on demand (not held yet)."""
+        _, ref = self._data_ref(name)
+        return ref.remote is not None and ref.remote.held(ref.offset, ref.size) is None
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -224,6 +253,12 @@ class Source:
             shutil.rmtree(self._cache_scratch, ignore_errors=True)
         if self._cache_lock is not None:
             self._cache_lock()
+        for hook in self._on_close:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - closing must not fail
+                pass
+        self._on_close.clear()
 
     def __enter__(self) -> "Source":
         return self
@@ -252,6 +287,11 @@ def open_source(
     ``watch`` (an ``index.Watch``) sees every file member as it is indexed and may take the
     data of large ones as they stream past instead of keeping them (``Source.discarded``);
     it is ignored when the opt-in cache is on (an entry must be complete)."""
+    if is_remote(path):  # a checkpoint image in a registry
+        from .registry.source import open_remote
+
+        return open_remote(str(path), workspace=workspace, limits=limits, progress=progress,
+                           on_metadata=on_metadata, watch=watch)
     try:
         p = Path(os.fspath(path)).absolute()
     except TypeError:
@@ -645,7 +685,18 @@ def _parse_json(data: bytes | None) -> dict[str, Any] | None:
 def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` (and, when
     known, ``config_mtime``; for image sources ``description``, ``annotations`` and
-    ``members``) reading only what it must: a tar stream stops once both files were read."""
+    ``members``) reading only what it must: a tar stream stops once both files were read. A
+    ``docker://`` reference gives what its index, manifest and config say (``registry.listing``)."""
+    if is_remote(path):
+        from .registry.listing import list_repository
+
+        rows = list_repository(str(path)).rows
+        if not rows:
+            raise ArchiveError(f"not a checkpoint image: {path} is an ordinary container image")
+        meta = rows[0][1]
+        if "error" in meta:
+            raise ArchiveError(meta["error"])
+        return meta
     p = Path(os.fspath(path))
     try:
         st = os.stat(p)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
-_VALUE_OPTIONS = ("--log", "--max-size")
+_VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
 
 USAGE = """\
 ckpt-tui [PATH] [--log FILE] [--readonly] [--max-size SIZE] [--cache]
@@ -35,7 +35,8 @@ Inspect container checkpoints (Podman, CRI-O, containerd; CRIU images).
 
 ckpt-tui [PATH] opens the interactive inspector on PATH (an archive, a directory, an OCI image,
 or a directory of checkpoints); without PATH, its bundled demo checkpoint. The commands work
-without the UI."""
+without the UI. Every PATH may also be docker://HOST[:PORT]/REPO[:TAG|@DIGEST], a checkpoint
+image in a registry (docker://HOST/REPO alone: the inspector lists its checkpoint tags)."""
 
 EPILOG = """\
 --max-size and --cache are taken by every command that reads a checkpoint, before or after
@@ -90,7 +91,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from ..errors import CkptError
 
-    if args.path is not None and not Path(args.path).exists():
+    from ..archive.registry import is_remote
+
+    if args.path is not None and not is_remote(args.path) and not Path(args.path).exists():
         raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
     from ..app import run_app
 
@@ -154,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     from .common import quiet_broken_pipe, write_out
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --tls-verify alone means true (as skopeo's): never let it take the next word (a PATH) as its value
+    end = argv.index("--") if "--" in argv else len(argv)
+    argv = ["--tls-verify=true" if i < end and a == "--tls-verify" else a for i, a in enumerate(argv)]
     hit = _cached(argv)
     if hit is not None:
         try:
@@ -194,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
 
         os.environ[ENV_ON] = "1"  # every layer asks the environment (UI worker threads too)
     try:
+        from ..archive.registry.args import apply
+
+        apply(args)  # --tls-verify, --creds, --authfile, --platform for docker:// sources
         return int(args.func(args) or 0)
     except CkptError as exc:
         error(str(exc))

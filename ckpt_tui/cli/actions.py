@@ -59,19 +59,51 @@ def shell_line(argv: list[str]) -> str:
 def cmd_build(args: argparse.Namespace) -> int:
     from ..actions.build import build_image, load_image
 
+    from ..archive.registry import is_remote, parse
+
     out = console()
     err = console(stderr=True)
     # progress lines go to stderr when stdout carries JSON
     say = err if args.json else out
+    target = None
+    if is_remote(args.image):  # push to a registry
+        if args.output or args.load:
+            raise CkptError("pushing to a registry (docker://...) writes no --output archive and loads nothing; "
+                            "--oci-dir also keeps the OCI layout that is pushed")
+        target = parse(args.image, need_tag=True)
     ck = load(args)
+    scratch = None
+    pushed = None
     try:
+        oci_dir = args.oci_dir
+        if target is not None and oci_dir is None:
+            import tempfile
+
+            scratch = tempfile.TemporaryDirectory(prefix="ckpt-tui-push-")
+            oci_dir = scratch.name
         res = build_image(
-            ck, args.image, output_tar=args.output, oci_dir=args.oci_dir,
+            ck, f"{target.registry}/{target.repository}:{target.tag}" if target else args.image,
+            output_tar=args.output, oci_dir=oci_dir,
             compression="none" if args.no_compress else "gzip", runtime=args.runtime,
             on_output=None if args.quiet else (lambda text: say.print(data(text))),
         )
+        if target is not None:
+            pushed = _push(args, target, oci_dir, None if args.quiet else (lambda text: say.print(data(text))))
     finally:
         ck.close()
+        if scratch is not None:
+            scratch.cleanup()
+    if pushed is not None:
+        if args.json:
+            print_json({**build_json(res, None), "pushed": {"reference": pushed.reference, "digest": pushed.digest,
+                                                          "uploaded": pushed.uploaded, "existing": pushed.existing,
+                                                          "mounted": pushed.mounted}})
+            return 0
+        if not args.quiet:
+            say.print(data(f"pushed {target} ({len(pushed.uploaded)} blobs uploaded, {len(pushed.existing)} "
+                           f"there already, {len(pushed.mounted)} mounted)"))
+        print(pushed.digest)
+        return 0
     loaded = None
     if args.load:
         loaded = load_image(res.output, args.engine, image_name=res.image_name,
@@ -86,6 +118,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"ckpt-tui: load failed: {safe_lines(loaded.message)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _push(args: argparse.Namespace, target: Any, oci_dir: str, emit: Any) -> Any:
+    """Push the OCI layout just written; blobs of a checkpoint image in the same registry are mounted."""
+    from ..archive.registry import is_remote, parse
+    from ..archive.registry.push import push_layout
+    from ..archive.registry.source import make_client
+
+    mount_from = []
+    if is_remote(args.path):
+        src = parse(args.path)
+        if src.registry == target.registry:
+            mount_from.append(src.repository)
+    client = make_client(target)
+    try:
+        return push_layout(client, target, oci_dir, mount_from=mount_from, on_output=emit)
+    finally:
+        client.close()
 
 
 def build_json(res: BuildResult, loaded: LoadResult | None) -> dict[str, Any]:
@@ -323,7 +373,8 @@ def register(sub: Any) -> None:
     s = add_command(sub, "build", cmd_build, summary="write an OCI image of a checkpoint",
                     description="Write a one-layer OCI checkpoint image (oci-archive tar by default) that podman, "
                                 "CRI-O and containerd recognise, without buildah.")
-    s.add_argument("image", help="image name, e.g. localhost/web-ckpt:latest")
+    s.add_argument("image", help="image name, e.g. localhost/web-ckpt:latest; docker://HOST/REPO:TAG pushes it "
+                   "there (the bytes --oci-dir writes) and prints the digest")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--output", "-o", metavar="FILE.tar", help="oci-archive to write (default NAME-TAG.oci.tar here)")
     g.add_argument("--oci-dir", metavar="DIR", help="write an OCI layout directory instead")

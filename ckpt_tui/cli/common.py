@@ -32,7 +32,8 @@ UNBOUNDED = 1 << 30
 # options every subcommand that reads a checkpoint takes (before or after the command name):
 # their parsers use SUPPRESS defaults, so a value given before the command is kept; main()
 # fills in these defaults afterwards
-COMMON_DEFAULTS: dict[str, Any] = {"max_size": None, "cache": False}
+COMMON_DEFAULTS: dict[str, Any] = {"max_size": None, "cache": False, "tls_verify": None, "creds": None,
+                                   "authfile": None, "platform": None}  # (the last four: archive.registry.args)
 
 
 def size_arg(text: str) -> int:
@@ -60,8 +61,13 @@ class Options(Protocol):
 
 
 def add_source_options(parser: Options) -> None:
-    """--max-size and --cache, as every subcommand (and the inspector) takes them."""
+    """--max-size and --cache, as every subcommand (and the inspector) takes them, and the options
+    of a checkpoint image in a registry (docker://: --tls-verify, --creds, --authfile, --platform)."""
     import argparse
+
+    from ..archive.registry.args import add_arguments
+
+    add_arguments(parser, suppress=True)
 
     parser.add_argument("--max-size", type=size_arg, metavar="SIZE", default=argparse.SUPPRESS,
                         help="stop reading an archive that expands beyond SIZE (default 8G; a "
@@ -71,7 +77,7 @@ def add_source_options(parser: Options) -> None:
                              "same unchanged archive again is fast (as CKPT_TUI_CACHE=1; off by default)")
 
 
-PATH_HELP = "archive, directory or OCI image of a checkpoint"
+PATH_HELP = "archive, directory or OCI image of a checkpoint, or docker://HOST[:PORT]/REPO[:TAG|@DIGEST]"
 
 
 def add_command(sub: Any, name: str, func: Any, *, summary: str, description: str, path: str | None = PATH_HELP,

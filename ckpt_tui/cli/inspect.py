@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +53,33 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_registry(where: str, catalog: bool) -> list[tuple[str, dict[str, Any]]]:
+    """Rows for ``list docker://HOST/REPO`` (its checkpoint tags) or ``--catalog docker://HOST``:
+    from manifests and configs only."""
+    from ..archive.registry.listing import list_catalog, list_repository
+    from .common import safe_lines
+
+    got = list_catalog(where) if catalog else list_repository(where)
+    for ref in got.skipped:
+        print(f"ckpt-tui: {safe_lines(ref)}: not a checkpoint image", file=sys.stderr)
+    return got.rows
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from ..archive import find_checkpoints, peek_metadata
+    from ..archive.registry import is_remote
     from .common import error
     from .render import list_entries, render_list
 
-    rows: list[tuple[Path, dict[str, Any]]] = []
+    rows: list[tuple[Any, dict[str, Any]]] = []
     missing = 0
-    for d in args.dirs or LIST_DEFAULT_DIRS:
+    dirs = args.dirs or LIST_DEFAULT_DIRS
+    if args.catalog and not all(is_remote(d) for d in dirs):
+        raise CkptError("--catalog lists registries: give docker://HOST[:PORT]")
+    for d in dirs:
+        if is_remote(d):
+            rows.extend(_list_registry(d, args.catalog))
+            continue
         if not Path(d).is_dir():
             if args.dirs:
                 error(f"not a directory: {d}")
@@ -93,12 +113,20 @@ def register(sub: Any) -> None:
     s.add_argument("--log", action="append", metavar="FILE", help="attach an external CRIU log")
 
     s = add_command(
-        sub, "list", cmd_list, summary="list checkpoints in directories", path=None, reads_checkpoint=False,
+        sub, "list", cmd_list, summary="list checkpoints in directories or a registry", path=None,
+        reads_checkpoint=False,
         description="List the checkpoints found in directories (archives by their magic bytes, unpacked "
                     "checkpoints, checkpoint images): path, container, pod, engine, when it was checkpointed, "
-                    "file size. Only the metadata of each is read. Exit 2 when no DIR given is a directory.")
-    s.add_argument("dirs", nargs="*", metavar="DIR",
-                   help=f"directories to look in (default: {', '.join(LIST_DEFAULT_DIRS)})")
+                    "file size. Only the metadata of each is read. docker://HOST/REPO lists the tags of a registry "
+                    "repository that are checkpoint images (from manifests and configs, no layer; size: the "
+                    "blobs'). Exit 2 when no DIR given is a directory.")
+    s.add_argument("dirs", nargs="*", metavar="DIR|docker://HOST/REPO",
+                   help=f"directories to look in (default: {', '.join(LIST_DEFAULT_DIRS)}), or registry repositories")
+    s.add_argument("--catalog", action="store_true",
+                   help="docker://HOST[:PORT]: every repository of the registry (its _catalog)")
+    from ..archive.registry.args import add_arguments
+
+    add_arguments(s)
     s.add_argument("--json", action="store_true",
                    help="a JSON list: path, container, id, image, engine, pod, namespace, created, checkpointed, "
                         "file_size, kind, error")

@@ -101,6 +101,11 @@ class Checkpoint:
         return Path(self.source.path)
 
     @property
+    def source_remote(self) -> bool:
+        """The source is a checkpoint image in a registry (``docker://``), read on demand."""
+        return bool(getattr(self.source, "remote", False))
+
+    @property
     def source_kind(self) -> str:
         """The archive layer's kind of source: ``tar+zstd``, ``directory``, ``oci-archive``, ..."""
         return self.source.kind

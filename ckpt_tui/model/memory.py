@@ -129,21 +129,28 @@ class PagesData:
         self.buf = memoryview(obj)[base : base + self.size]
 
     @classmethod
-    def from_source(cls, source, name: str) -> "PagesData | None":
+    def from_source(cls, source, name: str) -> "PagesData | RemotePages | None":
         if not source.has(name):
             return None
         rng = source.file_range(name)
+        if rng is None and getattr(source, "is_remote", None) is not None and source.is_remote(name):
+            return RemotePages(source, name, source.members[name].size)
         if rng is not None:
-            path, offset, size = rng
-            with open(path, "rb") as fh:
-                # map only the member (a plain tar or a pack file holds much more)
-                size = max(0, min(size, os.fstat(fh.fileno()).st_size - offset))
-                if size == 0:
-                    return cls(b"")
-                start = offset - offset % mmap.ALLOCATIONGRANULARITY
-                mm = mmap.mmap(fh.fileno(), offset - start + size, access=mmap.ACCESS_READ, offset=start)
-            return cls(mm, offset - start, size)
+            return cls.mapped(rng)
         return cls(source.read(name))
+
+    @classmethod
+    def mapped(cls, rng: tuple) -> "PagesData":
+        """An mmap of ``(path, offset, size)``."""
+        path, offset, size = rng
+        with open(path, "rb") as fh:
+            # map only the member (a plain tar or a pack file holds much more)
+            size = max(0, min(size, os.fstat(fh.fileno()).st_size - offset))
+            if size == 0:
+                return cls(b"")
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            mm = mmap.mmap(fh.fileno(), offset - start + size, access=mmap.ACCESS_READ, offset=start)
+        return cls(mm, offset - start, size)
 
     def __len__(self) -> int:
         return self.size
@@ -194,6 +201,76 @@ class PagesData:
                 self.obj.close()
             except BufferError:  # a slice is still referenced somewhere; GC closes it
                 pass
+
+
+class RemotePages:
+    """A pages image in a registry (``Source.is_remote``): single pages are read by HTTP range
+    when the hex view asks for them; the first search fetches the whole image in one pass and
+    from then on it is mapped like a local one (:class:`PagesData`). A page that cannot be
+    fetched reads as None (not shown), and ``error`` says why."""
+
+    captured = False
+
+    def __init__(self, source, name: str, size: int) -> None:
+        self.source = source
+        self.name = name
+        self.size = size
+        self.error = ""
+        self._fh = None
+        self._local: PagesData | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+    def page(self, offset: int) -> bytes | None:
+        if self._local is not None:
+            return self._local.page(offset)
+        if offset < 0 or offset + PAGE_SIZE > self.size:
+            return None
+        try:
+            if self._fh is None:
+                self._fh = self.source.open(self.name)
+            self._fh.seek(offset)
+            data = self._fh.read(PAGE_SIZE)
+        except CkptError as exc:
+            self.error = str(exc)
+            return None
+        return data if len(data) == PAGE_SIZE else None
+
+    def local(self) -> PagesData:
+        """The whole image, fetched once and mapped (CkptError when it cannot be fetched)."""
+        if self._local is None:
+            rng = self.source.fetch(self.name)
+            self._local = PagesData.mapped(rng) if rng is not None else PagesData(self.source.read(self.name))
+        return self._local
+
+    @property
+    def obj(self):
+        return self.local().obj
+
+    @property
+    def buf(self) -> memoryview:
+        return self.local().buf
+
+    def find(self, needle: bytes, start: int, end: int) -> int:
+        return self.local().find(needle, start, end)
+
+    def finditer(self, pattern: "re.Pattern[bytes]", start: int, end: int) -> Iterator[tuple[int, int]]:
+        return self.local().finditer(pattern, start, end)
+
+    def prefetch(self, start: int, end: int) -> None:
+        self.local().prefetch(start, end)
+
+    def release(self, start: int, end: int) -> None:
+        self.local().release(start, end)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._local is not None:
+            self._local.close()
+            self._local = None
 
 
 class MemoryReader:

@@ -56,6 +56,12 @@ class PrefixedSource:
     def file_range(self, name: str) -> tuple[Path, int, int] | None:
         return self.base.file_range(self.prefix + name)
 
+    def fetch(self, name: str) -> tuple[Path, int, int] | None:
+        return self.base.fetch(self.prefix + name)
+
+    def is_remote(self, name: str) -> bool:
+        return self.base.is_remote(self.prefix + name)
+
     def close(self) -> None:  # the pod's Checkpoint closes the real source
         pass
 

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ..archive.registry.reference import RemotePath
 from ..model.checkpoint import Checkpoint
 from ..model.metadata import info_from_peek
 from ..widgets import format as fmt
@@ -50,7 +51,10 @@ class PickerScreen(Screen[Path | None]):
         for path, meta in self.entries:
             name, image, runtime = describe(meta)
             try:
-                size = fmt.size(path.stat().st_size) if path.is_file() else "dir"
+                if isinstance(path, RemotePath):  # a tag of a registry repository: its blobs' size
+                    size = fmt.size(int(meta.get("size") or 0)) if "size" in meta else "?"
+                else:
+                    size = fmt.size(path.stat().st_size) if path.is_file() else "dir"
             except OSError:
                 size = "?"
             error = meta.get("error")
@@ -66,7 +70,7 @@ class PickerScreen(Screen[Path | None]):
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
         path = self.query_one(FilterTable).payload_of(event.row_key)
-        if isinstance(path, Path):
+        if isinstance(path, (Path, RemotePath)):
             self.dismiss(path)
 
     def action_cancel(self) -> None:

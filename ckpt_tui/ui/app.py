@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from ..archive.registry.reference import as_path
 from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
 from ..errors import CkptError
 from ..messages import (
@@ -90,7 +91,7 @@ class CkptApp(App[int]):
         super().__init__()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
                           max_size=max_size, now=now)
-        self.session = Session(Path(path) if path is not None else DEMO_PATH, options)
+        self.session = Session(as_path(path) if path is not None else DEMO_PATH, options)  # docker://: a RemotePath
         self.loader = LoadingController(self)
         self.operations = OperationsController(self)
 

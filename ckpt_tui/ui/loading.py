@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, get_current_worker
 
 from .. import archive, model
+from ..archive.registry.reference import RemotePath, as_path
 from ..errors import Cancelled, CkptError
 from ..messages import CheckpointLoaded, CheckpointsFound, LoadFailed, LoadProgress, MetadataReady
 from ..model.metadata import info_from_peek
@@ -74,6 +75,16 @@ class LoadingController:
 
     def _load(self, worker: Worker[Any], path: Path, first: bool) -> None:
         post = self.app.post_message
+        if first and isinstance(path, RemotePath) and path.is_dir():  # a registry repository: its tags
+            from ..archive.registry.listing import list_repository
+
+            try:
+                rows = list_repository(str(path)).rows
+            except CkptError as exc:
+                post(LoadFailed(path, str(exc)))
+                return
+            post(CheckpointsFound(path, [(as_path(ref), meta) for ref, meta in rows]))
+            return
         if first and path.is_dir():
             try:
                 found = archive.find_checkpoints(path)
@@ -108,7 +119,7 @@ class LoadingController:
         if self.session.options.max_size is not None:
             limits = dataclasses.replace(archive.Limits(), max_total_bytes=self.session.options.max_size)
         try:
-            checkpoint = model.load_checkpoint(path, limits=limits, progress=progress,
+            checkpoint = model.load_checkpoint(str(path) if isinstance(path, RemotePath) else path, limits=limits, progress=progress,
                                                log_files=self.session.options.log_files, on_metadata=metadata,
                                                cancelled=lambda: worker.is_cancelled)
         except Cancelled:
@@ -194,7 +205,7 @@ class LoadingController:
         """The load raised something other than CkptError (a reader bug the checkpoint's bytes
         met): the same as a failed open, so nothing stays "loading…"."""
         if not worker.is_cancelled:
-            self.failed(LoadFailed(Path(worker.name), f"{type(worker.error).__name__}: {worker.error}"))
+            self.failed(LoadFailed(as_path(worker.name), f"{type(worker.error).__name__}: {worker.error}"))
 
     # -- the lists ---------------------------------------------------------------
     def can_go_back_to_list(self) -> bool | None:
