@@ -52,6 +52,9 @@ __all__ = [
     "XSAVE_FEATURES",
     "ARCH_SHSTK_SHSTK",
     "CET_FEATURES",
+    "X86_CPU_FEATURES",
+    "X86_FPU_FEATURES",
+    "NETWORK_LOCK_METHODS",
 ]
 
 #: CRIU itself assumes 4 KiB pages on x86-64 (pagemap nr_pages count these).
@@ -427,3 +430,35 @@ REMAP_TYPES: dict[int, str] = {0: "LINKED", 1: "GHOST", 2: "PROCFS"}
 TTY_TYPES: dict[int, str] = {
     0: "UNKNOWN", 1: "PTY", 2: "CONSOLE", 3: "VT", 4: "CTTY", 5: "EXT_TTY", 6: "SERIAL",
 }
+
+
+#: cpuinfo_x86_entry.capability bits CRIU compares on restore (its x86_ins_capability_mask and the
+#: FPU bits of cpu_validate_features), by (word, bit) in CRIU's own word layout (compel's
+#: CPUID_* words), with the name Linux shows in /proc/cpuinfo ("osxsave" is not shown there).
+X86_CPU_FEATURES: tuple[tuple[str, int, int], ...] = (
+    ("fpu", 0, 0), ("tsc", 0, 4), ("cx8", 0, 8), ("sep", 0, 11), ("cmov", 0, 15), ("clflush", 0, 19),
+    ("mmx", 0, 23), ("fxsr", 0, 24), ("sse", 0, 25), ("sse2", 0, 26),
+    ("syscall", 1, 11), ("mmxext", 1, 22), ("rdtscp", 1, 27), ("3dnowext", 1, 30), ("3dnow", 1, 31),
+    ("rep_good", 3, 16), ("nopl", 3, 20),
+    ("pni", 4, 0), ("pclmulqdq", 4, 1), ("monitor", 4, 3), ("ssse3", 4, 9), ("fma", 4, 12), ("cx16", 4, 13),
+    ("sse4_1", 4, 19), ("sse4_2", 4, 20), ("movbe", 4, 22), ("popcnt", 4, 23), ("aes", 4, 25),
+    ("xsave", 4, 26), ("osxsave", 4, 27), ("avx", 4, 28), ("f16c", 4, 29), ("rdrand", 4, 30),
+    ("abm", 6, 5), ("sse4a", 6, 6), ("misalignsse", 6, 7), ("3dnowprefetch", 6, 8), ("xop", 6, 11),
+    ("fma4", 6, 16), ("tbm", 6, 21),
+    ("fsgsbase", 9, 0), ("bmi1", 9, 3), ("hle", 9, 4), ("avx2", 9, 5), ("bmi2", 9, 8), ("erms", 9, 9),
+    ("rtm", 9, 11), ("mpx", 9, 14), ("avx512f", 9, 16), ("avx512dq", 9, 17), ("rdseed", 9, 18), ("adx", 9, 19),
+    ("clflushopt", 9, 23), ("avx512pf", 9, 26), ("avx512er", 9, 27), ("avx512cd", 9, 28), ("sha_ni", 9, 29),
+    ("avx512bw", 9, 30), ("avx512vl", 9, 31),
+    ("xsaveopt", 10, 0), ("xsavec", 10, 1), ("xgetbv1", 10, 2), ("xsaves", 10, 3),
+    ("avx512vbmi", 11, 1), ("pku", 11, 3), ("ospke", 11, 4), ("avx512_vbmi2", 11, 6), ("gfni", 11, 8),
+    ("vaes", 11, 9), ("vpclmulqdq", 11, 10), ("avx512_vnni", 11, 11), ("avx512_bitalg", 11, 12), ("tme", 11, 13),
+    ("avx512_vpopcntdq", 11, 14), ("rdpid", 11, 22),
+    ("clzero", 13, 0),
+    ("avx512_4vnniw", 18, 2), ("avx512_4fmaps", 18, 3),
+)
+
+#: the FPU bits CRIU's --cpu-cap=fpu check demands of the restoring CPU when the image has them.
+X86_FPU_FEATURES: tuple[str, ...] = ("fpu", "fxsr", "osxsave", "xsaves")
+
+#: inventory_entry.network_lock_method (CRIU's enum NETWORK_LOCK_METHOD).
+NETWORK_LOCK_METHODS: dict[int, str] = {0: "iptables", 1: "nftables", 2: "skip"}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..criu.constants import GOARCH
 
 from ..errors import Pane, Problem, Severity
+from .requirements import CpuInfo
 from .types import (
     ContainerInfo,
     ImageInfo,
@@ -52,6 +53,7 @@ class Checkpoint:
     stats: dict[str, int] = field(default_factory=dict)  # every dump_stats_entry field
     restore_stats: dict[str, int] = field(default_factory=dict)
     inventory: dict[str, Any] = field(default_factory=dict)
+    cpuinfo: CpuInfo | None = None  # cpuinfo.img (a dump with --cpu-cap), None without one
     processes: dict[int, Process] = field(default_factory=dict)
     roots: list[int] = field(default_factory=list)
     rootfs: RootfsDiff = field(default_factory=RootfsDiff)

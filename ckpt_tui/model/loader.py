@@ -351,6 +351,13 @@ class _Builder:
 
         self.ck.inventory = message_to_dict(inv)
         self.ck.info.img_version = getattr(inv, "img_version", None)
+        if self.src.has(CKPT + "cpuinfo.img"):
+            from .requirements import cpuinfo_from_image
+
+            try:
+                self.ck.cpuinfo = cpuinfo_from_image(self.src.read(CKPT + "cpuinfo.img"))
+            except CkptError as exc:
+                self.problem(CKPT + "cpuinfo.img", f"cannot be decoded: {exc}", Pane.OVERVIEW)
 
     def stats(self) -> None:
         for name, target in (("stats-dump", self.ck.stats), ("stats-restore", self.ck.restore_stats)):

@@ -152,6 +152,18 @@ class OpenFile:
     pos: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def recorded_size(self) -> int | None:
+        """A regular file's size when it was dumped (CRIU checks it on restore), None if not recorded."""
+        size = self.details.get("size") if self.type == "REG" else None
+        return size if isinstance(size, int) else None
+
+    @property
+    def recorded_mode(self) -> int | None:
+        """A regular file's st_mode when it was dumped (CRIU checks it on restore)."""
+        mode = self.details.get("mode") if self.type == "REG" else None
+        return mode if isinstance(mode, int) and mode else None
+
 
 @dataclass
 class Socket:

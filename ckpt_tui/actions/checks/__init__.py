@@ -5,7 +5,9 @@
 (status "pass", "warn", "fail" or "info"). It never raises for a missing tool:
 a check that needs one says so. Queries run only short, read-only commands
 (``--version``, ``podman container exists``, ``podman image exists``,
-``podman info``, ``criu check``). ``host`` checks this machine, ``contents`` the checkpoint.
+``podman info``, ``podman images``, ``criu check``) to profile this host, or judge a host
+profile read from a file. ``host`` checks the host, ``contents`` the checkpoint, ``needs`` what
+its images ask of the host (CPU, plugins, LSM, capabilities, open files...).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 from ...errors import CkptError
 from ...model.checkpoint import Checkpoint
 from ..restore import RestoreOptions, RestoreTarget, default_engine, restore_target
-from . import contents, host
-from .base import FAIL, INFO, PASS, WARN, Check
+from ..hostprofile import HostProfile, collect_profile
+from . import contents, host, needs
+from .base import FAIL, INFO, PASS, WARN, Check, label
 
-__all__ = ["Check", "preflight", "summarize"]
+__all__ = ["Check", "host_profile_for", "label", "preflight", "summarize"]
 
 
 def summarize(checks: list[Check]) -> dict[str, int]:
@@ -26,13 +29,26 @@ def summarize(checks: list[Check]) -> dict[str, int]:
     return out
 
 
-def preflight(checkpoint: Checkpoint, options: RestoreOptions | None = None, *, criu_check: bool = True) -> list[Check]:
-    """Check whether the loaded ``checkpoint`` can be restored here with ``options``.
+def host_profile_for(checkpoint: Checkpoint | None, options: RestoreOptions | None = None, *,
+                     criu_check: bool = True) -> HostProfile:
+    """This host's profile, with the runtimes the checkpoint and the options name looked at too."""
+    o = options or RestoreOptions()
+    extra = [r for r in (o.runtime, checkpoint.info.runtime_name if checkpoint else "",
+                         checkpoint.info.image_runtime if checkpoint else "") if r]
+    return collect_profile(podman_bin=o.podman_bin, ctr_bin=o.ctr_bin, namespace=o.namespace,
+                           criu_check=criu_check, runtimes=tuple(extra))
+
+
+def preflight(checkpoint: Checkpoint, options: RestoreOptions | None = None, *, criu_check: bool = True,
+              profile: HostProfile | None = None) -> list[Check]:
+    """Check whether the loaded ``checkpoint`` can be restored with ``options`` on the host
+    ``profile`` describes (None: this host, profiled now).
 
     ``criu_check`` runs ``criu check`` (as root) to catch a CRIU that cannot work
     on this kernel at all. Never raises for missing tools.
     """
     o = options or RestoreOptions()
+    prof = profile if profile is not None else host_profile_for(checkpoint, o, criu_check=criu_check)
     engine = (o.engine or default_engine(checkpoint)).lower()
     target: RestoreTarget | None = None
     err = ""
@@ -40,17 +56,18 @@ def preflight(checkpoint: Checkpoint, options: RestoreOptions | None = None, *, 
         target = restore_target(checkpoint, o)
     except CkptError as exc:  # no restorable source: reported as a failed check
         err = str(exc)
-    checks: list[Check] = [host.check_engine(engine, o), host.check_root(engine)]
-    checks.append(contents.check_target(engine, o, target, err))
-    checks += host.check_runtime(checkpoint, engine, o, target)
-    checks += host.check_criu(checkpoint, criu_check)
+    checks: list[Check] = [host.check_engine(engine, o, prof), host.check_root(engine, prof)]
+    checks.append(contents.check_target(engine, o, target, err, prof))
+    checks += host.check_runtime(checkpoint, engine, o, target, prof)
+    checks += host.check_criu(checkpoint, criu_check, prof)
     checks.append(contents.check_complete(checkpoint))
     checks.append(contents.check_tcp(checkpoint, o))
-    checks += contents.check_name(checkpoint, engine, o, target)
-    base = contents.check_base_image(checkpoint, engine, o)
+    checks += contents.check_name(checkpoint, engine, o, target, prof)
+    base = contents.check_base_image(checkpoint, engine, o, prof)
     if base is not None:
         checks.append(base)
-    checks += host.check_host(checkpoint)
+    checks += host.check_host(checkpoint, prof)
+    checks += needs.check_needs(checkpoint, prof, ignore_rootfs=o.ignore_rootfs)
     checks += contents.check_flags(checkpoint, o, target)
-    checks += contents.check_spec(checkpoint)
+    checks += contents.check_spec(checkpoint, prof)
     return checks

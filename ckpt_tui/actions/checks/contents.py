@@ -6,18 +6,20 @@ and the security settings its spec carries."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ...model.checkpoint import Checkpoint
-from .._proc import run_quick, which
+from ..hostprofile import HostProfile
+from ..hostprofile.profile import EngineProfile, LocalImage
 from ..restore import ARCHIVE_KINDS, RestoreOptions, RestoreTarget
 from .base import FAIL, INFO, PASS, WARN, Check
 
 __all__ = ["check_base_image", "check_complete", "check_flags", "check_name", "check_spec", "check_target",
-           "check_tcp"]
+           "check_tcp", "find_image", "reference_kind"]
 
 
-def check_target(engine: str, o: RestoreOptions, target: RestoreTarget | None, err: str) -> Check:
+def check_target(engine: str, o: RestoreOptions, target: RestoreTarget | None, err: str, prof: HostProfile) -> Check:
     if target is None:
         return Check("Checkpoint source", FAIL, err or "cannot tell what to restore")
     if target.mode == "import":
@@ -32,23 +34,22 @@ def check_target(engine: str, o: RestoreOptions, target: RestoreTarget | None, e
             fix=f"pack it first (tar -C {target.path} -cf checkpoint.tar .) or build an image (ckpt-tui build)",
         )
     # image mode
+    eng = prof.engine(engine)
+    store = "podman's storage" if engine == "podman" else "containerd's store"
+    if eng is None or eng.images is None:
+        tool = o.podman_bin if engine == "podman" else o.ctr_bin
+        return Check("Checkpoint source", WARN,
+                     f"checkpoint image {target.image}; {tool} did not list its images, cannot tell if it is there")
+    if find_image(eng, target.image) is not None:
+        return Check("Checkpoint source", PASS, f"checkpoint image {target.image} is in {store}")
     if engine == "podman":
-        if not which(o.podman_bin):
-            return Check("Checkpoint source", WARN, f"checkpoint image {target.image}; podman is missing, cannot tell if it is loaded")
-        rc, _out, _err = run_quick([o.podman_bin, "image", "exists", target.image])
-        if rc == 0:
-            return Check("Checkpoint source", PASS, f"checkpoint image {target.image} is in podman's storage")
         how = f"podman load -i {target.path}" if target.path else f"podman pull {target.image}"
         status = WARN if target.needs_load else FAIL
-        return Check("Checkpoint source", status, f"checkpoint image {target.image} is not in podman's storage yet", fix=how)
-    if not which(o.ctr_bin):
-        return Check("Checkpoint source", WARN, f"checkpoint image {target.image}; ctr is missing, cannot tell if it is imported")
-    cmd = [o.ctr_bin] + (["-n", o.namespace] if o.namespace else []) + ["images", "ls", "-q"]
-    rc, out, _err = run_quick(cmd)
-    if rc == 0 and target.image in out.split():
-        return Check("Checkpoint source", PASS, f"checkpoint image {target.image} is in containerd's store")
-    fix = f"ctr images import {target.path}" if target.path else f"ctr images pull {target.image}"
-    return Check("Checkpoint source", WARN, f"checkpoint image {target.image} is not in containerd's store yet", fix=fix)
+    else:
+        how = f"ctr images import {target.path}" if target.path else f"ctr images pull {target.image}"
+        status = WARN
+    return Check("Checkpoint source", status, f"checkpoint image {target.image} is not in {store} yet", fix=how,
+                 step="" if target.needs_load else how)
 
 
 def check_complete(ck: Checkpoint) -> Check:
@@ -99,68 +100,117 @@ def check_tcp(ck: Checkpoint, o: RestoreOptions) -> Check:
             return Check("TCP connections", INFO, "no established TCP connections; --tcp-established is not needed")
         return Check("TCP connections", PASS, "no established TCP connections")
     details = [f"pid {s.pid} fd {s.fd}: {s.src}:{s.src_port} -> {s.dst}:{s.dst_port} {s.state}" for s in est]
+    local = sorted({s.src for s in est if s.src})
+    details.append("the repair binds the old local address again: " + ", ".join(local)
+                   + " must be free and assignable where it is restored (the container gets its old IP back)")
     if not o.tcp_established:
         return Check("TCP connections", FAIL,
                      f"{len(est)} established TCP connection(s): the restore needs --tcp-established",
-                     fix="add --tcp-established", details=details)
+                     fix="add --tcp-established", details=details, step="--tcp-established")
     return Check("TCP connections", PASS,
                  f"{len(est)} established TCP connection(s), --tcp-established given (the container must get its old IP back)",
                  details=details)
 
 
-def check_name(ck: Checkpoint, engine: str, o: RestoreOptions, target: RestoreTarget | None) -> list[Check]:
+def _names(eng: EngineProfile) -> set[str]:
+    out: set[str] = set()
+    for c in eng.containers or []:
+        out.update(c.names)
+    return out
+
+
+def check_name(ck: Checkpoint, engine: str, o: RestoreOptions, target: RestoreTarget | None,
+               prof: HostProfile) -> list[Check]:
     name = o.name or ck.info.name
     if not name:
         return [Check("Container name", WARN, "the checkpoint does not name its container; give --name")]
-    if engine == "containerd":
-        if not which(o.ctr_bin):
-            return [Check("Container name", WARN, f"ctr is missing: cannot tell whether {name!r} is free")]
-        cmd = [o.ctr_bin] + (["-n", o.namespace] if o.namespace else []) + ["containers", "info", name]
-        rc, _o, _e = run_quick(cmd)
-        if rc == 0:
-            return [Check("Container name", FAIL, f"a containerd container {name!r} already exists",
-                          fix=f"give another --name or ctr containers rm {name}")]
-        return [Check("Container name", PASS, f"{name!r} is free")]
-    if not which(o.podman_bin):
-        return [Check("Container name", WARN, f"podman is missing: cannot tell whether {name!r} is free")]
+    eng = prof.engine(engine)
+    tool = o.podman_bin if engine == "podman" else o.ctr_bin
+    if eng is None or eng.containers is None:
+        return [Check("Container name", WARN, f"{tool} did not list its containers: cannot tell whether {name!r} is free")]
     checks = []
-    rc, _o, err = run_quick([o.podman_bin, "container", "exists", name])
-    if rc == 0:
-        checks.append(Check("Container name", FAIL, f"a container named {name!r} already exists",
-                            fix=f"restore with --name NEW, or remove it: podman rm -f {name}"))
-    elif rc == 1:
-        checks.append(Check("Container name", PASS, f"{name!r} is free"))
+    if name in _names(eng):
+        fix = (f"give another --name or ctr containers rm {name}" if engine == "containerd"
+               else f"restore with --name NEW, or remove it: podman rm -f {name}")
+        what = (f"a containerd container {name!r} already exists" if engine == "containerd"
+                else f"a container named {name!r} already exists")
+        checks.append(Check("Container name", FAIL, what, fix=fix, step=f"--name {name}-restored"))
     else:
-        checks.append(Check("Container name", WARN, f"could not ask podman whether {name!r} exists: {err.strip() or rc}"))
+        checks.append(Check("Container name", PASS, f"{name!r} is free"))
     cid = ck.info.id
-    if not o.name and cid and target is not None and target.mode == "import":
-        rc, _o, _e = run_quick([o.podman_bin, "container", "exists", cid])
-        if rc == 0:
+    if engine == "podman" and not o.name and cid and target is not None and target.mode == "import":
+        if any(c.id == cid for c in eng.containers):
             checks.append(Check("Container ID", FAIL,
                                 f"container {cid[:12]} (the checkpoint's own ID, reused when restoring without --name) exists",
-                                fix="restore with --name NEW (podman then makes a new ID), or remove the old container"))
+                                fix="restore with --name NEW (podman then makes a new ID), or remove the old container",
+                                step=f"--name {name}-restored"))
     return checks
 
 
-def check_base_image(ck: Checkpoint, engine: str, o: RestoreOptions) -> Check | None:
+def check_base_image(ck: Checkpoint, engine: str, o: RestoreOptions, prof: HostProfile) -> Check | None:
     if engine != "podman":
         return None
     image_id, image_name = ck.info.image_id, ck.info.image
     if not image_id and not image_name:
         return Check("Base image", WARN, "the checkpoint does not say which image the container ran")
-    if not which(o.podman_bin):
-        return Check("Base image", WARN, f"podman is missing: cannot tell whether {image_name or image_id[:12]} is present")
-    rc, _o, _e = run_quick([o.podman_bin, "image", "exists", image_id or image_name])
+    eng = prof.engine("podman")
     label = f"{image_name} ({image_id[:12]})" if image_name and image_id else (image_name or image_id[:12])
-    if rc == 0:
+    if eng is None or eng.images is None:
+        return Check("Base image", WARN, f"podman did not list its images: cannot tell whether {label} is present")
+    by_id = find_image(eng, image_id) if image_id else None
+    by_name = find_image(eng, image_name) if image_name else None
+    if by_id is not None or (by_name is not None and not image_id):
         return Check("Base image", PASS, f"{label} is in local storage")
+    ref = reference_kind(image_name)
+    why = {"none": "the checkpoint names it only by ID, so nothing can be pulled",
+           "local": "it cannot be pulled: a localhost/ image exists only where it was built",
+           "short": "its name is not fully qualified: podman resolves it through the registries it is configured with",
+           "digest": "it is named by digest: that exact image can be pulled",
+           "qualified": "podman pulls it by name; the tag must still name the same image"}[ref]
+    if by_name is not None:
+        return Check("Base image", WARN, f"{image_name} is in local storage but as image {by_name.id[:12] or '?'}, "
+                                         f"not {image_id[:12]} that the checkpoint ran on",
+                     fix=f"podman pull/load the image with ID {image_id[:12]}; a different image may not restore")
+    pullable = ref in ("short", "digest", "qualified")
     return Check(
-        "Base image",
-        FAIL,
-        f"the base image {label} is not in local storage: podman needs that exact image ID and will fail "
-        + ("(it cannot pull a localhost/ image)" if image_name.startswith("localhost/") else "(it tries to pull it by name)"),
-        fix=f"podman load/pull the image with ID {image_id[:12]}" if image_id else f"podman pull {image_name}",
+        "Base image", FAIL,
+        f"the base image {label} is not in local storage: {why}",
+        fix=(f"podman pull {image_name}" if pullable
+             else f"podman load the image with ID {image_id[:12]}" if image_id else f"podman load {image_name}"),
+        step=f"podman pull {image_name}" if pullable else "",
     )
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def reference_kind(name: str) -> str:
+    """How an image reference can be fetched: "none" (no name), "local" (localhost/), "short" (no
+    registry), "digest" (name@sha256:...), "qualified" (registry/name:tag)."""
+    if not name or _HEX64.fullmatch(name.removeprefix("sha256:")):
+        return "none"
+    first = name.split("/", 1)[0]
+    if first == "localhost" or first.startswith("localhost:"):
+        return "local"
+    if "/" not in name or not ("." in first or ":" in first):
+        return "short"
+    return "digest" if "@sha256:" in name else "qualified"
+
+
+def find_image(eng: EngineProfile, ref: str) -> LocalImage | None:
+    """The engine's local image ``ref`` names: by ID (or a prefix of 12+), name, or digest."""
+    if not ref or eng.images is None:
+        return None
+    bare = ref.removeprefix("sha256:")
+    tagged = ref if ":" in ref.rsplit("/", 1)[-1] or "@" in ref else ref + ":latest"
+    for img in eng.images:
+        iid = img.id.removeprefix("sha256:")
+        if iid and len(bare) >= 12 and _HEX.fullmatch(bare) and iid.startswith(bare):
+            return img
+        if ref in img.names or tagged in img.names or ref in img.digests:
+            return img
+    return None
 
 
 def check_flags(ck: Checkpoint, o: RestoreOptions, target: RestoreTarget | None) -> list[Check]:
@@ -187,7 +237,7 @@ _DEFAULT_DESTS = {"/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys", "/sys/fs/c
                   "/etc/hostname", "/etc/resolv.conf", "/etc/hosts", "/run/secrets"}
 
 
-def _obj(value: object) -> dict[str, Any]:
+def spec_obj(value: object) -> dict[str, Any]:
     """A JSON object of spec.dump (the archive's, so any shape): {} when it is not one."""
     return value if isinstance(value, dict) else {}
 
@@ -205,13 +255,15 @@ def _capabilities(eff: list[str]) -> Check:
     return Check("Capabilities", INFO, what, details=eff)
 
 
-def _mounts(ck: Checkpoint) -> Check:
+def _mounts(ck: Checkpoint, here: bool) -> Check:
     mounts = [m for m in ck.mounts if m.origin == "spec"]
     binds = [m for m in mounts if ("bind" in m.options or "rbind" in m.options or m.type == "bind")
              and m.destination not in _DEFAULT_DESTS]
-    missing_src = [m for m in binds if m.source.startswith("/") and not os.path.exists(m.source)
+    missing_src = [m for m in binds if here and m.source.startswith("/") and not os.path.exists(m.source)
                    and "/containers/storage/" not in m.source and "/userdata/" not in m.source]
     details = [f"{m.source or '?'} -> {m.destination or '?'} ({','.join(m.options)})" for m in binds]
+    if binds and not here:
+        details.append("the sources were not looked for: a host profile does not list files")
     if missing_src:
         return Check("Mounts", WARN,
                      f"{len(missing_src)} bind mount source(s) do not exist here: " + ", ".join(m.source for m in missing_src),
@@ -220,14 +272,14 @@ def _mounts(ck: Checkpoint) -> Check:
                  else f"{len(mounts)} mounts, no host bind mounts", details=details)
 
 
-def check_spec(ck: Checkpoint) -> list[Check]:
+def check_spec(ck: Checkpoint, prof: HostProfile) -> list[Check]:
     """What the checkpoint's runtime spec will bring back: privileges, capabilities, seccomp,
     LSM labels, host bind mounts, shared host namespaces."""
     spec = ck.spec
     if not spec:
         return [Check("Security settings", WARN, "no spec.dump: cannot show what security settings the checkpoint carries")]
-    proc, linux = _obj(spec.get("process")), _obj(spec.get("linux"))
-    caps = _obj(proc.get("capabilities"))
+    proc, linux = spec_obj(spec.get("process")), spec_obj(spec.get("linux"))
+    caps = spec_obj(proc.get("capabilities"))
     eff = sorted({str(c) for key in ("effective", "bounding") for c in _items(caps.get(key))})
     checks: list[Check] = []
     if bool(ck.config.get("privileged")) or len(eff) >= 35:
@@ -235,20 +287,16 @@ def check_spec(ck: Checkpoint) -> list[Check]:
     else:
         checks.append(Check("Privileged", INFO, "not privileged"))
     checks.append(_capabilities(eff))
-    seccomp = _obj(linux.get("seccomp"))
+    seccomp = spec_obj(linux.get("seccomp"))
     if not seccomp:
         checks.append(Check("Seccomp", WARN, "no seccomp filter: the restored processes are unconfined by seccomp"))
     else:
-        rules = [_obj(r) for r in _items(seccomp.get("syscalls"))]
+        rules = [spec_obj(r) for r in _items(seccomp.get("syscalls"))]
         n = sum(len(_items(r.get("names"))) for r in rules)
         checks.append(Check("Seccomp", INFO, f"seccomp profile, default action {seccomp.get('defaultAction', '?')}, "
                                              f"{len(rules)} rules over {n} syscalls"))
-    lsm = [f"{what} {proc[key]}" for what, key in (("AppArmor", "apparmorProfile"), ("SELinux", "selinuxLabel"))
-           if proc.get(key)]
-    if lsm:
-        checks.append(Check("LSM", INFO, ", ".join(lsm) + " (must exist on this host)"))
-    checks.append(_mounts(ck))
-    ns = {_obj(n).get("type") for n in _items(linux.get("namespaces"))}
+    checks.append(_mounts(ck, prof.source == "this host"))
+    ns = {spec_obj(n).get("type") for n in _items(linux.get("namespaces"))}
     shared = [t for t in ("network", "pid", "ipc", "uts") if t not in ns]
     if shared and linux:
         checks.append(Check("Namespaces", WARN, f"shares the host's {', '.join(shared)} namespace(s)"))

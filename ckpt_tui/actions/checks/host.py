@@ -1,47 +1,40 @@
-# SPDX-License-Identifier: Apache-2.0
-"""Checks of this host against a checkpoint: the engine, privileges, the OCI runtime, CRIU,
-the architecture and the kernel. They run only short, read-only commands (``--version``,
-``podman info``, ``criu check``) and never raise for a missing tool."""
+"""Checks of a host against a checkpoint: the engine, privileges, the OCI runtime, CRIU, the
+architecture and the kernel. The host is a :class:`HostProfile`: this machine's (collected with
+short, read-only commands) or one read from a file."""
 
 from __future__ import annotations
 
-import os
 import re
 
 from ...model.checkpoint import Checkpoint
 from ...model.metadata import short_runtime
-from .. import _host
-from .._proc import run_quick, which
 from .._versions import dumped_with
 from ..diagnose import diagnose
+from ..hostprofile import HostProfile
 from ..restore import RestoreOptions, RestoreTarget
 from .base import FAIL, INFO, PASS, WARN, Check
 
-__all__ = ["check_criu", "check_engine", "check_host", "check_root", "check_runtime"]
+__all__ = ["check_criu", "check_engine", "check_host", "check_root", "check_runtime", "version_tuple"]
 
 
-def _version_tuple(v: str) -> tuple[int, ...]:
+def version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", v)[:3])
 
 
-def _first_line(text: str) -> str:
-    text = text.strip()
-    return text.splitlines()[0] if text else ""
-
-
-def check_engine(engine: str, o: RestoreOptions) -> Check:
+def check_engine(engine: str, o: RestoreOptions, prof: HostProfile) -> Check:
     binary = o.podman_bin if engine == "podman" else o.ctr_bin
-    path = which(binary)
-    if not path:
+    eng = prof.engine(engine)
+    if eng is None or not eng.path:
         pkg = "podman" if engine == "podman" else "containerd"
-        return Check("Engine", FAIL, f"{binary} is not installed", fix=f"apt-get install {pkg}")
-    _rc, out, err = run_quick([binary, "--version"])
-    return Check("Engine", PASS, f"{_first_line(out or err) or binary} ({path})")
+        return Check("Engine", FAIL, f"{binary} is not installed on {prof.where}", fix=f"apt-get install {pkg}")
+    return Check("Engine", PASS, f"{eng.version or binary} ({eng.path})")
 
 
-def check_root(engine: str) -> Check:
-    if _host.is_root():
-        return Check("Privileges", PASS, "running as root")
+def check_root(engine: str, prof: HostProfile) -> Check:
+    if prof.root:
+        return Check("Privileges", PASS, "running as root" if prof.source == "this host" else "profiled as root")
+    if prof.root is None:
+        return Check("Privileges", WARN, "the profile does not say whether the restore runs as root")
     return Check(
         "Privileges",
         FAIL if engine == "podman" else WARN,
@@ -50,147 +43,132 @@ def check_root(engine: str) -> Check:
     )
 
 
-def _runtime_version(rt: str) -> tuple[str, bool | None]:
-    """(first version line, has CRIU support or None if unknown)."""
-    _rc, out, err = run_quick([rt, "--version"])
-    text = (out or err).strip()
-    first = _first_line(text)
-    if os.path.basename(rt).startswith("crun"):
-        # crun lists its build features as +FEATURE / -FEATURE
-        if "+CRIU" in text:
-            return first, True
-        return first, False if re.search(r"[+-][A-Z]{3,}", text) else None
-    return first, None
-
-
-def _podman_default_runtime(o: RestoreOptions) -> str:
-    if not which(o.podman_bin):
-        return ""
-    rc, out, _err = run_quick([o.podman_bin, "info", "--format", "{{.Host.OCIRuntime.Name}}"], timeout=30)
-    return out.strip() if rc == 0 else ""
-
-
-def _containerd_runtime(ck: Checkpoint) -> Check:
+def _containerd_runtime(ck: Checkpoint, prof: HostProfile) -> Check:
     rt = ck.info.runtime
     short = ck.info.runtime_name or "runc"
-    shim = f"containerd-shim-{short}-v2"
-    missing = [b for b in (shim, short) if not which(b)]
-    if missing:
-        return Check("Runtime", FAIL, f"checkpoint made with {rt or short}; not installed here: {', '.join(missing)}",
+    found = prof.runtime(short)
+    if found is None or not found.path:
+        return Check("Runtime", FAIL, f"checkpoint made with {rt or short}; {short} is not installed on {prof.where}",
                      fix=f"apt-get install {short}")
-    return Check("Runtime", PASS, f"checkpoint made with {rt or short}; {shim} and {short} are installed")
+    return Check("Runtime", PASS, f"checkpoint made with {rt or short}; {short} is installed ({found.path})")
 
 
-def check_runtime(ck: Checkpoint, engine: str, o: RestoreOptions, target: RestoreTarget | None) -> list[Check]:
+def _runtime_annotation(made_with: str, ann: str, image_mode: bool) -> Check | None:
+    if not (ann and made_with and ann != made_with):
+        return None
+    if image_mode:
+        return Check(
+            "Runtime annotation", FAIL,
+            f"the image's annotation io.podman.annotations.checkpoint.runtime.name says {ann!r} but config.dump says "
+            f"{made_with!r} made the checkpoint; podman insists on {ann!r} for this image",
+            fix=(f"rebuild the image with the right annotation (ckpt-tui build --runtime {made_with}), or restore "
+                 "the archive inside it with --import"),
+        )
+    return Check("Runtime annotation", WARN,
+                 f"annotation says {ann!r}, config.dump says {made_with!r} made the checkpoint (--import uses config.dump)")
+
+
+def check_runtime(ck: Checkpoint, engine: str, o: RestoreOptions, target: RestoreTarget | None,
+                  prof: HostProfile) -> list[Check]:
     if engine == "containerd":
-        return [_containerd_runtime(ck)]
+        return [_containerd_runtime(ck, prof)]
     checks: list[Check] = []
     made_with = ck.info.runtime_name  # config.dump's runtime (else the image annotation's)
     ann = ck.info.image_runtime
     image_mode = target is not None and target.mode == "image"
-    annotation_wrong = image_mode and bool(ann and made_with and ann != made_with)
+    annotation = _runtime_annotation(made_with, ann, image_mode)
+    if annotation is not None:
+        checks.append(annotation)
+    annotation_wrong = annotation is not None and annotation.status == FAIL
 
     # podman: which runtime will it use, which one does it demand?
     if image_mode and ann:
         required, why = ann, "the image's runtime annotation, which podman enforces"
     else:
         required, why = made_with or ann, "config.dump" if made_with else "the image's runtime annotation"
-    if annotation_wrong:
-        checks.append(Check(
-            "Runtime annotation", FAIL,
-            f"the image's annotation io.podman.annotations.checkpoint.runtime.name says {ann!r} but config.dump says "
-            f"{made_with!r} made the checkpoint; podman insists on {ann!r} for this image",
-            fix=(f"rebuild the image with the right annotation (ckpt-tui build --runtime {made_with}), or restore "
-                 "the archive inside it with --import"),
-        ))
-    elif ann and made_with and ann != made_with:
-        checks.append(Check(
-            "Runtime annotation", WARN,
-            f"annotation says {ann!r}, config.dump says {made_with!r} made the checkpoint (--import uses config.dump)"))
-
+    podman = prof.engine("podman")
     if o.runtime:
         effective, how = o.runtime, "you asked for"
     elif image_mode:
-        effective, how = _podman_default_runtime(o), "podman's default runtime is"
+        effective, how = (podman.default_runtime if podman else ""), "podman's default runtime is"
     else:
         effective, how = made_with, "podman will use"
+    rt = required or effective
+    found = prof.runtime(rt) if rt else None
     if required and effective and short_runtime(effective) != required:
+        fixed_by_flag = (not o.runtime and not annotation_wrong and found is not None and bool(found.path)
+                         and found.checkpoint_restore is not False)
         checks.append(Check(
             "Runtime", FAIL, f"the checkpoint requires runtime {required!r} ({why}) but {how} {effective!r}",
             fix=f"rebuild the image with --runtime {made_with} (ckpt-tui build)" if annotation_wrong
             else f"restore with --runtime {required}",
+            step=f"--runtime {required}" if fixed_by_flag else "",
         ))
         return checks
-    rt = effective or required
     if not rt:
         checks.append(Check("Runtime", WARN, "the checkpoint does not say which OCI runtime made it"))
         return checks
-    path = which(rt)
-    if not path:
-        checks.append(Check("Runtime", FAIL, f"runtime {rt!r} is not installed", fix=f"apt-get install {short_runtime(rt)}"))
+    if found is None or not found.path:
+        checks.append(Check("Runtime", FAIL, f"runtime {rt!r} is not installed on {prof.where}",
+                            fix=f"apt-get install {short_runtime(rt)}"))
         return checks
-    ver, criu_ok = _runtime_version(path)
-    if criu_ok is False:
-        checks.append(Check("Runtime", FAIL, f"{ver or rt} is built without CRIU support: it cannot restore",
+    if found.checkpoint_restore is False:
+        checks.append(Check("Runtime", FAIL, f"{found.version or rt} is built without CRIU support: it cannot restore",
                             fix="use runc (--runtime runc) or a crun built with +CRIU"))
     else:
-        checks.append(Check("Runtime", PASS, f"{rt} ({ver or path}) as the checkpoint requires"))
+        checks.append(Check("Runtime", PASS, f"{rt} ({found.version or found.path}) as the checkpoint requires"))
     return checks
 
 
-def _criu_check(path: str, host_ver: str) -> Check:
-    if not _host.is_root():
+def _criu_check(prof: HostProfile) -> Check:
+    c = prof.criu
+    if not c.check_ran:
         return Check("criu check", WARN, "not run: `criu check` needs root")
-    rc, out, err = run_quick([path, "check"], timeout=60)
-    text = (out + "\n" + err).strip()
-    if rc == 0:
+    if c.check_ok:
+        text = c.check_output.strip()
         return Check("criu check", PASS, text.splitlines()[-1] if text else "Looks good.")
-    if rc is None:
-        return Check("criu check", WARN, f"could not run criu check: {err}")
-    d = diagnose(f"Version: {host_ver}\nRunning on {_host.node() or 'host'} Linux {_host.kernel()}\n{text}")
+    d = diagnose(f"Version: {c.version}\nRunning on {prof.hostname or 'host'} Linux {prof.kernel}\n{c.check_output}")
     cause = d.causes[0] if d.causes else None
-    first = next((ln for ln in text.splitlines() if "Error" in ln), _first_line(text))
+    lines = c.check_output.splitlines()
+    first = next((ln for ln in lines if "Error" in ln), lines[0] if lines else "")
     return Check(
-        "criu check", FAIL, f"`criu check` fails on this host: {cause.title if cause else first}",
+        "criu check", FAIL, f"`criu check` fails on {prof.where}: {cause.title if cause else first}",
         fix=cause.fix if cause else "see `criu check` output",
         details=[cause.explanation] if cause else [first],
     )
 
 
-def check_criu(ck: Checkpoint, run_criu_check: bool) -> list[Check]:
-    path = which("criu")
-    if not path:
-        return [Check("CRIU", FAIL, "criu is not installed: the runtime needs it to restore", fix="apt-get install criu")]
-    _rc, out, err = run_quick([path, "--version"])
-    m = re.search(r"Version:\s*(\S+)", out + err)
-    host_ver = m.group(1) if m else ""
+def check_criu(ck: Checkpoint, run_criu_check: bool, prof: HostProfile) -> list[Check]:
+    c = prof.criu
+    if not c.path:
+        return [Check("CRIU", FAIL, f"criu is not installed on {prof.where}: the runtime needs it to restore",
+                      fix="apt-get install criu")]
     made = dumped_with(ck).criu_version
     checks: list[Check] = []
-    if host_ver and made and _version_tuple(host_ver) < _version_tuple(made):
-        checks.append(Check("CRIU", WARN, f"CRIU {host_ver} here is older than CRIU {made} that wrote the images",
+    if c.version and made and version_tuple(c.version) < version_tuple(made):
+        checks.append(Check("CRIU", WARN, f"CRIU {c.version} on {prof.where} is older than CRIU {made} that wrote the images",
                             fix="install CRIU >= " + made))
     else:
         extra = f"; images written by CRIU {made}" if made else ""
-        checks.append(Check("CRIU", PASS, f"CRIU {host_ver or '?'} ({path}){extra}"))
-    if run_criu_check:
-        checks.append(_criu_check(path, host_ver))
+        checks.append(Check("CRIU", PASS, f"CRIU {c.version or '?'} ({c.path}){extra}"))
+    if run_criu_check or c.check_ran:
+        checks.append(_criu_check(prof))
     return checks
 
 
-def check_host(ck: Checkpoint) -> list[Check]:
+def check_host(ck: Checkpoint, prof: HostProfile) -> list[Check]:
     checks: list[Check] = []
     arch, _how = ck.architecture
-    here = _host.architecture()
-    if arch:
+    here = prof.arch
+    if arch and here:
         if arch != here:
-            checks.append(Check("Architecture", FAIL, f"checkpoint made on {arch}, this host is {here}"))
+            checks.append(Check("Architecture", FAIL, f"checkpoint made on {arch}, {prof.where} is {here}"))
         else:
-            checks.append(Check("Architecture", PASS, f"{arch}, like this host"))
+            checks.append(Check("Architecture", PASS, f"{arch}, like {prof.where}"))
     kernel = dumped_with(ck).kernel
-    if kernel:
-        mine = _host.kernel()
-        if kernel != mine:
-            checks.append(Check("Kernel", INFO, f"checkpoint made on kernel {kernel}, this host runs {mine}"))
+    if kernel and prof.kernel:
+        if kernel != prof.kernel:
+            checks.append(Check("Kernel", INFO, f"checkpoint made on kernel {kernel}, {prof.where} runs {prof.kernel}"))
         else:
-            checks.append(Check("Kernel", PASS, f"same kernel ({mine})"))
+            checks.append(Check("Kernel", PASS, f"same kernel ({prof.kernel})"))
     return checks
