@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .common import Options
 
-SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose")
+SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "check",
+               "host-profile")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The one parser: the inspector's options, then every subcommand."""
     import argparse
 
-    from . import actions, inspect, memory
+    from . import actions, inspect, memory, verdict
     from .common import add_source_options
 
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.register(sub)
     memory.register(sub)
     actions.register(sub)
+    verdict.register(sub)
 
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
