@@ -70,8 +70,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdicts = []
         for sub, name in parts:
             opts = RestoreOptions(engine=args.engine, runtime=args.runtime, name=args.name)
-            v = judge(sub, profile, opts, criu_check=not args.no_criu_check, extra=evaluate(sub, rules))
-            verdicts.append((name, v))
+            try:
+                policy = evaluate(sub, rules)
+            except CkptError as exc:  # a rule's value of the wrong kind
+                error(f"{args.rules}: {exc}")
+                return BAD_INPUT
+            verdicts.append((name, judge(sub, profile, opts, criu_check=not args.no_criu_check, extra=policy)))
     finally:
         ck.close()
     worst = max(v.exit_code for _n, v in verdicts)
