@@ -20,7 +20,7 @@ from ...errors import CkptError
 from ...model.checkpoint import Checkpoint
 from ...text import plural
 from . import logparse
-from .causes import Context
+from .causes import Context, hung_dump
 from .logparse import LogError, find_criu_log
 from .report import Cause, Diagnosis
 from .rules import apply_rules
@@ -63,6 +63,13 @@ def diagnose(log_text: str, checkpoint: Checkpoint | None = None, *, context: in
 
     ctx = Context(lines=lines, header=head, checkpoint=checkpoint, log_path=diag.log_path)
     diag.causes = apply_rules(ctx, diag.errors)
+    if not failed and not diag.causes and diag.operation != "restore":
+        hung = hung_dump(lines)
+        if hung is not None:  # a dump log that simply stops
+            f, line_no = hung
+            diag.operation = "dump"
+            diag.causes.append(Cause(kind="dump-hung", title=f.title, explanation=f.explanation, fix=f.fix,
+                                     evidence_line=line_no, evidence=ctx.line_text(line_no)))
     real = diag.real_errors
     if failed or real or diag.causes:
         diag.outcome = "failure"

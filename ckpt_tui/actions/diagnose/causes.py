@@ -155,7 +155,8 @@ def find_missing_image(ctx: Context, hit: Hit) -> Finding:
 
 def find_short_image(ctx: Context, hit: Hit) -> Finding:
     pid = _pid_for(ctx, hit)
-    image = _pages_member(ctx, pid)
+    named = hit.get("img")
+    image = _member_name(named) if named else _pages_member(ctx, pid)
     verify = _verify_image(ctx, image, pid) if image else ""
     return Finding(
         title="Truncated image file",
@@ -372,3 +373,151 @@ def find_criu_failed(ctx: Context, hit: Hit) -> Finding:
         ),
         fix="Run the diagnosis on that log (`ckpt-tui diagnose LOG`); restore with --keep so the log is kept.",
     )
+
+
+# --------------------------------------------------------------------------- more classes (issue #12)
+
+def find_file_bad_mode(ctx: Context, hit: Hit) -> Finding:
+    path, have, want = hit.get("path"), hit.get("have"), hit.get("want")
+    return Finding(
+        title=f"A file's mode changed since the checkpoint: {path}",
+        explanation=(f"{path}, a file the processes had open, has mode 0{have} on this host but 0{want} "
+                     "was recorded; CRIU refuses a file of another kind or mode."),
+        fix="Restore on the same base image, with the root FS diff applied (no --ignore-rootfs); chmod it back.",
+    )
+
+
+def find_build_id(ctx: Context, hit: Hit) -> Finding:
+    path = hit.get("path")
+    return Finding(
+        title=f"A mapped binary differs from the checkpoint's: {path}",
+        explanation=(f"{path} is mapped by a task, and its ELF build-ID here is not the one recorded at dump time: "
+                     "the binary or library was rebuilt or upgraded."),
+        fix="Restore on the exact base image (same image ID); a rebuilt image holds other binaries.",
+    )
+
+
+PID_CLASH = Finding(
+    title="A pid the checkpoint needs is taken",
+    explanation=("CRIU restores every task with its old pid. A pid was already in use on this host (or in the target "
+                 "pid namespace), so the task got another one or could not be created."),
+    fix=("Restore into a new pid namespace (the engines do this for containers), or stop whatever holds the pid; "
+         "`ckpt-tui check` says whether the root task has its own pid namespace."),
+)
+
+
+def find_sigill_exit(ctx: Context, hit: Hit) -> Finding:
+    pid = hit.get("pid")
+    return Finding(
+        title="A restored task died of SIGILL (exit 132)",
+        explanation=(f"Task {pid} exited with status 132 = 128 + SIGILL right after the restore: it ran an "
+                     "instruction this CPU lacks (AVX-512, AMX...). The checkpoint was made on a CPU with more "
+                     "features, and without --cpu-cap CRIU did not compare them."),
+        fix="Restore on a CPU with the features of the dump host; `ckpt-tui check --host` compares the xsave state.",
+    )
+
+
+CONNECT_BACK = Finding(
+    title="A TCP connection's local address is not available here",
+    explanation=("CRIU repairs an established connection by binding its old local address and connecting again; "
+                 "\"Cannot assign requested address\" means that address is not on any interface of the "
+                 "restored network namespace (the container got another IP)."),
+    fix="Restore with the container's old IP (podman keeps it with --tcp-established), or drop --tcp-established.",
+)
+
+
+CGROUP_NOSPC = Finding(
+    title="A cgroup value could not be written (No space left on device)",
+    explanation=("CRIU writes each cgroup value the checkpoint recorded; the kernel answers ENOSPC when a cpuset "
+                 "names CPUs or memory nodes this host does not have (or its parent's set is narrower)."),
+    fix="Restore on a host with the same CPUs/NUMA nodes, or let the engine place the container (--manage-cgroups=ignore).",
+)
+
+
+def find_plugin(ctx: Context, hit: Hit) -> Finding:
+    name = hit.get("plugin")
+    return Finding(
+        title=f"Missing required plugin: {name}",
+        explanation=(f"The dump used the CRIU plugin {name} (its name is in inventory.img); this CRIU has no such "
+                     "plugin loaded, so it cannot restore what the plugin dumped (GPU state)."),
+        fix=f"Install {name} (CRIU's plugin directory, e.g. /usr/lib/criu/) with the same GPU driver, and retry.",
+    )
+
+
+GPU = Finding(
+    title="GPU device or driver differs from the checkpoint's",
+    explanation=("A CRIU GPU plugin (cuda_plugin / amdgpu_plugin) could not restore the device state: the GPU, its "
+                 "topology or the driver version here differs from the dump host, or the device is not passed in."),
+    fix="Restore on a host with the same GPU model and driver version, with the device (/dev/kfd, /dev/dri, /dev/nvidia*) available.",
+)
+
+
+CAPS = Finding(
+    title="Capabilities could not be restored",
+    explanation=("The restorer could not set the tasks' capability sets: a capability the checkpoint holds is "
+                 "unknown to this kernel (above its cap_last_cap) or not in the restoring CRIU's own bounding set."),
+    fix="Restore as root on a kernel at least as new as the dump host's; `ckpt-tui check` compares cap_last_cap.",
+)
+
+
+RESTORER = Finding(
+    title="The restorer failed inside a task",
+    explanation=("CRIU's restorer blob (the code that runs inside each task at the end) failed or was killed by "
+                 "signal 11: usually a memory layout it cannot rebuild here (a vDSO or VMA clash) or a CRIU bug."),
+    fix="Retry with a CRIU matching the dump's version; with `-v4` the lines before this one name the area it worked on.",
+)
+
+
+CRIO_DISABLED = Finding(
+    title="CRI-O has checkpoint/restore switched off",
+    explanation="CRI-O refuses to checkpoint or restore while enable_criu_support is false in its configuration.",
+    fix="Set enable_criu_support = true under [crio.runtime] (crio.conf or a crio.conf.d drop-in) and restart CRI-O.",
+)
+
+
+def find_engine_wrapper(ctx: Context, hit: Hit) -> Finding:
+    where = f" ({ctx.log_path})" if ctx.log_path else ""
+    return Finding(
+        title="The engine says CRIU failed; the reason is in CRIU's log",
+        explanation=(f"\"{hit.text.strip()}\" only reports that the runtime's CRIU call failed. CRIU's own "
+                     f"restore.log / dump.log{where} says why; CRI-O keeps it in the container's userdata "
+                     "directory and removes it with the container unless the restore is kept."),
+        fix="Run `ckpt-tui diagnose` on CRIU's log (restore with --keep so podman keeps it).",
+    )
+
+
+_SEIZED_RE = re.compile(r"Seized task (\d+)")
+_FREEZER_RE = re.compile(r"freezer\.state=(\w+)|cgroup\.freeze.*?(\d)\b")
+_STOPPED_RE = re.compile(r"Seized task (\d+), state (3|4)\b|\b(\d+) is stopped\b")
+
+
+def hung_dump(lines: list[str]) -> tuple[Finding, int] | None:
+    """A dump log that simply stops: CRIU seized the tasks, then nothing (no "Dumping finished",
+    no "Dumping FAILED"). Says where it stopped: after seizing which task, the freezer state it
+    logged last, a stopped task. None when the log is no such dump."""
+    seized = [(i + 1, m.group(1)) for i, ln in enumerate(lines) for m in [_SEIZED_RE.search(ln)] if m]
+    if not seized:
+        return None
+    freezer = ""
+    for ln in lines:
+        m = _FREEZER_RE.search(ln)
+        if m:
+            freezer = m.group(1) or ("FROZEN" if m.group(2) == "1" else "THAWED")
+    stopped = [m.group(1) or m.group(3) for ln in lines for m in [_STOPPED_RE.search(ln)] if m]
+    last_no, last_pid = seized[-1]
+    tail = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+    where = f"It stopped after seizing task {last_pid} (line {last_no}; {len(seized)} task(s) seized)"
+    if tail and tail not in lines[last_no - 1]:
+        where += f"; its last line is: {tail}"
+    extra = []
+    if freezer:
+        extra.append(f"the freezer was last logged {freezer}" + (": the container is probably still frozen"
+                                                                 if freezer in ("FROZEN", "FREEZING") else ""))
+    if stopped:
+        extra.append(f"task(s) {', '.join(sorted(set(stopped)))} were stopped (state T) when seized")
+    explanation = ("The dump log ends in the middle of the dump: no \"Dumping finished successfully\" and no "
+                   "\"Dumping FAILED\". CRIU hung or was killed (a timeout, the OOM killer, a signal). "
+                   + where + "." + ("" if not extra else " " + "; ".join(extra).capitalize() + "."))
+    return Finding(title="The dump hung or was killed", explanation=explanation,
+                   fix=("Look for a task stuck in D state or a freezer left FROZEN (thaw it: echo THAWED > "
+                        "freezer.state, or echo 0 > cgroup.freeze), raise the engine's timeout, and retry.")), last_no
