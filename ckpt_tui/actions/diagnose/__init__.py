@@ -49,7 +49,12 @@ def diagnose(log_text: str, checkpoint: Checkpoint | None = None, *, context: in
     diag.errors = logparse.parse_errors(lines, context)
     succeeded, failed = logparse.succeeded(log_text), logparse.failed(log_text)
 
+    ctx = Context(lines=lines, header=head, checkpoint=checkpoint, log_path=diag.log_path)
     if succeeded and not failed:
+        died = [c for c in apply_rules(ctx, diag.errors) if c.kind == "sigill-exit"]
+        if died:  # "successful", then a restored task died of SIGILL
+            diag.outcome, diag.causes, diag.summary = "failure", died, died[0].title
+            return diag
         diag.outcome = "success"
         harmless = [e for e in diag.errors if e.level == "Error"]
         op = {"dump": "Dump", "restore": "Restore"}.get(diag.operation, "CRIU run")
@@ -61,7 +66,6 @@ def diagnose(log_text: str, checkpoint: Checkpoint | None = None, *, context: in
                 e.note = "harmless"
         return diag
 
-    ctx = Context(lines=lines, header=head, checkpoint=checkpoint, log_path=diag.log_path)
     diag.causes = apply_rules(ctx, diag.errors)
     if not failed and not diag.causes and diag.operation != "restore":
         hung = hung_dump(lines)

@@ -491,6 +491,10 @@ _FREEZER_RE = re.compile(r"freezer\.state=(\w+)|cgroup\.freeze.*?(\d)\b")
 _STOPPED_RE = re.compile(r"Seized task (\d+), state (3|4)\b|\b(\d+) is stopped\b")
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def hung_dump(lines: list[str]) -> tuple[Finding, int] | None:
     """A dump log that simply stops: CRIU seized the tasks, then nothing (no "Dumping finished",
     no "Dumping FAILED"). Says where it stopped: after seizing which task, the freezer state it
@@ -517,7 +521,7 @@ def hung_dump(lines: list[str]) -> tuple[Finding, int] | None:
         extra.append(f"task(s) {', '.join(sorted(set(stopped)))} were stopped (state T) when seized")
     explanation = ("The dump log ends in the middle of the dump: no \"Dumping finished successfully\" and no "
                    "\"Dumping FAILED\". CRIU hung or was killed (a timeout, the OOM killer, a signal). "
-                   + where + "." + ("" if not extra else " " + "; ".join(extra).capitalize() + "."))
+                   + where + "." + ("" if not extra else " " + _sentence("; ".join(extra))))
     return Finding(title="The dump hung or was killed", explanation=explanation,
                    fix=("Look for a task stuck in D state or a freezer left FROZEN (thaw it: echo THAWED > "
                         "freezer.state, or echo 0 > cgroup.freeze), raise the engine's timeout, and retry.")), last_no
