@@ -135,7 +135,7 @@ def test_host_profile_round_trip(capsys, monkeypatch, tmp_path):
     assert isinstance(doc["cap_last_cap"], int) and doc["arch"]
     saved = tmp_path / "here.json"
     saved.write_text(json.dumps(doc))
-    rc, out, _err = check(capsys, str(DATA / "web-httpd.tar.zst"), "--host", str(saved), "--json")
+    _rc, out, _err = check(capsys, str(DATA / "web-httpd.tar.zst"), "--host", str(saved), "--json")
     names = {c["name"]: c for c in json.loads(out)["checks"]}
     assert names["Container name"]["result"] == "BLOCK" and names["Container name"]["step"] == "--name web-restored"
     assert names["Base image"]["result"] == "OK"

@@ -20,10 +20,11 @@ from .conftest import DATA
 from .corpus import unpack
 
 BASE_ID = "3f8f4c49f0ff92804b2501ebc292e9340cd9d98677d95b404a6576a9fe1835de"
-FLAGS = ("fpu tsc cx8 sep cmov clflush mmx fxsr sse sse2 syscall mmxext rdtscp lm rep_good nopl pni pclmulqdq ssse3 "
-         "fma cx16 sse4_1 sse4_2 movbe popcnt aes xsave avx f16c rdrand abm sse4a misalignsse 3dnowprefetch "
-         "fsgsbase bmi1 avx2 bmi2 erms avx512f avx512dq rdseed adx clflushopt avx512cd sha_ni avx512bw avx512vl "
-         "xsaveopt xsavec xgetbv1 xsaves").split()
+FLAGS = (  # noqa: SIM905 (the flags as /proc/cpuinfo writes them)
+    "fpu tsc cx8 sep cmov clflush mmx fxsr sse sse2 syscall mmxext rdtscp lm rep_good nopl pni pclmulqdq ssse3 "
+    "fma cx16 sse4_1 sse4_2 movbe popcnt aes xsave avx f16c rdrand abm sse4a misalignsse 3dnowprefetch "
+    "fsgsbase bmi1 avx2 bmi2 erms avx512f avx512dq rdseed adx clflushopt avx512cd sha_ni avx512bw avx512vl "
+    "xsaveopt xsavec xgetbv1 xsaves").split()
 
 # the host the fixtures were made on, as `ckpt-tui host-profile` writes it
 ORIGIN = {
@@ -254,5 +255,5 @@ def test_profile_rejects_bad_input():
         profile_from_dict(dict(ORIGIN, cap_last_cap="40"))
     with pytest.raises(CkptError, match="schema"):
         profile_from_dict(dict(ORIGIN, schema="something/else"))
-    with pytest.raises(CkptError, match="engines\\[0\\].images is not a list"):
+    with pytest.raises(CkptError, match=r"engines\[0\]\.images is not a list"):
         profile_from_dict(dict(ORIGIN, engines=[{"name": "podman", "images": {}}]))

@@ -12,7 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
-from .common import add_command, console, data, error, line, load, message, print_json
+from .common import add_command, console, error, line, load, message, print_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..criu import decode_image
 from ..criu import constants as C
+from ..criu import decode_image
 from ..errors import CkptError
 from .types import Creds
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from ...errors import CkptError
 from ...model.checkpoint import Checkpoint
-from ..restore import RestoreOptions, RestoreTarget, default_engine, restore_target
 from ..hostprofile import HostProfile, collect_profile
+from ..restore import RestoreOptions, RestoreTarget, default_engine, restore_target
 from . import contents, host, needs
 from .base import FAIL, INFO, PASS, WARN, Check, label
 
@@ -35,7 +35,7 @@ def host_profile_for(checkpoint: Checkpoint | None, options: RestoreOptions | No
     o = options or RestoreOptions()
     extra = [r for r in (o.runtime, checkpoint.info.runtime_name if checkpoint else "",
                          checkpoint.info.image_runtime if checkpoint else "") if r]
-    return collect_profile(podman_bin=o.podman_bin, ctr_bin=o.ctr_bin, namespace=o.namespace,
+    return collect_profile(podman_bin=o.podman_bin, ctr_bin=o.ctr_bin, namespace=o.namespace or "",
                            criu_check=criu_check, runtimes=tuple(extra))
 
 

@@ -138,12 +138,12 @@ def check_name(ck: Checkpoint, engine: str, o: RestoreOptions, target: RestoreTa
     else:
         checks.append(Check("Container name", PASS, f"{name!r} is free"))
     cid = ck.info.id
-    if engine == "podman" and not o.name and cid and target is not None and target.mode == "import":
-        if any(c.id == cid for c in eng.containers):
-            checks.append(Check("Container ID", FAIL,
-                                f"container {cid[:12]} (the checkpoint's own ID, reused when restoring without --name) exists",
-                                fix="restore with --name NEW (podman then makes a new ID), or remove the old container",
-                                step=f"--name {name}-restored"))
+    if (engine == "podman" and not o.name and cid and target is not None and target.mode == "import"
+            and any(c.id == cid for c in eng.containers)):
+        checks.append(Check("Container ID", FAIL,
+                            f"container {cid[:12]} (the checkpoint's own ID, reused when restoring without --name) exists",
+                            fix="restore with --name NEW (podman then makes a new ID), or remove the old container",
+                            step=f"--name {name}-restored"))
     return checks
 
 

@@ -151,7 +151,7 @@ class _Reader:
     def _bad(self, key: str, what: str) -> CkptError:
         return CkptError(f"host profile: {self.where + '.' if self.where else ''}{key} is not {what}")
 
-    def str(self, key: str) -> str:
+    def text(self, key: str) -> str:
         v = self.obj.get(key, "")
         if v is None:
             return ""
@@ -212,7 +212,7 @@ class _Reader:
 def profile_from_dict(obj: object, source: str = "") -> HostProfile:
     """A HostProfile from its JSON form; CkptError saying which key is wrong."""
     r = _Reader(obj, "")
-    schema = r.str("schema")
+    schema = r.text("schema")
     if schema and schema != SCHEMA:
         raise CkptError(f"host profile: schema {schema!r} is not {SCHEMA!r}")
     cpu, criu, lsm, cg, crio = r.sub("cpu"), r.sub("criu"), r.sub("lsm"), r.sub("cgroup"), r.sub("crio")
@@ -221,27 +221,27 @@ def profile_from_dict(obj: object, source: str = "") -> HostProfile:
         images = e.items("images")
         containers = e.items("containers")
         engines.append(EngineProfile(
-            name=e.str("name"), path=e.str("path"), version=e.str("version"), default_runtime=e.str("default_runtime"),
-            images=None if images is None else [LocalImage(i.str("id"), i.strs("names"), i.strs("digests")) for i in images],
-            containers=None if containers is None else [LocalContainer(c.str("id"), c.strs("names")) for c in containers],
+            name=e.text("name"), path=e.text("path"), version=e.text("version"), default_runtime=e.text("default_runtime"),
+            images=None if images is None else [LocalImage(i.text("id"), i.strs("names"), i.strs("digests")) for i in images],
+            containers=None if containers is None else [LocalContainer(c.text("id"), c.strs("names")) for c in containers],
         ))
     return HostProfile(
-        hostname=r.str("hostname"), collected=r.str("collected"), arch=r.str("arch"), kernel=r.str("kernel"),
+        hostname=r.text("hostname"), collected=r.text("collected"), arch=r.text("arch"), kernel=r.text("kernel"),
         root=r.opt_bool("root"), cap_last_cap=r.opt_int("cap_last_cap"), pid_max=r.opt_int("pid_max"),
-        cpu=CpuProfile(vendor=cpu.str("vendor"), model=cpu.str("model"), flags=cpu.strs("flags"),
+        cpu=CpuProfile(vendor=cpu.text("vendor"), model=cpu.text("model"), flags=cpu.strs("flags"),
                        xfeatures_mask=cpu.opt_int("xfeatures_mask"), xfeatures=cpu.strs("xfeatures"),
                        xsave_size=cpu.opt_int("xsave_size"), xsave_size_max=cpu.opt_int("xsave_size_max"),
-                       source=cpu.str("source")),
-        criu=CriuProfile(path=criu.str("path"), version=criu.str("version"), check_ran=criu.opt_bool("check_ran") is True,
-                         check_ok=criu.opt_bool("check_ok"), check_output=criu.str("check_output"),
+                       source=cpu.text("source")),
+        criu=CriuProfile(path=criu.text("path"), version=criu.text("version"), check_ran=criu.opt_bool("check_ran") is True,
+                         check_ok=criu.opt_bool("check_ok"), check_output=criu.text("check_output"),
                          features=criu.bools("features"), plugins=criu.strs("plugins")),
-        runtimes=[RuntimeProfile(name=x.str("name"), path=x.str("path"), version=x.str("version"),
+        runtimes=[RuntimeProfile(name=x.text("name"), path=x.text("path"), version=x.text("version"),
                                  checkpoint_restore=x.opt_bool("checkpoint_restore")) for x in r.items("runtimes") or []],
         engines=engines,
         lsm=LsmProfile(active=lsm.opt_strs("active"), apparmor_profiles=lsm.opt_strs("apparmor_profiles"),
-                       selinux=lsm.str("selinux")),
+                       selinux=lsm.text("selinux")),
         cgroup=CgroupProfile(version=cg.opt_int("version"), controllers=cg.strs("controllers")),
-        crio=CrioProfile(installed=crio.opt_bool("installed") is True, version=crio.str("version"),
+        crio=CrioProfile(installed=crio.opt_bool("installed") is True, version=crio.text("version"),
                          criu_support=crio.opt_bool("criu_support"), config=crio.strs("config")),
         source=source or "profile", notes=r.strs("notes"),
     )

@@ -177,7 +177,7 @@ def load_rules(path: str | Path) -> dict[str, object]:
         raise CkptError(f"{p}: cannot read the rules: {getattr(exc, 'strerror', None) or exc}") from None
     if p.suffix.lower() in (".yaml", ".yml"):
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ImportError:
             raise CkptError(f"{p}: a YAML rules file needs PyYAML (pip install pyyaml), or write it as JSON") from None
         try:
