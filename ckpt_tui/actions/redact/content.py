@@ -41,8 +41,13 @@ def is_text_member(name: str) -> bool:
 
 
 # -- JSON ---------------------------------------------------------------------------------------
+def _is_path(value: str) -> bool:
+    """A file path (``secretsPath``, ``/run/secrets``): named like a secret, but none itself."""
+    return value.startswith("/") and not any(c.isspace() for c in value)
+
+
 def _redact_string(value: str, key: str | None) -> tuple[str, str]:
-    if key is not None and should_mask(key, value):
+    if key is not None and should_mask(key, value) and not _is_path(value):
         return (FILLER * len(value.encode("utf-8", "surrogateescape"))).decode(), SECRET_KEY
     stripped = value.strip()
     if stripped[:1] in "{[" and stripped[-1:] in "}]":
@@ -88,7 +93,21 @@ def json_layout(raw: bytes) -> dict[str, Any]:
         indent = lead if lead.strip(" ") else len(lead)
     colon = ": " if '": ' in text else ":"
     return {"indent": indent, "separators": ("," if indent is not None else (", " if '", "' in text else ","), colon),
-            "ensure_ascii": text.isascii() and "\\u" in text}
+            "ensure_ascii": False}
+
+
+#: Go's encoding/json writes these as \u escapes (podman's config.dump and spec.dump): kept so
+_GO_ESCAPES = {"&": "\\u0026", "<": "\\u003c", ">": "\\u003e"}
+
+
+def _go_escaped(raw: bytes, out: str) -> str:
+    """``out`` with & < > escaped as Go escapes them, when ``raw`` was written that way (they only
+    occur inside strings, so replacing them everywhere keeps the same document)."""
+    if not any(esc.encode() in raw for esc in _GO_ESCAPES.values()):
+        return out
+    for char, esc in _GO_ESCAPES.items():
+        out = out.replace(char, esc)
+    return out
 
 
 def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, list[tuple[str, str]]] | None:
@@ -107,7 +126,7 @@ def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, l
             ann.update(add)
     if not found and new == doc:
         return raw, []
-    out = json.dumps(new, **json_layout(raw)).encode("utf-8", "surrogateescape")
+    out = _go_escaped(raw, json.dumps(new, **json_layout(raw))).encode("utf-8", "surrogateescape")
     if raw.endswith(b"\n"):
         out += b"\n"
     return out, found
