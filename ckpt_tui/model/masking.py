@@ -222,7 +222,7 @@ def env_value_spans(block: bytes) -> list[Redaction]:
     return out
 
 
-def redact_stream(read, write, *, extra: "list[Redaction] | tuple[Redaction, ...]" = (),
+def redact_stream(read, write, *, extra: list[Redaction] | tuple[Redaction, ...] = (),
                   window: int = STREAM_WINDOW, reach: int = MAX_SECRET_BYTES) -> list[Redaction]:
     """Copy a stream (``read(n) -> bytes``, ``b""`` at its end) to ``write(bytes)`` with every secret
     :func:`find_secrets` finds, and every ``extra`` range, overwritten by :data:`FILLER`: the

@@ -78,9 +78,10 @@ class _Record:
             self.by_rule[rng[2]] = self.by_rule.get(rng[2], 0) + 1
         self.members[name] = {"files": files, **({"note": note} if note else {})}
 
-    def values(self, name: str, found: list[tuple[str, str]]) -> None:
-        if found:
-            self.members[name] = {"rewritten": True, "values": [{"path": p, "rule": r} for p, r in found]}
+    def values(self, name: str, found: list[tuple[str, str]], annotated: bool = False) -> None:
+        if found or annotated:
+            self.members[name] = {"rewritten": True, "values": [{"path": p, "rule": r} for p, r in found],
+                                  **({"annotation": CKPT_TUI_REDACTED} if annotated else {})}
             for _path, rule in found:
                 self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
 
@@ -170,7 +171,7 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
             writer.add_link(member)
         elif member.type != "file":
             notes.append(f"{name}: not a file, directory or link; left out")
-        elif name == RECORD_NAME:
+        elif name in (RECORD_NAME, "checkpoint/" + RECORD_NAME):
             notes.append(f"{name}: the original's record of an earlier redaction is replaced")
         elif PAGES_NAME.search(name) and strip_pages:
             stripped.append(name)
@@ -237,12 +238,12 @@ def _member(ck: Checkpoint, writer: Any, name: str, member: Any, plans: dict[str
         if head in (b"{", b"["):
             with ck.open_member(name) as src:
                 raw = src.read()
-            base = name.rsplit("/", 1)[-1]
-            done = content.redact_json(raw, _annotation(strip_pages) if base == "spec.dump" else None)
+            annotate = name.rsplit("/", 1)[-1] == "spec.dump"
+            done = content.redact_json(raw, _annotation(strip_pages) if annotate else None)
             if done is not None:
                 data, found = done
                 writer.add_file(member, len(data), lambda write: write(data))
-                rec.values(name, found)
+                rec.values(name, found, annotated=annotate and data != raw)
                 return
     if content.is_text_member(name):
         fill, got = _same_size(ck, name, size, content.redact_text_stream)
