@@ -247,7 +247,7 @@ def redact_stream(read, write, *, extra: list[Redaction] | tuple[Redaction, ...]
         if settled <= done:
             continue
         frm = max(cursor, done - reach, base + (_BEHIND if base else 0))
-        for hit in find_secrets(buf, frm - base, len(buf)):
+        for hit in find_secrets(bytes(buf), frm - base, len(buf)):
             start, end = base + hit.start, base + hit.end
             if start >= settled:
                 break
