@@ -77,3 +77,96 @@ def browser(profile: Path, allowed: tuple[str, ...], size: tuple[int, int] = (12
         finally:
             ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- the inspector served (ckpt-tui serve) ---------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(path: Path, *extra: str, startup: float = 60.0) -> Iterator[tuple[str, object]]:
+    """``ckpt-tui serve PATH`` on a free loopback port, until the block ends: (its URL, its process)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "ckpt_tui", "serve", str(path), "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ckpt-tui serve did not start: {proc.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Screen:
+    """What the served app sent the browser's terminal (its websocket frames), as text."""
+
+    _CONTROL = __import__("re").compile(r"\x1b\[[0-9;?$]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+    def __init__(self, page) -> None:
+        self.frames: list[str] = []
+        self.sockets: list[str] = []
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        self.sockets.append(ws.url)
+        ws.on("framereceived", lambda payload: self.frames.append(
+            payload if isinstance(payload, str) else payload.decode("utf-8", "replace")))
+
+    def mark(self) -> int:
+        return len(self.frames)
+
+    def text(self, since: int = 0) -> str:
+        return self._CONTROL.sub(" ", "".join(self.frames[since:]))
+
+    def wait_for(self, page, pattern: str, since: int = 0, limit: float = 60.0) -> bool:
+        """Until ``pattern`` (a regex) is on the screen sent after mark ``since`` (bounded by ``limit``
+        seconds: a slow machine is not a failure, a screen that never shows it is)."""
+        import re
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.text(since)):
+                return True
+            page.wait_for_timeout(200)
+        return False
+
+
+def drive_served(page, url: str, screen: Screen, shot: Path | None = None) -> dict[str, bool]:
+    """Open the served inspector of web-httpd, wait for its Overview, press 2 for Processes; a
+    screenshot to ``shot`` at the end. What was seen, by step."""
+    page.goto(url + "/")
+    seen = {"overview": screen.wait_for(page, r"Container\s+web\b")}
+    mark = screen.mark()
+    page.focus("textarea.xterm-helper-textarea")
+    page.keyboard.press("2")
+    seen["processes"] = screen.wait_for(page, r"Dumped\s+memory", mark)
+    if shot is not None:
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shot))
+    return seen

@@ -2,7 +2,7 @@
 
 ``ckpt-tui [PATH]`` opens the interactive inspector (no PATH: the bundled demo) — the only
 place that imports Textual; the subcommands (:mod:`.inspect`: inspect, list; :mod:`.memory`:
-memsearch, memdump, decode; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`, :mod:`.report`) work without the UI.
+memsearch, memdump, decode; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`, :mod:`.report`, :mod:`.serve`) work without the UI.
 Errors on bad input go to stderr with exit code 2 and no traceback.
 
 A cached ``inspect --json`` is answered before argparse, the model or protobuf are imported:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .common import Options
 
-SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "redact", "report")
+SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "redact", "report", "serve")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The one parser: the inspector's options, then every subcommand."""
     import argparse
 
-    from . import actions, inspect, memory, redact, report
+    from . import actions, inspect, memory, redact, report, serve
     from .common import add_source_options
 
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.register(sub)
     redact.register(sub)
     report.register(sub)
+    serve.register(sub)
 
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
