@@ -158,7 +158,6 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
     rec = _Record()
     notes: list[str] = []
     stripped: list[str] = []
-    synthesized = set(getattr(ck.source, "synthesized", ()) or ())
     newest = 0.0
     for name in ck.member_names():
         member = ck.member(name)
@@ -176,7 +175,7 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
         elif PAGES_NAME.search(name) and strip_pages:
             stripped.append(name)
         else:
-            if name in synthesized:
+            if ck.is_synthesized(name):
                 notes.append(f"{name} was made by the reader from the original's other form; the copy holds it as read")
             _member(ck, writer, name, member, plans, rec, strip_pages)
             if name in rec.members:
