@@ -268,3 +268,21 @@ def test_cli_redact(tmp_path, capsys):
                  "--strip-pages", "-q"]) == 0
     text = capsys.readouterr().out
     assert "Left out 3 pages images" in text and "lacks the memory pages" in text
+
+
+def test_checkpoint_image_copy_is_an_image_with_the_original_name_and_annotations(tmp_path):
+    """podman's checkpoint image (oci-archive): the copy is written by the image writer."""
+    out = tmp_path / "image-redacted.oci.tar"
+    with load_checkpoint(DATA / "podman-checkpoint-image.oci.tar") as ck:
+        result = redact_checkpoint(ck, out)
+    assert result.kind == "oci-archive" and result.output == str(out)
+    with load_checkpoint(DATA / "podman-checkpoint-image.oci.tar") as orig, load_checkpoint(out) as copy:
+        assert copy.source_kind == "oci-archive"
+        assert_only_recorded_ranges_differ(orig, copy)
+        for key in ("io.podman.annotations.checkpoint.criu.version", "io.podman.annotations.checkpoint.podman.version",
+                    "io.podman.annotations.checkpoint.name"):
+            assert copy.info.image_annotations[key] == orig.info.image_annotations[key], key
+        assert [p.cmdline for p in copy.process_list()] == [p.cmdline for p in orig.process_list()]
+    from ckpt_tui.actions.build.reference import ref_name_of
+
+    assert ref_name_of(out) == ref_name_of(DATA / "podman-checkpoint-image.oci.tar") != ""
