@@ -274,5 +274,22 @@ def redact_stream(read, write, *, extra: list[Redaction] | tuple[Redaction, ...]
     return sorted(ranges)
 
 
+def redact_region(src, offset: int, length: int, write, *,
+                  extra: list[Redaction] | tuple[Redaction, ...] = ()) -> tuple[list[Redaction], int]:
+    """:func:`redact_stream` over ``length`` bytes of a seekable ``src`` from ``offset``: the ranges
+    filled (from ``offset``, as ``extra``'s) and how many bytes there were (fewer: ``src`` ended)."""
+    src.seek(offset)
+    left = length
+
+    def read(n: int) -> bytes:
+        nonlocal left
+        data = src.read(min(n, left))
+        left -= len(data)
+        return data
+
+    ranges = redact_stream(read, write, extra=extra)
+    return ranges, length - left
+
+
 #: bytes past the longest match a rule's look-ahead may read (each reads one)
 LOOKAHEAD_MARGIN = 8

@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from ...model.masking import FILLER, Redaction, find_secrets, redact_env_entry, redact_stream, should_mask
+from ...model.masking import FILLER, Redaction, redact_env_entry, redact_region, redact_stream, should_mask
 
 Write = Callable[[bytes], object]
 CHUNK = 1 << 20
@@ -159,17 +159,9 @@ def redact_tar(src: BinaryIO, write: Write) -> list[tuple[str, Redaction]]:
     pos = 0
     for name, offset, size in members:
         _copy(src, pos, offset, write)
-        src.seek(offset)
-        left = [size]
-
-        def read(n: int, left: list[int] = left) -> bytes:
-            data = src.read(min(n, left[0]))
-            left[0] -= len(data)
-            return data
-
-        for lo, hi, rule in redact_stream(read, write):
-            found.append((name, (offset + lo, offset + hi, rule)))
-        pos = offset + size - left[0]
+        ranges, count = redact_region(src, offset, size, write)
+        found += [(name, (offset + lo, offset + hi, rule)) for lo, hi, rule in ranges]
+        pos = offset + count
     _copy(src, pos, total, write)
     return found
 
@@ -210,6 +202,3 @@ def look_through(src: BinaryIO, size: int) -> dict[str, int]:
         counts[rule] = counts.get(rule, 0) + 1
     return counts
 
-
-__all__ = ["find_secrets", "is_gzip", "is_tar_member", "is_text_member", "json_layout", "look_through",
-           "redact_document", "redact_json", "redact_tar", "redact_text_stream"]

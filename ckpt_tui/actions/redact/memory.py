@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from ...errors import CkptError
-from ...model.masking import Redaction, env_value_spans, redact_stream
+from ...model.masking import Redaction, env_value_spans, redact_region
 from ...model.memory import PAGE_SIZE, PRESENT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,18 +100,10 @@ def redact_pages(src: BinaryIO, size: int, plan: PagesPlan | None, write: Callab
     plan = plan or PagesPlan("")
     ranges: list[Redaction] = []
     for offset, length in plan.stretches(size):
-        src.seek(offset)
-        left = [length]
-
-        def read(n: int, left: list[int] = left) -> bytes:
-            data = src.read(min(n, left[0]))
-            left[0] -= len(data)
-            return data
-
         extra = [(max(lo, offset) - offset, min(hi, offset + length) - offset, rule)
                  for lo, hi, rule in plan.extra if lo < offset + length and hi > offset]
-        got = redact_stream(read, write, extra=extra)
-        if left[0]:
-            raise CkptError(f"{plan.name}: the checkpoint gave {length - left[0]} of {length} bytes (truncated)")
+        got, count = redact_region(src, offset, length, write, extra=extra)
+        if count < length:
+            raise CkptError(f"{plan.name}: the checkpoint gave {count} of {length} bytes (truncated)")
         ranges.extend((lo + offset, hi + offset, rule) for lo, hi, rule in got)
     return ranges
