@@ -21,15 +21,14 @@ def report_format(fmt: str | None, output: str | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..actions.report import build_report, render, run_preflight
+    from ..actions.report import report_text
 
     fmt = report_format(args.format, args.output)
     if args.output and args.output != "-" and Path(args.output).is_dir():
         raise CkptError(f"{args.output} is a directory: name the report's file")
     ck = load(args, log_files=args.log or ())
     try:
-        checks = None if args.no_preflight else run_preflight(ck)
-        out = render(build_report(ck, reveal=args.reveal, checks=checks), fmt).encode()
+        out = report_text(ck, fmt, reveal=args.reveal, preflight=not args.no_preflight).encode()
     finally:
         ck.close()
     if not args.output or args.output == "-":

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...model.checkpoint import Checkpoint
 
 __all__ = ["FORMATS", "Document", "Verdict", "build_report", "render", "render_html", "render_markdown",
-           "restore_verdict", "run_preflight"]
+           "report_name", "report_text", "restore_verdict", "run_preflight"]
 
 FORMATS = ("html", "md")
 
@@ -72,3 +72,15 @@ def build_report(ck: Checkpoint, *, reveal: bool = False, checks: list[Check] | 
 def render(doc: Document, fmt: str) -> str:
     """The document as ``fmt`` ("html" or "md")."""
     return render_html(doc) if fmt == "html" else render_markdown(doc)
+
+
+def report_text(ck: Checkpoint, fmt: str = "html", *, reveal: bool = False, preflight: bool = True) -> str:
+    """The whole report of ``ck`` as ``fmt``, with the preflight run here unless ``preflight`` is off
+    (what ``ckpt-tui report`` writes and the inspector's palette exports)."""
+    return render(build_report(ck, reveal=reveal, checks=run_preflight(ck) if preflight else None), fmt)
+
+
+def report_name(ck: Checkpoint, fmt: str = "html") -> str:
+    """A file name for the report: ``<container>-report.html`` (only letters, digits, ``.-_``)."""
+    base = "".join(c if c.isalnum() or c in "-_." else "-" for c in (ck.info.name or "checkpoint"))[:60]
+    return f"{base.strip('.-') or 'checkpoint'}-report.{fmt}"
