@@ -31,14 +31,15 @@ def test_the_served_inspector_in_a_browser(tmp_path):
         assert (tmp_path / "served.png").stat().st_size > 10_000
     said = proc.stderr.read().decode()
     assert "Listening on 127.0.0.1 (loopback): only this machine can connect" in said
-    assert "build and restore are off" in said
-    assert "--readonly" in proc.stdout.read().decode()  # textual-serve names the command it runs
+    assert "build and restore are off" in said and "S cannot show them" in said
+    assert "--readonly --masked" in proc.stdout.read().decode()  # textual-serve names the command it runs
 
 
 def test_app_command_and_the_policy():
     plain = app_command("/x y/ck.tar", allow_actions=False, max_size=None, logs=["/l.log"])
-    assert plain.endswith("-m ckpt_tui ui '/x y/ck.tar' --readonly --log /l.log")
+    assert plain.endswith("-m ckpt_tui ui '/x y/ck.tar' --readonly --masked --log /l.log")
     assert "--readonly" not in app_command(None, allow_actions=True, max_size=1 << 30, logs=[])
+    assert "--masked" not in app_command(None, allow_actions=False, max_size=None, logs=[], allow_reveal=True)
     assert "--max-size 1073741824" in app_command(None, allow_actions=True, max_size=1 << 30, logs=[])
     assert "connect-src 'self' ws://127.0.0.1:8000" in csp("http://127.0.0.1:8000")
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("127.8.0.1")
@@ -52,3 +53,17 @@ def test_app_command_and_the_policy():
 def test_serve_refuses_bad_input(args, words, capsys):
     assert main(args) == 2
     assert words in capsys.readouterr().err
+
+
+async def test_a_masked_inspector_keeps_secrets_masked():
+    """What serve runs (--masked): S says so and shows nothing; without it, S shows the secrets."""
+    from ckpt_tui.app import CkptApp
+
+    for masked in (True, False):
+        app = CkptApp(str(DATA / "ps-tree.tar.gz"), masked=masked)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("S")
+            await pilot.pause()
+            assert app.secrets_revealed is (not masked)

@@ -27,7 +27,7 @@ UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui 
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
 
 USAGE = """\
-ckpt-tui [PATH] [--log FILE] [--readonly] [--max-size SIZE] [--cache]
+ckpt-tui [PATH] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
        ckpt-tui COMMAND [options]   (ckpt-tui COMMAND --help for each)"""
 
 DESCRIPTION = """\
@@ -87,6 +87,8 @@ def _add_ui_options(p: Options) -> None:
                    help="attach an external restore.log / dump.log")
     p.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS,
                    help="disable the build and restore actions")
+    p.add_argument("--masked", action="store_true", default=argparse.SUPPRESS,
+                   help="keep secrets masked: S does not show them (what serve runs)")
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -100,7 +102,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
     from ..app import run_app
 
-    return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size)
+    return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size,
+                   masked=args.masked)
 
 
 def _first_word(argv: list[str]) -> str | None:
@@ -195,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CkptError
     from .common import COMMON_DEFAULTS, error, quiet_broken_pipe
 
-    for name, value in (*COMMON_DEFAULTS.items(), ("log", None), ("readonly", False)):
+    for name, value in (*COMMON_DEFAULTS.items(), ("log", None), ("readonly", False), ("masked", False)):
         if not hasattr(args, name):  # the options' SUPPRESS defaults (see common.COMMON_DEFAULTS)
             setattr(args, name, value)
     if args.cache:

@@ -1,7 +1,7 @@
 """``serve``: the inspector itself in a browser, through textual-serve (the Textual project's own
-server): each browser tab that connects runs ``ckpt-tui [PATH] --readonly`` in a process of its
-own and shows its screen. Secrets stay masked as in the terminal, build and restore are off
-unless ``--allow-actions``, and it listens on loopback unless ``--host`` says otherwise.
+server): each browser tab that connects runs ``ckpt-tui [PATH] --readonly --masked`` in a process of its
+own and shows its screen. Secrets stay masked (``S`` cannot show them unless ``--allow-reveal``),
+build and restore are off unless ``--allow-actions``, and it listens on loopback unless ``--host`` says otherwise.
 
 The page textual-serve sends asks a font service for its font; the server here leaves that link
 out (the font is in its own static files) and sends a Content-Security-Policy that lets the page
@@ -35,7 +35,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def app_command(path: str | None, *, allow_actions: bool, max_size: int | None, logs: list[str]) -> str:
+def app_command(path: str | None, *, allow_actions: bool, max_size: int | None, logs: list[str],
+                allow_reveal: bool = False) -> str:
     """The shell command each browser session runs: this Python, this ckpt-tui, the inspector."""
     argv = [sys.executable, "-m", "ckpt_tui", "ui"]
     if path is not None:
@@ -44,6 +45,8 @@ def app_command(path: str | None, *, allow_actions: bool, max_size: int | None, 
         argv.append(str(Path(path).absolute()))  # the sessions may not start where serve did
     if not allow_actions:
         argv.append("--readonly")
+    if not allow_reveal:
+        argv.append("--masked")
     if max_size:
         argv += ["--max-size", str(max_size)]
     for log in logs:
@@ -96,7 +99,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CkptError("serve needs the textual-serve package: pip install textual-serve") from None
     host = args.host
     url = args.public_url or f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
-    command = app_command(args.path, allow_actions=args.allow_actions, max_size=args.max_size, logs=args.log or [])
+    command = app_command(args.path, allow_actions=args.allow_actions, max_size=args.max_size, logs=args.log or [],
+                          allow_reveal=args.allow_reveal)
     out = console(stderr=True)
     out.print(line(("ckpt-tui serve: ", "bold"), "the inspector of ", args.path or "the bundled demo", " on ",
                    (url, "bold")))
@@ -106,7 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         out.print(line((f"Listening on {host}: anyone who can reach this machine on port {args.port} can open the "
                         "inspector and read the checkpoint.", "bold yellow")))
-    out.print(line("Secrets are masked; build and restore are "
+    out.print(line("Secrets are masked" + (" (S shows them: --allow-reveal)" if args.allow_reveal else
+                                           " and S cannot show them") + "; build and restore are "
                    + ("on (--allow-actions)." if args.allow_actions else "off (--allow-actions turns them on).")))
     make_server(command, host, args.port, f"ckpt-tui {args.path or 'demo'}", args.public_url).serve()
     return 0
@@ -117,7 +122,8 @@ def register(sub: Any) -> None:
         sub, "serve", cmd_serve, summary="the inspector in a browser", path=None,
         description="Serve the inspector to a web browser (textual-serve): every tab that connects gets the "
                     "inspector of PATH (no PATH: the bundled demo) in a process of its own. Secrets are masked "
-                    "as in the terminal and build/restore are off unless --allow-actions. It listens on "
+                    "(S cannot show them unless --allow-reveal) and build/restore are off unless --allow-actions. "
+                    "It listens on "
                     "127.0.0.1 (this machine only) unless --host says otherwise, and the page loads nothing from "
                     "anywhere but this server.")
     s.add_argument("path", nargs="?", help="archive, directory, OCI image, or a directory of checkpoints")
@@ -126,4 +132,5 @@ def register(sub: Any) -> None:
     s.add_argument("--public-url", metavar="URL",
                    help="the URL browsers reach this server at, when it is not http://HOST:PORT (a proxy)")
     s.add_argument("--allow-actions", action="store_true", help="let the served inspector build and restore")
+    s.add_argument("--allow-reveal", action="store_true", help="let S show the secrets in the served inspector")
     s.add_argument("--log", action="append", metavar="FILE", help="attach an external CRIU log")
