@@ -35,8 +35,9 @@ def cmd_redact(args: argparse.Namespace) -> int:
     if args.json:
         print_json(redact_json(res))
         return 0
-    out.print(line("Wrote ", (res.output, "bold"), f" ({res.kind}): filled {plural(res.fills, 'secret')}"
-                   f" in {plural(len(res.members), 'member')}; the record is {RECORD_NAME} in the copy"))
+    what = (f"filled {plural(res.fills, 'secret')} in {plural(len(res.members), 'member')}" if res.fills
+            else "found no secret to fill")
+    out.print(line("Wrote ", (res.output, "bold"), f" ({res.kind}): {what}; the record is {RECORD_NAME} in the copy"))
     for rule, count in sorted(res.by_rule.items()):
         out.print(line(f"  {rule}: {count}"))
     if res.stripped:

@@ -50,7 +50,7 @@ class RedactResult:
     kind: str  # the kind of checkpoint written (the original's)
     fills: int  # ranges filled
     by_rule: dict[str, int]  # rule id -> ranges filled
-    members: list[str]  # members with something filled
+    members: list[str]  # members with something filled (spec.dump's annotation alone does not count)
     stripped: list[str] = field(default_factory=list)  # members left out (--strip-pages)
     not_redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # member -> rule -> count, unchanged
     notes: list[str] = field(default_factory=list)
@@ -178,7 +178,7 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
             if ck.is_synthesized(name):
                 notes.append(f"{name} was made by the reader from the original's other form; the copy holds it as read")
             _member(ck, writer, name, member, plans, rec, strip_pages)
-            if name in rec.members:
+            if name in rec.members and _count(rec.members[name]):
                 say(f"{name}: filled {_count(rec.members[name])}")
     record = {
         "redacted_by": f"ckpt-tui {__version__}",
@@ -196,7 +196,8 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
     }
     data = (json.dumps(record, indent=2) + "\n").encode()
     writer.add_file(NewMember(RECORD_NAME, mtime=newest), len(data), lambda write: write(data))
-    return RedactResult("", kind, rec.fills, dict(rec.by_rule), sorted(rec.members), stripped,
+    return RedactResult("", kind, rec.fills, dict(rec.by_rule), sorted(n for n, e in rec.members.items() if _count(e)),
+                        stripped,
                         rec.not_redacted, notes, record)
 
 
