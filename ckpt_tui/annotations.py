@@ -63,3 +63,8 @@ def checkpoint_annotation(annotations: dict[str, str], *keys: str) -> str:
             if value:
                 return value
     return ""
+
+# ckpt-tui's own ------------------------------------------------------------------------------
+# set in spec.dump on a copy `ckpt-tui redact` wrote: a JSON object naming the tool, whether memory
+# was kept (filled) or stripped, and the record of every fill (redacted.json beside spec.dump)
+CKPT_TUI_REDACTED = "org.ckpt-tui.redacted"

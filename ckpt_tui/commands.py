@@ -153,6 +153,10 @@ class ActionCommands(_Base):
                 yield ("restore container", app.operations.start_restore,
                        "restore with the container engine (asks first)")
             yield ("export selection", app.action_export, "write the selection to a file (ctrl+s)")
+            yield ("export report (HTML)", partial(app.operations.export_report, "html"),
+                   "one self-contained HTML file for a bug report, secrets masked (as ckpt-tui report)")
+            yield ("export report (Markdown)", partial(app.operations.export_report, "md"),
+                   "the same report as Markdown, for pasting into an issue")
         yield ("copy selection", app.action_copy, "copy the selected value or path (c)")
         yield ("toggle secrets", app.action_toggle_secrets, "show / mask secret-looking environment values (S)")
         yield ("keys and help", app.action_help, "list the keys (?)")

@@ -2,6 +2,7 @@
 """Drive ckpt-tui headless on the test fixtures and write an SVG of each pane into screenshots/.
 
     python scripts/screenshots.py [--out screenshots] [--size 120x40]
+    python scripts/screenshots.py browser     # ckpt-tui serve in headless Chromium: 20-browser-serve.png
 
 The clock is frozen so the pictures do not change from one run to the next.
 """
@@ -121,6 +122,25 @@ async def shoot(out: Path, size: tuple[int, int], only: set[str]) -> list[Path]:
     return written
 
 
+BROWSER_SHOT = "20-browser-serve"
+
+
+def shoot_browser(out: Path) -> Path:
+    """``ckpt-tui serve`` of web-httpd in headless Chromium (tests/browser.py), on its Processes pane."""
+    import tempfile
+
+    from tests.browser import Screen, browser, drive_served, served
+
+    path = out / f"{BROWSER_SHOT}.png"
+    with served(DATA / "web-httpd.tar.zst") as (url, _proc), tempfile.TemporaryDirectory() as tmp, \
+            browser(Path(tmp) / "profile", (url,), size=(1400, 860)) as (page, _requests):
+        seen = drive_served(page, url, Screen(page), path)
+    if not all(seen.values()):
+        raise SystemExit(f"the served inspector did not show everything: {seen}")
+    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "screenshots"), help="directory for the SVGs")
@@ -130,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     cols, rows = (int(v) for v in args.size.lower().split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(shoot(out, (cols, rows), set(args.only)))
+    only = set(args.only)
+    if not only or "browser" in only or BROWSER_SHOT in only:
+        shoot_browser(out)
+    only -= {"browser", BROWSER_SHOT}
+    if only or not args.only:
+        asyncio.run(shoot(out, (cols, rows), only))
     return 0
 
 

@@ -7,15 +7,20 @@ import pytest
 from ckpt_tui.model import load_checkpoint
 from ckpt_tui.model.masking import (
     ASSIGNMENT,
+    ENV_VALUE,
     FILLER,
     MASK,
     entropy,
+    env_value_spans,
     find_secrets,
     is_secret_name,
     is_secret_value,
     mask_text,
     masked,
     redact_bytes,
+    redact_env_entry,
+    redact_stream,
+    redact_text,
     should_mask,
     value_rule,
 )
@@ -91,3 +96,51 @@ def test_the_fixture_secrets_are_found():
             data = reader.read(vaddr, length)
             found += [h.value(data) for h in find_secrets(data)]
         assert b"tok_live_4f8a2c91e7b3" in found
+
+
+# -- same-length redaction (what `redact` writes) -------------------------------------------------
+def _mixed_bytes(seed: int, count: int) -> bytes:
+    """Random text and binary junk with secrets of every kind between NULs (as environ and heaps hold them)."""
+    import random
+
+    rnd = random.Random(seed)
+    secrets = [f"API_TOKEN={SAMPLES['github-token']}", "DB_PASSWORD=hunter2", SAMPLES["jwt"], SAMPLES["pem-private-key"],
+               "postgres://app:s3cr3t-pw@db/app", SAMPLES["aws-access-key-id"]]
+    parts = []
+    for _ in range(count):
+        parts.append(bytes(rnd.choice(b"abc xyz=\n\x01\xff") for _ in range(rnd.randint(0, 400))) + b"\x00")
+        parts.append(rnd.choice(secrets).encode() + b"\x00")
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("window", [61, 1000, 1 << 20])
+def test_redact_stream_equals_redacting_the_whole_at_once(window):
+    """Bounded windows with the longest secret's reach kept: the same fills as one pass over everything,
+    secrets across window ends included."""
+    import io
+
+    data = _mixed_bytes(7, 300)
+    want, hits = redact_bytes(data)
+    out = io.BytesIO()
+    ranges = redact_stream(io.BytesIO(data).read, out.write, window=window, reach=512)
+    assert out.getvalue() == want
+    assert [(lo, hi, rule) for lo, hi, rule in ranges] == [(h.start, h.end, h.rule.id) for h in hits]
+
+
+def test_redact_stream_fills_extra_ranges_and_keeps_the_length():
+    import io
+
+    data = b"GREETING=hello\x00MODE=a b c\x00"
+    out = io.BytesIO()
+    ranges = redact_stream(io.BytesIO(data).read, out.write, extra=[(20, 25, ENV_VALUE)], window=4)
+    assert out.getvalue() == b"GREETING=hello\x00MODE=*****\x00" and ranges == [(20, 25, ENV_VALUE)]
+
+
+def test_environment_values_are_filled_whole_as_the_ui_masks_them():
+    block = b"PATH=/bin\x00DB_PASSWORD=two words\x00CHILD=" + SAMPLES["aws-access-key-id"].encode() + b"\x00=odd\x00"
+    spans = env_value_spans(block)
+    assert [block[lo:hi] for lo, hi, _ in spans] == [b"two words", SAMPLES["aws-access-key-id"].encode()]
+    assert redact_env_entry("DB_PASSWORD=h\u00e9") == ("DB_PASSWORD=***", ENV_VALUE)  # UTF-8 length kept
+    assert redact_env_entry("GREETING=hello") == ("GREETING=hello", "")
+    text, hits = redact_text("--token=abcd1234 -v")
+    assert text == "--token=******** -v" and hits[0].rule is ASSIGNMENT

@@ -2,7 +2,7 @@
 
 ``ckpt-tui [PATH]`` opens the interactive inspector (no PATH: the bundled demo) — the only
 place that imports Textual; the subcommands (:mod:`.inspect`: inspect, list; :mod:`.memory`:
-memsearch, memdump, decode; :mod:`.actions`: build, restore, diagnose) work without the UI.
+memsearch, memdump, decode; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`, :mod:`.report`, :mod:`.serve`) work without the UI.
 Errors on bad input go to stderr with exit code 2 and no traceback.
 
 A cached ``inspect --json`` is answered before argparse, the model or protobuf are imported:
@@ -22,13 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .common import Options
 
 SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "check",
-               "host-profile")
+               "host-profile", "redact", "report", "serve")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
 
 USAGE = """\
-ckpt-tui [PATH] [--log FILE] [--readonly] [--max-size SIZE] [--cache]
+ckpt-tui [PATH] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
        ckpt-tui COMMAND [options]   (ckpt-tui COMMAND --help for each)"""
 
 DESCRIPTION = """\
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The one parser: the inspector's options, then every subcommand."""
     import argparse
 
-    from . import actions, inspect, memory, verdict
+    from . import actions, inspect, memory, redact, report, serve, verdict
     from .common import add_source_options
 
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     memory.register(sub)
     actions.register(sub)
     verdict.register(sub)
+    redact.register(sub)
+    report.register(sub)
+    serve.register(sub)
 
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
@@ -86,6 +89,8 @@ def _add_ui_options(p: Options) -> None:
                    help="attach an external restore.log / dump.log")
     p.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS,
                    help="disable the build and restore actions")
+    p.add_argument("--masked", action="store_true", default=argparse.SUPPRESS,
+                   help="keep secrets masked: S does not show them (what serve runs)")
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -99,7 +104,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
     from ..app import run_app
 
-    return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size)
+    return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size,
+                   masked=args.masked)
 
 
 def _first_word(argv: list[str]) -> str | None:
@@ -194,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CkptError
     from .common import COMMON_DEFAULTS, error, quiet_broken_pipe
 
-    for name, value in (*COMMON_DEFAULTS.items(), ("log", None), ("readonly", False)):
+    for name, value in (*COMMON_DEFAULTS.items(), ("log", None), ("readonly", False), ("masked", False)):
         if not hasattr(args, name):  # the options' SUPPRESS defaults (see common.COMMON_DEFAULTS)
             setattr(args, name, value)
     if args.cache:

@@ -121,6 +121,14 @@ class Checkpoint:
     def member_names(self, prefix: str = "") -> list[str]:
         return self.source.names(prefix)
 
+    def scratch_file(self, stem: str = "file") -> Path:
+        """A new empty file in the app's own temp dir (removed with the checkpoint's workspace)."""
+        return Path(self.source.workspace.new_file(stem))
+
+    def scratch_dir(self, stem: str = "dir") -> Path:
+        """A new empty directory in the app's own temp dir (removed with the checkpoint's workspace)."""
+        return Path(self.source.workspace.mkdir(stem))
+
     def open_member(self, name: str) -> BinaryIO:
         """A member's bytes, read lazily from the source (CkptError when it is absent)."""
         return self.source.open(name)

@@ -168,3 +168,128 @@ def redact_bytes(data: bytes) -> tuple[bytes, list[SecretHit]]:
     for hit in hits:
         out[hit.start:hit.end] = FILLER * (hit.end - hit.start)
     return bytes(out), hits
+
+
+# -- same-length redaction of text, environment entries and streams ------------------------------
+#: what one overwritten range is: [start, end) and the id of the rule that decided it
+Redaction = tuple[int, int, str]
+
+#: the rule id of an environment value masked because :func:`should_mask` says so (a secret-looking
+#: name masks the whole value, whatever its shape)
+ENV_VALUE = "environment-value"
+
+STREAM_WINDOW = 16 << 20  # bytes :func:`redact_stream` reads at a time
+_BEHIND = 64  # bytes kept before a search start: the rules' look-behinds read one
+
+
+def _fill(data: bytearray, start: int, end: int) -> None:
+    data[start:end] = FILLER * (end - start)
+
+
+def redact_text(text: str) -> tuple[str, list[SecretHit]]:
+    """``text`` with every secret :func:`find_secrets` finds overwritten by :data:`FILLER`: the same
+    number of UTF-8 bytes (a filled multi-byte character becomes one filler a byte)."""
+    data = text.encode("utf-8", "surrogateescape")
+    out, hits = redact_bytes(data)
+    return (out.decode("utf-8", "surrogateescape") if hits else text), hits
+
+
+def redact_env_entry(entry: str) -> tuple[str, str]:
+    """One ``NAME=value`` environment entry with its value overwritten (same UTF-8 length) when
+    :func:`should_mask` masks it, else with the secrets inside it overwritten; and the id of the
+    rule that decided ("" when nothing was). Anything else is free text."""
+    name, sep, value = entry.partition("=")
+    if sep and name and should_mask(name, value):
+        filled = (FILLER * len(value.encode("utf-8", "surrogateescape"))).decode()
+        return f"{name}={filled}", ENV_VALUE
+    out, hits = redact_text(entry)
+    return out, hits[0].rule.id if hits else ""
+
+
+def env_value_spans(block: bytes) -> list[Redaction]:
+    """The values :func:`should_mask` masks in an environ block (``NAME=value`` entries separated
+    by NUL, as a process's memory holds them): [start, end) of each value in ``block``."""
+    out: list[Redaction] = []
+    pos = 0
+    for raw in block.split(b"\0"):
+        name, sep, value = raw.partition(b"=")
+        if sep and name and value:
+            text_name = name.decode("utf-8", "surrogateescape")
+            if should_mask(text_name, value.decode("utf-8", "surrogateescape")):
+                start = pos + len(name) + 1
+                out.append((start, start + len(value), ENV_VALUE))
+        pos += len(raw) + 1
+    return out
+
+
+def redact_stream(read, write, *, extra: list[Redaction] | tuple[Redaction, ...] = (),
+                  window: int = STREAM_WINDOW, reach: int = MAX_SECRET_BYTES) -> list[Redaction]:
+    """Copy a stream (``read(n) -> bytes``, ``b""`` at its end) to ``write(bytes)`` with every secret
+    :func:`find_secrets` finds, and every ``extra`` range, overwritten by :data:`FILLER`: the
+    output has the input's length and differs only inside the returned ranges (offsets in the
+    stream, sorted). Memory stays bounded: ``window`` bytes are read at a time and ``reach`` (the
+    longest secret, :data:`MAX_SECRET_BYTES`) kept on either side of what was written, so a
+    secret across two windows is found whole, as in the whole stream at once."""
+    pending = sorted(extra)
+    ranges: list[Redaction] = []
+    active: list[Redaction] = []  # ranges that reach past what was written
+    buf = bytearray()
+    base = 0  # offset of buf[0] in the stream
+    done = 0  # bytes written
+    cursor = 0  # a secret found next starts here or later (the end of the last one)
+    eof = False
+    while not eof:
+        chunk = read(window)
+        eof = not chunk
+        buf += chunk
+        stop = base + len(buf)
+        settled = stop if eof else max(done, stop - reach - LOOKAHEAD_MARGIN)
+        if settled <= done:
+            continue
+        frm = max(cursor, done - reach, base + (_BEHIND if base else 0))
+        for hit in find_secrets(bytes(buf), frm - base, len(buf)):
+            start, end = base + hit.start, base + hit.end
+            if start >= settled:
+                break
+            found = (start, end, hit.rule.id)
+            ranges.append(found)
+            active.append(found)
+            cursor = end
+        while pending and pending[0][0] < settled:
+            item = pending.pop(0)
+            if not any(r[0] <= item[0] and item[1] <= r[1] for r in active):
+                ranges.append(item)
+            active.append(item)
+        out = bytearray(buf[done - base:settled - base])
+        for start, end, _rule in active:
+            lo, hi = max(start, done), min(end, settled)
+            if lo < hi:
+                _fill(out, lo - done, hi - done)
+        write(bytes(out))
+        done = settled
+        active = [r for r in active if r[1] > done]
+        keep = max(base, done - reach - _BEHIND)
+        del buf[:keep - base]
+        base = keep
+    return sorted(ranges)
+
+
+def redact_region(src, offset: int, length: int, write, *,
+                  extra: list[Redaction] | tuple[Redaction, ...] = ()) -> tuple[list[Redaction], int]:
+    """:func:`redact_stream` over ``length`` bytes of a seekable ``src`` from ``offset``: the ranges
+    filled (from ``offset``, as ``extra``'s) and how many bytes there were (fewer: ``src`` ended)."""
+    src.seek(offset)
+    left = length
+
+    def read(n: int) -> bytes:
+        nonlocal left
+        data = src.read(min(n, left))
+        left -= len(data)
+        return data
+
+    ranges = redact_stream(read, write, extra=extra)
+    return ranges, length - left
+
+
+#: bytes past the longest match a rule's look-ahead may read (each reads one)
+LOOKAHEAD_MARGIN = 8

@@ -87,10 +87,11 @@ class CkptApp(App[int]):
         readonly: bool = False,
         max_size: int | None = None,
         now: datetime | None = None,
+        masked: bool = False,
     ) -> None:
         super().__init__()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
-                          max_size=max_size, now=now)
+                          max_size=max_size, now=now, masked=masked)
         self.session = Session(as_path(path) if path is not None else DEMO_PATH, options)  # docker://: a RemotePath
         self.loader = LoadingController(self)
         self.operations = OperationsController(self)
@@ -264,6 +265,10 @@ class CkptApp(App[int]):
             self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
 
     def action_toggle_secrets(self) -> None:
+        if self.session.options.masked:
+            self.notify("Secrets stay masked here (--masked; ckpt-tui serve runs the inspector so).",
+                        severity="warning", timeout=4)
+            return
         revealed = self.session.secrets_revealed = not self.session.secrets_revealed
         self.notify("Secret-looking environment values are shown." if revealed else
                     "Secret-looking environment values are masked.", timeout=3)
@@ -325,9 +330,10 @@ def run_app(
     log_files: Iterable[str] = (),
     readonly: bool = False,
     max_size: int | None = None,
+    masked: bool = False,
 ) -> int:
     """Run the UI on ``path`` (None: the bundled demo). Returns the exit status."""
-    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size)
+    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked)
 
     def stop(signum: int, _frame: object) -> None:
         # SIGTERM / SIGHUP (terminal closed): leave like `q` does, so the terminal is restored

@@ -218,6 +218,18 @@ class OperationsController:
 
         self.app.push_screen(screen, chosen)
 
+    def export_report(self, fmt: str) -> None:
+        """The palette's "export report": the file ``ckpt-tui report`` writes (secrets masked), made
+        in the export worker (the preflight runs there)."""
+        checkpoint = self.session.checkpoint
+        if checkpoint is None:
+            self.app.notify("No checkpoint is open.", severity="warning", timeout=3)
+            return
+        from ..actions.report import report_name, report_text
+
+        self.export(ExportRequest(default_name=report_name(checkpoint, fmt), what=f"the report ({fmt})",
+                                  producer=lambda: report_text(checkpoint, fmt)))
+
     def _write_export(self, checkpoint: Checkpoint | None, request: ExportRequest, choice: ExportChoice) -> None:
         post = self.app.post_message
         written = 0

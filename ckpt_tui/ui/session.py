@@ -34,6 +34,7 @@ class Options:
     log_files: tuple[str, ...] = ()
     max_size: int | None = None
     now: datetime | None = None  # a frozen clock (snapshot tests): "7 days ago" never moves
+    masked: bool = False  # secrets stay masked: S does not show them (ckpt-tui serve)
 
 
 @dataclass(frozen=True)
