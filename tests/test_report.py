@@ -104,7 +104,7 @@ def test_logs_are_diagnosed_and_the_verdict_comes_from_the_checks(tmp_path):
                   Check("Engine", "pass", "podman 4.3.1")]
         doc = build_report(ck, checks=checks)
     text = doc.text()
-    assert "Would not restore here: 1 check failed" in text and "Archive complete" in text
+    assert "will fail here: Archive complete" in text
     assert "checkpoint/pages-2.img" in text  # the diagnosis names the image at fault
     assert "Restoring FAILED" in text  # the log's end is shown
     page = render_html(doc)
@@ -112,10 +112,15 @@ def test_logs_are_diagnosed_and_the_verdict_comes_from_the_checks(tmp_path):
 
 
 def test_restore_verdict_hook():
-    assert restore_verdict([Check("a", "pass", "")]).status == "pass"
+    """The report says the restore verdict (actions.verdict), in its own colours."""
+    ok = restore_verdict([Check("a", "pass", "")])
+    assert (ok.status, ok.headline) == ("pass", "restorable here")
     v = restore_verdict([Check("a", "warn", "hmm"), Check("b", "pass", "")])
     assert v.status == "warn" and v.reasons == ["a: hmm"]
-    assert restore_verdict([Check("a", "warn", ""), Check("b", "fail", "no")]).status == "fail"
+    fixable = restore_verdict([Check("tcp", "fail", "established", step="--tcp-established")])
+    assert fixable.status == "warn" and fixable.headline == "restorable here with --tcp-established"
+    bad = restore_verdict([Check("a", "warn", ""), Check("b", "fail", "no")])
+    assert bad.status == "fail" and bad.headline == "will fail here: b: no" and bad.reasons == ["b: no"]
     with load_checkpoint(DATA / "tcp-server.tar.zst") as ck:
         assert "were not run" in build_report(ck, checks=None).text()
 
