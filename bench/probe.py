@@ -66,7 +66,7 @@ def task_load(args) -> dict:
     t0 = time.perf_counter()
     from ckpt_tui.archive import open_source
     from ckpt_tui.model.export import to_json
-    from ckpt_tui.model.loader import build_checkpoint
+    from ckpt_tui.model import build_checkpoint
 
     t1 = time.perf_counter()
     src = open_source(args.archive)
@@ -90,13 +90,7 @@ def task_search(args) -> dict:
     t0 = time.perf_counter()
     ck = load_checkpoint(args.archive)
     t1 = time.perf_counter()
-    for pid in ck.processes:
-        if ck.processes[pid].alive:
-            try:
-                ck.memory(pid)
-            except Exception:
-                pass
-    scanned = sum(r.present_bytes for r in ck._readers.values())
+    scanned = sum(r.present_bytes for r in ck.readers.values())
     out = {"load": t1 - t0, "load_peak_rss_mb": peak_mb(), "scanned_bytes": scanned}
     modes = [m for m in args.modes.split(",") if m]
     for mode in modes:

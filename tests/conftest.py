@@ -54,3 +54,12 @@ def held_load(monkeypatch):
     monkeypatch.setattr(ckpt_tui.model, "load_checkpoint", held)
     yield gate
     gate.set()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """Every bad-input case of tests/corpus.py, built once: name -> checkpoint directory."""
+    from .corpus import CASES, build
+
+    root = tmp_path_factory.mktemp("corpus")
+    return {c.name: build(c, root / c.name) for c in CASES}

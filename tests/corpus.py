@@ -146,6 +146,11 @@ def pages_missing(root: Path) -> None:
     (root / "checkpoint" / f"pages-{head.pages_id}.img").unlink()
 
 
+def pagemap_missing(root: Path) -> None:
+    """pid 10 (running) loses its pagemap: its memory map is there, which pages it holds is not."""
+    (root / "checkpoint" / "pagemap-10.img").unlink()
+
+
 def wrong_magic(root: Path) -> None:
     p = root / "checkpoint" / "core-10.img"
     data = bytearray(p.read_bytes())
@@ -227,6 +232,7 @@ CASES: list[Case] = [
     Case("overlapping-pagemap", "web-httpd.tar.zst", overlapping_pagemap, "pagemap-10.img", "memory"),
     Case("pages-short", "web-httpd.tar.zst", pages_short, "pages-", "memory"),
     Case("pages-missing", "web-httpd.tar.zst", pages_missing, "pages-", "memory"),
+    Case("pagemap-missing", "web-httpd.tar.zst", pagemap_missing, "pagemap-10.img", "memory"),
     Case("wrong-magic", "web-httpd.tar.zst", wrong_magic, "core-10.img", "processes"),
     Case("truncated-entry", "web-httpd.tar.zst", truncated_entry, "mm-10.img", "memory"),
     Case("giant-entry-size", "web-httpd.tar.zst", giant_entry_size, "files.img", "processes"),

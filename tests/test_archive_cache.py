@@ -11,6 +11,7 @@ import pytest
 
 from ckpt_tui.archive import Limits, open_source
 from ckpt_tui.archive import cache as cache_mod
+from ckpt_tui.archive import cachedir
 from ckpt_tui.archive import tarstream
 
 DATA = Path(__file__).parent / "data"
@@ -20,7 +21,7 @@ WEB = DATA / "web-httpd.tar.zst"
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
-    monkeypatch.delenv(cache_mod.ENV_DIR, raising=False)
+    monkeypatch.delenv(cachedir.ENV_DIR, raising=False)
     monkeypatch.delenv(cache_mod.ENV_MAX, raising=False)
 
 
@@ -49,7 +50,7 @@ def _snapshot(src) -> dict:
 
 
 def _entries(cache_dir: Path) -> list[Path]:
-    root = cache_dir / cache_mod.ROOT
+    root = cache_dir / cachedir.ROOT
     return sorted(p for p in root.iterdir() if len(p.name) == 32) if root.is_dir() else []
 
 
@@ -67,7 +68,7 @@ def test_reopen_from_cache_is_identical(tmp_path, monkeypatch, how):
     arc = _copy(tmp_path, MEMHOG)
     cdir = tmp_path / "cache"
     if how == "env":
-        monkeypatch.setenv(cache_mod.ENV_DIR, str(cdir))
+        monkeypatch.setenv(cachedir.ENV_DIR, str(cdir))
         limits = None
     else:
         limits = Limits(cache_dir=cdir)
@@ -86,7 +87,7 @@ def test_reopen_from_cache_is_identical(tmp_path, monkeypatch, how):
 
 def test_limits_empty_string_turns_it_off(tmp_path, monkeypatch):
     arc = _copy(tmp_path, WEB)
-    monkeypatch.setenv(cache_mod.ENV_DIR, str(tmp_path / "cache"))
+    monkeypatch.setenv(cachedir.ENV_DIR, str(tmp_path / "cache"))
     for _ in range(2):
         with open_source(arc, limits=Limits(cache_dir="")) as src:
             assert not src.from_cache
@@ -205,7 +206,7 @@ def test_write_failure_falls_back_to_the_workspace(tmp_path, monkeypatch):
         assert len(src.read("checkpoint/pages-1.img")) == 16859136
         assert not str(src.file_range("checkpoint/pages-1.img")[0]).startswith(str(cdir))
     assert _entries(cdir) == []
-    assert not any(p.name.startswith("tmp-") for p in (cdir / cache_mod.ROOT).iterdir())
+    assert not any(p.name.startswith("tmp-") for p in (cdir / cachedir.ROOT).iterdir())
 
 
 def test_eviction_skips_locked_entry(tmp_path):
@@ -216,19 +217,19 @@ def test_eviction_skips_locked_entry(tmp_path):
     fd = os.open(entry / "lock", os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
-        cache_mod.Cache(cdir / cache_mod.ROOT, 0).evict()
+        cache_mod.Cache(cdir / cachedir.ROOT, 0).evict()
         assert entry.exists()
     finally:
         os.close(fd)
-    cache_mod.Cache(cdir / cache_mod.ROOT, 0).evict()
+    cache_mod.Cache(cdir / cachedir.ROOT, 0).evict()
     assert not entry.exists()
 
 
 def test_cache_dir_writable_by_others_is_ignored(tmp_path):
     arc = _copy(tmp_path, WEB)
     cdir = tmp_path / "cache"
-    (cdir / cache_mod.ROOT).mkdir(parents=True)
-    os.chmod(cdir / cache_mod.ROOT, 0o777)
+    (cdir / cachedir.ROOT).mkdir(parents=True)
+    os.chmod(cdir / cachedir.ROOT, 0o777)
     for _ in range(2):
         with open_source(arc, limits=Limits(cache_dir=cdir)) as src:
             assert not src.from_cache

@@ -12,15 +12,9 @@ import pytest
 from ckpt_tui.cli import main
 from ckpt_tui.model import load_checkpoint
 
-from .corpus import CASES, build
+from .corpus import CASES
 
 NAMES = {c.name: c for c in CASES}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    return {c.name: build(c, root / c.name) for c in CASES}
 
 
 @pytest.mark.parametrize("name", [c.name for c in CASES])

@@ -27,7 +27,7 @@ COMPRESSED = sorted(p.name for p in DATA.glob("*.tar.*"))
 
 def _overview(path: Path, keep_pages: bool) -> tuple[dict, set[str], dict]:
     with load_checkpoint(path, keep_pages=keep_pages) as ck:
-        return to_json(ck), set(ck.source.discarded), dict(ck._captured)
+        return to_json(ck), set(ck.source.discarded), dict(ck.captured)
 
 
 def _pack(root: Path, dest: Path, order=sorted) -> Path:
@@ -106,7 +106,7 @@ def test_pages_before_pagemap_are_kept(tmp_path):
 
 
 def test_sink_copies_pages_split_across_chunks():
-    from ckpt_tui.model.tap import _Sink
+    from ckpt_tui.model.build.tap import _Sink
 
     data = bytes(range(256)) * 16 * 8  # 8 pages
     sink = _Sink([4096, 3 * 4096, 7 * 4096])
@@ -121,7 +121,7 @@ def test_sink_copies_pages_split_across_chunks():
 
 
 def test_truncated_pages_image_keeps_only_whole_pages():
-    from ckpt_tui.model.tap import _Sink
+    from ckpt_tui.model.build.tap import _Sink
 
     sink = _Sink([0, 4096])
     sink(b"x" * 6000)  # the stream ends inside the second page

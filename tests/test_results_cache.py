@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ckpt_tui.model
-from ckpt_tui.archive import results
+from ckpt_tui.archive import cachedir, results
 from ckpt_tui.archive.cache import Cache
 from ckpt_tui.cli import main
 
@@ -256,7 +256,7 @@ def test_other_ckpt_tui_code_is_a_miss(arc, capsys, tmp_path, monkeypatch):
     opts = {"json": True, "max_size": None}
     _inspect(capsys, str(arc))
     assert results.lookup_result(arc, "inspect", opts) is not None
-    monkeypatch.setattr(results, "_CODE", ["another build"])
+    monkeypatch.setattr(cachedir, "_CODE", ["another build"])
     assert results.lookup_result(arc, "inspect", opts) is None
 
 

@@ -1,7 +1,7 @@
 """The opt-in re-open cache: an archive opened once is re-opened without decompressing it again.
 
 Off by default: nothing is written outside the app's temporary workspace unless the user
-turns it on (how: :mod:`ckpt_tui.archive.results`; or ``Limits(cache_dir=DIR)``). Then,
+turns it on (how: :mod:`ckpt_tui.archive.cachedir`; or ``Limits(cache_dir=DIR)``). Then,
 when a compressed archive is opened, its large members are spilled straight into a new
 entry of ``DIR/ckpt-tui-cache-v1/`` instead of the workspace (no extra copy), and the index
 (members, where their bytes are, problems) is written next to them. Opening the same
@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Pane, Problem
-from .results import ENV_DIR, ENV_ON, ROOT, archive_identity, cache_dir, key_of, trusted_root  # noqa: F401 (re-exported)
+from ..text import parse_size
+from .cachedir import archive_identity, cache_dir, trusted_root
+from .cachedir import key_of as key_of  # what source.py keys an entry with
 from .types import GiB, Limits, Member
 
 ENV_MAX = "CKPT_TUI_CACHE_MAX"
@@ -43,20 +45,14 @@ STALE = 24 * 3600  # half-written entries older than this are removed
 
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 _FILE = re.compile(r"^m[0-9]{6}$")
-_LIMIT_FIELDS = ("max_total_bytes", "keep_in_memory", "max_ratio", "ratio_after", "max_memory_total", "max_members")
-
-
-def _parse_size(text: str) -> int | None:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text or "", re.I)
-    if not m:
-        return None
-    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()])
 
 
 def _bound(explicit: int | None) -> int:
     if explicit is None:
-        parsed = _parse_size(os.environ.get(ENV_MAX, ""))
-        explicit = DEFAULT_MAX if parsed is None else parsed  # 0 is a bound too: keep nothing
+        try:
+            explicit = parse_size(os.environ.get(ENV_MAX, ""))  # 0 is a bound too: keep nothing
+        except ValueError:  # unset or not a size
+            explicit = DEFAULT_MAX
     return max(0, int(explicit))
 
 
@@ -70,7 +66,10 @@ def settings(limits: Limits) -> tuple[Path, int] | None:
 
 def identity(path: Path, st: os.stat_result, limits: Limits) -> dict[str, Any]:
     ident = archive_identity(str(path), st)
-    ident["limits"] = {f: getattr(limits, f) for f in _LIMIT_FIELDS}
+    # the limits that change what is kept (not where the cache is)
+    ident["limits"] = {"max_total_bytes": limits.max_total_bytes, "keep_in_memory": limits.keep_in_memory,
+                       "max_ratio": limits.max_ratio, "ratio_after": limits.ratio_after,
+                       "max_memory_total": limits.max_memory_total, "max_members": limits.max_members}
     return ident
 
 
@@ -107,14 +106,14 @@ class Cache:
         self.max_bytes = max_bytes
 
     @classmethod
-    def for_limits(cls, limits: Limits) -> "Cache | None":
+    def for_limits(cls, limits: Limits) -> Cache | None:
         conf = settings(limits)
         if conf is None:
             return None
         return cls.at(str(conf[0]), conf[1])
 
     @classmethod
-    def at(cls, base: str, max_bytes: int | None = None) -> "Cache | None":
+    def at(cls, base: str, max_bytes: int | None = None) -> Cache | None:
         """The cache in directory ``base`` (created if need be), or None when it cannot be
         used: not ours, writable by others, or not writable."""
         root = trusted_root(base, create=True)
@@ -127,13 +126,14 @@ class Cache:
         """The entry for ``key``, or None (missing, in the middle of eviction, damaged)."""
         d = self.root / key
         try:
-            fd = os.open(d / "lock", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(d / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             loaded = self._read_entry(d, ident, fd)
-        except Exception:  # anything wrong with an entry is a miss
+        except (OSError, ValueError, LookupError, TypeError, AttributeError):
+            # an entry's files are read back as found on disk: a damaged or foreign one is a miss
             loaded = None
         if loaded is None:
             _release(fd)
@@ -257,7 +257,7 @@ class Cache:
                         f.write(c)
             (staging / "index.json").write_text(json.dumps(doc))
             (staging / "size").write_text(str(total))
-            fd = os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            fd = os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except (OSError, ValueError, TypeError):
             return None
         try:
@@ -283,7 +283,7 @@ class Cache:
                 with open(staging / name, "xb") as f:
                     f.write(data)
             (staging / "size").write_text(str(size))
-            os.close(os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600))
+            os.close(os.open(staging / "lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             final = self.root / key
             if final.exists():
                 self._discard(final)
@@ -298,7 +298,7 @@ class Cache:
     def _discard(self, d: Path) -> bool:
         """Remove entry ``d`` unless someone holds it (True when removed)."""
         try:
-            fd = os.open(d / "lock", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(d / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except FileNotFoundError:
             fd = None
         except OSError:
@@ -342,7 +342,7 @@ class Cache:
             except OSError:
                 continue
         total = sum(size for _, size, _ in entries)
-        for used, size, name in sorted(entries):
+        for _used, size, name in sorted(entries):
             if total <= self.max_bytes:
                 break
             if name == protect:

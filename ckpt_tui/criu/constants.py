@@ -164,6 +164,11 @@ FD_TYPES: dict[int, str] = {
 #: AF_* address families seen in socket images.
 SOCKET_FAMILIES: dict[int, str] = {1: "UNIX", 2: "INET", 10: "INET6", 16: "NETLINK", 17: "PACKET"}
 
+#: the family, protocol and states the model tests by name
+AF_INET, AF_INET6 = 2, 10
+IPPROTO_TCP = 6
+TCP_CLOSE, TCP_LISTEN = 7, 10
+
 #: SOCK_* socket types.
 SOCKET_TYPES: dict[int, str] = {1: "STREAM", 2: "DGRAM", 3: "RAW", 4: "RDM", 5: "SEQPACKET", 6: "DCCP", 10: "PACKET"}
 

@@ -1,8 +1,8 @@
 """The checkpoint tree model (plain dataclasses, no Textual)."""
 
-from .checkpoint import Checkpoint, MemoryMatch
-from .loader import build_checkpoint, load_checkpoint
-from .memory import MemoryReader
+from .build import build_checkpoint, load_checkpoint
+from .checkpoint import Checkpoint
+from .memory import MemoryMatch, MemoryReader
 from .types import (
     VMA,
     ContainerInfo,
@@ -23,7 +23,25 @@ from .types import (
 )
 
 __all__ = [
-    "Checkpoint", "MemoryMatch", "MemoryReader", "build_checkpoint", "load_checkpoint", "VMA",
-    "ContainerInfo", "Creds", "EnvVar", "ImageInfo", "LogFile", "Mount", "NetDevice", "NetInterface",
-    "OpenFile", "Process", "RootfsDiff", "RootfsEntry", "Sizes", "Socket", "Thread",
+    "VMA",
+    "Checkpoint",
+    "ContainerInfo",
+    "Creds",
+    "EnvVar",
+    "ImageInfo",
+    "LogFile",
+    "MemoryMatch",
+    "MemoryReader",
+    "Mount",
+    "NetDevice",
+    "NetInterface",
+    "OpenFile",
+    "Process",
+    "RootfsDiff",
+    "RootfsEntry",
+    "Sizes",
+    "Socket",
+    "Thread",
+    "build_checkpoint",
+    "load_checkpoint",
 ]

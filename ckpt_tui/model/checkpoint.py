@@ -1,20 +1,27 @@
 """The Checkpoint object: one opened checkpoint, its tree model, and readers.
 
-Built by :func:`ckpt_tui.model.loader.load_checkpoint`. Plain Python, no Textual.
+Built by :func:`ckpt_tui.model.load_checkpoint` (the ``model.build`` package). Plain Python,
+no Textual. Reading it never changes it: every problem, and whether each process's memory
+can be read, is decided while it is built.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
+from ..archive.types import Member
 from ..criu.constants import GOARCH
-
-from ..errors import Pane, Problem, Severity
+from ..errors import CkptError, Pane, Problem, Severity
+from .memory import CapturedPages, MemoryMatch, MemoryReader, search_memory
+from .patterns import SearchPattern
 from .requirements import CpuInfo
+from .rootfs import read_rootfs_file
 from .types import (
+    VMA,
     ContainerInfo,
     ImageInfo,
     LogFile,
@@ -25,29 +32,15 @@ from .types import (
     RootfsDiff,
     Sizes,
     Socket,
-    VMA,
+    SourceView,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..archive import Member, Source
-    from .memory import MemoryReader
-    from .patterns import SearchPattern
-
-
-@dataclass
-class MemoryMatch:
-    pid: int
-    address: int
-    length: int
-    vma: VMA | None
-    match: bytes
-    before: bytes = b""
-    after: bytes = b""
+__all__ = ["VMA", "Checkpoint", "MemoryMatch", "expand_annotations"]
 
 
 @dataclass
 class Checkpoint:
-    source: "Source"
+    source: SourceView
     info: ContainerInfo = field(default_factory=ContainerInfo)
     sizes: Sizes = field(default_factory=Sizes)
     stats: dict[str, int] = field(default_factory=dict)  # every dump_stats_entry field
@@ -68,12 +61,17 @@ class Checkpoint:
     spec: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    # pods: for a pod checkpoint, the containers (each a Checkpoint) and pod options
-    containers: list["Checkpoint"] = field(default_factory=list)
-    _readers: dict[int, "MemoryReader"] = field(default_factory=dict, repr=False)
-    # pages images that were only streamed past (load_checkpoint(keep_pages=False)): the
-    # pages of argv/environ the tap kept, by member name
-    _captured: dict[str, Any] = field(default_factory=dict, repr=False)
+    # pods: for a pod checkpoint, the containers (each a Checkpoint); for a container of a
+    # pod, its directory in the pod archive
+    containers: list[Checkpoint] = field(default_factory=list)
+    directory: str = ""
+    # decided while loading: each process's memory reader, or why it has none
+    readers: dict[int, MemoryReader] = field(default_factory=dict, repr=False)
+    unreadable: dict[int, str] = field(default_factory=dict, repr=False)
+    # pages images that were only streamed past (load_checkpoint(keep_pages=False)): what was
+    # kept of each (the pages of argv/environ), None where that cannot be trusted
+    captured: dict[str, CapturedPages | None] = field(default_factory=dict, repr=False)
+    closed: bool = field(default=False, repr=False)
 
     # -- convenience -----------------------------------------------------
     @property
@@ -105,7 +103,7 @@ class Checkpoint:
     @property
     def source_remote(self) -> bool:
         """The source is a checkpoint image in a registry (``docker://``), read on demand."""
-        return bool(getattr(self.source, "remote", False))
+        return self.source.remote
 
     @property
     def source_kind(self) -> str:
@@ -115,7 +113,7 @@ class Checkpoint:
     def has(self, name: str) -> bool:
         return self.source.has(name)
 
-    def member(self, name: str) -> "Member | None":
+    def member(self, name: str) -> Member | None:
         return self.source.members.get(name)
 
     def member_names(self, prefix: str = "") -> list[str]:
@@ -160,16 +158,20 @@ class Checkpoint:
         self.problems.append(Problem(source, message, pane, severity))
 
     # -- memory ----------------------------------------------------------
-    def memory(self, pid: int) -> "MemoryReader":
-        from .memory import MemoryReader
-
-        if pid not in self._readers:
-            self._readers[pid] = MemoryReader.for_process(self, pid)
-        return self._readers[pid]
+    def memory(self, pid: int) -> MemoryReader:
+        """The memory of process ``pid``; CkptError (saying why) when it cannot be read."""
+        if self.closed:
+            raise CkptError("the checkpoint is closed")
+        reader = self.readers.get(pid)
+        if reader is not None:
+            return reader
+        if pid not in self.processes:
+            raise CkptError(f"no process with pid {pid}")
+        raise CkptError(self.unreadable.get(pid, f"pid {pid} has no memory images"))
 
     def search_memory(
         self,
-        pattern: "bytes | str | SearchPattern",
+        pattern: bytes | str | SearchPattern,
         *,
         regex: bool = False,
         utf16: bool = False,
@@ -182,36 +184,35 @@ class Checkpoint:
     ) -> Iterator[MemoryMatch]:
         """Every match of ``pattern`` (a parsed :class:`SearchPattern`, or bytes/text with the
         flags) in the dumped memory of every (chosen) process, in pid then address order."""
-        from .memory import search_memory
-        from .patterns import SearchPattern
-
         if not isinstance(pattern, SearchPattern):
             pattern = SearchPattern.of(pattern, regex=regex, utf16=utf16, ignore_case=ignore_case)
         return search_memory(self, pattern, pids=pids, context=context, progress=progress,
                              cancelled=cancelled, limit=limit)
 
+    # -- the root FS diff ------------------------------------------------
+    def read_rootfs_file(self, path: str, limit: int | None = 16 << 20) -> bytes:
+        """The bytes of one file of rootfs-diff.tar, at most ``limit`` (None: all of them); a
+        link is returned as its target text, never followed. CkptError when it cannot be read."""
+        return read_rootfs_file(self.source, self.rootfs, path, limit)
+
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
-        for reader in self._readers.values():
-            reader.close()
-        self._readers.clear()
+        for sub in self.containers:
+            sub.close_readers()
+        self.close_readers()
         self.source.close()
 
-    def __enter__(self) -> "Checkpoint":
+    def close_readers(self) -> None:
+        """Unmap the memory readers (the source stays open: a pod's containers share it)."""
+        self.closed = True
+        for reader in self.readers.values():
+            reader.close()
+
+    def __enter__(self) -> Checkpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read_rootfs_file(self: Checkpoint, path: str, limit: int = 16 << 20) -> bytes:
-    """The bytes of one file of rootfs-diff.tar (a link is returned as its target text, never followed)."""
-    from .rootfs import read_rootfs_file
-
-    return read_rootfs_file(self, path, limit)
-
-
-Checkpoint.read_rootfs_file = _read_rootfs_file  # type: ignore[attr-defined]
 
 
 # annotations whose values are JSON documents (CRI-O, kubectl); shown expanded
@@ -226,8 +227,6 @@ JSON_ANNOTATIONS = (
 
 def expand_annotations(annotations: dict[str, str]) -> dict[str, Any]:
     """The annotations with JSON-valued ones parsed (left as text when they do not parse)."""
-    import json
-
     out: dict[str, Any] = {}
     for key, value in annotations.items():
         if key in JSON_ANNOTATIONS or (value[:1] in "{[" and value[-1:] in "}]"):

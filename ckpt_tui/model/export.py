@@ -50,8 +50,7 @@ def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
 def container_json(sub: Checkpoint, mask: bool = False) -> dict[str, Any]:
     """One container of a pod: its name and directory, then what :func:`to_json` gives for a
     checkpoint of its own."""
-    return {"name": sub.info.name, "directory": getattr(sub.source, "prefix", "").rstrip("/"),
-            **to_json(sub, mask=mask)}
+    return {"name": sub.info.name, "directory": sub.directory, **to_json(sub, mask=mask)}
 
 
 def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:

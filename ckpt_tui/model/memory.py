@@ -11,25 +11,25 @@ zero and untouched pages): they are reported as such, never invented as zeros.
 from __future__ import annotations
 
 import bisect
-import mmap
-import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..criu import Image
+from ..criu.constants import PAGE_SIZE, PE_LAZY, PE_PARENT, PE_PRESENT
 from ..errors import CkptError
-from ..criu.constants import PE_LAZY, PE_PARENT, PE_PRESENT
+from .pages import CapturedPages, PagesData, RemotePages
 from .patterns import SearchPattern
-from .types import VMA
+from .types import VMA, PbMessage, Process
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .checkpoint import Checkpoint, MemoryMatch
+__all__ = [
+    "LAZY", "NOT_DUMPED", "PAGES_MISSING", "PARENT", "PRESENT", "TRUNCATED", "UNMAPPED", "CapturedPages",
+    "MemoryMatch", "MemoryReader", "PageRun", "PagesData", "RemotePages", "layout_runs", "pagemap_runs",
+    "present_spans", "search_memory",
+]
 
-PAGE_SIZE = 4096
 SEARCH_WINDOW = 16 << 20  # bytes searched per step; the pages behind it leave the resident set
 SEARCH_OVERLAP = 64 << 10  # a regex match may run this far past a window's end
-_MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)
 
 # page states
 PRESENT = "present"  # bytes are in the pages image
@@ -39,6 +39,19 @@ NOT_DUMPED = "not dumped"  # inside a VMA but in no pagemap run (zero/untouched 
 TRUNCATED = "truncated"  # pagemap says present but the pages file ends before it
 PAGES_MISSING = "pages file missing"  # pagemap says present but pages-N.img is not in the checkpoint
 UNMAPPED = "unmapped"  # outside every VMA
+
+
+@dataclass
+class MemoryMatch:
+    """One match of a memory search: where, in which VMA, and the bytes around it."""
+
+    pid: int
+    address: int
+    length: int
+    vma: VMA | None
+    match: bytes
+    before: bytes = b""
+    after: bytes = b""
 
 
 @dataclass
@@ -65,18 +78,19 @@ class PageRun:
         return NOT_DUMPED
 
 
-def pagemap_runs(img) -> tuple[int, list[PageRun], int]:
+def pagemap_runs(img: Image) -> tuple[int, list[PageRun], int]:
     """(pages_id, runs, bytes the pages image must hold) of a decoded pagemap image: its
     head names the pages image, each entry after it a run (older images: ``in_parent``
     and ``compat_nr_pages`` instead of ``flags`` and ``nr_pages``)."""
     entries = []
     for e in img.entries[1:]:
-        m = e.message
+        m: PbMessage = e.message  # a pagemap_entry
         nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
-        flags = m.flags if m.HasField("flags") else (PE_PARENT if getattr(m, "in_parent", False) else PE_PRESENT)
+        flags = m.flags if m.HasField("flags") else (PE_PARENT if m.in_parent else PE_PRESENT)
         entries.append((m.vaddr, nr, flags))
     runs, need = layout_runs(entries)
-    return img.entries[0].message.pages_id, runs, need
+    head: PbMessage = img.entries[0].message  # the pagemap_head
+    return head.pages_id, runs, need
 
 
 def layout_runs(entries: list[tuple[int, int, int]]) -> tuple[list[PageRun], int]:
@@ -101,176 +115,19 @@ def present_spans(runs: list[PageRun], size: int) -> Iterator[tuple[int, int, in
     """(vaddr, file_offset, length) of the present data of a pages image of ``size`` bytes,
     in file order, runs merged where they are contiguous both in memory and in the file."""
     cur: list[int] | None = None
-    for run in sorted((r for r in runs if r.flags & PE_PRESENT and r.offset is not None), key=lambda r: r.offset):
-        length = min(run.nr_pages * PAGE_SIZE, max(0, size - run.offset))
+    placed = sorted((r.offset, r) for r in runs if r.flags & PE_PRESENT and r.offset is not None)
+    for offset, run in placed:
+        length = min(run.nr_pages * PAGE_SIZE, max(0, size - offset))
         if length <= 0:
             continue
-        if cur and cur[0] + cur[2] == run.vaddr and cur[1] + cur[2] == run.offset:
+        if cur and cur[0] + cur[2] == run.vaddr and cur[1] + cur[2] == offset:
             cur[2] += length
             continue
         if cur:
             yield cur[0], cur[1], cur[2]
-        cur = [run.vaddr, run.offset, length]
+        cur = [run.vaddr, offset, length]
     if cur:
         yield cur[0], cur[1], cur[2]
-
-
-class PagesData:
-    """Random access to one pages-N.img: an mmap window when the source has a file, else bytes.
-
-    ``obj`` is the mmap (or bytes) and ``base`` where the image starts in it, so searches
-    run on ``obj`` directly (mmap.find / re over the mapping: no copy).
-    """
-
-    def __init__(self, obj: "mmap.mmap | bytes", base: int = 0, size: int | None = None):
-        self.obj = obj
-        self.base = base
-        self.size = len(obj) - base if size is None else size
-        self.buf = memoryview(obj)[base : base + self.size]
-
-    @classmethod
-    def from_source(cls, source, name: str) -> "PagesData | RemotePages | None":
-        if not source.has(name):
-            return None
-        rng = source.file_range(name)
-        if rng is None and getattr(source, "is_remote", None) is not None and source.is_remote(name):
-            return RemotePages(source, name, source.members[name].size)
-        if rng is not None:
-            return cls.mapped(rng)
-        return cls(source.read(name))
-
-    @classmethod
-    def mapped(cls, rng: tuple) -> "PagesData":
-        """An mmap of ``(path, offset, size)``."""
-        path, offset, size = rng
-        with open(path, "rb") as fh:
-            # map only the member (a plain tar or a pack file holds much more)
-            size = max(0, min(size, os.fstat(fh.fileno()).st_size - offset))
-            if size == 0:
-                return cls(b"")
-            start = offset - offset % mmap.ALLOCATIONGRANULARITY
-            mm = mmap.mmap(fh.fileno(), offset - start + size, access=mmap.ACCESS_READ, offset=start)
-        return cls(mm, offset - start, size)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def page(self, offset: int) -> bytes | None:
-        """The page at ``offset`` of the image (None past its end)."""
-        if offset < 0 or offset + PAGE_SIZE > self.size:
-            return None
-        return bytes(self.buf[offset : offset + PAGE_SIZE])
-
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        pos = self.obj.find(needle, self.base + start, self.base + end)
-        return -1 if pos == -1 else pos - self.base
-
-    def finditer(self, pattern: "re.Pattern[bytes]", start: int, end: int) -> Iterator[tuple[int, int]]:
-        for m in pattern.finditer(self.obj, self.base + start, self.base + end):
-            yield m.start() - self.base, m.end() - self.base
-
-    def prefetch(self, start: int, end: int) -> None:
-        """Map [start, end) in one call (MADV_POPULATE_READ, Linux 5.14+) instead of a page
-        fault per 64 KiB; a no-op where the kernel or the data does not support it."""
-        if not isinstance(self.obj, mmap.mmap):
-            return
-        lo = (self.base + start) // mmap.PAGESIZE * mmap.PAGESIZE
-        hi = self.base + end
-        try:
-            self.obj.madvise(_MADV_POPULATE_READ, lo, hi - lo)
-        except (OSError, ValueError, OverflowError):
-            pass
-
-    def release(self, start: int, end: int) -> None:
-        """Drop the pages of [start, end) from this process's resident set (they stay in
-        the OS page cache): a search over a 1 GB image does not keep 1 GB resident."""
-        if not isinstance(self.obj, mmap.mmap):
-            return
-        lo = -(-(self.base + start) // mmap.PAGESIZE) * mmap.PAGESIZE
-        hi = (self.base + end) // mmap.PAGESIZE * mmap.PAGESIZE
-        if hi > lo:
-            try:
-                self.obj.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
-            except (OSError, ValueError, AttributeError):
-                pass
-
-    def close(self) -> None:
-        self.buf.release()
-        if isinstance(self.obj, mmap.mmap):
-            try:
-                self.obj.close()
-            except BufferError:  # a slice is still referenced somewhere; GC closes it
-                pass
-
-
-class RemotePages:
-    """A pages image in a registry (``Source.is_remote``): single pages are read by HTTP range
-    when the hex view asks for them; the first search fetches the whole image in one pass and
-    from then on it is mapped like a local one (:class:`PagesData`). A page that cannot be
-    fetched reads as None (not shown), and ``error`` says why."""
-
-    captured = False
-
-    def __init__(self, source, name: str, size: int) -> None:
-        self.source = source
-        self.name = name
-        self.size = size
-        self.error = ""
-        self._fh = None
-        self._local: PagesData | None = None
-
-    def __len__(self) -> int:
-        return self.size
-
-    def page(self, offset: int) -> bytes | None:
-        if self._local is not None:
-            return self._local.page(offset)
-        if offset < 0 or offset + PAGE_SIZE > self.size:
-            return None
-        try:
-            if self._fh is None:
-                self._fh = self.source.open(self.name)
-            self._fh.seek(offset)
-            data = self._fh.read(PAGE_SIZE)
-        except CkptError as exc:
-            self.error = str(exc)
-            return None
-        return data if len(data) == PAGE_SIZE else None
-
-    def local(self) -> PagesData:
-        """The whole image, fetched once and mapped (CkptError when it cannot be fetched)."""
-        if self._local is None:
-            rng = self.source.fetch(self.name)
-            self._local = PagesData.mapped(rng) if rng is not None else PagesData(self.source.read(self.name))
-        return self._local
-
-    @property
-    def obj(self):
-        return self.local().obj
-
-    @property
-    def buf(self) -> memoryview:
-        return self.local().buf
-
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        return self.local().find(needle, start, end)
-
-    def finditer(self, pattern: "re.Pattern[bytes]", start: int, end: int) -> Iterator[tuple[int, int]]:
-        return self.local().finditer(pattern, start, end)
-
-    def prefetch(self, start: int, end: int) -> None:
-        self.local().prefetch(start, end)
-
-    def release(self, start: int, end: int) -> None:
-        self.local().release(start, end)
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._local is not None:
-            self._local.close()
-            self._local = None
 
 
 class MemoryReader:
@@ -281,8 +138,8 @@ class MemoryReader:
         pid: int,
         vmas: list[VMA],
         runs: list[PageRun],
-        pages: PagesData | None,
-        parent: "MemoryReader | None" = None,
+        pages: PagesData | CapturedPages | RemotePages | None,
+        parent: MemoryReader | None = None,
         pages_name: str = "",
     ):
         self.pid = pid
@@ -293,13 +150,6 @@ class MemoryReader:
         self.pages = pages
         self.parent = parent
         self.pages_name = pages_name
-
-    # -- construction ----------------------------------------------------
-    @classmethod
-    def for_process(cls, checkpoint: "Checkpoint", pid: int) -> "MemoryReader":
-        from .loader import memory_reader_for
-
-        return memory_reader_for(checkpoint, pid)
 
     def close(self) -> None:
         if self.pages is not None:
@@ -385,7 +235,7 @@ class MemoryReader:
 
     def read_pages(self, addr: int, length: int) -> list[tuple[int, bytes | None]]:
         """[(page_address, bytes or None)] for every page touching the range."""
-        out = []
+        out: list[tuple[int, bytes | None]] = []
         page = addr - addr % PAGE_SIZE
         while page < addr + length:
             out.append((page, self._page_bytes(page)))
@@ -410,24 +260,41 @@ class MemoryReader:
     @property
     def pages_kept(self) -> bool:
         """False when only the pages of argv/environ were kept (``load_checkpoint(keep_pages=False)``)."""
-        return not getattr(self.pages, "captured", False)
+        return not isinstance(self.pages, CapturedPages)
+
+    def searchable(self) -> PagesData | None:
+        """The pages image to search, None when there is none (a registry's is fetched whole
+        the first time); CkptError when only the pages of argv/environ were kept
+        (``load_checkpoint(keep_pages=False)``) or a registry's cannot be fetched."""
+        if isinstance(self.pages, CapturedPages):
+            raise CkptError(f"the memory pages of pid {self.pid} were not kept (the checkpoint was opened "
+                            "for its overview only); open it again to read its memory")
+        if isinstance(self.pages, RemotePages):
+            return self.pages.local()
+        return self.pages
 
     def present_spans(self) -> Iterator[tuple[int, int, int]]:
         """(vaddr, file_offset, length) of contiguous present data, merged across runs."""
-        if self.pages is None:
-            return
-        if not self.pages_kept:
-            raise CkptError(f"the memory pages of pid {self.pid} were not kept (the checkpoint was opened "
-                            "for its overview only); open it again to read its memory")
-        yield from present_spans(self.runs, len(self.pages))
+        pages = self.searchable()
+        if pages is not None:
+            yield from present_spans(self.runs, len(pages))
 
     @property
     def present_bytes(self) -> int:
         return sum(length for _, _, length in self.present_spans())
 
 
+class HasMemory(Protocol):
+    """What a memory search needs of a checkpoint (a :class:`~ckpt_tui.model.checkpoint.Checkpoint`)."""
+
+    @property
+    def processes(self) -> Mapping[int, Process]: ...
+
+    def memory(self, pid: int) -> MemoryReader: ...
+
+
 def search_memory(
-    checkpoint: "Checkpoint",
+    checkpoint: HasMemory,
     pattern: SearchPattern,
     *,
     pids: list[int] | None = None,
@@ -435,10 +302,8 @@ def search_memory(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     limit: int = 10_000,
-) -> Iterator["MemoryMatch"]:
+) -> Iterator[MemoryMatch]:
     """Every match in every (chosen) process's dumped memory, in pid then address order."""
-    from .checkpoint import MemoryMatch
-
     compiled = pattern.compile()
     literal = pattern.literal
     targets = [p for p in (pids or sorted(checkpoint.processes)) if p in checkpoint.processes]
@@ -454,11 +319,11 @@ def search_memory(
     done = 0
     found = 0
     for reader in readers:
-        pages = reader.pages
+        pages = reader.searchable()
         if pages is None:
             continue
         buf = pages.buf
-        for vaddr, offset, length in reader.present_spans():
+        for vaddr, offset, length in present_spans(reader.runs, len(pages)):
             end = offset + length
             pos = offset
             while pos < end:
@@ -466,6 +331,7 @@ def search_memory(
                     return
                 wend = min(end, pos + SEARCH_WINDOW)
                 pages.prefetch(pos, min(end, wend + SEARCH_OVERLAP))
+                hits: Iterator[tuple[int, int]]
                 if literal is not None:
                     hits = _find_all(pages, literal, pos, min(end, wend + len(literal) - 1))
                 else:

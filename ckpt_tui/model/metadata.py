@@ -17,7 +17,7 @@ from typing import Any
 from .. import annotations as A
 from ..errors import Pane, Problem
 from ..text import parse_time
-from .types import ContainerInfo, Engine
+from .types import ContainerInfo, Engine, short_runtime
 
 _NAMED_ENGINES = {
     "podman": Engine.PODMAN, "libpod": Engine.PODMAN, "cri-o": Engine.CRIO, "crio": Engine.CRIO,
@@ -194,14 +194,6 @@ def describe_source(engine: Engine, shape: str) -> str:
     if shape.startswith("unpacked checkpoint"):
         return shape.replace("unpacked checkpoint", f"unpacked {engine.value} checkpoint", 1)
     return shape
-
-
-def short_runtime(name: str) -> str:
-    """The runtime's own name: ``io.containerd.runc.v2`` -> ``runc``, ``/usr/bin/crun`` -> ``crun``."""
-    base = name.rsplit("/", 1)[-1]
-    if base.startswith("io.containerd.") and base.count(".") >= 2:
-        return base.split(".")[2]
-    return base
 
 
 def _id_from_cgroups(spec: Mapping[str, Any]) -> str:

@@ -7,15 +7,19 @@ pane or the CLI shows comes from here; anything missing or unreadable is a
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
+from ..archive.types import Member
+from ..archive.workspace import Workspace
 from ..criu.constants import (
     MAP_ANONYMOUS,
-    PAGE_SIZE,
     MAP_SHARED,
+    PAGE_SIZE,
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
@@ -27,6 +31,48 @@ from ..criu.constants import (
     VMA_AREA_VSYSCALL,
     VMA_AREA_VVAR,
 )
+from ..errors import Problem
+
+#: A decoded CRIU protobuf message (``Entry.message`` of an image). The generated ``_pb2`` modules
+#: have no type stubs, so the model reads their fields untyped: this alias (``Any``) is the one
+#: place that says so.
+PbMessage = Any
+
+
+class SourceView(Protocol):
+    """What the model reads of a source: an opened :class:`ckpt_tui.archive.Source`, or one
+    container's part of a pod source (:class:`ckpt_tui.model.pods.PrefixedSource`)."""
+
+    @property
+    def path(self) -> Path | str: ...  # a str for a registry's docker:// reference
+    @property
+    def kind(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def members(self) -> dict[str, Member]: ...
+    @property
+    def problems(self) -> list[Problem]: ...
+    @property
+    def annotations(self) -> dict[str, str]: ...
+    @property
+    def discarded(self) -> Set[str]: ...
+    @property
+    def synthesized(self) -> Set[str]: ...
+    @property
+    def remote(self) -> bool: ...
+    @property
+    def workspace(self) -> Workspace: ...
+
+
+    def names(self, prefix: str = "") -> list[str]: ...
+    def has(self, name: str) -> bool: ...
+    def read(self, name: str, limit: int | None = None) -> bytes: ...
+    def open(self, name: str) -> BinaryIO: ...
+    def file_range(self, name: str) -> tuple[Path, int, int] | None: ...
+    def fetch(self, name: str) -> tuple[Path, int, int] | None: ...
+    def is_remote(self, name: str) -> bool: ...
+    def close(self) -> None: ...
 
 
 class Engine(str, Enum):
@@ -79,9 +125,15 @@ class ContainerInfo:
     @property
     def runtime_name(self) -> str:
         """The runtime's own name (``runc`` for ``io.containerd.runc.v2``)."""
-        from .metadata import short_runtime
-
         return short_runtime(self.runtime) if self.runtime else ""
+
+
+def short_runtime(name: str) -> str:
+    """The runtime's own name: ``io.containerd.runc.v2`` -> ``runc``, ``/usr/bin/crun`` -> ``crun``."""
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("io.containerd.") and base.count(".") >= 2:
+        return base.split(".")[2]
+    return base
 
 
 @dataclass

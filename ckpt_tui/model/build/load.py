@@ -1,0 +1,127 @@
+"""Build a :class:`Checkpoint` from an opened source, part by part.
+
+Each part (metadata, network, images, processes with their files and memory, root FS
+diff, mounts, namespaces, sizes, logs) loads on its own: a missing or unreadable member
+becomes a Problem naming the member and the pane it affects, and the rest still loads.
+Everything is decided here; reading the Checkpoint afterwards never changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ...archive import Limits, Workspace, open_source
+from ...criu import Image
+from ...errors import CkptError, Pane, Problem
+from ..checkpoint import Checkpoint
+from ..memory import CapturedPages
+from ..pods import is_pod
+from ..types import SourceView
+from . import network, system
+from .context import STRICT, Context
+from .images import catalogue
+from .pods import build_pod
+from .processes import ProcessBuilder
+from .rootfs import rootfs
+from .tap import ArgvEnvTap, PageSearch
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    workspace: Workspace | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    log_files: Iterable[str | Path] = (),
+    on_metadata: Callable[[dict], object] | None = None,
+    keep_pages: bool = True,
+    search: PageSearch | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Checkpoint:
+    """Open ``path`` (any source the archive layer opens) and build its model.
+
+    ``on_metadata``: see :func:`ckpt_tui.archive.open_source`. ``keep_pages=False`` (for
+    an overview such as ``inspect``): the memory pages of a compressed archive are not
+    kept; command lines and environments are taken from them as they stream past
+    (:mod:`ckpt_tui.model.build.tap`), and reading or searching memory later raises CkptError.
+    ``search`` (a ``tap.StreamSearch``, implies ``keep_pages=False``): also search the pages
+    as they stream past (see :func:`ckpt_tui.model.tap.load_and_search`). ``cancelled()``
+    is asked between the steps of building the model and every few processes; when it
+    says True, :class:`ckpt_tui.errors.Cancelled` is raised (the source is closed)."""
+    tap = ArgvEnvTap(search) if not keep_pages or search is not None else None
+    source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
+                         watch=tap)
+    try:
+        return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None,
+                                cancelled=cancelled, decoded=tap.images if tap is not None else None)
+    except BaseException:
+        source.close()
+        raise
+
+
+def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = (),
+                     captured: dict[str, CapturedPages | None] | None = None,
+                     cancelled: Callable[[], bool] | None = None,
+                     decoded: dict[str, Image] | None = None) -> Checkpoint:
+    """The model of an opened source. ``captured`` and ``decoded``: what a streaming tap
+    kept of the pages images and the images it decoded on the way (not decoded again)."""
+    ck = Checkpoint(source=source)
+    ck.problems.extend(source.problems)
+    ctx = Context(ck, cancelled=cancelled, decoded=decoded, captured=captured)
+    if is_pod(source):
+        options = ctx.json_member("pod.options") or {}
+        system.metadata(ctx)
+        system.sizes(ctx)
+        build_pod(ck, options, lambda view: build_checkpoint(view, log_files=log_files))
+        ck.problems = summarise(ck.problems)
+        return ck
+    procs = ProcessBuilder(ctx)
+    steps: tuple[tuple[str, Callable[[], None], Pane], ...] = (
+        ("metadata", lambda: system.metadata(ctx), Pane.OVERVIEW),
+        ("network", lambda: network.network(ctx), Pane.NETWORK),
+        ("images_list", lambda: ck.images.extend(catalogue(ctx.src, ctx.problem)), Pane.LOGS),
+        ("inventory", lambda: system.inventory(ctx), Pane.OVERVIEW),
+        ("stats", lambda: system.stats(ctx), Pane.LOGS),
+        ("processes", procs.build, Pane.PROCESSES),
+        ("memory", procs.memory.settle, Pane.MEMORY),
+        ("rootfs", lambda: rootfs(ctx), Pane.FILES),
+        ("mounts", lambda: system.mounts(ctx), Pane.MOUNTS),
+        ("devices", lambda: network.devices(ctx), Pane.NETWORK),
+        ("namespaces", lambda: system.namespaces(ctx), Pane.OVERVIEW),
+        ("sizes", lambda: system.sizes(ctx), Pane.OVERVIEW),
+    )
+    for name, step, pane in steps:
+        ctx.check()
+        try:
+            step()
+        except CkptError as exc:  # a whole part failed: say which, keep the rest
+            ctx.problem("", f"{name}: {exc}", pane)
+        except Exception as exc:  # guards odd input meeting a bug in a part: never lose the rest of the checkpoint
+            if STRICT:
+                raise
+            ctx.problem("", f"{name} stopped on unexpected data ({type(exc).__name__}: {exc}); "
+                        "the other parts are shown", pane)
+    system.logs(ctx, log_files)
+    ck.problems = summarise(ck.problems)
+    return ck
+
+
+def summarise(problems: list[Problem], keep: int = 8) -> list[Problem]:
+    """Fold many problems with the same message (thousands of missing images) into one."""
+    groups: dict[tuple[str, str, str], list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.message, p.pane, p.severity), []).append(p)
+    out: list[Problem] = []
+    done: set[tuple[str, str, str]] = set()
+    for p in problems:
+        key = (p.message, p.pane, p.severity)
+        group = groups[key]
+        if len(group) <= keep:
+            out.append(p)
+        elif key not in done:
+            done.add(key)
+            names = ", ".join(g.source.rsplit("/", 1)[-1] for g in group[:keep])
+            out.append(Problem(group[0].source, f"{p.message} — and so are {len(group) - 1} more: {names}, ...",
+                               p.pane, p.severity))
+    return out

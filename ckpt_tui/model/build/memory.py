@@ -1,0 +1,226 @@
+"""Each process's memory: its memory map (mm, VMAs), its pagemap runs, the reader over its
+pages, and the command line and environment read from them.
+
+Whether a process's memory can be read is decided here, while loading: a reader in
+``Checkpoint.readers``, or the reason there is none in ``Checkpoint.unreadable``.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from ...criu import constants as C
+from ...criu import decode_image
+from ...errors import CkptError, Pane
+from ..memory import LAZY, PARENT, PRESENT, MemoryReader, PageRun, pagemap_runs
+from ..pages import CapturedPages, PagesData, RemotePages
+from ..types import VMA, EnvVar, PbMessage, Process
+from .context import Context, escape
+from .files import FileTable
+from .images import CKPT
+
+MM_FIELDS = ("mm_start_code", "mm_end_code", "mm_start_data", "mm_end_data", "mm_start_stack",
+             "mm_start_brk", "mm_brk", "mm_arg_start", "mm_arg_end", "mm_env_start", "mm_env_end")
+FILE_BACKED = C.VMA_FILE_PRIVATE | C.VMA_FILE_SHARED | C.VMA_AREA_MEMFD
+KNOWN_AREA = C.VMA_AREA_STACK | C.VMA_AREA_HEAP
+
+
+class MemoryBuilder:
+    def __init__(self, ctx: Context, files: FileTable) -> None:
+        self.ctx = ctx
+        self.ck = ctx.ck
+        self.images = ctx.images
+        self.files = files
+        self._runs: dict[int, tuple[list[PageRun] | None, int]] = {}
+
+    def process(self, proc: Process) -> None:
+        """The memory map, page counts, reader, argv and environment of a running process."""
+        pid = proc.pid
+        mm = self.images.first(f"mm-{pid}.img", Pane.MEMORY, required=True)
+        if mm is None:
+            return
+        for name in MM_FIELDS:
+            proc.mm[name] = getattr(mm, name)  # the protobuf field of that name
+        if mm.HasField("exe_file_id"):
+            proc.exe = self.files.path(mm.exe_file_id)
+        proc.vmas.extend(self._vma(v, mm) for v in mm.vmas)
+        runs, _need = self.page_runs(pid)
+        if runs is not None:
+            _count_pages(proc.vmas, runs)
+        reader = self._decide(proc)
+        if reader is not None:
+            self.argv_env(proc, reader)
+
+    def settle(self) -> None:
+        """Decide the memory of every process :meth:`process` did not: read from its pagemap
+        when there is one (a process whose core or memory map is damaged), else why not."""
+        for pid, proc in self.ck.processes.items():
+            if pid in self.ck.readers or pid in self.ck.unreadable:
+                continue
+            if self.ctx.src.has(CKPT + f"pagemap-{pid}.img"):
+                self._decide(proc)
+            elif proc.alive:
+                self.ck.unreadable[pid] = f"pid {pid} has no pagemap (pagemap-{pid}.img is not in the checkpoint)"
+            else:
+                self.ck.unreadable[pid] = f"pid {pid} is not running ({proc.state}): CRIU dumps no memory for it"
+
+    def _decide(self, proc: Process) -> MemoryReader | None:
+        try:
+            reader = self.reader(proc)
+        except CkptError as exc:
+            self.ctx.problem(CKPT + f"pagemap-{proc.pid}.img", str(exc), Pane.MEMORY)
+            self.ck.unreadable[proc.pid] = str(exc)
+            return None
+        self.ck.readers[proc.pid] = reader
+        return reader
+
+    def _vma(self, v: PbMessage, mm: PbMessage) -> VMA:
+        path = ""
+        status = v.status
+        if status & FILE_BACKED:
+            fe = self.files.by_id.get(v.shmid)
+            path = self.files.describe(fe)[1] if fe is not None else f"<file {v.shmid}>"
+        if not path and not status & KNOWN_AREA:
+            if v.start <= mm.mm_start_stack < v.end:
+                status |= C.VMA_AREA_STACK  # the main thread's stack
+            elif (mm.mm_start_brk <= v.start and v.end <= max(mm.mm_brk, mm.mm_start_brk + 1) + 0xFFF
+                  and v.end > mm.mm_start_brk):
+                status |= C.VMA_AREA_HEAP  # the brk heap
+        return VMA(start=v.start, end=v.end, prot=v.prot, flags=v.flags, status=status, pgoff=v.pgoff,
+                   shmid=v.shmid, path=path)
+
+    # -- pagemap, pages, reader ---------------------------------------------------
+    def page_runs(self, pid: int) -> tuple[list[PageRun] | None, int]:
+        """(runs, bytes the pages image must hold) of pid's pagemap; (None, 0) without one."""
+        if pid not in self._runs:
+            self._runs[pid] = self._page_runs(pid)
+        return self._runs[pid]
+
+    def _page_runs(self, pid: int) -> tuple[list[PageRun] | None, int]:
+        img = self.images.image(f"pagemap-{pid}.img", Pane.MEMORY, required=True)
+        if img is None or not img.entries:
+            return None, 0
+        pages_id, runs, need = pagemap_runs(img)
+        self.ck.processes[pid].pages_id = pages_id
+        # overlapping runs are a malformed image: keep them, but say so
+        for a, b in pairwise(runs):
+            if b.vaddr < a.end:
+                self.ctx.problem(CKPT + f"pagemap-{pid}.img", f"pagemap entries overlap at {b.vaddr:#x}", Pane.MEMORY,
+                                 "warning")
+                break
+        return runs, need
+
+    def reader(self, proc: Process) -> MemoryReader:
+        """A MemoryReader for ``proc`` (CkptError when it has no readable pagemap)."""
+        pid = proc.pid
+        runs, need = self.page_runs(pid)
+        if runs is None:
+            raise CkptError(f"pid {pid} has no readable pagemap")
+        pages: PagesData | CapturedPages | RemotePages | None = None
+        pages_name = ""
+        if proc.pages_id is not None:
+            pages_name = CKPT + f"pages-{proc.pages_id}.img"
+            pages = self._pages(pid, pages_name, need)
+        return MemoryReader(pid, proc.vmas, runs, pages, parent=self._parent_reader(pid, proc.vmas),
+                            pages_name=pages_name)
+
+    def _pages(self, pid: int, name: str, need: int) -> PagesData | CapturedPages | RemotePages | None:
+        pages: PagesData | CapturedPages | RemotePages | None
+        if name in self.ctx.src.discarded:
+            pages = self.ck.captured.get(name)  # only argv/environ were kept (keep_pages=False)
+            if pages is None:
+                self.ctx.problem(name, f"streamed past before a later copy of pid {pid}'s memory map or pagemap "
+                                 "(the archive holds them twice), so none of it was kept: open it in the app to "
+                                 "read this process's memory", Pane.MEMORY)
+                return None
+        else:
+            pages = PagesData.from_source(self.ctx.src, name)
+            if pages is None:
+                self.ctx.problem(name, f"is missing: the memory of pid {pid} cannot be read", Pane.MEMORY)
+                return None
+        if len(pages) < need:
+            self.ctx.problem(name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {need}", Pane.MEMORY)
+        return pages
+
+    def _parent_reader(self, pid: int, vmas: list[VMA]) -> MemoryReader | None:
+        """The pre-dump this checkpoint's PE_PARENT pages point at (checkpoint/parent link), if it is here."""
+        src = self.ctx.src
+        link = src.members.get(CKPT + "parent")
+        if link is None or link.type != "symlink":
+            return None
+        prefix = _inside("checkpoint/" + link.linkname.strip("/")) + "/"
+        pm = prefix + f"pagemap-{pid}.img"
+        if not src.has(pm):
+            return None
+        try:
+            img = decode_image(src.read(pm), f"pagemap-{pid}.img")
+        except CkptError:
+            return None  # the parent is a convenience: without it, its pages read as "parent"
+        if not img.entries:
+            return None
+        pages_id, runs, _need = pagemap_runs(img)
+        return MemoryReader(pid, vmas, runs, PagesData.from_source(src, prefix + f"pages-{pages_id}.img"))
+
+    # -- argv, environ -----------------------------------------------------------
+    def argv_env(self, proc: Process, reader: MemoryReader) -> None:
+        mm = proc.mm
+        pm = CKPT + f"mm-{proc.pid}.img"
+        for kind, start, end in (("command line", mm["mm_arg_start"], mm["mm_arg_end"]),
+                                 ("environment", mm["mm_env_start"], mm["mm_env_end"])):
+            if end < start:
+                self.ctx.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} is reversed", Pane.PROCESSES)
+                continue
+            if end > start and (reader.vma_at(start) is None or reader.vma_at(end - 1) is None):
+                self.ctx.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} lies outside every VMA",
+                                 Pane.PROCESSES)
+                continue
+            states = {s for _, _, s in reader.runs_between(start, end)} if end > start else set()
+            if states - {PRESENT}:
+                self.ctx.problem(proc.pages_member or CKPT + f"pagemap-{proc.pid}.img",
+                                 f"pid {proc.pid}: the {kind} is not in the dump "
+                                 f"({', '.join(sorted(states - {PRESENT}))}); not shown", Pane.PROCESSES)
+                continue  # never invent argv/environ from fill bytes
+            items, truncated = reader.read_string_list(start, end)
+            if truncated:
+                self.ctx.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is "
+                                 "shown", Pane.PROCESSES, "warning")
+            if kind == "command line":
+                proc.cmdline = [escape(i) for i in items]
+            else:
+                proc.env.extend(_env_var(escape(raw)) for raw in items)
+
+
+def _inside(path: str) -> str:
+    """``path`` normalised without ever leaving the source's top (``..`` there is dropped)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _env_var(text: str) -> EnvVar:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        return EnvVar(name=text, value="", raw=text)
+    return EnvVar(name=name, value=value, raw=text)
+
+
+def _count_pages(vmas: list[VMA], runs: list[PageRun]) -> None:
+    """How many of each VMA's pages are present, lazy, or in the parent checkpoint."""
+    for vma in vmas:
+        for run in runs:
+            lo, hi = max(vma.start, run.vaddr), min(vma.end, run.end)
+            if lo >= hi:
+                continue
+            n = (hi - lo) // C.PAGE_SIZE
+            state = run.state
+            if state == PRESENT:
+                vma.pages_present += n
+            elif state == LAZY:
+                vma.pages_lazy += n
+            elif state == PARENT:
+                vma.pages_parent += n
