@@ -333,7 +333,7 @@ def search_memory(
                 pages.prefetch(pos, min(end, wend + SEARCH_OVERLAP))
                 hits: Iterator[tuple[int, int]]
                 if literal is not None:
-                    hits = _find_all(pages, literal, pos, min(end, wend + len(literal) - 1))
+                    hits = find_all(pages, literal, pos, min(end, wend + len(literal) - 1))
                 else:
                     hits = pages.finditer(compiled, pos, min(end, wend + SEARCH_OVERLAP))
                 nxt = wend
@@ -363,8 +363,15 @@ def search_memory(
                     progress(done, total)
 
 
-def _find_all(pages: PagesData, needle: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
-    pos = pages.find(needle, start, end)
+class Findable(Protocol):
+    """bytes, a bytearray or PagesData: what a literal search looks in."""
+
+    def find(self, sub: bytes, start: int, end: int, /) -> int: ...
+
+
+def find_all(haystack: Findable, needle: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of every occurrence of ``needle`` within [start, end), overlapping ones too."""
+    pos = haystack.find(needle, start, end)
     while pos != -1:
         yield pos, pos + len(needle)
-        pos = pages.find(needle, pos + 1, end)
+        pos = haystack.find(needle, pos + 1, end)

@@ -8,7 +8,7 @@ and searches each pages image the tap takes, window by window as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..archive import Limits
@@ -16,7 +16,16 @@ from ..errors import CkptError, Pane
 from .build import load_checkpoint
 from .build.tap import ArgvEnvTap
 from .checkpoint import Checkpoint
-from .memory import SEARCH_OVERLAP, SEARCH_WINDOW, CapturedPages, MemoryMatch, PageRun, present_spans, search_memory
+from .memory import (
+    SEARCH_OVERLAP,
+    SEARCH_WINDOW,
+    CapturedPages,
+    MemoryMatch,
+    PageRun,
+    find_all,
+    present_spans,
+    search_memory,
+)
 from .patterns import SearchPattern
 
 __all__ = ["ArgvEnvTap", "CapturedPages", "StreamSearch", "load_and_search"]
@@ -112,7 +121,7 @@ class _SearchSink:
                 ds = self.ds
                 nxt = wend
                 if literal is not None:
-                    hits = _find_all(data, literal, pos - ds, hi - ds)
+                    hits = find_all(data, literal, pos - ds, hi - ds)
                 else:
                     hits = ((m.start(), m.end()) for m in s.compiled.finditer(data, pos - ds, hi - ds))
                 for a, b in hits:
@@ -130,13 +139,6 @@ class _SearchSink:
             self.si += 1
             if self.si < len(self.spans):
                 self.pos = self.spans[self.si][1]
-
-
-def _find_all(data: bytearray, needle: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
-    pos = data.find(needle, start, end)
-    while pos != -1:
-        yield pos, pos + len(needle)
-        pos = data.find(needle, pos + 1, end)
 
 
 def load_and_search(path: str | Path, pattern: SearchPattern, *, pids: list[int] | None = None, context: int = 32,
