@@ -105,7 +105,7 @@ class ArgvEnvTap(Watch):
         self.images.pop(name, None)
         try:
             self._decode(name, pid, read())
-        except Exception:  # guards the archive's one indexing pass against a damaged mm/pagemap image
+        except Exception:  # noqa: BLE001 - guards the archive's one indexing pass against a damaged mm/pagemap image
             # (an error here would lose the whole archive): the model decodes it again and says
             # what is wrong; the tap just steps aside
             if name.startswith(CKPT + "mm-"):
