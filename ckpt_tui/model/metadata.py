@@ -1,7 +1,7 @@
 """The container record: engine, name, id, image, runtime, times, pod — each decided once.
 
 ``config.dump`` + ``spec.dump`` + a checkpoint image's annotations (+ what the source's shape
-says) go in, one :class:`ContainerInfo` comes out. The loader, the early overview and header
+says) go in, one :class:`ContainerInfo` comes out. The builder (``model.build``), the early overview and header
 (from the first members that stream past), the checkpoint list and picker, ``list``, the
 renderings and the actions all read this record; none of them looks at the raw keys again.
 """
