@@ -34,7 +34,7 @@ def _open(url: str, opts: Options = OPTS, **kw):
 
 
 def _processes(src) -> dict:
-    from ckpt_tui.model.loader import build_checkpoint
+    from ckpt_tui.model import build_checkpoint
 
     ck = build_checkpoint(src)
     return {pid: p.cmdline for pid, p in ck.processes.items()}
@@ -360,7 +360,7 @@ def test_estargz_layer_read_by_its_table_of_contents(fake_registry, images, esta
 
 
 def build_checkpoint_of(src):
-    from ckpt_tui.model.loader import build_checkpoint
+    from ckpt_tui.model import build_checkpoint
 
     return build_checkpoint(src)
 

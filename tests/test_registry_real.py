@@ -16,7 +16,7 @@ from ckpt_tui.archive.registry import parse
 from ckpt_tui.archive.registry.listing import list_catalog, list_repository
 from ckpt_tui.archive.registry.push import push_layout
 from ckpt_tui.archive.registry.source import Options, make_client, open_remote
-from ckpt_tui.model.loader import build_checkpoint
+from ckpt_tui.model import build_checkpoint
 from ckpt_tui.model.metadata import info_from_peek
 
 from .registry_fixtures import PASSWORD, USER, no_auth_files, registry, registry_auth, skopeo  # noqa: F401
@@ -240,7 +240,7 @@ def test_two_processes_share_the_cache(registry, images, tmp_path):
         "import sys\n"
         "from ckpt_tui.archive import Limits\n"
         "from ckpt_tui.archive.registry.source import Options, open_remote\n"
-        "from ckpt_tui.model.loader import build_checkpoint\n"
+        "from ckpt_tui.model import build_checkpoint\n"
         f"src = open_remote({registry.url('cache/mem:plain')!r}, opts=Options(tls_verify=False), "
         f"limits=Limits(cache_dir={str(cache)!r}))\n"
         "ck = build_checkpoint(src)\n"
