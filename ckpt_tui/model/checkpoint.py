@@ -193,7 +193,7 @@ class Checkpoint:
     def read_rootfs_file(self, path: str, limit: int | None = 16 << 20) -> bytes:
         """The bytes of one file of rootfs-diff.tar, at most ``limit`` (None: all of them); a
         link is returned as its target text, never followed. CkptError when it cannot be read."""
-        return read_rootfs_file(self.source, self.rootfs, path, limit)
+        return read_rootfs_file(self, path, limit)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:

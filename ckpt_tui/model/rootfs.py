@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import tarfile
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..errors import CkptError
 from .types import RootfsDiff, SourceView
@@ -24,9 +24,19 @@ def climbs_out(path: str) -> bool:
     return ".." in path.split("/")
 
 
-def read_rootfs_file(source: SourceView, diff: RootfsDiff, path: str, limit: int | None = 16 << 20) -> bytes:
-    """The bytes of ``path`` in ``source``'s rootfs-diff.tar, at most ``limit`` of them (a link
-    is returned as its target text, never followed); CkptError when it cannot be read."""
+class HasRootfs(Protocol):
+    """What reading a root FS file needs of a checkpoint (a :class:`~ckpt_tui.model.checkpoint.Checkpoint`)."""
+
+    @property
+    def source(self) -> SourceView: ...
+    @property
+    def rootfs(self) -> RootfsDiff: ...
+
+
+def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20) -> bytes:
+    """The bytes of ``path`` in the checkpoint's rootfs-diff.tar, at most ``limit`` of them (a
+    link is returned as its target text, never followed); CkptError when it cannot be read."""
+    source, diff = ck.source, ck.rootfs
     want = path.strip("/")
     if not source.has("rootfs-diff.tar"):
         raise CkptError("this checkpoint has no rootfs-diff.tar")
