@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..criu import constants as C
 from ..criu import decode_image
 from ..errors import CkptError
-from .types import Creds
+from .types import Creds, PbMessage
 
 __all__ = ["CpuInfo", "Inventory", "cap_number", "cpuinfo_from_image", "highest_cap", "inventory_of",
            "xfeatures_from_flags", "xsave_names"]
@@ -104,7 +104,7 @@ def cpuinfo_from_image(data: bytes, name: str = "cpuinfo.img") -> CpuInfo | None
     img = decode_image(data, name)
     if not img.entries:
         raise CkptError(f"{name} holds no entry")
-    msg = img.entries[0].message
+    msg: PbMessage = img.entries[0].message  # a cpuinfo_entry
     if not len(msg.x86_entry):
         return None
     e = msg.x86_entry[0]
