@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from ..archive import Watch
-from ..errors import CkptError
+from ..errors import CkptError, Pane
 from .memory import PAGE_SIZE, PE_PRESENT, SEARCH_OVERLAP, SEARCH_WINDOW, pagemap_runs, present_spans
 from .patterns import SearchPattern
 
@@ -291,18 +291,21 @@ class ArgvEnvTap(Watch):
 
 
 def load_and_search(path, pattern: SearchPattern, *, pids: "list[int] | None" = None, context: int = 32, limit: int = 10_000,
-                    limits=None, log_files=(), window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP):
+                    limits=None, log_files=(), window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP,
+                    search: StreamSearch | None = None):
     """Open ``path`` and search the memory of its processes in the same pass: the pages
     of a compressed archive are searched as they stream past and never kept; processes
     whose pages could not be searched that way (another member order, a plain tar or a
     directory) are searched afterwards as usual. Returns ``(checkpoint, matches)`` with
     the matches :func:`~ckpt_tui.model.memory.search_memory` would give, in pid then
-    address order (at most ``limit``)."""
+    address order (at most ``limit``). ``search``: a StreamSearch for ``pattern`` made by the
+    caller (a subclass that does more with the pages as they pass) instead of a plain one."""
     from .loader import load_checkpoint
     from .memory import search_memory
 
-    search = StreamSearch(pattern, pids=set(pids) if pids is not None else None,
-                          context=context, limit=limit, window=window, overlap=overlap)
+    if search is None:
+        search = StreamSearch(pattern, pids=set(pids) if pids is not None else None,
+                              context=context, limit=limit, window=window, overlap=overlap)
     ck = load_checkpoint(path, limits=limits, log_files=log_files, search=search)
     try:
         streamed, searched = search.matches(ck)
