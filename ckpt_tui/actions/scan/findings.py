@@ -25,7 +25,7 @@ SCHEMA = "ckpt-tui/scan/1"
 def level_rank(level: str) -> int:
     """0 for info ... 4 for critical; CkptError naming the levels for anything else."""
     try:
-        return LEVELS.index(level)  # type: ignore[arg-type]
+        return [str(x) for x in LEVELS].index(level)
     except ValueError:
         raise CkptError(f"unknown level {level!r} (one of {', '.join(LEVELS)})") from None
 
@@ -221,7 +221,7 @@ class Report:
         self.findings.sort(key=lambda f: (-f.rank, CATEGORIES.index(f.category), f.id))
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(LEVELS, 0)
+        out: dict[str, int] = dict.fromkeys(LEVELS, 0)
         for f in self.findings:
             out[f.level] += 1
         return out

@@ -9,8 +9,8 @@ masking rules as the pattern (:class:`SecretsPattern`). The same bytes go throug
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +58,7 @@ class SecretsPattern(SearchPattern):
     def literal(self) -> bytes | None:
         return None
 
-    def compile(self):  # type: ignore[override]
+    def compile(self):
         return _SecretsMatcher()
 
 

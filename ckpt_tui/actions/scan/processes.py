@@ -40,9 +40,11 @@ def tool_kind(proc: Process) -> str:
 
 def container_command(ck: Checkpoint) -> str:
     """The container's configured command as one text (the entrypoint's script included)."""
-    args = (ck.spec.get("process") or {}).get("args") if isinstance(ck.spec.get("process"), dict) else None
+    process = ck.spec.get("process")
+    args = process.get("args") if isinstance(process, dict) else None
     if not isinstance(args, list):
-        args = ck.config.get("command") if isinstance(ck.config.get("command"), list) else []
+        command = ck.config.get("command")
+        args = command if isinstance(command, list) else []
     return " ".join(str(a) for a in args)
 
 
@@ -72,8 +74,8 @@ def published_ports(ck: Checkpoint) -> set[int] | None:
                     span = item.get("range", 1) or 1
                     if isinstance(port, int) and isinstance(span, int):
                         ports.update(range(port, port + max(1, span)))
-    annotations = ck.spec.get("annotations") if isinstance(ck.spec.get("annotations"), dict) else {}
-    text = annotations.get("io.kubernetes.container.ports")
+    annotations = ck.spec.get("annotations")
+    text = annotations.get("io.kubernetes.container.ports") if isinstance(annotations, dict) else None
     if isinstance(text, str):
         try:
             items = json.loads(text)

@@ -71,11 +71,12 @@ def measure(ck: Checkpoint, tally: PageTally | None, files: dict[str, bytes] | N
     waste = Waste(total=ck.sizes.total + ck.sizes.rootfs_diff, memory_scanned=tally is not None)
     counted: dict[tuple, int] = defaultdict(int)  # (rule, pid, what) -> bytes
     first: dict[int, int] = {}  # page hash -> the pid that holds it first (pid, then address order)
-    for pid in sorted(tally.spans) if tally is not None else ():
+    spans = tally.spans if tally is not None else {}
+    for pid in sorted(spans):
         proc = ck.processes.get(pid)
         vmas = sorted(proc.vmas, key=lambda v: v.start) if proc is not None else []
         starts = [v.start for v in vmas]
-        for vaddr, hashes in sorted(tally.spans[pid], key=lambda s: s[0]):
+        for vaddr, hashes in sorted(spans[pid], key=lambda s: s[0]):
             vma = None
             for i, h in enumerate(hashes):
                 addr = vaddr + i * PAGE_SIZE
