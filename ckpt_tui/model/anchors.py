@@ -35,7 +35,9 @@ def commonness(byte: int) -> float:
         return 2.0
     if byte in (0x00, 0x20, 0xFF):
         return 15.0
-    return 0.4  # punctuation, control and high bytes: about their share of random bytes
+    if ch in "/.:-_=,;\n\"'":
+        return 1.5  # paths, URLs, times, names and lists are full of these
+    return 0.4  # other punctuation, control and high bytes: about their share of random bytes
 
 
 class Haystack(Protocol):
@@ -135,6 +137,7 @@ def _probe(b: int, members: tuple[tuple[int, int], ...], literals: list[Literal]
             part += b"(?=" + flags + re.escape(tail) + b"))"
         alts.append(part)
     body = re.escape(bytes([b]))
-    if all(alts):
-        body += b"(?:" + b"|".join(sorted(set(alts))) + b")"
+    alts = sorted(set(alts))
+    if all(alts):  # (a member that is the probe byte alone needs no check)
+        body += alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
     return _Probe(b, re.compile(body), members)
