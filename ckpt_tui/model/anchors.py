@@ -84,44 +84,47 @@ class AnchorSet:
 
 
 def _plan(literals: list[Literal]) -> list[_Probe]:
-    """Greedy cover: the byte covering the most literals not yet covered per cost, until all are."""
+    """Greedy cover: the probe covering the most literals not yet covered per cost, until all are.
+    A probe is one byte (the literals holding it; a case-insensitive literal only when the byte
+    is no letter) or a letter in both cases (the literals holding it in either case)."""
     chosen: dict[int, list[tuple[int, int]]] = {}
     left = set(range(len(literals)))
     while left:
-        best: tuple[float, int] | None = None
-        for b in sorted({b for i in left for b in literals[i].text}):
-            covers = [i for i in left if _holds(literals[i], b)]
-            if not covers:
-                continue
-            probes = _variants(b, any(literals[i].ignore_case and chr(b).isalpha() for i in covers))
-            cost = sum(PASS_COST + commonness(v) for v in probes)
-            score = len(covers) / cost
-            if best is None or score > best[0]:
-                best = (score, b)
+        best: tuple[float, int, tuple[int, ...]] | None = None
+        for choice in _choices(literals, left):
+            covers = [i for i in left if _covers(literals[i], choice)]
+            cost = sum(PASS_COST + commonness(v) for v in choice)
+            if covers and (best is None or len(covers) / cost > best[0]):
+                best = (len(covers) / cost, len(covers), choice)
         assert best is not None
-        b = best[1]
-        covers = [i for i in sorted(left) if _holds(literals[i], b)]
+        choice = best[2]
+        covers = [i for i in sorted(left) if _covers(literals[i], choice)]
         for i in covers:
             lit = literals[i]
-            offset = (lit.text.lower() if lit.ignore_case else lit.text).index(
-                bytes([b]).lower() if lit.ignore_case else bytes([b]))
-            for v in _variants(b, lit.ignore_case and chr(b).isalpha()):
-                chosen.setdefault(v, []).append((i, offset))
+            text = lit.text.lower() if lit.ignore_case else lit.text
+            for v in choice:
+                key = bytes([v]).lower() if lit.ignore_case else bytes([v])
+                if key in text:
+                    chosen.setdefault(v, []).append((i, text.index(key)))
         left -= set(covers)
     return [_probe(b, tuple(members), literals) for b, members in sorted(chosen.items())]
 
 
-def _holds(lit: Literal, b: int) -> bool:
-    if lit.ignore_case:
-        return bytes([b]).lower() in lit.text.lower()
-    return b in lit.text
+def _choices(literals: list[Literal], left: set[int]) -> list[tuple[int, ...]]:
+    out: set[tuple[int, ...]] = set()
+    for i in left:
+        for b in literals[i].text:
+            out.add((b,))
+            if chr(b).isalpha():
+                out.add(tuple(sorted({bytes([b]).lower()[0], bytes([b]).upper()[0]})))
+    return sorted(out)
 
 
-def _variants(b: int, both_cases: bool) -> list[int]:
-    if not both_cases:
-        return [b]
-    lo, hi = bytes([b]).lower()[0], bytes([b]).upper()[0]
-    return sorted({lo, hi})
+def _covers(lit: Literal, choice: tuple[int, ...]) -> bool:
+    if len(choice) == 1:
+        b = choice[0]
+        return (b in lit.text) if not lit.ignore_case or not chr(b).isalpha() else False
+    return any(b in lit.text for b in choice) if not lit.ignore_case else bytes([choice[0]]).lower() in lit.text.lower()
 
 
 def _probe(b: int, members: tuple[tuple[int, int], ...], literals: list[Literal]) -> _Probe:
