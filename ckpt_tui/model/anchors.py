@@ -115,7 +115,7 @@ def _choices(literals: list[Literal], left: set[int]) -> list[tuple[int, ...]]:
     for i in left:
         for b in literals[i].text:
             out.add((b,))
-            if chr(b).isalpha():
+            if _letter(b):
                 out.add(tuple(sorted({bytes([b]).lower()[0], bytes([b]).upper()[0]})))
     return sorted(out)
 
@@ -123,8 +123,13 @@ def _choices(literals: list[Literal], left: set[int]) -> list[tuple[int, ...]]:
 def _covers(lit: Literal, choice: tuple[int, ...]) -> bool:
     if len(choice) == 1:
         b = choice[0]
-        return (b in lit.text) if not lit.ignore_case or not chr(b).isalpha() else False
+        return (b in lit.text) if not lit.ignore_case or not _letter(b) else False
     return any(b in lit.text for b in choice) if not lit.ignore_case else bytes([choice[0]]).lower() in lit.text.lower()
+
+
+def _letter(b: int) -> bool:
+    """An ASCII letter: what a case-insensitive literal matches either case of."""
+    return 65 <= b <= 90 or 97 <= b <= 122
 
 
 def _probe(b: int, members: tuple[tuple[int, int], ...], literals: list[Literal]) -> _Probe:
