@@ -212,3 +212,14 @@ def test_no_memory_scan_says_so(planted):
     assert not any(f.rule == "secret-in-memory" for f in report.findings)
     assert report.waste.memory_scanned is False and any("memory not scanned" in m for m in report.limits)
     assert "secret-in-environment:pid=1:AWS_ACCESS_KEY_ID" in _by_id(report)  # argv/environ come along
+
+
+def test_a_pod_is_scanned_container_by_container(tmp_path):
+    """The pod of tests/test_cli_pods.py (web-httpd and ps-tree as two containers): every finding
+    names its container, in its id too."""
+    from .test_cli_pods import _pod_dir
+
+    found = _by_id(_report(_pod_dir(tmp_path)))
+    env = found["secret-in-environment:container=tree:pid=1:DB_PASSWORD"]
+    assert env.value == "hunter2" and "in container tree" in env.title
+    assert found["unexpected-listener:container=web:pid=10:fd=3"].where.container == "web"

@@ -64,6 +64,11 @@ class Where:
             parts.append(f"+{self.offset}")
         return ":".join(parts)
 
+    @property
+    def process(self) -> str:
+        """``pid 1``, ``pid 1 in container web`` (a pod's)."""
+        return f"pid {self.pid}" + (f" in container {self.container}" if self.container else "")
+
     def text(self) -> str:
         """For people: ``pid 1 0x7f3a2c001000 ([heap] +0x1000)``, ``/etc/motd``."""
         out = []

@@ -102,7 +102,7 @@ def scan(ck: Checkpoint, changed: dict[str, str], container: str = "") -> Iterat
     for proc in ck.process_list():
         where = Where(pid=proc.pid, container=container)
         link = Link("process", pid=proc.pid, container=container)
-        what = f"pid {proc.pid} {proc.comm or '?'}"
+        what = f"{where.process} ({proc.comm or '?'})"
         inet = [s for s in proc.sockets if s.family in ("IPv4", "IPv6")]
         kind = tool_kind(proc)
         if kind and proc.pid != first:

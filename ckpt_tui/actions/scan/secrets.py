@@ -105,8 +105,8 @@ def env_and_argv(ck: Checkpoint, container: str = "") -> list[Finding]:
         for hit in find_secrets(raw):
             argv.add(hit, hit.value(raw), Where(pid=proc.pid, name="command line", offset=hit.start,
                                                 container=container), link)
-    return [*env.findings(lambda w: f"the environment of pid {w.pid}"),
-            *argv.findings(lambda w: f"the command line of pid {w.pid}")]
+    return [*env.findings(lambda w: f"the environment of {w.process}"),
+            *argv.findings(lambda w: f"the command line of {w.process}")]
 
 
 def _off(hit: SecretHit, name: str) -> int | None:
@@ -144,7 +144,7 @@ def memory(ck: Checkpoint, matches: Iterable[MemoryMatch], container: str = "") 
         where = Where(pid=m.pid, address=m.address, vma=m.vma.label if m.vma else "",
                       vma_start=m.vma.start if m.vma else None, container=container)
         book.add(hit, m.match, where, Link("hex", pid=m.pid, address=m.address, container=container))
-    return list(book.findings(lambda w: f"the memory of pid {w.pid} at {w.address:#x} ({w.vma or '?'})"))
+    return list(book.findings(lambda w: f"the memory of {w.process} at {w.address:#x} ({w.vma or '?'})"))
 
 
 # -- files of the root FS diff ------------------------------------------------------------
@@ -174,7 +174,7 @@ def files(contents: Iterable[tuple[str, bytes]], container: str = "") -> list[Fi
         book = SecretBook(FILE_RULE)
         for hit in find_secrets(data):
             book.add(hit, hit.value(data), Where(path=path, offset=hit.start, container=container), link)
-        found = list(book.findings(lambda w: w.path))
+        found = list(book.findings(lambda w: w.path + (f" (container {w.container})" if w.container else "")))
         kind = credential_kind(path)
         if kind and not found:
             out.append(Finding(KEY_FILE_RULE, "secrets", "medium", f"{kind} in the root FS diff: {path}",
