@@ -75,28 +75,37 @@ def measure(ck: Checkpoint, tally: PageTally | None, files: dict[str, bytes] | N
     for pid in sorted(spans):
         proc = ck.processes.get(pid)
         vmas = sorted(proc.vmas, key=lambda v: v.start) if proc is not None else []
-        starts = [v.start for v in vmas]
+        repeats: dict[int, int] = defaultdict(int)  # pid first holding -> pages
         for vaddr, hashes in sorted(spans[pid], key=lambda s: s[0]):
-            vma = None
-            for i, h in enumerate(hashes):
-                addr = vaddr + i * PAGE_SIZE
-                if vma is None or not vma.contains(addr):
-                    j = bisect.bisect_right(starts, addr) - 1
-                    vma = vmas[j] if j >= 0 and vmas[j].contains(addr) else None
-                if h == ZERO_HASH:
-                    counted[(ZERO_RULE, pid, vma.label if vma is not None else "?")] += PAGE_SIZE
+            for vma, lo, hi in _segments(vmas, vaddr, len(hashes)):
+                seg = hashes[lo:hi]
+                zeros = seg.count(ZERO_HASH)
+                if zeros:
+                    counted[(ZERO_RULE, pid, vma.label if vma is not None else "?")] += zeros * PAGE_SIZE
+                data = files.get(vma.path) if vma is not None and read_only_file(vma) else None
+                if data is not None:  # compared with the file, page by page
+                    for i, h in enumerate(seg, lo):
+                        if h == ZERO_HASH:
+                            continue
+                        held = first.get(h)
+                        if held is None:
+                            first[h] = pid
+                        off = vma.pgoff + (vaddr + i * PAGE_SIZE - vma.start)
+                        page = data[off:off + PAGE_SIZE]
+                        if len(page) == PAGE_SIZE and hash(page) == h:
+                            counted[(FILE_RULE, pid, f"{vma.path} {vma.perms}")] += PAGE_SIZE
+                        elif held is not None:
+                            repeats[held] += 1
                     continue
-                held = first.get(h)
-                if held is None:
-                    first[h] = pid
-                if vma is not None and read_only_file(vma) and vma.path in files:
-                    off = vma.pgoff + (addr - vma.start)
-                    page = files[vma.path][off:off + PAGE_SIZE]
-                    if len(page) == PAGE_SIZE and hash(page) == h:
-                        counted[(FILE_RULE, pid, f"{vma.path} {vma.perms}")] += PAGE_SIZE
-                        continue
-                if held is not None:
-                    counted[(REPEAT_RULE, pid, held)] += PAGE_SIZE
+                for h in seg:  # the hot loop: every page of memory
+                    if h != ZERO_HASH:
+                        held = first.get(h)
+                        if held is None:
+                            first[h] = pid
+                        else:
+                            repeats[held] += 1
+        for held, n in repeats.items():
+            counted[(REPEAT_RULE, pid, held)] += n * PAGE_SIZE
     for e in ck.rootfs.entries:
         if e.status == "changed" and e.type == "file" and e.size:
             key = _cache_key(e.path)
@@ -108,6 +117,25 @@ def measure(ck: Checkpoint, tally: PageTally | None, files: dict[str, bytes] | N
         waste.items.append(WasteItem(rule, _title(rule, pid, what, nbytes), nbytes, _where(rule, pid, what, container)))
     waste.items.sort(key=lambda i: (-i.size, i.rule, i.title))
     return waste
+
+
+def _segments(vmas: list[VMA], vaddr: int, pages: int):
+    """(VMA or None, first page index, end page index): the pieces of ``pages`` pages at ``vaddr``
+    that one VMA (or none) holds."""
+    starts = [v.start for v in vmas]
+    i = 0
+    while i < pages:
+        addr = vaddr + i * PAGE_SIZE
+        j = bisect.bisect_right(starts, addr) - 1
+        vma = vmas[j] if j >= 0 and vmas[j].contains(addr) else None
+        if vma is not None:
+            stop = min(pages, i + (vma.end - addr) // PAGE_SIZE)
+        elif j + 1 < len(vmas):
+            stop = min(pages, i + max(1, (vmas[j + 1].start - addr) // PAGE_SIZE))
+        else:
+            stop = pages
+        yield vma, i, stop
+        i = stop
 
 
 def _title(rule: str, pid, what, nbytes: int) -> str:
