@@ -223,3 +223,11 @@ def test_a_pod_is_scanned_container_by_container(tmp_path):
     env = found["secret-in-environment:container=tree:pid=1:DB_PASSWORD"]
     assert env.value == "hunter2" and "in container tree" in env.title
     assert found["unexpected-listener:container=web:pid=10:fd=3"].where.container == "web"
+
+
+def test_a_damaged_checkpoint_is_scanned_as_far_as_it_goes():
+    """broken-missing-pages.tar (real: web-httpd without pages-2.img): the rest is scanned and
+    the report says what it could not see."""
+    report = _report(DATA / "broken-missing-pages.tar")
+    assert "unexpected-listener:pid=10:fd=3" in _by_id(report)
+    assert any("pages-2.img" in m and "pid 10" in m for m in report.limits)

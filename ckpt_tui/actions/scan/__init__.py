@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...model import Checkpoint
+from ...model.rootfs import read_rootfs_files
 from . import processes, rootfs, secrets, waste
 from .findings import (
     CATEGORIES,
@@ -74,8 +75,6 @@ def _scan_one(ck: Checkpoint, container: str, found: MemoryResult | None, report
               if e.type == "file" and 0 < e.size <= FILE_READ_LIMIT}
     wanted.update({p[1:]: MAPPED_READ_LIMIT for p in waste.mapped_files(ck)
                    if p in changed and changed[p].type == "file" and changed[p].size <= MAPPED_READ_LIMIT})
-    from ...model.rootfs import read_rootfs_files
-
     contents, why = read_rootfs_files(ck, wanted)
     files = {"/" + p: data for p, data in contents}
     report.findings += secrets.files(((p, data[:FILE_READ_LIMIT]) for p, data in files.items()
@@ -88,6 +87,8 @@ def _scan_one(ck: Checkpoint, container: str, found: MemoryResult | None, report
                                            link=Link("file", path=p, container=container)))
     if why:
         report.limits.append(why)
+    report.limits += [f"{container + ': ' if container else ''}{p.source + ': ' if p.source else ''}{p.message}"
+                      for p in ck.problems if p.severity == "error"]
     w = waste.measure(ck, found.tally if found is not None else None, files, container)
     _add_waste(report.waste, w)
     report.findings += waste.findings(w)
