@@ -31,7 +31,7 @@ from .findings import (
     at_or_above,
     level_rank,
 )
-from .memory import MemoryResult, load_and_scan, scan_loaded
+from .memory import MemoryResult, Progress, load_and_scan, scan_loaded
 
 __all__ = [
     "CATEGORIES", "LEVELS", "SCHEMA", "Category", "Finding", "Level", "Link", "Report", "Waste", "WasteItem",
@@ -43,16 +43,17 @@ MAPPED_READ_LIMIT = 64 << 20  # ... and mapped files up to this size compared wi
 
 
 def scan(ck: Checkpoint, *, memory: bool = True, cancelled: Callable[[], bool] | None = None,
-         memory_result: MemoryResult | None = None) -> Report:
+         memory_result: MemoryResult | None = None, progress: Progress | None = None) -> Report:
     """Every finding of an opened checkpoint (each container of a pod). ``memory=False`` leaves
     the memory pages alone (no memory secrets, no zero or repeated pages); ``memory_result``:
-    what a streaming pass already found (see :func:`scan_path`)."""
+    what a streaming pass already found (see :func:`scan_path`); ``progress(stage, done, total)``
+    is called as the memory is read (the UI's worker shows it)."""
     report = Report(name=ck.info.name, path=str(ck.source_path))
     parts = [(c, c.info.name or getattr(c.source, "prefix", "")) for c in ck.containers] or [(ck, "")]
     for sub, container in parts:
         found = memory_result if sub is ck else None
         if memory and found is None:
-            found = scan_loaded(sub, cancelled)
+            found = scan_loaded(sub, cancelled, progress)
         _scan_one(sub, container, found, report)
     if not memory:
         report.limits.append("memory not scanned: no memory secrets, zero-filled or repeated pages")

@@ -176,11 +176,16 @@ class MemoryResult:
     limits: list[str]
 
 
-def tally_kept(ck: Checkpoint, pids: list[int], tally: PageTally,
-               cancelled: Callable[[], bool] | None = None) -> list[str]:
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def tally_kept(ck: Checkpoint, pids: list[int], tally: PageTally, cancelled: Callable[[], bool] | None = None,
+               progress: Progress | None = None) -> list[str]:
     """Tally the pages of processes whose pages the checkpoint kept; what could not be read."""
     limits: list[str] = []
-    for pid in pids:
+    for n, pid in enumerate(pids):
+        if progress is not None:
+            progress("pages", n, len(pids))
         if cancelled is not None and cancelled():
             limits.append("memory: the scan was stopped")
             break
@@ -193,12 +198,15 @@ def tally_kept(ck: Checkpoint, pids: list[int], tally: PageTally,
     return limits
 
 
-def scan_loaded(ck: Checkpoint, cancelled: Callable[[], bool] | None = None) -> MemoryResult:
+def scan_loaded(ck: Checkpoint, cancelled: Callable[[], bool] | None = None,
+                progress: Progress | None = None) -> MemoryResult:
     """Secrets and pages of every process of a checkpoint whose pages are kept."""
     pids = sorted(ck.processes)
-    matches = list(search_memory(ck, SecretsPattern(), pids=pids, context=CONTEXT, limit=LIMIT, cancelled=cancelled))
+    searched = (lambda done, total: progress("memory", done, total)) if progress is not None else None
+    matches = list(search_memory(ck, SecretsPattern(), pids=pids, context=CONTEXT, limit=LIMIT,
+                                 cancelled=cancelled, progress=searched))
     tally = PageTally()
-    return MemoryResult(matches, tally, _limited(matches) + tally_kept(ck, pids, tally, cancelled))
+    return MemoryResult(matches, tally, _limited(matches) + tally_kept(ck, pids, tally, cancelled, progress))
 
 
 def load_and_scan(path: str | Path, limits=None) -> tuple[Checkpoint, MemoryResult]:
