@@ -149,6 +149,20 @@ def tampered_rootfs(dest: Path) -> Path:
     return root
 
 
+def deleted_while_open(dest: Path) -> Path:
+    """From ``tcp-server`` (pid 7 ``nc -l -p 9000 > /tmp/got`` holds fd 1 on /tmp/got): a
+    ``remap-fpath.img`` saying that file (files.img id 11) was deleted while open and is
+    restored from a ghost file, as CRIU writes for an unlinked open file (the ghost image's
+    contents are not needed by the scan and not written)."""
+    from ckpt_tui.criu.pb.files_pb2 import remap_file_path_entry
+    from ckpt_tui.criu.writer import encode_image
+
+    root = unpack("tcp-server.tar.zst", dest)
+    entry = remap_file_path_entry(orig_id=11, remap_id=0x2A, remap_type=1)  # GHOST
+    (root / "checkpoint" / "remap-fpath.img").write_bytes(encode_image("REMAP_FPATH", [entry]))
+    return root
+
+
 def own_binary(dest: Path) -> Path:
     """From ``memhog-16m-threads`` (pid 1 runs ``/bin/memhog``, an image file): the root FS diff
     gets a ``/bin/memhog`` whose bytes at the offsets of its read-only mappings are the pages the

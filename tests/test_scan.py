@@ -231,3 +231,15 @@ def test_a_damaged_checkpoint_is_scanned_as_far_as_it_goes():
     report = _report(DATA / "broken-missing-pages.tar")
     assert "unexpected-listener:pid=10:fd=3" in _by_id(report)
     assert any("pages-2.img" in m and "pid 10" in m for m in report.limits)
+
+
+def test_a_file_deleted_while_open(tmp_path):
+    """Derived from tcp-server: remap-fpath.img marks pid 7's /tmp/got (fd 1) a ghost file."""
+    root = scankit.deleted_while_open(tmp_path / "ghost")
+    with load_checkpoint(root) as ck:
+        [got] = [f for f in ck.processes[7].files if f.fd == 1]
+        assert got.path == "/tmp/got" and got.details["unlinked"] == "ghost"
+        report = scan(ck, memory=False)
+    f = _by_id(report)["deleted-open-file:pid=7:fd=1"]
+    assert f.level == "medium" and "/tmp/got" in f.title
+    assert "deleted-open-file:pid=7:fd=1" not in _by_id(_report(DATA / "tcp-server.tar.zst"))

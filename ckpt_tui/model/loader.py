@@ -198,6 +198,7 @@ class _Builder:
         self.decoded: dict[str, Any] = {}  # full name -> Image decoded while the source was indexed
         self._bad_images: set[str] = set()
         self.files: dict[int, Any] = {}  # files.img id -> file_entry
+        self.unlinked: dict[int, str] = {}  # files.img id -> "ghost" | "linked": deleted while open (remap-fpath.img)
         self._runs: dict[int, tuple[Any, int]] = {}
 
     # -- helpers -----------------------------------------------------------
@@ -390,6 +391,12 @@ class _Builder:
         if files is not None:
             for e in files.entries:
                 self.files[e.message.id] = e.message
+        remaps = self.image("remap-fpath.img", Pane.PROCESSES) if self.src.has(CKPT + "remap-fpath.img") else None
+        for e in remaps.entries if remaps is not None else ():
+            r = e.message  # a file reached another way at restore; LINKED and GHOST ones were deleted
+            kind = r.remap_type if r.HasField("remap_type") else (1 if r.remap_id & 0x80000000 else 0)
+            if C.REMAP_TYPES.get(kind) in ("LINKED", "GHOST"):
+                self.unlinked[r.orig_id] = C.REMAP_TYPES[kind].lower()
         for e in pstree.entries:
             m = e.message
             pid = m.pid
@@ -523,6 +530,8 @@ class _Builder:
         if fe.HasField("reg"):
             r = fe.reg
             details = {"flags": r.flags, "pos": r.pos, "size": r.size if r.HasField("size") else None, "mode": r.mode}
+            if fe.id in self.unlinked:
+                details["unlinked"] = self.unlinked[fe.id]
             return tname, _escape(r.name), details
         if fe.HasField("pipe"):
             return tname, f"pipe[{fe.pipe.pipe_id}]", {"pipe_id": fe.pipe.pipe_id, "flags": fe.pipe.flags}

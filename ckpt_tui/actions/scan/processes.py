@@ -143,7 +143,7 @@ def scan(ck: Checkpoint, changed: dict[str, str], container: str = "") -> Iterat
             yield Finding("ptrace-capable", "processes", "medium",
                           f"{what} has CAP_SYS_PTRACE: it can read and change other processes", where, link=link)
         for f in proc.files:
-            if f.details.get("unlinked") or f.path.endswith(" (deleted)"):
+            if f.details.get("unlinked"):
                 yield Finding("deleted-open-file", "processes", "medium",
                               f"{what} holds {f.path} open (fd {f.fd}) after it was deleted",
                               Where(pid=proc.pid, fd=f.fd, container=container), link=link)
