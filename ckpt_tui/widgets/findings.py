@@ -17,6 +17,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..actions.scan import LEVELS, Finding, Link, Report, at_or_above, scan
+from ..messages import ScanFinished, ScanProgress
 from ..text import safe
 from . import format as fmt
 from .base import ExportPayload, Pane, dumps
@@ -24,23 +25,6 @@ from .format import esc
 from .table import FilterTable
 
 LEVEL_ROLE = {"critical": "error", "high": "error", "medium": "warning", "low": "accent", "info": "muted"}
-
-
-@dataclass
-class ScanProgress(Message, bubble=False):
-    stage: str
-    done: int
-    total: int
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ScanProgress)
-
-
-@dataclass
-class ScanFinished(Message, bubble=False):
-    report: Report | None
-    error: str = ""
-    elapsed: float = 0.0
 
 
 class FindingsPane(Pane):
@@ -147,13 +131,13 @@ class FindingsPane(Pane):
     def on_data_table_row_highlighted(self, event: FilterTable.RowHighlighted) -> None:
         if event.data_table.id == "findings-table":
             event.stop()
-            self._detail(event.data_table.payload_of(event.row_key))
+            self._detail(self.query_one("#findings-table", FilterTable).payload_of(event.row_key))
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         if event.data_table.id != "findings-table":
             return
         event.stop()
-        f = event.data_table.payload_of(event.row_key)
+        f = self.query_one("#findings-table", FilterTable).payload_of(event.row_key)
         if f is not None and f.link is not None:
             self.post_message(self.OpenLink(f.link))
 
