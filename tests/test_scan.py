@@ -243,3 +243,22 @@ def test_a_file_deleted_while_open(tmp_path):
     f = _by_id(report)["deleted-open-file:pid=7:fd=1"]
     assert f.level == "medium" and "/tmp/got" in f.title
     assert "deleted-open-file:pid=7:fd=1" not in _by_id(_report(DATA / "tcp-server.tar.zst"))
+
+
+def test_the_policy_gate(planted):
+    """gate() is what check --rules' no_secrets needs: the secrets at or above a level."""
+    from ckpt_tui.actions.scan import gate
+
+    with load_checkpoint(planted["intruder"]) as ck:
+        high = gate(ck, "high")
+        assert {f.secret_rule for f in high} == {"aws-access-key-id", "pem-private-key"}
+        assert {f.category for f in gate(ck, "high", categories=())} == {"secrets", "processes", "rootfs"}
+        with pytest.raises(CkptError, match="unknown level"):
+            gate(ck, "severe")
+    with load_checkpoint(DATA / "ps-tree.tar.gz") as ck:
+        assert gate(ck, "high") == [] and [f.value for f in gate(ck, "medium")] == ["hunter2"]
+    # opened for its overview only: the environments are scanned, the memory is said to be not
+    with load_checkpoint(planted["intruder.zst"], keep_pages=False) as ck:
+        report = scan(ck)
+        assert any("not scanned" in m for m in report.limits)
+        assert [f.secret_rule for f in gate(ck, "high")] == ["aws-access-key-id"]

@@ -35,7 +35,7 @@ from .memory import MemoryResult, Progress, load_and_scan, scan_loaded
 
 __all__ = [
     "CATEGORIES", "LEVELS", "SCHEMA", "Category", "Finding", "Level", "Link", "Report", "Waste", "WasteItem",
-    "Where", "at_or_above", "level_rank", "scan", "scan_path",
+    "Where", "at_or_above", "gate", "level_rank", "scan", "scan_path",
 ]
 
 FILE_READ_LIMIT = 1 << 20  # files of the root FS diff up to this size are searched for secrets
@@ -62,6 +62,16 @@ def scan(ck: Checkpoint, *, memory: bool = True, cancelled: Callable[[], bool] |
     report.findings = _unique_ids(report.findings)
     report.sort()
     return report
+
+
+def gate(ck: Checkpoint, level: str = "high", categories: tuple[str, ...] = ("secrets",),
+         memory: bool = True) -> list[Finding]:
+    """What a policy of "no findings at ``level`` or above" (in ``categories``; all for ``()``)
+    refuses in an opened checkpoint: the findings that break it, most serious first. For
+    ``check --rules``' ``no_secrets``; the level is checked first (CkptError naming the levels)."""
+    level_rank(level)
+    report = scan(ck, memory=memory)
+    return [f for f in at_or_above(report.findings, level) if not categories or f.category in categories]
 
 
 def _scan_one(ck: Checkpoint, container: str, found: MemoryResult | None, report: Report) -> None:

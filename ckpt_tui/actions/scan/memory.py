@@ -200,13 +200,22 @@ def tally_kept(ck: Checkpoint, pids: list[int], tally: PageTally, cancelled: Cal
 
 def scan_loaded(ck: Checkpoint, cancelled: Callable[[], bool] | None = None,
                 progress: Progress | None = None) -> MemoryResult:
-    """Secrets and pages of every process of a checkpoint whose pages are kept."""
-    pids = sorted(ck.processes)
+    """Secrets and pages of every process of a checkpoint whose pages are kept (a checkpoint opened
+    for its overview only, ``keep_pages=False``, has none: that is said in the limits)."""
+    pids: list[int] = []
+    skipped: list[int] = []
+    for pid in sorted(ck.processes):
+        try:
+            (pids if ck.memory(pid).pages_kept else skipped).append(pid)
+        except CkptError:
+            pids.append(pid)  # no memory images: the search skips it (the model said why)
     searched = (lambda done, total: progress("memory", done, total)) if progress is not None else None
     matches = list(search_memory(ck, SecretsPattern(), pids=pids, context=CONTEXT, limit=LIMIT,
-                                 cancelled=cancelled, progress=searched))
+                                 cancelled=cancelled, progress=searched)) if pids else []
     tally = PageTally()
-    return MemoryResult(matches, tally, _limited(matches) + tally_kept(ck, pids, tally, cancelled, progress))
+    limits = [f"memory of pid {', '.join(map(str, skipped))} not scanned: the checkpoint was opened without its pages"
+              ] if skipped else []
+    return MemoryResult(matches, tally, limits + _limited(matches) + tally_kept(ck, pids, tally, cancelled, progress))
 
 
 def load_and_scan(path: str | Path, limits=None) -> tuple[Checkpoint, MemoryResult]:
