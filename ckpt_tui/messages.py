@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .actions.scan import Report
     from .model.checkpoint import Checkpoint, MemoryMatch
 
 
@@ -75,6 +76,25 @@ class SearchMatches(Message, bubble=False):
 class SearchFinished(Message, bubble=False):
     count: int
     cancelled: bool = False
+    error: str = ""
+    elapsed: float = 0.0
+
+
+@dataclass
+class ScanProgress(Message, bubble=False):
+    """The Findings pane's scan advanced: ``stage`` is "memory" (secrets) or "pages" (the tally)."""
+
+    stage: str
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ScanProgress)
+
+
+@dataclass
+class ScanFinished(Message, bubble=False):
+    report: Report | None
     error: str = ""
     elapsed: float = 0.0
 

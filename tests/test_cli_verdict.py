@@ -110,11 +110,19 @@ def test_rules_json_and_yaml(capsys, tmp_path, host):
     assert rc == 3 and "max_total must be a size" in err
 
 
-def test_no_secrets_is_a_named_hook(capsys, tmp_path, host):
+def test_no_secrets_gates_on_the_scan(capsys, tmp_path, host):
+    """ps-tree's DB_PASSWORD=hunter2 is a secret of level medium (the scan's finding)."""
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"no_secrets": "high"}))
-    rc, out, _err = check(capsys, str(DATA / "web-httpd.tar.zst"), "--host", host, "--rules", str(rules))
-    assert rc == 0 and "WARN   Policy: no_secrets: not checked" in out
+    rc, out, _err = check(capsys, str(DATA / "ps-tree.tar.gz"), "--host", host, "--rules", str(rules))
+    assert "OK     Policy: no_secrets: no secret at high or above" in out
+    rules.write_text(json.dumps({"no_secrets": "medium"}))
+    rc, out, _err = check(capsys, str(DATA / "ps-tree.tar.gz"), "--host", host, "--rules", str(rules))
+    assert rc == 2 and "BLOCK  Policy: no_secrets: 1 secret at medium or above" in out
+    assert "hunter2" not in out
+    rules.write_text(json.dumps({"no_secrets": "severe"}))
+    rc, _out, err = check(capsys, str(DATA / "ps-tree.tar.gz"), "--host", host, "--rules", str(rules))
+    assert rc == 3 and "no_secrets must be true, false or a level" in err
 
 
 def test_host_profile_round_trip(capsys, monkeypatch, tmp_path):

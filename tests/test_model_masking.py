@@ -144,3 +144,105 @@ def test_environment_values_are_filled_whole_as_the_ui_masks_them():
     assert redact_env_entry("GREETING=hello") == ("GREETING=hello", "")
     text, hits = redact_text("--token=abcd1234 -v")
     assert text == "--token=******** -v" and hits[0].rule is ASSIGNMENT
+
+
+# -- find_secrets tries the rules only at their anchors: the same hits as every rule over every byte --
+def reference_find_secrets(data: bytes, start: int = 0, end: int | None = None) -> list:
+    """The definition: each rule's regex over all of data[start:end], earliest hit winning."""
+    from ckpt_tui.model.masking import VALUE_RULES, SecretHit
+
+    stop = len(data) if end is None else min(end, len(data))
+    found = []
+    for rule in VALUE_RULES:
+        group = "value" if "value" in rule.pattern.groupindex else 0
+        found += [SecretHit(rule, m.start(group), m.end(group)) for m in rule.pattern.finditer(data, start, stop)]
+    for m in ASSIGNMENT.pattern.finditer(data, start, stop):
+        name = m.group("name").decode("latin-1")
+        if is_secret_name(name):
+            found.append(SecretHit(ASSIGNMENT, m.start("value"), m.end("value"), name))
+    found.sort(key=lambda h: (h.start, h.rule is ASSIGNMENT, -h.end))
+    out, last = [], start
+    for hit in found:
+        if hit.start >= last:
+            out.append(hit)
+            last = hit.end
+    return out
+
+
+def _key(hits) -> list:
+    return [(h.rule.id, h.start, h.end, h.name) for h in hits]
+
+
+# pieces that make rules match, almost match, overlap and chain
+PIECES = [*SAMPLES.values(), "AKIA", "ASIA", "ghp_", "github_pat_", "glpat-", "xoxb-", "sk_live_", "rk_live_", "_live_",
+          "AIza", "eyJ", "eyJhbGciOi", ".", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
+          "-----BEGIN EC PRIVATE KEY-----", "://", "https://", "postgres://u:", "@", "PASSWORD", "password", "pAsSwD",
+          "api_key", "KEY", "Token", "SECRET", "x_secret", "credential", "PRIVATE", "auth", "=", ":", " ", "\t", "'",
+          '"', "Bearer ", "Basic\t", "\n", "\x00", ";", ",", "&", "{", "(", "-", "_", ".", "/", "hunter2",
+          "AKIAIOSFODNN7EXAMPL", "0123456789ABCDEF", "abcdefghijklmnop", "\xff\xfe", "é",
+          "postgres://app:pw12@", "mongodb+srv://u:p@", "x://a:b@", "ab.cd://u:p@", "v-v-v-v-", "x=", "PASS=",
+          "DB_PASSWORD=hunter2", "Authorization: Bearer "]
+
+
+def _buffers():
+    from hypothesis import strategies as st
+
+    piece = st.one_of(st.sampled_from(PIECES), st.text(alphabet="AZaz09_-=:. \n", max_size=12),
+                      st.binary(max_size=8).map(lambda b: b.decode("latin-1")))
+    return st.lists(piece, max_size=40).map(lambda parts: "".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def test_anchored_search_gives_every_rules_own_hits():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=1500, deadline=None)
+    @given(_buffers(), st.integers(0, 40), st.integers(0, 40))
+    def check(data, cut_start, cut_end):
+        start = min(cut_start, len(data))
+        end = max(start, len(data) - cut_end)
+        assert _key(find_secrets(data, start, end)) == _key(reference_find_secrets(data, start, end))
+        assert _key(find_secrets(data)) == _key(reference_find_secrets(data))
+
+    check()
+
+
+def test_anchored_search_on_the_tricky_chains():
+    cases = [
+        b"x=PASSWORD=hunter22",  # a non-secret name whose value holds a secret name: no hit
+        b"a.b-api_key=abcd1234",  # the name may start after '.' or '-'
+        b"eyJaaaaaaaaaaa.eyJbbbbbbbbbbb.eyJcccccccccc.ddddddddddd",
+        b"ftp://u:pw@x postgres://app:s3cr3t@db " * 3,
+        b"AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE AKIAIOSFODNN7EXAMPLE",
+        b"TOKEN=" + b"k" * 600 + b" TOKEN=abcd",
+        b"-----BEGIN RSA PRIVATE KEY-----\n" + b"A" * 20 + b"\n-----END RSA PRIVATE KEY----- KEY=abcdef",
+        b"zz" * 3000 + b"GITHUB_TOKEN=ghp_" + b"a" * 36,
+        b"x=" + b"v-" * 40 + b"PASSWORD=hunter22",  # the chain starts far before the secret-looking name
+        b"x=" + b"v-" * 40 + b"\nPASSWORD=hunter22",  # ... and is cut by a newline
+        b"q=" + b"v-" * 300 + b"TOKEN=abcdefgh",  # longer than the longest match: the scan restarts inside it
+    ]
+    for data in cases:
+        assert _key(find_secrets(data)) == _key(reference_find_secrets(data)), data[:60]
+        for start in (0, 1, 2, 5, 13):
+            assert _key(find_secrets(data, start)) == _key(reference_find_secrets(data, start)), (data[:60], start)
+
+
+def test_every_rule_is_bounded_and_anchored():
+    """find_secrets relies on it: a finite longest match, within the streaming overlap, and an
+    anchor in every sample of the rule's format."""
+    from ckpt_tui.model.masking import MAX_SECRET_BYTES, VALUE_RULES
+
+    for rule in (*VALUE_RULES, ASSIGNMENT):
+        assert 0 < rule.longest <= MAX_SECRET_BYTES, rule.id
+        assert rule.anchors, rule.id
+    for rule_id, value in SAMPLES.items():
+        rule = next(r for r in VALUE_RULES if r.id == rule_id)
+        m = rule.pattern.search(value.encode())
+        assert any(m.start() + rule.lead[0] <= value.encode().find(a, m.start()) <= m.start() + rule.lead[1]
+                   for a in rule.anchors if value.encode().find(a, m.start()) != -1), rule_id
+
+
+def test_hits_name_the_assignment():
+    data = b"\x00DB_PASSWORD=hunter2\x00"
+    [hit] = list(find_secrets(data))
+    assert hit.name == "DB_PASSWORD" and hit.value(data) == b"hunter2"

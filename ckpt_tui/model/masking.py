@@ -11,6 +11,12 @@ finds) and ``scan`` (which lists it).
 - In free bytes (memory pages, files, command lines), :func:`find_secrets` finds those values and
   also ``NAME=value`` / ``NAME: value`` assignments whose name is secret-looking, with the span of
   the value alone, so a redaction keeps the name and every length.
+
+:func:`find_secrets` gives what running every rule's regex over the bytes would give (each rule's
+non-overlapping matches, the earliest winning), but it does not run the regexes over every byte:
+each rule names literals every match of it holds (:attr:`SecretRule.anchors`), those are found
+with ``bytes.find``, and the rule is tried only where one of them puts a match's start. That is
+what lets ``scan`` run the rules over all of a checkpoint's memory.
 """
 
 from __future__ import annotations
@@ -19,8 +25,14 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache, cached_property
+from typing import Protocol
 
-SECRET_NAME = re.compile(r"PASS(WORD|WD)?|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
+from .anchors import AnchorSet, Literal
+
+#: the words that make a name secret-looking (PASSWORD, PASSWD hold PASS), any case
+NAME_WORDS: tuple[str, ...] = ("pass", "token", "secret", "key", "credential", "private", "auth")
+SECRET_NAME = re.compile("|".join(NAME_WORDS), re.IGNORECASE)
 MASK = "\u2022" * 8
 FILLER = b"*"  # what a redaction writes over a secret, byte for byte
 
@@ -28,42 +40,79 @@ FILLER = b"*"  # what a redaction writes over a secret, byte for byte
 @dataclass(frozen=True)
 class SecretRule:
     """A kind of secret value: a stable id (``scan`` reports it), words for people, and a bytes regex
-    whose group ``value`` (or the whole match) is the secret."""
+    whose group ``value`` (or the whole match) is the secret.
+
+    ``anchors``: literals of which every match holds one, starting ``lead`` = (least, most) bytes
+    after the match starts; :func:`find_secrets` tries the regex only there."""
 
     id: str
     title: str
     pattern: re.Pattern[bytes]
+    anchors: tuple[bytes, ...] = ()
+    lead: tuple[int, int] = (0, 0)
+
+    @cached_property
+    def longest(self) -> int:
+        """The most bytes one match spans (every rule's repeats are bounded)."""
+        return _width(self.pattern)
 
 
-def _rule(rule_id: str, title: str, regex: bytes, flags: int = 0) -> SecretRule:
-    return SecretRule(rule_id, title, re.compile(regex, flags))
+def _width(pattern: re.Pattern[bytes]) -> int:
+    import sys
+
+    if sys.version_info >= (3, 11):
+        from re import _parser as sre
+    else:  # pragma: no cover - Python 3.10
+        import sre_parse as sre
+    return int(sre.parse(pattern.pattern, pattern.flags).getwidth()[1])  # type: ignore[arg-type]
 
 
-#: the secret values recognised by their shape (facts of the issuers' token formats)
+def _rule(rule_id: str, title: str, regex: bytes, anchors: tuple[bytes, ...], lead: tuple[int, int] = (0, 0),
+          flags: int = 0) -> SecretRule:
+    return SecretRule(rule_id, title, re.compile(regex, flags), anchors, lead)
+
+
+#: the secret values recognised by their shape (facts of the issuers' token formats), each with the
+#: literals every match holds
 VALUE_RULES: tuple[SecretRule, ...] = (
-    _rule("aws-access-key-id", "AWS access key id", rb"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    _rule("aws-access-key-id", "AWS access key id", rb"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])",
+          (b"AKIA", b"ASIA", b"ABIA", b"ACCA")),
     _rule("github-token", "GitHub token",
-          rb"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})"),
-    _rule("gitlab-token", "GitLab token", rb"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,64}"),
-    _rule("slack-token", "Slack token", rb"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}"),
+          rb"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})", (b"gh", b"github_pat_")),
+    _rule("gitlab-token", "GitLab token", rb"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_-]{20,64}", (b"glpat-",)),
+    _rule("slack-token", "Slack token", rb"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}", (b"xox",)),
     _rule("slack-webhook", "Slack webhook URL",
-          rb"https://hooks\.slack\.com/services/T[A-Za-z0-9_]{6,}/B[A-Za-z0-9_]{6,}/[A-Za-z0-9_]{16,64}"),
-    _rule("stripe-key", "Stripe secret key", rb"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,99}"),
-    _rule("google-api-key", "Google API key", rb"(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}"),
+          rb"https://hooks\.slack\.com/services/T[A-Za-z0-9_]{6,64}/B[A-Za-z0-9_]{6,64}/[A-Za-z0-9_]{16,64}",
+          (b"https://hooks.slack.com/services/",)),
+    _rule("stripe-key", "Stripe secret key", rb"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,99}", (b"_live_",), (2, 2)),
+    _rule("google-api-key", "Google API key", rb"(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}", (b"AIza",)),
     _rule("jwt", "JSON web token",
-          rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,2048}"),
+          rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,2048}", (b"eyJ",)),
     _rule("pem-private-key", "PEM private key",
           rb"-----BEGIN (?P<kind>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
-          rb"[\s\S]{16,16384}?-----END (?P=kind)-----"),
+          rb"[\s\S]{16,16384}?-----END (?P=kind)-----", (b"-----BEGIN ",)),
+    # the scheme is 2 to 16 characters before its "://"
     _rule("url-credentials", "URL with a password",
-          rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/:@'\"]{1,128}:(?P<value>[^\s/@'\"]{1,256})@"),
+          rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/:@'\"]{1,128}:(?P<value>[^\s/@'\"]{1,256})@",
+          (b"://",), (2, 16)),
 )
 
-#: ``NAME=value`` with a secret-looking name; the value is the secret (quotes left out)
+#: ``NAME=value`` with a secret-looking name; the value is the secret (quotes left out). Its anchors
+#: are :data:`NAME_WORDS` in any case, up to 63 bytes into the name.
 ASSIGNMENT = _rule(
     "secret-assignment", "value of a secret-looking name",
     rb"(?<![A-Za-z0-9_])(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})[ \t]{0,4}[=:][ \t]{0,4}[\"']?"
-    rb"(?:(?:Bearer|Basic|Token|Bot)[ \t]+)?(?P<value>[^\s\"'&;,<>{}()\x00]{4,512})")
+    rb"(?:(?:Bearer|Basic|Token|Bot)[ \t]{1,4})?(?P<value>[^\s\"'&;,<>{}()\x00]{4,512})",
+    tuple(w.encode() for w in NAME_WORDS), (0, 63))
+
+#: bytes no assignment match can hold (outside its name, separator and value classes): a match
+#: never spans one, so the regex's leftmost, non-overlapping matches after one do not depend on
+#: what came before it
+_ASSIGNMENT_BARRIER = rb"\n\r\x0b\x0c\x00&;,<>{}()"
+_LAST_BARRIER = re.compile(rb"[\s\S]*[" + _ASSIGNMENT_BARRIER + rb"]")
+_BARRIER_LOOKBACK = 4096
+#: bytes past the longest match a rule's look-ahead may read (each reads one)
+LOOKAHEAD_MARGIN = 8
 
 #: the longest secret any rule finds (a streaming scanner keeps this much overlap)
 MAX_SECRET_BYTES = 20 << 10
@@ -127,36 +176,112 @@ def entropy(data: bytes) -> float:
 
 @dataclass(frozen=True)
 class SecretHit:
-    """One secret found in bytes: the rule, and the span of the secret itself."""
+    """One secret found in bytes: the rule, the span of the secret itself, and for an assignment
+    the name it is the value of."""
 
     rule: SecretRule
     start: int
     end: int
+    name: str = ""
 
     def value(self, data: bytes) -> bytes:
         return data[self.start:self.end]
 
 
-def find_secrets(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[SecretHit]:
+class Haystack(Protocol):
+    """What :func:`find_secrets` looks in: bytes, a bytearray or an mmap."""
+
+    def __getitem__(self, index: slice, /) -> bytes | bytearray: ...
+
+    def __len__(self) -> int: ...
+
+
+def find_secrets(data: Haystack | memoryview, start: int = 0, end: int | None = None) -> Iterator[SecretHit]:
     """Every secret in ``data[start:end]``, in order, not overlapping (a value rule wins over an
-    assignment whose value it is). Spans are offsets into ``data``."""
-    buf = bytes(data) if isinstance(data, memoryview) else data
-    stop = len(buf) if end is None else end
+    assignment whose value it is). Spans are offsets into ``data``; look-behinds see the bytes
+    before ``start``, as with ``pattern.finditer(data, start, end)``."""
+    buf: Haystack = bytes(data) if isinstance(data, memoryview) else data
+    stop = len(buf) if end is None else min(end, len(buf))
+    rules, anchors = _anchors()
+    where: dict[int, list[int]] = {}  # rule index -> anchor positions
+    for index, pos in anchors.find(buf, start, stop):
+        where.setdefault(rules[index], []).append(pos)
     found: list[SecretHit] = []
-    for rule in VALUE_RULES:
-        for m in rule.pattern.finditer(buf, start, stop):
-            group = "value" if "value" in rule.pattern.groupindex else 0
-            found.append(SecretHit(rule, m.start(group), m.end(group)))
-    for m in ASSIGNMENT.pattern.finditer(buf, start, stop):
-        name = m.group("name").decode("latin-1")
-        if is_secret_name(name):
-            found.append(SecretHit(ASSIGNMENT, m.start("value"), m.end("value")))
+    for i, rule in enumerate(VALUE_RULES):
+        if i in where:
+            found.extend(_value_hits(rule, buf, start, stop, where[i]))
+    if len(VALUE_RULES) in where:
+        found.extend(_assignment_hits(buf, start, stop, where[len(VALUE_RULES)]))
     found.sort(key=lambda h: (h.start, h.rule is ASSIGNMENT, -h.end))
     last = start
     for hit in found:
         if hit.start >= last:
             yield hit
             last = hit.end
+
+
+@cache
+def _anchors() -> tuple[list[int], AnchorSet]:
+    """Every rule's anchors as one :class:`~.anchors.AnchorSet` (the assignment's words in any
+    case), and for each literal the index of its rule (``len(VALUE_RULES)``: the assignment)."""
+    literals, rules = [], []
+    for i, rule in enumerate((*VALUE_RULES, ASSIGNMENT)):
+        for text in rule.anchors:
+            literals.append(Literal(text, ignore_case=rule is ASSIGNMENT))
+            rules.append(i)
+    return rules, AnchorSet(literals)
+
+
+def _value_hits(rule: SecretRule, buf: Haystack, start: int, stop: int, anchors: list[int]) -> Iterator[SecretHit]:
+    """The matches ``rule.pattern.finditer(buf, start, stop)`` gives: every match starts where an
+    anchor puts it, and trying the regex there alone (``match``, with room for the longest match
+    and its look-ahead) decides that start exactly as the scan over every byte would."""
+    least, most = rule.lead
+    starts: set[int] = set()
+    for pos in anchors:
+        starts.update(range(max(start, pos - most), pos - least + 1))
+    group = "value" if "value" in rule.pattern.groupindex else 0
+    reach = rule.longest + LOOKAHEAD_MARGIN
+    cursor = start
+    for s in sorted(starts):
+        if s < cursor:
+            continue
+        m = rule.pattern.match(buf, s, min(stop, s + reach))  # type: ignore[call-overload]
+        if m is not None:
+            yield SecretHit(rule, m.start(group), m.end(group))
+            cursor = m.end()
+
+
+def _assignment_hits(buf: Haystack, start: int, stop: int, anchors: list[int]) -> Iterator[SecretHit]:
+    """The matches of ``ASSIGNMENT.pattern.finditer(buf, start, stop)`` whose name is secret-looking.
+
+    Such a name holds one of :data:`NAME_WORDS`; for each (in order) the regex's own leftmost,
+    non-overlapping scan is replayed from a point it is known to pass through: the end of what
+    was replayed last, or just after a byte no match can hold (:data:`_ASSIGNMENT_BARRIER`)."""
+    pattern = ASSIGNMENT.pattern
+    reach = ASSIGNMENT.longest + LOOKAHEAD_MARGIN
+    most = ASSIGNMENT.lead[1]
+    cursor = start  # the regex's scan is in step with ours here
+    for word in sorted(set(anchors)):
+        if word < cursor:
+            continue  # inside what was replayed
+        pos = cursor
+        earliest = word - most  # where a name holding this word can start
+        if earliest > cursor:
+            back = max(cursor, earliest - _BARRIER_LOOKBACK)
+            m = _LAST_BARRIER.match(buf, back, earliest)  # type: ignore[call-overload]
+            if m is not None:
+                pos = m.end()
+        limit = min(stop, word + reach)
+        while True:
+            m = pattern.search(buf, pos, limit)  # type: ignore[call-overload]
+            if m is None or m.start() > word:
+                break  # a match starting later is decided with the next word, or after it
+            name = m.group("name").decode("latin-1")
+            if is_secret_name(name):
+                yield SecretHit(ASSIGNMENT, m.start("value"), m.end("value"), name)
+            pos = m.end()
+        cursor = max(pos, word + 1)
 
 
 def redact_bytes(data: bytes) -> tuple[bytes, list[SecretHit]]:
@@ -290,6 +415,3 @@ def redact_region(src, offset: int, length: int, write, *,
     ranges = redact_stream(read, write, extra=extra)
     return ranges, length - left
 
-
-#: bytes past the longest match a rule's look-ahead may read (each reads one)
-LOOKAHEAD_MARGIN = 8

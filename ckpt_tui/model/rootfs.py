@@ -66,3 +66,37 @@ def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20) -> 
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise CkptError(f"rootfs-diff.tar is damaged: {exc}") from None
     raise CkptError(f"{path} is not in rootfs-diff.tar")
+
+
+def read_rootfs_files(ck: "Checkpoint", wanted: dict[str, int]) -> tuple[list[tuple[str, bytes]], str]:
+    """The leading bytes of several regular files of rootfs-diff.tar: ``wanted`` maps a path (as in
+    ``RootfsEntry.path``) to how many bytes to read. Files whose data the model placed (an
+    uncompressed tar) are read there; the others in one pass over the tar. Returns
+    ([(path, bytes)] in the tar's order, "" or what stopped the reading)."""
+    from ..archive import TarError, iter_tar
+
+    out: list[tuple[str, bytes]] = []
+    if not wanted or not ck.source.has("rootfs-diff.tar"):
+        return out, ""
+    placed = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.path in wanted and e.data_offset >= 0}
+    try:
+        with ck.source.open("rootfs-diff.tar") as fh:
+            if len(placed) == len(wanted):
+                for path, e in placed.items():
+                    fh.seek(e.data_offset)
+                    out.append((path, fh.read(min(e.size, wanted[path]))))
+                return out, ""
+            head = fh.read(2)
+            fh.seek(0)
+            stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+            for entry, reader in iter_tar(stream):
+                name = entry.name
+                while name.startswith("./"):
+                    name = name[2:]
+                name = name.strip("/")
+                if entry.kind == "file" and name in wanted:
+                    data = reader.read_data(entry)
+                    out.append((name, data[:wanted[name]]))
+    except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
+        return out, f"rootfs-diff.tar could not be read to the end ({exc})"
+    return out, ""

@@ -143,15 +143,18 @@ class _SearchSink:
 
 def load_and_search(path: str | Path, pattern: SearchPattern, *, pids: list[int] | None = None, context: int = 32,
                     limit: int = 10_000, limits: Limits | None = None, log_files: Iterable[str | Path] = (),
-                    window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP) -> tuple[Checkpoint, list[MemoryMatch]]:
+                    window: int = SEARCH_WINDOW, overlap: int = SEARCH_OVERLAP,
+                    search: StreamSearch | None = None) -> tuple[Checkpoint, list[MemoryMatch]]:
     """Open ``path`` and search the memory of its processes in the same pass: the pages
     of a compressed archive are searched as they stream past and never kept; processes
     whose pages could not be searched that way (another member order, a plain tar or a
     directory) are searched afterwards as usual. Returns ``(checkpoint, matches)`` with
     the matches :func:`~ckpt_tui.model.memory.search_memory` would give, in pid then
-    address order (at most ``limit``)."""
-    search = StreamSearch(pattern, pids=set(pids) if pids is not None else None,
-                          context=context, limit=limit, window=window, overlap=overlap)
+    address order (at most ``limit``). ``search``: a StreamSearch for ``pattern`` made by the
+    caller (a subclass that does more with the pages as they pass) instead of a plain one."""
+    if search is None:
+        search = StreamSearch(pattern, pids=set(pids) if pids is not None else None,
+                              context=context, limit=limit, window=window, overlap=overlap)
     ck = load_checkpoint(path, limits=limits, log_files=log_files, search=search)
     try:
         streamed, searched = search.matches(ck)

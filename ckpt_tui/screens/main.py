@@ -22,6 +22,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 from ..errors import Pane as Area
 from ..widgets.base import DetailPane, Pane
 from ..widgets.files import FilesPane, FilesTree
+from ..widgets.findings import FindingsPane
 from ..widgets.format import esc
 from ..widgets.loading import LoadingLine
 from ..widgets.logs import LogsPane
@@ -44,6 +45,7 @@ PANES: dict[str, type[Pane]] = {
     "mounts": MountsPane,
     "logs": LogsPane,
     "problems": ProblemsPane,
+    "findings": FindingsPane,
     "process": ProcessPane,
 }
 OPERATION_ACTIONS: dict[str, Operation] = {"build": "build", "restore": "restore"}
@@ -199,6 +201,20 @@ class MainScreen(Screen[None]):
             return
         if self.session.checkpoint is not None:
             self.app.push_screen(FileViewScreen(self.session.checkpoint, node.path, node.size))
+
+    async def on_findings_pane_open_link(self, message: FindingsPane.OpenLink) -> None:
+        """A finding's link: its process, its file, or the memory at its address (which the App opens)."""
+        link, cp = message.link, self.session.checkpoint
+        if cp is None:
+            return
+        if link.kind == "hex" and link.pid is not None:
+            self.post_message(MemoryPane.OpenHex(link.pid, link.address or 0))
+        elif link.kind == "process" and link.pid in cp.processes:
+            await self.open_process(link.pid)
+        elif link.kind == "file":
+            entry = next((e for e in cp.rootfs.entries if "/" + e.path == link.path), None)
+            if entry is not None:
+                self.app.push_screen(FileViewScreen(cp, entry.path, entry.size))
 
     async def on_problems_pane_go_to_pane(self, message: ProblemsPane.GoToPane) -> None:
         cp = self.session.checkpoint

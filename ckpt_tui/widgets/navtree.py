@@ -26,6 +26,7 @@ SECTIONS = (
     ("mounts", "Mounts"),
     ("logs", "Logs & stats"),
     ("problems", "Problems"),
+    ("findings", "Findings"),
 )
 SECTION_TITLES = dict(SECTIONS)
 

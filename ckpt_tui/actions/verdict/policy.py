@@ -128,16 +128,22 @@ def _caps(ck: Checkpoint, value: object) -> Check:
                  f"held: {', '.join(held)}" if held else "none of them held")
 
 
-def secrets_hook(ck: Checkpoint, value: object) -> Check | None:
-    """HOOK for ``no_secrets``: the scan (``ckpt_tui.actions.scan``, its own issue) is not in this
-    tree yet, so the rule is reported as not checked. When the scan lands, this gates on its
-    findings at or above the level given (``true`` = any level)."""
+def _secrets(ck: Checkpoint, value: object) -> Check | None:
+    """``no_secrets``: no secret the scan (``ckpt_tui.actions.scan``: environments, command lines,
+    all memory, the root FS diff) finds at or above the level given (``true``: any level)."""
     if value is False:
         return None
     if not (value is True or isinstance(value, str)):
         raise CkptError(f"rules: no_secrets must be true, false or a level, not {value!r}")
-    return Check("Policy: no_secrets", WARN, "not checked: the secrets scan is not part of this version",
-                 fix="run a secrets scan separately")
+    from ..scan import LEVELS, gate
+
+    level = LEVELS[0] if value is True else str(value)
+    if level not in LEVELS:
+        raise CkptError(f"rules: no_secrets must be true, false or a level ({', '.join(LEVELS)}), not {value!r}")
+    found = gate(ck, level)
+    return Check("Policy: no_secrets", FAIL if found else PASS,
+                 f"{plural(len(found), 'secret')} at {level} or above" if found else f"no secret at {level} or above",
+                 fix="ckpt-tui scan PATH shows where each is" if found else "", details=[f.id for f in found])
 
 
 RULES: dict[str, Callable[[Checkpoint, object], Check | None]] = {
@@ -151,7 +157,7 @@ RULES: dict[str, Callable[[Checkpoint, object], Check | None]] = {
     "no_established_tcp": _tcp,
     "no_privileged": _privileged,
     "forbid_capabilities": _caps,
-    "no_secrets": secrets_hook,
+    "no_secrets": _secrets,
 }
 
 

@@ -31,10 +31,16 @@ class FileTable:
         self.ctx = ctx
         self.images = ctx.images
         self.by_id: dict[int, PbMessage] = {}
+        self.unlinked: dict[int, str] = {}  # files.img id -> "ghost" | "linked": deleted while open
 
     def load(self) -> None:
         for fe in self.images.entries("files.img", Pane.PROCESSES):
             self.by_id[fe.id] = fe
+        for r in self.images.entries("remap-fpath.img", Pane.PROCESSES):
+            # a file reached another way at restore; LINKED and GHOST ones were deleted while open
+            kind = r.remap_type if r.HasField("remap_type") else (1 if r.remap_id & 0x80000000 else 0)
+            if C.REMAP_TYPES.get(kind) in ("LINKED", "GHOST"):
+                self.unlinked[r.orig_id] = C.REMAP_TYPES[kind].lower()
 
     def path(self, file_id: int) -> str:
         """What file ``file_id`` is (its path for a regular file)."""
@@ -104,8 +110,11 @@ def kind_of(fe: PbMessage) -> tuple[str, PbMessage] | None:
 
 # -- one function per kind of file entry ----------------------------------------
 def _reg(t: FileTable, r: PbMessage) -> Described:
-    return escape(r.name), {"flags": r.flags, "pos": r.pos, "size": r.size if r.HasField("size") else None,
-                            "mode": r.mode}
+    details: dict[str, Any] = {"flags": r.flags, "pos": r.pos, "size": r.size if r.HasField("size") else None,
+                               "mode": r.mode}
+    if r.id in t.unlinked:
+        details["unlinked"] = t.unlinked[r.id]
+    return escape(r.name), details
 
 
 def _pipe(t: FileTable, p: PbMessage) -> Described:
