@@ -957,13 +957,15 @@ def memory_reader_for(ck: Checkpoint, pid: int, builder: _Builder | None = None)
     return reader
 
 
-def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA]) -> MemoryReader | None:
-    """The pre-dump this checkpoint's PE_PARENT pages point at (checkpoint/parent link), if it is here."""
-    link = ck.source.members.get(CKPT + "parent")
-    if link is None or link.type != "symlink":
+def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA], directory: str = "checkpoint",
+                   depth: int = 0) -> MemoryReader | None:
+    """The pre-dump this dump's PE_PARENT pages point at (``<directory>/parent`` link), if it is
+    here; its own PE_PARENT pages are read from its parent in turn (at most 16 dumps deep)."""
+    link = ck.source.members.get(directory + "/parent")
+    if link is None or link.type != "symlink" or depth >= 16:
         return None
     target = link.linkname.strip("/")
-    prefix = str(Path("checkpoint") / target)
+    prefix = str(Path(directory) / target)
     parts: list[str] = []
     for part in prefix.split("/"):
         if part == "..":
@@ -982,8 +984,10 @@ def _parent_reader(ck: Checkpoint, pid: int, vmas: list[VMA]) -> MemoryReader | 
     if not img.entries:
         return None
     pages_id, runs, _need = pagemap_runs(img)
-    pages = PagesData.from_source(ck.source, prefix + f"pages-{pages_id}.img")
-    return MemoryReader(pid, vmas, runs, pages)
+    name = prefix + f"pages-{pages_id}.img"
+    pages = PagesData.from_source(ck.source, name)
+    parent = _parent_reader(ck, pid, vmas, prefix.rstrip("/"), depth + 1)
+    return MemoryReader(pid, vmas, runs, pages, parent=parent, pages_name=name)
 
 
 def _file_size(path: str | Path) -> int | None:

@@ -45,3 +45,38 @@ def read_rootfs_file(ck: "Checkpoint", path: str, limit: int | None = 16 << 20) 
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise CkptError(f"rootfs-diff.tar is damaged: {exc}") from None
     raise CkptError(f"{path} is not in rootfs-diff.tar")
+
+
+def rootfs_digests(ck: "Checkpoint", paths: "set[str]") -> tuple[dict[str, str], str]:
+    """The SHA-256 (hex) of each regular file of rootfs-diff.tar whose path (relative, as in
+    ``RootfsEntry.path``) is in ``paths``, read in one pass over the tar (the data of other
+    entries is skipped); returns (digests, "" or what stopped the pass)."""
+    import hashlib
+
+    from ..archive import TarError, iter_tar
+
+    out: dict[str, str] = {}
+    if not paths or not ck.source.has("rootfs-diff.tar"):
+        return out, ""
+    try:
+        with ck.source.open("rootfs-diff.tar") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head == b"\x1f\x8b":
+                entries = iter_tar(gzip.GzipFile(fileobj=fh))
+            else:
+                entries = iter_tar(fh, ck.source.members["rootfs-diff.tar"].size)
+            for entry, reader in entries:
+                if entry.kind != "file":
+                    continue
+                name = entry.name
+                while name.startswith("./"):
+                    name = name[2:]
+                name = name.strip("/")
+                if name in paths:  # a path stored twice: the last copy is what restore extracts
+                    digest = hashlib.sha256()
+                    reader.copy_data(entry, digest.update)
+                    out[name] = digest.hexdigest()
+    except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
+        return out, f"rootfs-diff.tar could not be read to the end ({exc})"
+    return out, ""
