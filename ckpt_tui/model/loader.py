@@ -185,8 +185,10 @@ def _escape(raw: bytes | str) -> str:
 
 
 def _unix_name(name: bytes) -> str:
-    """A unix socket's name: abstract names (leading NUL) shown with '@'."""
-    return ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name)
+    """A unix socket's name: abstract names (leading NUL) shown with '@', every byte of them
+    kept; a path name ends at its first NUL (bind() may count a terminating NUL in the
+    address length, and the image keeps it: ``/run/app.sock\\0`` is ``/run/app.sock``)."""
+    return ("@" + _escape(name[1:])) if name[:1] == b"\0" else _escape(name.split(b"\0", 1)[0])
 
 
 class _Builder:

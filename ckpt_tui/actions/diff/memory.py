@@ -183,9 +183,10 @@ def compare_pages(ra: MemoryReader | None, rb: MemoryReader | None, va: list[VMA
             addr = hi
             i += 1
 
+    ranges_a, ranges_b = _merged(va), _merged(vb)
     for lo, hi in _merged([*va, *vb]):
         lo -= lo % PAGE_SIZE
-        for addr, length, pa, oa, pb, ob in _paired(_spans(ra, lo, hi), _spans(rb, lo, hi)):
+        for addr, length, pa, oa, pb, ob in _paired(_spans(ra, lo, hi, ranges_a), _spans(rb, lo, hi, ranges_b)):
             if pa is None and pb is None:
                 continue
             if pa is None or pb is None:
@@ -194,10 +195,26 @@ def compare_pages(ra: MemoryReader | None, rb: MemoryReader | None, va: list[VMA
             _compare(addr, length, pa, oa, pb, ob, emit)
 
 
-def _spans(reader: MemoryReader | None, lo: int, hi: int) -> Iterator[tuple[int, int, PagesData | None, int]]:
-    if reader is None:
-        return iter([(lo, hi - lo, None, 0)])
-    return reader.data_spans(lo, hi)
+def _spans(reader: MemoryReader | None, lo: int, hi: int, mapped: list[tuple[int, int]]
+           ) -> Iterator[tuple[int, int, PagesData | None, int]]:
+    """Where one side's bytes of [lo, hi) are, none outside its own VMAs (``mapped``: their
+    merged ranges): a page its pagemap lists where it maps nothing is no memory of it."""
+    cur = lo
+    i = max(0, bisect.bisect_right(mapped, (lo, lo)) - 1)
+    while cur < hi:
+        while i < len(mapped) and mapped[i][1] <= cur:
+            i += 1
+        if i >= len(mapped) or mapped[i][0] >= hi:
+            yield cur, hi - cur, None, 0
+            return
+        s, e = max(mapped[i][0], cur), min(mapped[i][1], hi)
+        if s > cur:
+            yield cur, s - cur, None, 0
+        if reader is None:
+            yield s, e - s, None, 0
+        else:
+            yield from reader.data_spans(s - s % PAGE_SIZE, e)
+        cur = e
 
 
 def _paired(sa: Iterator[tuple[int, int, PagesData | None, int]], sb: Iterator[tuple[int, int, PagesData | None, int]]

@@ -133,7 +133,8 @@ def threads(a: Process, b: Process, by_position: bool = False) -> Node:
         assert t is not None
         node = Node("thread", str(t.tid), status=_presence(x, y), label=t.comm)
         if x is not None and y is not None:
-            node.change("tid", x.tid, y.tid)
+            if not by_position:  # tids that moved with their pids are no change of their own
+                node.change("tid", x.tid, y.tid)
             node.change("comm", x.comm, y.comm)
             node.change("state", x.state, y.state)
             node.change("seccomp", x.seccomp_mode, y.seccomp_mode)
