@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint
 
 
-def read_rootfs_file(ck: "Checkpoint", path: str, limit: int | None = 16 << 20) -> bytes:
+def read_rootfs_file(ck: Checkpoint, path: str, limit: int | None = 16 << 20) -> bytes:
     want = path.strip("/")
     if not ck.source.has("rootfs-diff.tar"):
         raise CkptError("this checkpoint has no rootfs-diff.tar")
@@ -47,7 +47,7 @@ def read_rootfs_file(ck: "Checkpoint", path: str, limit: int | None = 16 << 20) 
     raise CkptError(f"{path} is not in rootfs-diff.tar")
 
 
-def rootfs_digests(ck: "Checkpoint", paths: "set[str]") -> tuple[dict[str, str], str]:
+def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str]:
     """The SHA-256 (hex) of each regular file of rootfs-diff.tar whose path (relative, as in
     ``RootfsEntry.path``) is in ``paths``, read in one pass over the tar (the data of other
     entries is skipped); returns (digests, "" or what stopped the pass)."""

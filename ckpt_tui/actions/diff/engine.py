@@ -14,8 +14,7 @@ from .memory import memory_node
 from .processes import process_node
 from .result import CheckpointDiff, Node, Side, Status
 from .rootfs import files_section
-from .system import (annotations_section, metadata_section, mounts_section, network_section, sizes_section,
-                     stats_section)
+from .system import annotations_section, metadata_section, mounts_section, network_section, sizes_section, stats_section
 
 # what can be compared, in the order shown (``--only`` takes a comma-separated subset)
 AREAS = ("metadata", "processes", "memory", "files", "mounts", "network", "annotations", "stats", "sizes", "layers")
@@ -65,30 +64,26 @@ def diff_checkpoints(a: Checkpoint, b: Checkpoint, options: DiffOptions | None =
 
 def _sections(a: Checkpoint, b: Checkpoint, opts: DiffOptions, problems: list[str],
               progress: Callable[[int, int], None] | None, cancelled: Callable[[], bool] | None) -> list[Node]:
-    keep = opts.keep_unchanged
     out: list[Node] = []
     for area in opts.areas:
         if cancelled is not None and cancelled():
             raise Cancelled()
-        if area == "metadata":
-            out.append(metadata_section(a, b, keep))
-        elif area == "processes" or (area == "memory" and "processes" not in opts.areas):
+        if area == "processes" or (area == "memory" and "processes" not in opts.areas):
             out.append(processes_section(a, b, opts, problems, progress, cancelled))
         elif area == "files":
-            out.append(files_section(a, b, keep_unchanged=keep, problems=problems))
-        elif area == "mounts":
-            out.append(mounts_section(a, b, keep))
-        elif area == "network":
-            out.append(network_section(a, b, keep))
-        elif area == "annotations":
-            out.append(annotations_section(a, b, keep))
-        elif area == "stats":
-            out.append(stats_section(a, b, keep))
-        elif area == "sizes":
-            out.append(sizes_section(a, b, keep))
+            out.append(files_section(a, b, keep_unchanged=opts.keep_unchanged, problems=problems))
         elif area == "layers":
             out.append(layers_section(a, b, problems))
+        elif area in WHOLE:
+            out.append(WHOLE[area](a, b, opts.keep_unchanged))
     return out
+
+
+# the areas compared from the checkpoints' records alone: (a, b, keep_unchanged) -> section
+WHOLE: dict[str, Callable[[Checkpoint, Checkpoint, bool], Node]] = {
+    "metadata": metadata_section, "mounts": mounts_section, "network": network_section,
+    "annotations": annotations_section, "stats": stats_section, "sizes": sizes_section,
+}
 
 
 def processes_section(a: Checkpoint, b: Checkpoint, opts: DiffOptions, problems: list[str],

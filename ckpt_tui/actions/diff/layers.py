@@ -29,7 +29,7 @@ class LayerCounts:
     lazy: int = 0
     provides: int = 0  # pages of the final image read from this layer
 
-    def add(self, other: "LayerCounts") -> None:
+    def add(self, other: LayerCounts) -> None:
         for name in ("new", "rewritten", "from_parent", "lazy", "provides"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -57,7 +57,7 @@ class LayerNode(Node):
 def chain(reader: MemoryReader) -> list[MemoryReader]:
     out = [reader]
     while out[-1].parent is not None and len(out) < 32:
-        out.append(out[-1].parent)  # type: ignore[arg-type]
+        out.append(out[-1].parent)
     return out
 
 

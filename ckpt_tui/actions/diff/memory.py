@@ -31,26 +31,21 @@ CHANGED, SAME, ONLY_A, ONLY_B = "changed", "same", "only_a", "only_b"
 
 def match_vmas(va: list[VMA], vb: list[VMA]) -> list[tuple[VMA | None, VMA | None]]:
     """(A's VMA or None, B's VMA or None): by start, then by end; in address order."""
-    by_start = {v.start: v for v in vb}
     pairs: list[tuple[VMA | None, VMA | None]] = []
-    used: set[int] = set()
-    left = []
-    for v in va:
-        w = by_start.get(v.start)
-        if w is not None and id(w) not in used:
-            used.add(id(w))
-            pairs.append((v, w))
-        else:
-            left.append(v)
-    by_end = {v.end: v for v in vb if id(v) not in used}
-    for v in left:
-        w = by_end.get(v.end)
-        if w is not None and id(w) not in used:
-            used.add(id(w))
-            pairs.append((v, w))
-        else:
-            pairs.append((v, None))
-    pairs.extend((None, w) for w in vb if id(w) not in used)
+    left_a, left_b = list(va), list(vb)
+    for key in (lambda v: v.start, lambda v: v.end):
+        index = {key(v): v for v in left_b}
+        rest = []
+        for v in left_a:
+            w = index.pop(key(v), None)
+            if w is not None:
+                pairs.append((v, w))
+            else:
+                rest.append(v)
+        taken = {id(w) for _v, w in pairs}
+        left_a, left_b = rest, [w for w in left_b if id(w) not in taken]
+    pairs.extend((v, None) for v in left_a)
+    pairs.extend((None, w) for w in left_b)
     pairs.sort(key=lambda p: ((p[1] or p[0]).start, p[1] is not None))  # type: ignore[union-attr]
     return pairs
 

@@ -16,8 +16,25 @@ from typing import Any
 
 from ... import text
 from .layers import LayerNode
-from .result import (COUNT, HEX, INFORMATIONAL, LIMIT, MICROS, SET, SIZE, TIME, Change, CheckpointDiff, MemoryNode,
-                     Node, PageCounts, ProcessNode, Status, ValueNode, VmaNode)
+from .result import (
+    COUNT,
+    HEX,
+    INFORMATIONAL,
+    LIMIT,
+    MICROS,
+    SET,
+    SIZE,
+    TIME,
+    Change,
+    CheckpointDiff,
+    MemoryNode,
+    Node,
+    PageCounts,
+    ProcessNode,
+    Status,
+    ValueNode,
+    VmaNode,
+)
 
 ARROW = " -> "
 TITLES = {"metadata": "Metadata", "processes": "Processes", "memory": "Memory", "files": "Root file system",
@@ -35,7 +52,7 @@ class Filter:
     shown: set[Status] = field(default_factory=lambda: {Status.ADDED, Status.REMOVED, Status.MODIFIED})
 
     @classmethod
-    def everything(cls) -> "Filter":
+    def everything(cls) -> Filter:
         return cls(set(Status))
 
     def shows(self, node: Node) -> bool:

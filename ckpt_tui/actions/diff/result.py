@@ -84,7 +84,7 @@ class Node:
     label: str = ""
     note: str = ""
     changes: list[Change] = field(default_factory=list)
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     unlisted: int = 0  # unchanged children counted but not kept (a diff made without them)
 
     def change(self, name: str, a: Any, b: Any, *, secret: bool = False, fmt: str = VALUE) -> None:
@@ -94,20 +94,20 @@ class Node:
             if self.status is Status.UNCHANGED:
                 self.status = Status.MODIFIED
 
-    def add(self, child: "Node") -> "Node":
+    def add(self, child: Node) -> Node:
         self.children.append(child)
         if child.status is not Status.UNCHANGED and self.status is Status.UNCHANGED:
             self.status = Status.MODIFIED
         return child
 
-    def settle(self) -> "Node":
+    def settle(self) -> Node:
         """Mark a container node modified when any child differs (after children were
         filled in directly)."""
         if self.status is Status.UNCHANGED and any(c.status is not Status.UNCHANGED for c in self.children):
             self.status = Status.MODIFIED
         return self
 
-    def walk(self, depth: int = 0) -> Iterator[tuple[int, "Node"]]:
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, Node]]:
         stack = [(depth, self)]
         while stack:
             d, node = stack.pop()
@@ -164,7 +164,7 @@ class ValueNode(Node):
 
     @classmethod
     def of(cls, kind: str, key: str, a: Any, b: Any, fmt: str = VALUE, *, present: tuple[bool, bool] = (True, True),
-           secret: bool = False) -> "ValueNode":
+           secret: bool = False) -> ValueNode:
         """``present``: whether A / B have the value at all (an annotation only in B is added)."""
         if not present[0]:
             status = Status.ADDED
@@ -207,7 +207,7 @@ class PageCounts:
     only_a: int = 0
     only_b: int = 0
 
-    def add(self, other: "PageCounts") -> None:
+    def add(self, other: PageCounts) -> None:
         self.changed += other.changed
         self.same += other.same
         self.only_a += other.only_a
