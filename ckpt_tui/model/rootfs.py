@@ -7,6 +7,7 @@ import tarfile
 from typing import TYPE_CHECKING
 
 from ..errors import CkptError
+from .types import RootfsEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint
@@ -49,8 +50,9 @@ def read_rootfs_file(ck: Checkpoint, path: str, limit: int | None = 16 << 20) ->
 
 def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str]:
     """The SHA-256 (hex) of each regular file of rootfs-diff.tar whose path (relative, as in
-    ``RootfsEntry.path``) is in ``paths``, read in one pass over the tar (the data of other
-    entries is skipped); returns (digests, "" or what stopped the pass)."""
+    ``RootfsEntry.path``) is in ``paths``: read where the model noted each file's data
+    (an uncompressed tar), else in one pass over the tar (the data of other entries is
+    skipped). Returns (digests, "" or what stopped the reading)."""
     import hashlib
 
     from ..archive import TarError, iter_tar
@@ -58,7 +60,11 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str
     out: dict[str, str] = {}
     if not paths or not ck.source.has("rootfs-diff.tar"):
         return out, ""
+    placed = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.path in paths and e.data_offset >= 0}
     try:
+        if len(placed) == len(paths):
+            # a path stored twice: the last copy (what restore extracts) is the one kept here
+            return _digests_in_place(ck, placed), ""
         with ck.source.open("rootfs-diff.tar") as fh:
             head = fh.read(2)
             fh.seek(0)
@@ -80,3 +86,38 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str
     except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
         return out, f"rootfs-diff.tar could not be read to the end ({exc})"
     return out, ""
+
+
+def _digests_in_place(ck: Checkpoint, placed: dict[str, RootfsEntry]) -> dict[str, str]:
+    """Digests of files whose data offsets the model noted: hashed straight from a mapping
+    of the tar where the source has it in a file, else read at each offset."""
+    import hashlib
+    import mmap
+
+    out: dict[str, str] = {}
+    where = ck.source.file_range("rootfs-diff.tar")
+    if where is not None:
+        path, base, size = where
+        with open(path, "rb") as f:
+            if size == 0:
+                return {p: hashlib.sha256().hexdigest() for p in placed}
+            start = base - base % mmap.ALLOCATIONGRANULARITY
+            with mmap.mmap(f.fileno(), base - start + size, access=mmap.ACCESS_READ, offset=start) as mm:
+                view = memoryview(mm)
+                try:
+                    for p, e in placed.items():
+                        lo = base - start + e.data_offset
+                        if e.data_offset + e.size > size:
+                            raise EOFError(f"{p} is cut short")
+                        out[p] = hashlib.sha256(view[lo : lo + e.size]).hexdigest()
+                finally:
+                    view.release()
+        return out
+    with ck.source.open("rootfs-diff.tar") as fh:
+        for p, e in placed.items():
+            fh.seek(e.data_offset)
+            data = fh.read(e.size)
+            if len(data) < e.size:
+                raise EOFError(f"{p} is cut short")
+            out[p] = hashlib.sha256(data).hexdigest()
+    return out

@@ -110,26 +110,22 @@ def visible(node: Node, flt: Filter) -> bool:
 def _tree(node: Node, flt: Filter, reveal: bool, prefix: str) -> Iterator[Line]:
     items: list[tuple[Node | None, Change | None]] = []
     if not isinstance(node, ValueNode):
-        items.extend((None, c) for c in node.changes if not _inline(node, c))
+        items.extend((None, c) for c in node.changes if not inline_change(node, c))
     items.extend((c, None) for c in node.children if visible(c, flt))
     depth = prefix.count("    ") + prefix.count("│   ") + 1
     for i, (child, change) in enumerate(items):
         last = i == len(items) - 1
         glyph = "└── " if last else "├── "
         if change is not None:
-            if node.status in (Status.ADDED, Status.REMOVED):  # what it is, not how it changed
-                a, b = change.shown(reveal)
-                body = f"{text.safe(change.field)}: {value(b if node.status is Status.ADDED else a, change.fmt)}"
-                yield Line(depth, prefix + glyph, node.status, body, node, change)
-            else:
-                yield Line(depth, prefix + glyph, Status.MODIFIED, change_text(change, reveal), node, change)
+            status, body = change_line(node, change, reveal)
+            yield Line(depth, prefix + glyph, status, body, node, change)
             continue
         assert child is not None
         yield Line(depth, prefix + glyph, child.status, node_text(child, reveal), child)
         yield from _tree(child, flt, reveal, prefix + ("    " if last else "│   "))
 
 
-def _inline(node: Node, change: Change) -> bool:
+def inline_change(node: Node, change: Change) -> bool:
     """Changes said on the node's own line instead of a line of their own."""
     return (isinstance(node, MemoryNode) and change.field == "dumped") or node.kind == "env" \
         or (node.kind == "threads" and change.field == "count" and node.status in (Status.ADDED, Status.REMOVED))
@@ -216,6 +212,15 @@ def pages_text(p: PageCounts) -> str:
     return ", ".join(parts) or "none dumped"
 
 
+def change_line(node: Node, change: Change, reveal: bool = False) -> tuple[Status, str]:
+    """The status and text of a change's own line: how it changed (``~``), or for a thing
+    only one side has, what it is there."""
+    if node.status in (Status.ADDED, Status.REMOVED):
+        a, b = change.shown(reveal)
+        return node.status, f"{text.safe(change.field)}: {value(b if node.status is Status.ADDED else a, change.fmt)}"
+    return Status.MODIFIED, change_text(change, reveal)
+
+
 def change_text(change: Change, reveal: bool = False) -> str:
     a, b = change.shown(reveal)
     return f"{text.safe(change.field)}: {delta(a, b, change.fmt)}"
@@ -255,3 +260,25 @@ def value(v: Any, fmt: str = "value") -> str:
     if v == "":
         return '""'
     return text.safe(str(v))
+
+
+# a page map cell: what its pages are, the most telling state winning
+MAP_MARKS = {"changed": "~", "only_b": "+", "only_a": "-", "same": "=", "": "·"}
+_RANK = {"": 0, "same": 1, "only_a": 2, "only_b": 3, "changed": 4}
+
+
+def page_map_cells(vma: VmaNode, width: int) -> tuple[list[str], int]:
+    """The VMA's pages as ``width`` cells (or fewer): each the most telling state of the pages
+    it covers (changed > only in B > only in A > same; "" where neither dump has the page),
+    and how many pages one cell covers."""
+    lo = min(x for x in (vma.start_a, vma.start_b) if x is not None)
+    hi = max(x for x in (vma.end_a, vma.end_b) if x is not None)
+    pages = max(1, (hi - lo) // 4096)
+    per = max(1, -(-pages // max(1, width)))
+    cells = [""] * (-(-pages // per))
+    for span in vma.page_map:
+        first = (span.start - lo) // 4096
+        for c in range(max(0, first // per), min(len(cells), (first + span.pages - 1) // per + 1)):
+            if _RANK[span.state] > _RANK[cells[c]]:
+                cells[c] = span.state
+    return cells, per

@@ -58,12 +58,23 @@ def files_section(ck_a: Checkpoint, ck_b: Checkpoint, *, keep_unchanged: bool, p
     da, db = digests
     for path in sorted(set(sa) | set(sb)):
         a, b = sa.get(path), sb.get(path)
+        if not keep_unchanged and _same(a, b, da.get(path[1:]), db.get(path[1:])):
+            section.unlisted += 1  # the common case, decided without building a node
+            continue
         node = _file_node(path, a, b, da.get(path[1:]), db.get(path[1:]))
         if node.status is Status.UNCHANGED and not keep_unchanged:
             section.unlisted += 1
             continue
         section.add(node)
     return section
+
+
+def _same(a: RootfsEntry | str | None, b: RootfsEntry | str | None, digest_a: str | None,
+          digest_b: str | None) -> bool:
+    if isinstance(a, RootfsEntry) and isinstance(b, RootfsEntry):
+        return (a.type, a.size, a.mode & 0o7777, a.uid, a.gid, a.linkname, digest_a) == \
+            (b.type, b.size, b.mode & 0o7777, b.uid, b.gid, b.linkname, digest_b)
+    return a == b
 
 
 def _file_node(path: str, a: RootfsEntry | str | None, b: RootfsEntry | str | None,
