@@ -98,8 +98,8 @@ class DiffScreen(Screen):
             self.checkpoints = cks
             result = diff_checkpoints(cks[0], cks[1], DiffOptions(keep_unchanged=True),
                                       cancelled=lambda: worker.is_cancelled)
-        except Exception as exc:  # bad input is a message on the screen, never a crash
-            for ck, owned in zip(cks, self.owned):
+        except Exception as exc:  # noqa: BLE001 - bad input is a message on the screen, never a crash
+            for ck, owned in zip(cks, self.owned[:len(cks)], strict=True):
                 if owned and ck is not None:
                     ck.close()
             self.checkpoints = [None, None]
@@ -225,7 +225,7 @@ class DiffScreen(Screen):
         self.app.pop_screen()
 
     def on_unmount(self) -> None:
-        for ck, owned in zip(self.checkpoints, self.owned):
+        for ck, owned in zip(self.checkpoints, self.owned, strict=True):
             if owned and ck is not None:
                 ck.close()
         self.checkpoints = [None, None]
