@@ -11,6 +11,7 @@ opens :class:`DiffHexScreen`.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,26 @@ class DiffScreen(Screen):
 
         worker = get_current_worker()
         cks: list[Any] = []
+
+        said = [0.0]
+
+        def say(text: str, every: float = 0.0) -> None:
+            now = time.monotonic()
+            if now - said[0] >= every:
+                said[0] = now
+                self.app.call_from_thread(self.query_one("#diff-title", Static).update, text)
+
         try:
-            for item in self.inputs:
+            for side, item in zip("AB", self.inputs, strict=True):
+                if not hasattr(item, "processes"):
+                    say(f"opening {side}: {item}…")
                 cks.append(item if hasattr(item, "processes") else load_checkpoint(Path(item), limits=self.limits))
                 if worker.is_cancelled:
                     raise CkptError("cancelled")
             self.checkpoints = cks
+            say("comparing…")
             result = diff_checkpoints(cks[0], cks[1], DiffOptions(keep_unchanged=True),
+                                      progress=lambda done, total: say(f"comparing processes: {done} of {total}…", 0.2),
                                       cancelled=lambda: worker.is_cancelled)
         except Exception as exc:  # noqa: BLE001 - bad input is a message on the screen, never a crash
             for ck, owned in zip(cks, self.owned[:len(cks)], strict=True):
