@@ -276,3 +276,20 @@ def test_pre_dump_chain_as_layers(web, tmp_path):
     assert same.same and same.section("layers").children
     text = "\n".join(line.plain for line in lines(same))
     assert "Dump chain (layers)" in text and "pre-checkpoint (pre-dump 1 of 1)" in text
+
+
+def test_any_sources_compare(web):
+    """An archive and its unpacked directory hold the same dump; the OCI checkpoint image of
+    the container restored from it (tests/data/README.md: web restored as web3) has the same
+    processes: CRIU restores pids and memory layout exactly, so they match by identity."""
+    from .conftest import DATA
+
+    d = run(DATA / "web-httpd.tar.zst", web)
+    for area in ("processes", "files", "mounts", "network", "stats"):
+        assert d.section(area).status is Status.UNCHANGED, area
+    source = next(n for n in d.section("metadata").children if n.key == "source")
+    assert source.status is Status.MODIFIED  # an archive, then a directory
+    img = run(DATA / "web-httpd.tar.zst", DATA / "podman-checkpoint-image.oci.tar")
+    nodes = img.section("processes").children
+    assert {(n.key, n.matched_by) for n in nodes} == {("1", "identity"), ("10", "identity"), ("13", "identity")}
+    assert img.section("metadata").status is Status.MODIFIED  # web -> web3, another id, the image's annotations
