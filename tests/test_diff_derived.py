@@ -293,3 +293,16 @@ def test_any_sources_compare(web):
     nodes = img.section("processes").children
     assert {(n.key, n.matched_by) for n in nodes} == {("1", "identity"), ("10", "identity"), ("13", "identity")}
     assert img.section("metadata").status is Status.MODIFIED  # web -> web3, another id, the image's annotations
+
+
+def test_secret_in_a_command_line_is_masked(web, tmp_path):
+    """argv rewritten to hold KEY=abcd (a secret-looking assignment): masked as everywhere
+    (model.masking.mask_text), shown with reveal."""
+    b = shutil.copytree(web, tmp_path / "b")
+    mm = load_img(b, "mm-13.img").entries[0].message
+    kit.write_memory(b, 13, mm.mm_arg_start, b"KEY=abcd")
+    d = run(web, b)
+    text = "\n".join(line.plain for line in lines(d))
+    assert f"argv: [sleep, 1] -> [KEY={MASK}]" in text and "abcd" not in text
+    assert "argv: [sleep, 1] -> [KEY=abcd]" in "\n".join(line.plain for line in lines(d, reveal=True))
+    assert "abcd" not in json.dumps(d.to_json()) and "abcd" in json.dumps(d.to_json(reveal=True))

@@ -2,7 +2,8 @@
 
 ``ckpt-tui [PATH]`` opens the interactive inspector (no PATH: the bundled demo) — the only
 place that imports Textual; the subcommands (:mod:`.inspect`: inspect, list; :mod:`.memory`:
-memsearch, memdump, decode; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`, :mod:`.report`, :mod:`.serve`) work without the UI.
+memsearch, memdump, decode; :mod:`.diff`: diff; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`,
+:mod:`.report`, :mod:`.serve`) work without the UI.
 Errors on bad input go to stderr with exit code 2 and no traceback.
 
 A cached ``inspect --json`` is answered before argparse, the model or protobuf are imported:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .common import Options
 
-SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "check",
+SUBCOMMANDS = ("inspect", "list", "diff", "memsearch", "memdump", "decode", "build", "restore", "diagnose", "check",
                "host-profile", "redact", "report", "serve")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The one parser: the inspector's options, then every subcommand."""
     import argparse
 
-    from . import actions, inspect, memory, redact, report, serve, verdict
+    from . import actions, diff, inspect, memory, redact, report, serve, verdict
     from .common import add_source_options
 
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(g)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ckpt-tui")
     inspect.register(sub)
+    diff.register(sub)
     memory.register(sub)
     actions.register(sub)
     verdict.register(sub)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar
 
-from ...model.masking import is_secret_name
+from ...model.masking import should_mask
 from ...model.types import Creds, OpenFile, Process, Socket, Thread
 from .match import PID_CHANGED, Pair, layout
 from .result import COUNT, HEX, LIMIT, SET, Change, Node, ProcessNode, Status
@@ -36,7 +36,7 @@ def process_node(pair: Pair, pids: dict[int, int], parent: Process | None = None
     for name, va, vb in (("parent", a.ppid, b.ppid), ("process group", a.pgid, b.pgid), ("session", a.sid, b.sid)):
         node.change(name, pids.get(va, va), vb)
     node.change("comm", a.comm, b.comm)
-    node.change("argv", list(a.cmdline), list(b.cmdline))
+    node.change("argv", list(a.cmdline), list(b.cmdline), free_text=True)
     node.change("exe", a.exe, b.exe)
     node.change("memory layout", _hex_layout(a), _hex_layout(b))
     node.change("state", a.state, b.state)
@@ -107,10 +107,11 @@ def environment(a: Process, b: Process) -> Node:
         name = (pb or pa)[0]  # type: ignore[index]
         va, vb = (pa[1] if pa else None), (pb[1] if pb else None)
         node = Node("env", name, status=_presence(pa, pb))
+        secret = should_mask(name, va or "") or should_mask(name, vb or "")
         if node.status is Status.UNCHANGED:
-            node.change("value", va, vb, secret=is_secret_name(name))
+            node.change("value", va, vb, secret=secret)
         else:
-            node.changes.append(Change("value", va, vb, is_secret_name(name)))
+            node.changes.append(Change("value", va, vb, secret))
         nodes.append(node)
     return group("environment", "environment", nodes)
 

@@ -145,7 +145,7 @@ def node_text(node: Node, reveal: bool = False) -> str:
     if isinstance(node, ProcessNode):
         pid = (f"{node.pid_a}{ARROW}{node.pid_b}" if node.pid_a is not None and node.pid_b is not None
                and node.pid_a != node.pid_b else node.key)
-        return _with_note(f"[{pid}] {s(node.label)}", node.note)
+        return _with_note(f"[{pid}] {s(node.shown_label(reveal))}", node.note)
     if isinstance(node, MemoryNode):
         out = "Memory"
         if node.dumped_a != node.dumped_b or node.status is not Status.UNCHANGED:
@@ -165,7 +165,7 @@ def node_text(node: Node, reveal: bool = False) -> str:
             body = f"{s(node.key)}={s(str(b if b is not None else a or ''))}"
         return _with_note(body, node.note)
     if isinstance(node, LayerNode):
-        return f"{s(node.key)} ({node.label}): {node.note}" if node.kind == "layer" else _layer_line(node)
+        return f"{s(node.key)} ({node.label}): {node.note}" if node.kind == "layer" else _layer_line(node, reveal)
     if node.kind == "section" or node.kind == "group":
         title = TITLES.get(node.key) or GROUP_TITLES.get(node.key) or s(node.key)
         return title + (f"  ({s(node.label)})" if node.label else "")
@@ -195,9 +195,10 @@ def _group_counts(node: Node) -> str:
     return f"  {' '.join(parts)}" if parts else ""
 
 
-def _layer_line(node: LayerNode) -> str:
+def _layer_line(node: LayerNode, reveal: bool = False) -> str:
     p = node.pages
-    head = f"[{node.key}] {text.safe(node.label)}" if node.kind == "process" else f"{node.key} {text.safe(node.label)}"
+    head = (f"[{node.key}] {text.safe(node.shown_label(reveal))}" if node.kind == "process"
+            else f"{node.key} {text.safe(node.label)}")
     return (f"{head}: wrote {p.written:,} ({p.new:,} new, {p.rewritten:,} rewritten), "
             f"{p.from_parent:,} from parent, provides {p.provides:,}")
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from ...model.masking import MASK
+from ...model.masking import MASK, mask_text
 
 SCHEMA_VERSION = 1
 # sections that describe each side rather than a difference (a dump chain's layers): they
@@ -37,6 +37,9 @@ class Status(str, Enum):
         return self.value
 
 
+# node kinds whose label is free text from the checkpoint that may hold a secret
+FREE_TEXT_LABELS = ("process",)
+
 _MARKERS = {Status.ADDED: "+", Status.REMOVED: "-", Status.MODIFIED: "~", Status.UNCHANGED: " "}
 
 
@@ -58,18 +61,33 @@ VALUE, COUNT, SIZE, TIME, SET, HEX, LIMIT, MICROS = "value", "count", "size", "t
 class Change:
     """One value that differs: ``a`` in A, ``b`` in B (None where it has none). ``fmt`` says
     what the value is: a count or size (shown with its delta), a time, a set (shown as the
-    members added and removed), a hex number, an rlimit (cur, max), or any other value."""
+    members added and removed), a hex number, an rlimit (cur, max), or any other value.
+    ``secret``: the whole value is masked unless revealed (an environment variable whose name
+    or value looks secret); ``free_text``: secrets found inside it are (a command line)."""
 
     field: str
     a: Any
     b: Any
-    secret: bool = False  # a secret-looking value (an environment variable): masked unless revealed
+    secret: bool = False
     fmt: str = VALUE
+    free_text: bool = False
 
     def shown(self, reveal: bool = False) -> tuple[Any, Any]:
-        if self.secret and not reveal:
+        if reveal:
+            return self.a, self.b
+        if self.secret:
             return (None if self.a is None else MASK), (None if self.b is None else MASK)
+        if self.free_text:
+            return _masked_text(self.a), _masked_text(self.b)
         return self.a, self.b
+
+
+def _masked_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [mask_text(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 @dataclass
@@ -87,10 +105,11 @@ class Node:
     children: list[Node] = field(default_factory=list)
     unlisted: int = 0  # unchanged children counted but not kept (a diff made without them)
 
-    def change(self, name: str, a: Any, b: Any, *, secret: bool = False, fmt: str = VALUE) -> None:
+    def change(self, name: str, a: Any, b: Any, *, secret: bool = False, fmt: str = VALUE,
+               free_text: bool = False) -> None:
         """Record ``name`` when ``a`` and ``b`` differ (and the node as modified)."""
         if a != b:
-            self.changes.append(Change(name, a, b, secret, fmt))
+            self.changes.append(Change(name, a, b, secret, fmt, free_text))
             if self.status is Status.UNCHANGED:
                 self.status = Status.MODIFIED
 
@@ -126,9 +145,13 @@ class Node:
         """Kind-specific members of this node's JSON object (see the subclasses)."""
         return {}
 
+    def shown_label(self, reveal: bool = False) -> str:
+        """The label, secrets in it masked unless revealed (a process's command line)."""
+        return self.label if reveal or self.kind not in FREE_TEXT_LABELS else mask_text(self.label)
+
     def to_json(self, reveal: bool = False, unchanged: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "key": self.key, "status": self.status.value,
-                               "label": self.label, "note": self.note}
+                               "label": self.shown_label(reveal), "note": self.note}
         changes = []
         for c in self.changes:
             a, b = c.shown(reveal)
