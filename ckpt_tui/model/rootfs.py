@@ -48,8 +48,8 @@ def read_rootfs_file(ck: Checkpoint, path: str, limit: int | None = 16 << 20) ->
     raise CkptError(f"{path} is not in rootfs-diff.tar")
 
 
-def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str]:
-    """The SHA-256 (hex) of each regular file of rootfs-diff.tar whose path (relative, as in
+def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, bytes], str]:
+    """The SHA-256 of each regular file of rootfs-diff.tar whose path (relative, as in
     ``RootfsEntry.path``) is in ``paths``: read where the model noted each file's data
     (an uncompressed tar), else in one pass over the tar (the data of other entries is
     skipped). Returns (digests, "" or what stopped the reading)."""
@@ -57,7 +57,7 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str
 
     from ..archive import TarError, iter_tar
 
-    out: dict[str, str] = {}
+    out: dict[str, bytes] = {}
     if not paths or not ck.source.has("rootfs-diff.tar"):
         return out, ""
     placed = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.path in paths and e.data_offset >= 0}
@@ -82,34 +82,39 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, str], str
                 if name in paths:  # a path stored twice: the last copy is what restore extracts
                     digest = hashlib.sha256()
                     reader.copy_data(entry, digest.update)
-                    out[name] = digest.hexdigest()
+                    out[name] = digest.digest()
     except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
         return out, f"rootfs-diff.tar could not be read to the end ({exc})"
     return out, ""
 
 
-def _digests_in_place(ck: Checkpoint, placed: dict[str, RootfsEntry]) -> dict[str, str]:
+def _digests_in_place(ck: Checkpoint, placed: dict[str, RootfsEntry]) -> dict[str, bytes]:
     """Digests of files whose data offsets the model noted: hashed straight from a mapping
     of the tar where the source has it in a file, else read at each offset."""
     import hashlib
     import mmap
 
-    out: dict[str, str] = {}
+    out: dict[str, bytes] = {}
     where = ck.source.file_range("rootfs-diff.tar")
     if where is not None:
         path, base, size = where
         with open(path, "rb") as f:
             if size == 0:
-                return {p: hashlib.sha256().hexdigest() for p in placed}
+                return {p: hashlib.sha256().digest() for p in placed}
             start = base - base % mmap.ALLOCATIONGRANULARITY
             with mmap.mmap(f.fileno(), base - start + size, access=mmap.ACCESS_READ, offset=start) as mm:
                 view = memoryview(mm)
+                dropped = 0  # what was read is dropped from the resident set every 16 MiB
                 try:
-                    for p, e in placed.items():
+                    for p, e in sorted(placed.items(), key=lambda kv: kv[1].data_offset):
                         lo = base - start + e.data_offset
                         if e.data_offset + e.size > size:
                             raise EOFError(f"{p} is cut short")
-                        out[p] = hashlib.sha256(view[lo : lo + e.size]).hexdigest()
+                        out[p] = hashlib.sha256(view[lo : lo + e.size]).digest()
+                        if lo - dropped >= 16 << 20:
+                            upto = lo // mmap.PAGESIZE * mmap.PAGESIZE
+                            mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
+                            dropped = upto
                 finally:
                     view.release()
         return out
@@ -119,5 +124,5 @@ def _digests_in_place(ck: Checkpoint, placed: dict[str, RootfsEntry]) -> dict[st
             data = fh.read(e.size)
             if len(data) < e.size:
                 raise EOFError(f"{p} is cut short")
-            out[p] = hashlib.sha256(data).hexdigest()
+            out[p] = hashlib.sha256(data).digest()
     return out

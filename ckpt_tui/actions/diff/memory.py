@@ -25,6 +25,7 @@ from ...text import size
 from .result import HEX, MAP_LIMIT, SIZE, MemoryNode, PageSpan, Status, VmaNode
 
 WINDOW = 64 * PAGE_SIZE  # bytes compared at once (then page by page where they differ)
+CHUNK = 4 << 20  # bytes mapped, compared and released at a time
 
 CHANGED, SAME, ONLY_A, ONLY_B = "changed", "same", "only_a", "only_b"
 
@@ -231,21 +232,27 @@ def _paired(sa: Iterator[tuple[int, int, PagesData | None, int]], sb: Iterator[t
 
 
 def _compare(addr: int, length: int, pa: PagesData, oa: int, pb: PagesData, ob: int, emit) -> None:
-    pa.prefetch(oa, oa + length)
-    pb.prefetch(ob, ob + length)
+    """Compare ``length`` bytes of both dumps, a chunk at a time: mapped in one call, compared
+    a window at a time (page by page where a window differs), then dropped from the resident
+    set, so a span of any size keeps at most one chunk of each side resident."""
     done = 0
     while done < length:
-        n = min(WINDOW, length - done)
-        xa = bytes(pa.buf[oa + done : oa + done + n])
-        xb = bytes(pb.buf[ob + done : ob + done + n])
-        if xa == xb:
-            emit(addr + done, n, SAME)
-        else:
-            for p in range(0, n, PAGE_SIZE):
-                emit(addr + done + p, PAGE_SIZE, SAME if xa[p : p + PAGE_SIZE] == xb[p : p + PAGE_SIZE] else CHANGED)
-        pa.release(oa + done, oa + done + n)
-        pb.release(ob + done, ob + done + n)
-        done += n
+        chunk = min(CHUNK, length - done)
+        pa.prefetch(oa + done, oa + done + chunk)
+        pb.prefetch(ob + done, ob + done + chunk)
+        end = done + chunk
+        while done < end:
+            n = min(WINDOW, end - done)
+            xa = bytes(pa.buf[oa + done : oa + done + n])
+            xb = bytes(pb.buf[ob + done : ob + done + n])
+            if xa == xb:
+                emit(addr + done, n, SAME)
+            else:
+                for p in range(0, n, PAGE_SIZE):
+                    emit(addr + done + p, PAGE_SIZE, SAME if xa[p : p + PAGE_SIZE] == xb[p : p + PAGE_SIZE] else CHANGED)
+            done += n
+        pa.release(oa + end - chunk, oa + end)
+        pb.release(ob + end - chunk, ob + end)
 
 
 def _account(node: VmaNode, start: int, pages: int, state: str) -> None:

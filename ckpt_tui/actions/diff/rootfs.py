@@ -20,11 +20,13 @@ DELETED = "deleted"
 
 
 def _state(ck: Checkpoint) -> dict[str, RootfsEntry | str]:
+    """Each path (relative, as the model keeps it: no new string per entry) -> its entry, or
+    DELETED."""
     out: dict[str, RootfsEntry | str] = {}
     for path in ck.rootfs.deleted:
-        out["/" + path.strip("/")] = DELETED
+        out[path.strip("/")] = DELETED
     for e in ck.rootfs.entries:
-        key = "/" + e.path.strip("/")
+        key = e.path if not e.path.startswith("/") else e.path.strip("/")
         out[key] = DELETED if e.status == "deleted" and e.type != "opaque" else e
     return out
 
@@ -46,7 +48,7 @@ def _label(e: RootfsEntry | str | None) -> str:
 def files_section(ck_a: Checkpoint, ck_b: Checkpoint, *, keep_unchanged: bool, problems: list[str]) -> Node:
     section = Node("section", "files")
     sa, sb = _state(ck_a), _state(ck_b)
-    same_size = {p[1:] for p, e in sb.items()
+    same_size = {p for p, e in sb.items()
                  if isinstance(e, RootfsEntry) and e.type == "file" and e.size > 0
                  and isinstance(sa.get(p), RootfsEntry) and sa[p].type == "file" and sa[p].size == e.size}  # type: ignore[union-attr]
     digests = []
@@ -58,10 +60,11 @@ def files_section(ck_a: Checkpoint, ck_b: Checkpoint, *, keep_unchanged: bool, p
     da, db = digests
     for path in sorted(set(sa) | set(sb)):
         a, b = sa.get(path), sb.get(path)
-        if not keep_unchanged and _same(a, b, da.get(path[1:]), db.get(path[1:])):
+        ha, hb = da.get(path), db.get(path)
+        if not keep_unchanged and _same(a, b, ha, hb):
             section.unlisted += 1  # the common case, decided without building a node
             continue
-        node = _file_node(path, a, b, da.get(path[1:]), db.get(path[1:]))
+        node = _file_node("/" + path, a, b, ha, hb)
         if node.status is Status.UNCHANGED and not keep_unchanged:
             section.unlisted += 1
             continue
@@ -69,8 +72,8 @@ def files_section(ck_a: Checkpoint, ck_b: Checkpoint, *, keep_unchanged: bool, p
     return section
 
 
-def _same(a: RootfsEntry | str | None, b: RootfsEntry | str | None, digest_a: str | None,
-          digest_b: str | None) -> bool:
+def _same(a: RootfsEntry | str | None, b: RootfsEntry | str | None, digest_a: bytes | None,
+          digest_b: bytes | None) -> bool:
     if isinstance(a, RootfsEntry) and isinstance(b, RootfsEntry):
         return (a.type, a.size, a.mode & 0o7777, a.uid, a.gid, a.linkname, digest_a) == \
             (b.type, b.size, b.mode & 0o7777, b.uid, b.gid, b.linkname, digest_b)
@@ -78,7 +81,7 @@ def _same(a: RootfsEntry | str | None, b: RootfsEntry | str | None, digest_a: st
 
 
 def _file_node(path: str, a: RootfsEntry | str | None, b: RootfsEntry | str | None,
-               digest_a: str | None, digest_b: str | None) -> Node:
+               digest_a: bytes | None, digest_b: bytes | None) -> Node:
     node = Node("file", path, label=_label(b if b is not None and b != DELETED else a))
     a_has = isinstance(a, RootfsEntry)
     b_has = isinstance(b, RootfsEntry)
@@ -90,7 +93,7 @@ def _file_node(path: str, a: RootfsEntry | str | None, b: RootfsEntry | str | No
         node.change("owner", f"{a.uid}:{a.gid}", f"{b.uid}:{b.gid}")
         node.change("link target", a.linkname, b.linkname)
         if digest_a is not None and digest_b is not None:
-            node.change("content (sha256)", digest_a, digest_b)
+            node.change("content (sha256)", digest_a.hex(), digest_b.hex())
             if digest_a != digest_b and not node.note:
                 node.note = "content changed"
         return node
