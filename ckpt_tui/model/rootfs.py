@@ -1,16 +1,17 @@
-"""Reading single files out of rootfs-diff.tar without extracting it."""
+"""Reading files out of rootfs-diff.tar without extracting it: one file, the digests of many,
+or the bytes of each at the offsets the model noted (:class:`RootfsData`)."""
 
 from __future__ import annotations
 
 import gzip
 import tarfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CkptError
-from .types import RootfsEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint
+    from .types import RootfsEntry
 
 
 def read_rootfs_file(ck: Checkpoint, path: str, limit: int | None = 16 << 20) -> bytes:
@@ -51,7 +52,7 @@ def read_rootfs_file(ck: Checkpoint, path: str, limit: int | None = 16 << 20) ->
 def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, bytes], str]:
     """The SHA-256 of each regular file of rootfs-diff.tar whose path (relative, as in
     ``RootfsEntry.path``) is in ``paths``: read where the model noted each file's data
-    (an uncompressed tar), else in one pass over the tar (the data of other entries is
+    (:class:`RootfsData`), else in one pass over the tar (the data of other entries is
     skipped). Returns (digests, "" or what stopped the reading)."""
     import hashlib
 
@@ -60,11 +61,14 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, bytes], s
     out: dict[str, bytes] = {}
     if not paths or not ck.source.has("rootfs-diff.tar"):
         return out, ""
-    placed = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.path in paths and e.data_offset >= 0}
     try:
-        if len(placed) == len(paths):
-            # a path stored twice: the last copy (what restore extracts) is the one kept here
-            return _digests_in_place(ck, placed), ""
+        with RootfsData(ck) as data:
+            if all(data.has(p) for p in paths):
+                for i, (p, e) in enumerate((p, e) for p, e in data.entries.items() if p in paths):
+                    out[p] = hashlib.sha256(data.data(e)).digest()
+                    if i % 4096 == 4095:
+                        data.drop()
+                return out, ""
         with ck.source.open("rootfs-diff.tar") as fh:
             head = fh.read(2)
             fh.seek(0)
@@ -88,41 +92,80 @@ def rootfs_digests(ck: Checkpoint, paths: set[str]) -> tuple[dict[str, bytes], s
     return out, ""
 
 
-def _digests_in_place(ck: Checkpoint, placed: dict[str, RootfsEntry]) -> dict[str, bytes]:
-    """Digests of files whose data offsets the model noted: hashed straight from a mapping
-    of the tar where the source has it in a file, else read at each offset."""
-    import hashlib
-    import mmap
+class RootfsData:
+    """The bytes of the regular files of an uncompressed rootfs-diff.tar, at the offsets the
+    model noted while loading (``RootfsEntry.data_offset``): mapped when the source holds the
+    tar in a file, else read at each offset. A context manager; :meth:`drop` lets the pages
+    read so far leave the resident set (a pass over a 100,000-file tar stays small)."""
 
-    out: dict[str, bytes] = {}
-    where = ck.source.file_range("rootfs-diff.tar")
-    if where is not None:
-        path, base, size = where
-        with open(path, "rb") as f:
-            if size == 0:
-                return {p: hashlib.sha256().digest() for p in placed}
+    def __init__(self, ck: Checkpoint) -> None:
+        # a path stored twice: the last copy (what restore extracts) is the one kept
+        self.entries = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.data_offset >= 0}
+        self._mm: Any = None
+        self._view: memoryview | None = None
+        self._fh: Any = None
+        self._base = 0
+        self._size = 0
+        if not self.entries or not ck.source.has("rootfs-diff.tar"):
+            self.entries = {}
+            return
+        import mmap
+
+        where = ck.source.file_range("rootfs-diff.tar")
+        if where is not None and where[2] > 0:
+            path, base, size = where
             start = base - base % mmap.ALLOCATIONGRANULARITY
-            with mmap.mmap(f.fileno(), base - start + size, access=mmap.ACCESS_READ, offset=start) as mm:
-                view = memoryview(mm)
-                dropped = 0  # what was read is dropped from the resident set every 16 MiB
-                try:
-                    for p, e in sorted(placed.items(), key=lambda kv: kv[1].data_offset):
-                        lo = base - start + e.data_offset
-                        if e.data_offset + e.size > size:
-                            raise EOFError(f"{p} is cut short")
-                        out[p] = hashlib.sha256(view[lo : lo + e.size]).digest()
-                        if lo - dropped >= 16 << 20:
-                            upto = lo // mmap.PAGESIZE * mmap.PAGESIZE
-                            mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
-                            dropped = upto
-                finally:
-                    view.release()
-        return out
-    with ck.source.open("rootfs-diff.tar") as fh:
-        for p, e in placed.items():
-            fh.seek(e.data_offset)
-            data = fh.read(e.size)
-            if len(data) < e.size:
-                raise EOFError(f"{p} is cut short")
-            out[p] = hashlib.sha256(data).digest()
-    return out
+            with open(path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), base - start + size, access=mmap.ACCESS_READ, offset=start)
+            self._view = memoryview(self._mm)
+            self._base, self._size = base - start, size
+        else:
+            self._fh = ck.source.open("rootfs-diff.tar")
+
+    def has(self, path: str) -> bool:
+        return path in self.entries
+
+    def get(self, path: str) -> bytes | None:
+        """The file's bytes; None when its offset is not known (see :meth:`data`)."""
+        e = self.entries.get(path)
+        return None if e is None else self.data(e)
+
+    def data(self, e: RootfsEntry) -> bytes:
+        """The bytes of entry ``e`` (one of :attr:`entries`, which are in the tar's order).
+        EOFError when the tar ends before the file does."""
+        if self._view is not None:
+            if e.data_offset + e.size > self._size:
+                raise EOFError(f"{e.path} is cut short")
+            lo = self._base + e.data_offset
+            return bytes(self._view[lo : lo + e.size])
+        self._fh.seek(e.data_offset)
+        data = self._fh.read(e.size)
+        if len(data) < e.size:
+            raise EOFError(f"{e.path} is cut short")
+        return data
+
+    def drop(self) -> None:
+        if self._mm is not None:
+            import mmap
+
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED)
+            except (OSError, AttributeError):
+                pass
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> RootfsData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
