@@ -226,9 +226,12 @@ class DiffScreen(Screen):
         if proc is None or a is None or b is None:
             self.notify("put the cursor on a process's memory or one of its VMAs", severity="warning")
             return
-        pid = proc.pid_b if proc.pid_b is not None else proc.pid_a
-        other = proc.pid_a if proc.pid_b is not None else proc.pid_b
-        ck, cmp = (b, a) if proc.pid_b is not None else (a, b)
+        if proc.pid_b is not None:  # B's memory, A's differences marked
+            ck, pid, cmp, other = b, proc.pid_b, a, proc.pid_a
+        elif proc.pid_a is not None:  # a process only in A
+            ck, pid, cmp, other = a, proc.pid_a, b, None
+        else:
+            return
         try:
             self.app.push_screen(DiffHexScreen(ck, pid, cmp, other, address=vma.start if vma else None))
         except CkptError as exc:

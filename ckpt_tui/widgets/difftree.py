@@ -43,10 +43,10 @@ class DiffTree(Tree[Any]):
 
     BINDING_GROUP_TITLE = "Diff"
     BINDINGS = [
-        Binding("a", "toggle('added')", "Added", id="diff.added"),
-        Binding("r", "toggle('removed')", "Removed", id="diff.removed"),
-        Binding("m", "toggle('modified')", "Modified", id="diff.modified"),
-        Binding("u", "toggle('unchanged')", "Unchanged", id="diff.unchanged"),
+        Binding("a", "toggle_status('added')", "Added", id="diff.added"),
+        Binding("r", "toggle_status('removed')", "Removed", id="diff.removed"),
+        Binding("m", "toggle_status('modified')", "Modified", id="diff.modified"),
+        Binding("u", "toggle_status('unchanged')", "Unchanged", id="diff.unchanged"),
     ]
 
     class Toggled(Message):
@@ -115,7 +115,7 @@ class DiffTree(Tree[Any]):
             event.stop()
 
     # -- toggles -------------------------------------------------------------
-    def action_toggle(self, status: str) -> None:
+    def action_toggle_status(self, status: str) -> None:
         st = Status(status)
         if st in self.flt.shown:
             self.flt.shown.discard(st)
