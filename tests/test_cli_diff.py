@@ -132,3 +132,13 @@ def test_diff_does_not_load_textual():
 def test_main_in_process(capsys):
     assert main(["diff", A, A, "--only", "sizes"]) == 0
     assert "Sizes  unchanged (4)" in capsys.readouterr().out
+
+
+def test_two_paths_open_the_inspector_on_the_diff(monkeypatch):
+    import ckpt_tui.app
+
+    calls = []
+    monkeypatch.setattr(ckpt_tui.app, "run_app", lambda path, **kw: calls.append((path, kw)) or 0)
+    assert main([A, B, "--readonly"]) == 0
+    assert calls == [(A, {"log_files": (), "readonly": True, "max_size": None, "compare": B})]
+    assert main([A, "/nonexistent/b.tar"]) == 2 and len(calls) == 1

@@ -3,6 +3,8 @@ toggles, a VMA's changed-pages map, and the hex view marking the bytes that diff
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.app import App
 
@@ -186,3 +188,81 @@ async def test_secrets_masked_until_S(tmp_path):
                 node.expand()
         await pilot.pause()
         assert env_rows() == ["~ DB_PASSWORD: hunter2 -> hunter3"]
+
+
+# -- in the inspector: `ckpt-tui A B` and `D` -----------------------------------------
+
+
+async def _loaded(app, pilot):
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.checkpoint is not None and not app.loading:
+            break
+
+
+@pytest.mark.asyncio
+async def test_app_opened_on_two_checkpoints_shows_the_diff():
+    from ckpt_tui.app import CkptApp
+
+    app = CkptApp(str(A), compare=str(B))
+    async with app.run_test(size=(140, 50)) as pilot:
+        await _loaded(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        await _loaded(app, pilot)
+        assert screen.result is not None and not screen.result.same
+        assert screen.checkpoints[0] is app.checkpoint  # A is the open one, left open
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.checkpoint is not None and app.checkpoint.processes  # still browsable
+
+
+@pytest.mark.asyncio
+async def test_D_asks_for_a_path():
+    from ckpt_tui.app import CkptApp
+    from ckpt_tui.screens.dialogs import PromptScreen
+
+    app = CkptApp(str(A))
+    async with app.run_test(size=(140, 50)) as pilot:
+        await _loaded(app, pilot)
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        for ch in str(B):
+            await pilot.press(ch if ch != "/" else "slash")
+        await pilot.press("enter")
+        await _loaded(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen) and screen.result is not None
+        assert screen.result.b.path == str(B)
+
+
+@pytest.mark.asyncio
+async def test_D_picks_from_the_list(tmp_path):
+    """Opened on a directory of checkpoints: D lists the others."""
+    import shutil
+
+    from ckpt_tui.app import CkptApp
+    from ckpt_tui.screens.picker import PickerScreen, RepickScreen
+    from ckpt_tui.widgets.table import FilterTable
+
+    shutil.copy(A, tmp_path / "a1.tar.zst")
+    shutil.copy(B, tmp_path / "a2.tar.zst")
+    app = CkptApp(str(tmp_path))
+    async with app.run_test(size=(140, 50)) as pilot:
+        await _loaded(app, pilot)
+        assert isinstance(app.screen, PickerScreen)
+        app.screen.query_one(FilterTable).focus()
+        await pilot.press("enter")  # whichever is first; D then lists the other
+        await _loaded(app, pilot)
+        assert app.checkpoint is not None
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, RepickScreen)
+        await pilot.press("enter")  # the only other one
+        await _loaded(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen) and screen.result is not None
+        names = {Path(screen.result.a.path).name, Path(screen.result.b.path).name}
+        assert names == {"a1.tar.zst", "a2.tar.zst"}

@@ -29,14 +29,15 @@ UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui 
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
 
 USAGE = """\
-ckpt-tui [PATH] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
+ckpt-tui [PATH [PATH2]] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
        ckpt-tui COMMAND [options]   (ckpt-tui COMMAND --help for each)"""
 
 DESCRIPTION = """\
 Inspect container checkpoints (Podman, CRI-O, containerd; CRIU images).
 
 ckpt-tui [PATH] opens the interactive inspector on PATH (an archive, a directory, an OCI image,
-or a directory of checkpoints); without PATH, its bundled demo checkpoint. The commands work
+or a directory of checkpoints); without PATH, its bundled demo checkpoint; ckpt-tui PATH PATH2
+opens PATH and shows how PATH2 differs from it (as ckpt-tui diff does). The commands work
 without the UI. Every PATH may also be docker://HOST[:PORT]/REPO[:TAG|@DIGEST], a checkpoint
 image in a registry (docker://HOST/REPO alone: the inspector lists its checkpoint tags)."""
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
     ui.add_argument("path", nargs="?", help="archive, directory, OCI image, or a directory of checkpoints")
+    ui.add_argument("other", nargs="?", metavar="PATH2", help="a second checkpoint: show how it differs from PATH")
     _add_ui_options(ui)
     add_source_options(ui)
     ui.set_defaults(func=cmd_ui)
@@ -102,12 +104,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from ..archive.registry import is_remote
 
-    if args.path is not None and not is_remote(args.path) and not Path(args.path).exists():
-        raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
+    for path in (args.path, getattr(args, "other", None)):
+        if path is not None and not is_remote(path) and not Path(path).exists():
+            raise CkptError(f"no such file or directory: {path} (commands: {', '.join(SUBCOMMANDS)})")
     from ..app import run_app
 
     return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size,
-                   masked=args.masked)
+                   masked=args.masked, compare=getattr(args, "other", None))
 
 
 def _first_word(argv: list[str]) -> str | None:

@@ -58,8 +58,9 @@ class DiffScreen(Screen):
     DiffScreen #diff-title, DiffScreen #diff-toggles { padding: 0 1; }
     """
 
-    def __init__(self, a: Any, b: Any, *, limits: Any = None) -> None:
+    def __init__(self, a: Any, b: Any, *, limits: Any = None, masked: bool = False) -> None:
         super().__init__()
+        self.masked = masked  # secrets stay masked: S does not show them (ckpt-tui serve)
         self.inputs = (a, b)
         self.limits = limits
         self.checkpoints: list[Any] = [None, None]
@@ -104,7 +105,7 @@ class DiffScreen(Screen):
             for side, item in zip("AB", self.inputs, strict=True):
                 if not hasattr(item, "processes"):
                     say(f"opening {side}: {item}…")
-                cks.append(item if hasattr(item, "processes") else load_checkpoint(Path(item), limits=self.limits))
+                cks.append(item if hasattr(item, "processes") else load_checkpoint(item, limits=self.limits))
                 if worker.is_cancelled:
                     raise CkptError("cancelled")
             self.checkpoints = cks
@@ -202,6 +203,9 @@ class DiffScreen(Screen):
             areas.highlighted = index
 
     def action_secrets(self) -> None:
+        if self.masked:
+            self.notify("Secrets stay masked here (--masked).", severity="warning", timeout=3)
+            return
         self.reveal = not self.reveal
         self._show(self.area)
         self.notify("secrets shown" if self.reveal else "secrets masked", timeout=2)
