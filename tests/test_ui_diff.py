@@ -59,7 +59,7 @@ async def test_areas_and_processes():
         screen = await ready(pilot)
         areas = screen.query_one("#diff-areas")
         names = [str(areas.get_option_at_index(i).prompt).split("  ")[0] for i in range(areas.option_count)]
-        assert names[:5] == ["Overview", "Processes", "Files", "Network", "Mounts"]
+        assert names[:6] == ["Overview", "Processes", "Memory", "Files", "Network", "Mounts"]
         await pilot.press("2")
         await pilot.pause()
         tree = screen.query_one(DiffTree)
@@ -81,11 +81,25 @@ async def test_files_area():
     app = Harness(A, B)
     async with app.run_test(size=(140, 50)) as pilot:
         screen = await ready(pilot)
-        await pilot.press("3")
+        await pilot.press("4")
         await pilot.pause()
         shown = rows(screen.query_one(DiffTree))
         assert "~ /data/modify-me.txt  file, 6 B, 0644" in shown
         assert "- /var/www/index.html  (deleted: a whiteout or deleted.files)" in shown
+
+
+@pytest.mark.asyncio
+async def test_memory_pane_lists_only_memory():
+    app = Harness(A, B)
+    async with app.run_test(size=(140, 50)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        shown = rows(screen.query_one(DiffTree))
+        assert any(r.startswith("~ [1] sh -c") for r in shown)
+        assert any(r.startswith("~ Memory: dumped 76.0 KiB -> 3.9 MiB") for r in shown)
+        assert any("[heap]; pages 4 changed, 15 only in B" in r for r in shown)
+        assert not any("Open files" in r for r in shown)  # pid 1's fd change is the Processes pane's
 
 
 @pytest.mark.asyncio

@@ -26,7 +26,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from ..actions.diff import INFORMATIONAL, CheckpointDiff, DiffOptions, Node, Status, diff_checkpoints
-from ..actions.diff.render import TITLES, pages_text, section_title
+from ..actions.diff.render import TITLES, pages_text
 from ..actions.diff.result import MemoryNode, ProcessNode, VmaNode
 from ..errors import CkptError
 from ..widgets.difftree import DiffTree
@@ -34,9 +34,27 @@ from ..widgets.hexview import HexView, MemorySource
 from ..widgets.pagemap import page_map_text
 
 # the areas in the order of the inspector's panes: (section key, title)
-PANES = (("metadata", "Overview"), ("processes", "Processes"), ("files", "Files"), ("network", "Network"),
-         ("mounts", "Mounts"), ("annotations", "Annotations"), ("stats", "Logs & stats"), ("sizes", "Sizes"),
-         ("layers", "Layers"), ("containers", "Containers"))
+PANES = (("metadata", "Overview"), ("processes", "Processes"), ("memory", "Memory"), ("files", "Files"),
+         ("network", "Network"), ("mounts", "Mounts"), ("annotations", "Annotations"), ("stats", "Logs & stats"),
+         ("sizes", "Sizes"), ("layers", "Layers"), ("containers", "Containers"))
+
+
+def memory_section(processes: Node | None) -> Node | None:
+    """The Memory pane: each process of the processes area with only its memory (its VMAs
+    and their page maps) below it."""
+    if processes is None:
+        return None
+    out = Node("section", "memory")
+    for proc in processes.children:
+        mem = [c for c in proc.children if isinstance(c, MemoryNode)]
+        if not mem:
+            continue
+        view = ProcessNode(proc.kind, proc.key, label=proc.label, note=proc.note, children=mem,
+                           pid_a=getattr(proc, "pid_a", None), pid_b=getattr(proc, "pid_b", None),
+                           matched_by=getattr(proc, "matched_by", ""))
+        view.status = proc.status if proc.status is not Status.MODIFIED else mem[0].status
+        out.children.append(view)
+    return out.settle()
 
 
 class DiffScreen(Screen):
@@ -51,7 +69,7 @@ class DiffScreen(Screen):
     ]
     DEFAULT_CSS = """
     DiffScreen #diff-body { height: 1fr; }
-    DiffScreen #diff-areas { width: 34; }
+    DiffScreen #diff-areas { width: 24; }
     DiffScreen #diff-right { width: 1fr; }
     DiffScreen DiffTree { height: 1fr; }
     DiffScreen #diff-detail { height: auto; max-height: 14; padding: 0 1; border-top: solid $primary-darken-2; }
@@ -69,6 +87,7 @@ class DiffScreen(Screen):
         self.error = ""
         self.reveal = False
         self.area = "metadata"
+        self.sections: dict[str, Node] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,8 +156,10 @@ class DiffScreen(Screen):
         self.query_one("#diff-title", Static).update(title)
         areas = self.query_one("#diff-areas", OptionList)
         areas.clear_options()
+        self.sections = {s.key: s for s in result.sections}
+        self.sections["memory"] = memory_section(result.section("processes"))  # type: ignore[assignment]
         for key, name in PANES:
-            section = result.section(key)
+            section = self.sections.get(key)
             if section is None or (key in INFORMATIONAL and not section.children):
                 continue
             areas.add_option(Option(self._area_label(name, section), id=key))
@@ -148,16 +169,21 @@ class DiffScreen(Screen):
 
     @staticmethod
     def _area_label(name: str, section: Node) -> Text:
-        style = {Status.UNCHANGED: "dim", Status.MODIFIED: "yellow"}.get(section.status, "")
-        words = section_title(section).split("  ", 1)
-        return Text(f"{name}  {words[1] if len(words) > 1 else ''}".strip(), style=style)
+        """``Processes  +2 -1 ~1`` (only the counts that are not 0), ``Mounts  =`` when unchanged."""
+        if section.key in INFORMATIONAL:
+            return Text(name)
+        c = section.counts()
+        parts = [f"{m}{c[st.value]}" for st, m in ((Status.ADDED, "+"), (Status.REMOVED, "-"), (Status.MODIFIED, "~"))
+                 if c[st.value]]
+        style = "dim" if section.status is Status.UNCHANGED else "yellow"
+        return Text(f"{name}  {' '.join(parts) or '='}", style=style)
 
     # -- showing -----------------------------------------------------------------
     def _show(self, area: str) -> None:
         if self.result is None:
             return
         self.area = area
-        section = self.result.section(area)
+        section = self.sections.get(area)
         tree = self.query_one(DiffTree)
         tree.show(section, reveal=self.reveal, everything=area in INFORMATIONAL)
         self._toggles()
@@ -237,7 +263,10 @@ class DiffScreen(Screen):
         else:
             return
         try:
-            self.app.push_screen(DiffHexScreen(ck, pid, cmp, other, address=vma.start if vma else None))
+            start = vma.start if vma else None
+            if vma is not None:  # the first page that changed, if one did
+                start = next((span.start for span in vma.page_map if span.state == "changed"), start)
+            self.app.push_screen(DiffHexScreen(ck, pid, cmp, other, address=start))
         except CkptError as exc:
             self.notify(str(exc), severity="error")
 
@@ -274,8 +303,8 @@ class DiffHexScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text("underlined: a byte that differs in the other dump; ~N: bytes that differ in the row; "
-                          "'only in this dump': the other has no such page", style="dim"), id="hexdiff-legend")
+        yield Static(Text("underlined: differs in the other dump · ~N: N bytes of the row differ · "
+                          "'only in this dump': no such page there", style="dim"), id="hexdiff-legend")
         yield HexView(self.source, compare=self.compare_source, id="hexdiff-view")
         yield Footer()
 
@@ -283,7 +312,16 @@ class DiffHexScreen(Screen):
         view = self.query_one(HexView)
         view.focus()
         if self.address is not None:
-            self.call_after_refresh(view.goto, self.address)
+            self.call_after_refresh(view.goto, self.first_change(view, self.address))
+
+    @staticmethod
+    def first_change(view: HexView, address: int) -> int:
+        """The first row at or after ``address`` (within its page) with a byte that differs."""
+        base = address - address % 16
+        for addr in range(base, base + 4096, 16):
+            if view.changed_offsets(addr):
+                return addr
+        return address
 
     def action_close(self) -> None:
         self.app.pop_screen()
