@@ -80,7 +80,7 @@ class CkptApp(App[int]):
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
         Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
         Binding("L", "other_checkpoint", "Checkpoint list", id="app.other"),
-        Binding("D", "compare", "Diff with…", id="app.diff"),
+        Binding("D", "compare", "Diff with…", show=False, id="app.diff"),
     ]
 
     def __init__(
