@@ -100,9 +100,8 @@ def _add_ui_options(p: Options) -> None:
 def cmd_ui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..errors import CkptError
-
     from ..archive.registry import is_remote
+    from ..errors import CkptError
 
     for path in (args.path, getattr(args, "other", None)):
         if path is not None and not is_remote(path) and not Path(path).exists():

@@ -12,7 +12,6 @@ opens :class:`DiffHexScreen`.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
