@@ -306,3 +306,56 @@ def test_secret_in_a_command_line_is_masked(web, tmp_path):
     assert f"argv: [sleep, 1] -> [KEY={MASK}]" in text and "abcd" not in text
     assert "argv: [sleep, 1] -> [KEY=abcd]" in "\n".join(line.plain for line in lines(d, reveal=True))
     assert "abcd" not in json.dumps(d.to_json()) and "abcd" in json.dumps(d.to_json(reveal=True))
+
+
+def test_credentials_limits_seccomp_cwd_threads_network(tmp_path):
+    """memhog (pid 1 with threads 6, 7, 8): in B thread 8 is gone, pid 1 runs as uid 1000
+    without CAP_CHOWN, with another RLIMIT_NOFILE, seccomp strict, cwd moved, and the
+    container got another address."""
+    a = kit.derive("memhog-16m-threads.tar.zst", tmp_path / "a")
+    b = shutil.copytree(a, tmp_path / "b")
+    img = load_img(b, "pstree.img")
+    del img.entries[0].message.threads[-1]
+    save_img(b, "pstree.img", img)
+    core = load_img(b, "core-1.img")
+    tc = core.entries[0].message
+    tc.thread_core.creds.uid = 1000
+    tc.thread_core.creds.cap_eff[0] &= ~1  # CAP_CHOWN
+    tc.tc.rlimits.rlimits[7].cur = 4096  # RLIMIT_NOFILE
+    tc.thread_core.seccomp_mode = 1
+    save_img(b, "core-1.img", core)
+    files = [e.message for e in load_img(b, "files.img").entries]
+    other = next(f for f in files if f.HasField("reg") and f.reg.name not in ("/", ""))
+    fs = load_img(b, "fs-1.img")
+    fs.entries[0].message.cwd_id = other.id  # another directory (any other file serves the test)
+    save_img(b, "fs-1.img", fs)
+    net = json.loads((b / "network.status").read_text())
+    net["podman"]["interfaces"]["eth0"]["subnets"][0]["ipnet"] = "10.88.0.99/16"
+    (b / "network.status").write_text(json.dumps(net))
+    d = run(a, b)
+    p1 = proc(d, 1)
+    assert {(c.field, c.a, c.b) for c in p1.changes} >= {("seccomp", "filter", "strict"), ("cwd", "/", other.reg.name)}
+    creds = group(p1, "credentials")
+    changes = {c.field: (c.a, c.b) for c in creds.changes}
+    assert changes["uid"] == (0, 1000)
+    eff = changes["effective capabilities"]
+    assert set(eff[0]) - set(eff[1]) == {"CAP_CHOWN"}
+    assert {c.field: (c.a, c.b) for c in group(p1, "limits").changes} == {"NOFILE": ((1024, 1024), (4096, 1024))}
+    threads = group(p1, "threads")
+    changed = [(t.key, t.status, [c.field for c in t.changes]) for t in threads.children if t.status is not Status.UNCHANGED]
+    assert changed == [("1", Status.MODIFIED, ["seccomp"]), ("8", Status.REMOVED, [])]  # the main thread's seccomp
+    assert [(c.field, c.a, c.b) for c in threads.changes] == [("count", 4, 3)]
+    text = "\n".join(line.plain for line in lines(d))
+    assert "effective capabilities: -CAP_CHOWN" in text and "NOFILE: 1,024/1,024 -> 4,096/1,024" in text
+    (iface,) = next(g for g in d.section("network").children if g.key == "interfaces").children
+    assert [(c.field, c.a, c.b) for c in iface.changes] == [("address", "10.88.0.25/16", "10.88.0.99/16")]
+
+
+def test_queued_bytes_of_a_connection(tmp_path):
+    a = kit.derive("tcp-server.tar.zst", tmp_path / "a")
+    b = shutil.copytree(a, tmp_path / "b")
+    stream = load_img(b, "tcp-stream-f97e.img")
+    stream.entries[0].message.inq_len = 5
+    save_img(b, "tcp-stream-f97e.img", stream)
+    (sock,) = group(proc(run(a, b), 7), "sockets").children
+    assert [(c.field, c.a, c.b) for c in sock.changes] == [("queued to read", 0, 5)]
