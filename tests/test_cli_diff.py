@@ -142,3 +142,22 @@ def test_two_paths_open_the_inspector_on_the_diff(monkeypatch):
     assert main([A, B, "--readonly"]) == 0
     assert calls == [(A, {"log_files": (), "readonly": True, "max_size": None, "compare": B})]
     assert main([A, "/nonexistent/b.tar"]) == 2 and len(calls) == 1
+
+
+def test_layers_of_a_chain(tmp_path):
+    """A pre-dump chain derived from a real dump (tests/diffkit.make_chain)."""
+    from . import diffkit as kit
+
+    chain = kit.derive("web-httpd.tar.zst", tmp_path / "chain")
+    kit.make_chain(chain, 10, rewrite=1)
+    r = cli("diff", str(chain), str(chain), "--only", "layers")
+    assert r.returncode == 0, r.stderr  # layers describe; they never differ
+    out = r.stdout
+    assert "Dump chain (layers)" in out and "A  (2 dumps)" in out
+    assert "~ [10] httpd -f -p 8080 -h /var/www: wrote 1 (0 new, 1 rewritten), 14 from parent, provides 1" in out
+    assert "+ pre-checkpoint (pre-dump 1 of 1)" in out
+    doc = json.loads(cli("diff", str(chain), str(chain), "--only", "layers", "--json").stdout)
+    (side,) = doc["sections"]["layers"]["children"]
+    final, pre = side["children"]
+    assert (final["dump"], pre["dump"]) == ("checkpoint", "pre-checkpoint")
+    assert pre["pages"]["provides"] == 14

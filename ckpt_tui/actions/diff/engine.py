@@ -134,7 +134,8 @@ def prune(node: Node) -> None:
 def layers_section(a: Checkpoint, b: Checkpoint, problems: list[str]) -> Node:
     """Each side's pre-dump chain (when it has one) as layers; describes, never differs."""
     section = Node("section", "layers")
-    for ck, name in ((a, "A"), (b, "B")):
+    same = a is b or (a.source_path == b.source_path and a.source_kind == b.source_kind)
+    for ck, name in ((a, "A"), (b, "B"))[: 1 if same else 2]:  # `diff X X --only layers`: X's chain once
         layers = layers_of(ck, problems, f"{name}: ")
         if layers is not None:
             layers.key = name

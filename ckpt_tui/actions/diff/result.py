@@ -339,6 +339,7 @@ class CheckpointDiff:
             "same": self.same,
             "areas": list(self.areas),
             "summary": self.summary(),
-            "sections": {s.key: s.to_json(reveal, unchanged) for s in self.sections},
+            # an informational section (a dump chain's layers) is whole, whatever ``unchanged`` says
+            "sections": {s.key: s.to_json(reveal, unchanged or s.key in INFORMATIONAL) for s in self.sections},
             "problems": list(self.problems),
         }
