@@ -39,6 +39,13 @@ async def ready(pilot):
     return screen
 
 
+async def area(pilot, screen, key: str) -> list[str]:
+    """The rows the diff tree shows after the area's number key."""
+    await pilot.press(key)
+    await pilot.pause()
+    return rows(screen.query_one(DiffTree))
+
+
 def rows(tree: DiffTree) -> list[str]:
     out = []
 
@@ -81,9 +88,7 @@ async def test_files_area():
     app = Harness(A, B)
     async with app.run_test(size=(140, 50)) as pilot:
         screen = await ready(pilot)
-        await pilot.press("4")
-        await pilot.pause()
-        shown = rows(screen.query_one(DiffTree))
+        shown = await area(pilot, screen, "4")
         assert "~ /data/modify-me.txt  file, 6 B, 0644" in shown
         assert "- /var/www/index.html  (deleted: a whiteout or deleted.files)" in shown
 
@@ -93,9 +98,7 @@ async def test_memory_pane_lists_only_memory():
     app = Harness(A, B)
     async with app.run_test(size=(140, 50)) as pilot:
         screen = await ready(pilot)
-        await pilot.press("3")
-        await pilot.pause()
-        shown = rows(screen.query_one(DiffTree))
+        shown = await area(pilot, screen, "3")
         assert any(r.startswith("~ [1] sh -c") for r in shown)
         assert any(r.startswith("~ Memory: dumped 76.0 KiB -> 3.9 MiB") for r in shown)
         assert any("[heap]; pages 4 changed, 15 only in B" in r for r in shown)
