@@ -129,10 +129,10 @@ SHOTS: list[tuple[str, str | None, dict, Step]] = [
      keys("7", "enter", "tab", "e")),
     ("15-problems", "broken-missing-pages.tar", {}, keys("8", "enter")),
     ("16-help", "web-httpd.tar.zst", {}, keys("question_mark")),
-    ("17-diff", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "2")),
-    ("18-diff-memory", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]")),
-    ("19-diff-hex", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]", after=("x",))),
-    ("20-diff-files", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "4")),
+    ("21-diff", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "2")),
+    ("22-diff-memory", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]")),
+    ("23-diff-hex", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]", after=("x",))),
+    ("24-diff-files", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "4")),
 ]
 
 

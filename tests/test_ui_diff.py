@@ -22,12 +22,13 @@ B = DATA / "turn2" / "diff-a2.tar.zst"
 class Harness(App):
     CSS_PATH = "../ckpt_tui/app.tcss"
 
-    def __init__(self, a, b):
+    def __init__(self, a, b, **kwargs):
         super().__init__()
         self.pair = (a, b)
+        self.kwargs = kwargs
 
     def on_mount(self):
-        self.push_screen(DiffScreen(*self.pair))
+        self.push_screen(DiffScreen(*self.pair, **self.kwargs))
 
 
 async def ready(pilot):
@@ -205,6 +206,12 @@ async def test_secrets_masked_until_S(tmp_path):
                 node.expand()
         await pilot.pause()
         assert env_rows() == ["~ DB_PASSWORD: hunter2 -> hunter3"]
+    masked = Harness(a, b, masked=True)  # ckpt-tui serve: S never shows them
+    async with masked.run_test(size=(140, 50)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("S")
+        await pilot.pause()
+        assert screen.reveal is False
 
 
 # -- in the inspector: `ckpt-tui A B` and `D` -----------------------------------------
