@@ -71,9 +71,13 @@ class Spec:
     files: int = 0
     random_ratio: float = 0.5
     seed: int = 1
+    changed: float = 0.0  # fraction of the grown MiB chunks given other content (a "later dump" to diff)
 
     def key(self) -> str:
-        blob = json.dumps({**asdict(self), "v": GEN_VERSION}, sort_keys=True).encode()
+        fields = asdict(self)
+        if not fields["changed"]:
+            del fields["changed"]  # the archives made before this field keep their names
+        blob = json.dumps({**fields, "v": GEN_VERSION}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     @property
@@ -93,8 +97,9 @@ class PagePool:
 
     POOL = 48 * MiB
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, changed: float = 0.0) -> None:
         self.seed = seed
+        self.changed = changed  # fraction of chunks drawn from elsewhere in the pool
         self._pool: bytes | None = None
 
     @property
@@ -135,14 +140,18 @@ def grown_pages(pool: PagePool, pid: int, npages: int, ratio: float) -> Iterator
     the start of every MiB, one SECRET and one UTF-16 WIDE needle near the end."""
     chunk = 256
     rng = random.Random(pid * 1000003 + 17)
+    other = random.Random(pid * 7 + 3)  # which chunks differ from the base dump (PagePool.changed)
     done = 0
     mib = 0
     while done < npages:
         n = min(chunk, npages - done)
+        index = pid * 65537 + mib
+        if pool.changed and other.random() < pool.changed:
+            index += 1_000_003
         if rng.random() < ratio:
-            data = bytearray(pool.random_pages(pid * 65537 + mib, n))
+            data = bytearray(pool.random_pages(index, n))
         else:
-            data = bytearray(pool.text_pages(pid * 65537 + mib, n))
+            data = bytearray(pool.text_pages(index, n))
         marker = b"CKPT-BENCH-%d-%06d-needle" % (pid, mib)
         data[: len(marker)] = marker
         if done + n >= npages:  # last chunk: the unique needles
@@ -310,9 +319,12 @@ def build_process(members: dict[str, bytes], src_pid: int, new_pid: int, grow: i
     ), present
 
 
-def rootfs_entries(n: int, seed: int) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
-    """``n`` root-FS diff entries: 1 dir per 1000 files, some symlinks and whiteouts."""
+def rootfs_entries(n: int, seed: int, changed: float = 0.0) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
+    """``n`` root-FS diff entries: 1 dir per 1000 files, some symlinks and whiteouts.
+    ``changed``: that fraction of the files gets other content (half of them the same
+    size), and a quarter as many are renamed (one removed, one added): a later dump."""
     rng = random.Random(seed)
+    other = random.Random(seed * 31 + 7)
     words = [b"alpha", b"beta", b"gamma", b"delta", b"config", b"cache", b"log", b"data"]
     made = 0
     d = 0
@@ -337,20 +349,24 @@ def rootfs_entries(n: int, seed: int) -> Iterator[tuple[tarfile.TarInfo, bytes |
             else:
                 body = b" ".join(rng.choice(words) for _ in range(rng.randrange(0, 80)))
                 ti.name += ".txt"
+                if changed and other.random() < changed:
+                    body = body.upper() if other.random() < 0.5 else body + b" later"
+                    if other.random() < 0.25:
+                        ti.name = ti.name[:-4] + "-renamed.txt"
                 ti.size, ti.mode = len(body), 0o644
                 yield ti, body
             made += 1
         d += 1
 
 
-def _grown_rootfs(original: bytes, n: int, seed: int, tmp: Path) -> Path:
+def _grown_rootfs(original: bytes, n: int, seed: int, tmp: Path, changed: float = 0.0) -> Path:
     out = tmp / "rootfs-diff.tar"
     with out.open("wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.GNU_FORMAT) as tar:
         if original:
             with tarfile.open(fileobj=io.BytesIO(original)) as old:
                 for ti in old:
                     tar.addfile(ti, old.extractfile(ti) if ti.isreg() else None)
-        for ti, body in rootfs_entries(n, seed):
+        for ti, body in rootfs_entries(n, seed, changed):
             tar.addfile(ti, io.BytesIO(body) if body is not None else None)
     return out
 
@@ -381,7 +397,7 @@ def generate(spec: Spec, cache: Path = CACHE, log=print) -> Path:
         infos = {ti.name.removeprefix("./"): ti for ti, _ in fixture}
         pstree = _img(members, "pstree.img")
         first = pstree.entries[0].message.pid
-        pool = PagePool(spec.seed)
+        pool = PagePool(spec.seed, spec.changed)
         procs: list[ProcImages] = []
         pst_entries = [copy.deepcopy(e.message) for e in pstree.entries]
         next_pid = 100
@@ -444,7 +460,7 @@ def generate(spec: Spec, cache: Path = CACHE, log=print) -> Path:
                 else:
                     added.append((name, value))
         if spec.files:
-            path = _grown_rootfs(members.get("rootfs-diff.tar", b""), spec.files, spec.seed, tmpdir)
+            path = _grown_rootfs(members.get("rootfs-diff.tar", b""), spec.files, spec.seed, tmpdir, spec.changed)
             value = (path.stat().st_size, [_file_chunks(path)])
             if "rootfs-diff.tar" in members:
                 replace["rootfs-diff.tar"] = value

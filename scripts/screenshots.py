@@ -82,6 +82,35 @@ def view_file(path: str) -> Step:
     return run
 
 
+def diff_with(other: str, *then: str, vma: str = "", after: tuple[str, ...] = ()) -> Step:
+    """Compare the open checkpoint with tests/data/<other>, then press keys; ``vma``: put the
+    cursor on the first VMA whose label has it (its page map shows below the tree), then
+    press ``after``."""
+
+    async def run(app: CkptApp, pilot) -> None:
+        app.compare_with(DATA / other)
+        for _ in range(100):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if getattr(app.screen, "result", None) is not None:
+                break
+        await keys(*then)(app, pilot)
+        if vma:
+            from ckpt_tui.actions.diff.result import VmaNode
+            from ckpt_tui.widgets.difftree import DiffTree
+
+            tree = app.screen.query_one(DiffTree)
+            for line in range(tree.last_line + 1):
+                node = tree.get_node_at_line(line)
+                if node is not None and isinstance(node.data, VmaNode) and vma in node.data.label:
+                    tree.cursor_line = line
+                    break
+            await pilot.pause()
+        await keys(*after)(app, pilot)
+
+    return run
+
+
 SHOTS: list[tuple[str, str | None, dict, Step]] = [
     ("01-overview", "web-httpd.tar.zst", {}, keys()),
     ("02-processes", "ps-tree.tar.gz", {}, keys("2")),
@@ -100,6 +129,10 @@ SHOTS: list[tuple[str, str | None, dict, Step]] = [
      keys("7", "enter", "tab", "e")),
     ("15-problems", "broken-missing-pages.tar", {}, keys("8", "enter")),
     ("16-help", "web-httpd.tar.zst", {}, keys("question_mark")),
+    ("21-diff", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "2")),
+    ("22-diff-memory", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]")),
+    ("23-diff-hex", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]", after=("x",))),
+    ("24-diff-files", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "4")),
 ]
 
 

@@ -2,7 +2,8 @@
 
 ``ckpt-tui [PATH]`` opens the interactive inspector (no PATH: the bundled demo) — the only
 place that imports Textual; the subcommands (:mod:`.inspect`: inspect, list; :mod:`.memory`:
-memsearch, memdump, decode; :mod:`.scan`: scan; :mod:`.actions`: build, restore, diagnose; :mod:`.redact`,
+memsearch, memdump, decode; :mod:`.diff`: diff; :mod:`.scan`: scan; :mod:`.actions`: build, restore,
+diagnose; :mod:`.redact`,
 :mod:`.report`, :mod:`.serve`) work without the UI.
 Errors on bad input go to stderr with exit code 2 and no traceback.
 
@@ -22,21 +23,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .common import Options
 
-SUBCOMMANDS = ("inspect", "list", "memsearch", "memdump", "decode", "scan", "build", "restore", "diagnose", "check",
-               "host-profile", "redact", "report", "serve")
+SUBCOMMANDS = ("inspect", "list", "diff", "memsearch", "memdump", "decode", "scan", "build", "restore", "diagnose",
+               "check", "host-profile", "redact", "report", "serve")
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
 
 USAGE = """\
-ckpt-tui [PATH] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
+ckpt-tui [PATH [PATH2]] [--log FILE] [--readonly] [--masked] [--max-size SIZE] [--cache]
        ckpt-tui COMMAND [options]   (ckpt-tui COMMAND --help for each)"""
 
 DESCRIPTION = """\
 Inspect container checkpoints (Podman, CRI-O, containerd; CRIU images).
 
 ckpt-tui [PATH] opens the interactive inspector on PATH (an archive, a directory, an OCI image,
-or a directory of checkpoints); without PATH, its bundled demo checkpoint. The commands work
+or a directory of checkpoints); without PATH, its bundled demo checkpoint; ckpt-tui PATH PATH2
+opens PATH and shows how PATH2 differs from it (as ckpt-tui diff does). The commands work
 without the UI. Every PATH may also be docker://HOST[:PORT]/REPO[:TAG|@DIGEST], a checkpoint
 image in a registry (docker://HOST/REPO alone: the inspector lists its checkpoint tags)."""
 
@@ -56,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The one parser: the inspector's options, then every subcommand."""
     import argparse
 
-    from . import actions, inspect, memory, redact, report, scan, serve, verdict
+    from . import actions, diff, inspect, memory, redact, report, scan, serve, verdict
     from .common import add_source_options
 
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(g)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ckpt-tui")
     inspect.register(sub)
+    diff.register(sub)
     memory.register(sub)
     scan.register(sub)
     actions.register(sub)
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
     ui.add_argument("path", nargs="?", help="archive, directory, OCI image, or a directory of checkpoints")
+    ui.add_argument("other", nargs="?", metavar="PATH2", help="a second checkpoint: show how it differs from PATH")
     _add_ui_options(ui)
     add_source_options(ui)
     ui.set_defaults(func=cmd_ui)
@@ -98,16 +102,16 @@ def _add_ui_options(p: Options) -> None:
 def cmd_ui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..archive.registry import is_remote
     from ..errors import CkptError
 
-    from ..archive.registry import is_remote
-
-    if args.path is not None and not is_remote(args.path) and not Path(args.path).exists():
-        raise CkptError(f"no such file or directory: {args.path} (commands: {', '.join(SUBCOMMANDS)})")
+    for path in (args.path, getattr(args, "other", None)):
+        if path is not None and not is_remote(path) and not Path(path).exists():
+            raise CkptError(f"no such file or directory: {path} (commands: {', '.join(SUBCOMMANDS)})")
     from ..app import run_app
 
     return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size,
-                   masked=args.masked)
+                   masked=args.masked, compare=getattr(args, "other", None))
 
 
 def _first_word(argv: list[str]) -> str | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import tarfile
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ..errors import CkptError
-from .types import RootfsDiff, SourceView
+from .types import RootfsDiff, RootfsEntry, SourceView
 
 
 def entry_path(name: str) -> str:
@@ -68,7 +68,7 @@ def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20) -> 
     raise CkptError(f"{path} is not in rootfs-diff.tar")
 
 
-def read_rootfs_files(ck: "Checkpoint", wanted: dict[str, int]) -> tuple[list[tuple[str, bytes]], str]:
+def read_rootfs_files(ck: HasRootfs, wanted: dict[str, int]) -> tuple[list[tuple[str, bytes]], str]:
     """The leading bytes of several regular files of rootfs-diff.tar: ``wanted`` maps a path (as in
     ``RootfsEntry.path``) to how many bytes to read. Files whose data the model placed (an
     uncompressed tar) are read there; the others in one pass over the tar. Returns
@@ -100,3 +100,125 @@ def read_rootfs_files(ck: "Checkpoint", wanted: dict[str, int]) -> tuple[list[tu
     except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
         return out, f"rootfs-diff.tar could not be read to the end ({exc})"
     return out, ""
+
+
+def rootfs_digests(ck: HasRootfs, paths: set[str]) -> tuple[dict[str, bytes], str]:
+    """The SHA-256 of each regular file of rootfs-diff.tar whose path (relative, as in
+    ``RootfsEntry.path``) is in ``paths``: read where the model noted each file's data
+    (:class:`RootfsData`), else in one pass over the tar (the data of other entries is
+    skipped). Returns (digests, "" or what stopped the reading)."""
+    import hashlib
+
+    from ..archive import TarError, iter_tar
+
+    out: dict[str, bytes] = {}
+    if not paths or not ck.source.has("rootfs-diff.tar"):
+        return out, ""
+    try:
+        with RootfsData(ck) as data:
+            if all(data.has(p) for p in paths):
+                for i, (p, e) in enumerate((p, e) for p, e in data.entries.items() if p in paths):
+                    out[p] = hashlib.sha256(data.data(e)).digest()
+                    if i % 4096 == 4095:
+                        data.drop()
+                return out, ""
+        with ck.source.open("rootfs-diff.tar") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head == b"\x1f\x8b":
+                entries = iter_tar(gzip.GzipFile(fileobj=fh))
+            else:
+                entries = iter_tar(fh, ck.source.members["rootfs-diff.tar"].size)
+            for entry, reader in entries:
+                if entry.kind != "file":
+                    continue
+                name = entry.name
+                while name.startswith("./"):
+                    name = name[2:]
+                name = name.strip("/")
+                if name in paths:  # a path stored twice: the last copy is what restore extracts
+                    digest = hashlib.sha256()
+                    reader.copy_data(entry, digest.update)
+                    out[name] = digest.digest()
+    except (CkptError, TarError, OSError, EOFError, ValueError) as exc:
+        return out, f"rootfs-diff.tar could not be read to the end ({exc})"
+    return out, ""
+
+
+class RootfsData:
+    """The bytes of the regular files of an uncompressed rootfs-diff.tar, at the offsets the
+    model noted while loading (``RootfsEntry.data_offset``): mapped when the source holds the
+    tar in a file, else read at each offset. A context manager; :meth:`drop` lets the pages
+    read so far leave the resident set (a pass over a 100,000-file tar stays small)."""
+
+    def __init__(self, ck: HasRootfs) -> None:
+        # a path stored twice: the last copy (what restore extracts) is the one kept
+        self.entries = {e.path: e for e in ck.rootfs.entries if e.type == "file" and e.data_offset >= 0}
+        self._mm: Any = None
+        self._view: memoryview | None = None
+        self._fh: Any = None
+        self._base = 0
+        self._size = 0
+        if not self.entries or not ck.source.has("rootfs-diff.tar"):
+            self.entries = {}
+            return
+        import mmap
+
+        where = ck.source.file_range("rootfs-diff.tar")
+        if where is not None and where[2] > 0:
+            path, base, size = where
+            start = base - base % mmap.ALLOCATIONGRANULARITY
+            with open(path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), base - start + size, access=mmap.ACCESS_READ, offset=start)
+            self._view = memoryview(self._mm)
+            self._base, self._size = base - start, size
+        else:
+            self._fh = ck.source.open("rootfs-diff.tar")
+
+    def has(self, path: str) -> bool:
+        return path in self.entries
+
+    def get(self, path: str) -> bytes | None:
+        """The file's bytes; None when its offset is not known (see :meth:`data`)."""
+        e = self.entries.get(path)
+        return None if e is None else self.data(e)
+
+    def data(self, e: RootfsEntry) -> bytes:
+        """The bytes of entry ``e`` (one of :attr:`entries`, which are in the tar's order).
+        EOFError when the tar ends before the file does."""
+        if self._view is not None:
+            if e.data_offset + e.size > self._size:
+                raise EOFError(f"{e.path} is cut short")
+            lo = self._base + e.data_offset
+            return bytes(self._view[lo : lo + e.size])
+        self._fh.seek(e.data_offset)
+        data = self._fh.read(e.size)
+        if len(data) < e.size:
+            raise EOFError(f"{e.path} is cut short")
+        return data
+
+    def drop(self) -> None:
+        if self._mm is not None:
+            import mmap
+
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED)
+            except (OSError, AttributeError):
+                pass
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> RootfsData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -9,6 +9,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Label, Static
 
+from ..widgets.difftree import DiffTree
 from ..widgets.files import FilesTree
 from ..widgets.format import esc
 from ..widgets.hexview import HexView
@@ -23,6 +24,7 @@ OTHER_VIEWS = (
     ("Hex view", HexView),
     ("Text view (files, logs)", TextView),
     ("Log view", LogView),
+    ("Diff (D, or ckpt-tui A B)", DiffTree),
 )
 
 ABOUT = (

@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from .. import archive
 from ..archive.registry.reference import as_path
 from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
 from ..errors import CkptError
@@ -40,9 +41,11 @@ from ..messages import (
 from ..model.checkpoint import Checkpoint
 from ..model.types import Socket
 from ..screens.dialogs import PromptScreen
+from ..screens.diff import DiffScreen
 from ..screens.help import HelpScreen
 from ..screens.main import MainScreen
 from ..screens.memory import HexScreen, SearchScreen
+from ..screens.picker import RepickScreen
 from ..text import plural
 from ..widgets.memory import MemoryPane
 from . import protocols
@@ -77,6 +80,7 @@ class CkptApp(App[int]):
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
         Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
         Binding("L", "other_checkpoint", "Checkpoint list", id="app.other"),
+        Binding("D", "compare", "Diff with…", show=False, id="app.diff"),
     ]
 
     def __init__(
@@ -88,10 +92,13 @@ class CkptApp(App[int]):
         max_size: int | None = None,
         now: datetime | None = None,
         masked: bool = False,
+        compare: str | Path | None = None,
     ) -> None:
         super().__init__()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
                           max_size=max_size, now=now, masked=masked)
+        # `ckpt-tui A B`: the diff with B, once A is open
+        self._compare_with = as_path(compare) if compare is not None else None
         self.session = Session(as_path(path) if path is not None else DEMO_PATH, options)  # docker://: a RemotePath
         self.loader = LoadingController(self)
         self.operations = OperationsController(self)
@@ -140,9 +147,27 @@ class CkptApp(App[int]):
         # (the main screen is composed and mounted before the App's Mount)
         for name in _HEADER_FIELDS:
             self.watch(self.session, name, self._session_changed, init=False)
+        if self._compare_with is not None:
+            self.watch(self.session, "checkpoint", self._compare_on_load, init=False)
         self._session_changed()
         gc.freeze()  # the app's own objects: never scanned again by the garbage collector
         self.loader.start()
+
+    def _compare_on_load(self) -> None:
+        other, top = self._compare_with, self.session.top
+        if other is not None and top is not None:
+            self._compare_with = None
+            self.compare_with(other)
+
+    def compare_with(self, other: Path) -> None:
+        """Show how checkpoint ``other`` differs from the open one (the pod, for a pod)."""
+        top = self.session.top
+        if top is None:
+            return
+        limits = None
+        if self.session.options.max_size:
+            limits = archive.Limits(max_total_bytes=self.session.options.max_size)
+        self.push_screen(DiffScreen(top, other, limits=limits, masked=self.session.options.masked))
 
     def _session_changed(self) -> None:
         self.title, self.sub_title = self.session.header()
@@ -254,6 +279,8 @@ class CkptApp(App[int]):
             return True if s.pod is not None else None
         if action == "other_checkpoint":
             return self.loader.can_go_back_to_list()
+        if action == "compare":
+            return True if s.checkpoint is not None and not s.loading else None
         return True
 
     def action_quit(self) -> None:  # type: ignore[override]  # (Textual's is async; exiting needs no await)
@@ -278,6 +305,40 @@ class CkptApp(App[int]):
 
     def action_other_checkpoint(self) -> None:
         self.loader.back_to_list()
+
+    def action_compare(self) -> None:
+        """``D``: pick the checkpoint to compare the open one with, from the list the app was
+        opened on (Escape: type a path instead) or by path."""
+        s = self.session
+        if s.checkpoint is None:
+            return
+
+        def typed(value: str | None) -> None:
+            if value:
+                path = as_path(value.strip())
+                if isinstance(path, Path):
+                    path = path.expanduser()
+                    if not path.exists():
+                        self.notify(f"no such file or directory: {value}", severity="error")
+                        return
+                self.compare_with(path)
+
+        def prompt() -> None:
+            self.push_screen(PromptScreen("Compare with", placeholder="path of another checkpoint (archive, "
+                                          "directory, OCI image, docker://…)"), typed)
+
+        others = [e for e in s.listing.entries if e[0] != s.path] if s.listing is not None else []
+        if not others or s.listing is None:
+            prompt()
+            return
+
+        def picked(path: Path | None) -> None:
+            if path is None:
+                prompt()
+            else:
+                self.compare_with(path)
+
+        self.push_screen(RepickScreen(s.listing.directory, others), picked)
 
     def action_copy(self) -> None:
         text = protocols.copy_text(self.screen)
@@ -331,9 +392,11 @@ def run_app(
     readonly: bool = False,
     max_size: int | None = None,
     masked: bool = False,
+    compare: str | None = None,
 ) -> int:
-    """Run the UI on ``path`` (None: the bundled demo). Returns the exit status."""
-    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked)
+    """Run the UI on ``path`` (None: the bundled demo); with ``compare``, show how that
+    checkpoint differs from it once it is open. Returns the exit status."""
+    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked, compare=compare)
 
     def stop(signum: int, _frame: object) -> None:
         # SIGTERM / SIGHUP (terminal closed): leave like `q` does, so the terminal is restored

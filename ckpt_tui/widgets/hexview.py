@@ -165,6 +165,7 @@ class HexView(CursorLineView):
     HexView > .hexview--cursor { background: $block-cursor-blurred-background; }
     HexView:focus > .hexview--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     HexView > .hexview--match { background: $warning; color: $background; text-style: bold; }
+    HexView > .hexview--changed { color: $text-warning; text-style: bold underline; }
     """
 
     COMPONENT_CLASSES = {
@@ -175,6 +176,7 @@ class HexView(CursorLineView):
         "hexview--header",
         "hexview--cursor",
         "hexview--match",
+        "hexview--changed",
     }
 
     BINDINGS = [
@@ -203,11 +205,15 @@ class HexView(CursorLineView):
         self,
         source: HexSource,
         *,
+        compare: HexSource | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # the same memory in the other checkpoint of a diff: the bytes that differ are marked
+        self.compare = compare
+        self._compare_cache: LRUCache[int, bytes | None] = LRUCache(256)
         self._page_cache: LRUCache[int, tuple[str, bytes]] = LRUCache(256)
         self._set_source(source)
 
@@ -324,6 +330,31 @@ class HexView(CursorLineView):
         off = addr - page_addr
         return state, data[off : off + ROW]
 
+    def compare_row(self, addr: int) -> bytes | None:
+        """The other checkpoint's bytes of the row at ``addr`` (None: it has no such page)."""
+        if self.compare is None:
+            return None
+        page_addr = addr - (addr % PAGE)
+        if page_addr not in self._compare_cache:
+            data: bytes | None = None
+            try:
+                if self.compare.page_state(page_addr) == "present":
+                    data = self.compare.read(page_addr, PAGE)
+            except Exception:  # noqa: BLE001 - unreadable there: nothing to compare with
+                data = None
+            self._compare_cache[page_addr] = data
+        other = self._compare_cache[page_addr]
+        off = addr - page_addr
+        return None if other is None else other[off : off + ROW]
+
+    def changed_offsets(self, addr: int) -> list[int]:
+        """Offsets in the row at ``addr`` whose byte differs from the other checkpoint's."""
+        _state, data = self.row_bytes(addr)
+        other = self.compare_row(addr)
+        if other is None:
+            return []
+        return [i for i in range(len(data)) if i >= len(other) or other[i] != data[i]]
+
     def row_text(self, row: int) -> str:
         """The plain text of one row (used by tests, copy and export)."""
         return "".join(seg.text for seg in self._render_row(row, False))
@@ -346,7 +377,7 @@ class HexView(CursorLineView):
             return st + cursor_style if cursor_style else st
 
         styles = {name: wrap(get(f"hexview--{name}")) for name in ("header", "address", "missing", "zero", "ascii",
-                                                                     "match")}
+                                                                     "match", "changed")}
         styles["normal"] = wrap(Style())
         return styles
 
@@ -391,6 +422,8 @@ class HexView(CursorLineView):
         zero_style = styles["zero"]
         ascii_style = styles["ascii"]
         match_style = styles["match"]
+        changed_style = styles["changed"]
+        changed = set(self.changed_offsets(addr)) if self.compare is not None else ()
         chars = printable(data)
         hex_parts: list[Segment] = []
         ascii_parts: list[Segment] = []
@@ -403,14 +436,19 @@ class HexView(CursorLineView):
                 continue
             byte = data[i]
             hit = match is not None and match[0] <= addr + i < match[0] + match[1]
-            cell_style = match_style if hit else (zero_style if byte == 0 else normal)
+            differs = i in changed
+            cell_style = match_style if hit else changed_style if differs else (zero_style if byte == 0 else normal)
             hex_parts.append(Segment(_HEX[byte], cell_style))
             hex_parts.append(Segment(" ", normal))
-            ascii_parts.append(Segment(chars[i], match_style if hit else ascii_style))
+            ascii_parts.append(Segment(chars[i], match_style if hit else changed_style if differs else ascii_style))
         out.extend(hex_parts)
         out.append(Segment(" ", normal))
         out.extend(ascii_parts)
         out.append(Segment(" ", normal))
+        if self.compare is not None and self.compare_row(addr) is None:
+            out.append(Segment("only in this dump ", missing))
+        elif changed:
+            out.append(Segment(f"~{len(changed)} ", changed_style))
         return out
 
     def render_full_line(self, line: int, is_cursor: bool) -> Strip:

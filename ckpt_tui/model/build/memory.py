@@ -142,13 +142,15 @@ class MemoryBuilder:
             self.ctx.problem(name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {need}", Pane.MEMORY)
         return pages
 
-    def _parent_reader(self, pid: int, vmas: list[VMA]) -> MemoryReader | None:
-        """The pre-dump this checkpoint's PE_PARENT pages point at (checkpoint/parent link), if it is here."""
+    def _parent_reader(self, pid: int, vmas: list[VMA], directory: str = "checkpoint",
+                       depth: int = 0) -> MemoryReader | None:
+        """The pre-dump this dump's PE_PARENT pages point at (``<directory>/parent`` link), if it
+        is here; its own PE_PARENT pages are read from its parent in turn (at most 16 dumps deep)."""
         src = self.ctx.src
-        link = src.members.get(CKPT + "parent")
-        if link is None or link.type != "symlink":
+        link = src.members.get(directory + "/parent")
+        if link is None or link.type != "symlink" or depth >= 16:
             return None
-        prefix = _inside("checkpoint/" + link.linkname.strip("/")) + "/"
+        prefix = _inside(directory + "/" + link.linkname.strip("/")) + "/"
         pm = prefix + f"pagemap-{pid}.img"
         if not src.has(pm):
             return None
@@ -159,7 +161,9 @@ class MemoryBuilder:
         if not img.entries:
             return None
         pages_id, runs, _need = pagemap_runs(img)
-        return MemoryReader(pid, vmas, runs, PagesData.from_source(src, prefix + f"pages-{pages_id}.img"))
+        name = prefix + f"pages-{pages_id}.img"
+        parent = self._parent_reader(pid, vmas, prefix.rstrip("/"), depth + 1)
+        return MemoryReader(pid, vmas, runs, PagesData.from_source(src, name), parent=parent, pages_name=name)
 
     # -- argv, environ -----------------------------------------------------------
     def argv_env(self, proc: Process, reader: MemoryReader) -> None:
