@@ -7,7 +7,9 @@ a spill file in the workspace, or a real file of a directory source).
 
 from __future__ import annotations
 
+import errno
 import io
+import itertools
 import json
 import os
 import posixpath
@@ -54,8 +56,7 @@ class Ref:
         if self.remote is not None:
             return self.remote.pread(self.offset, n)
         assert self.path is not None
-        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if self.nofollow else 0)
-        fd = os.open(self.path, flags)
+        fd = open_regular(self.path, nofollow=self.nofollow)
         try:
             parts = []
             got = 0
@@ -68,6 +69,41 @@ class Ref:
         finally:
             os.close(fd)
         return b"".join(parts)
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str | os.PathLike[str], *, nofollow: bool = False) -> int:
+    """A read-only descriptor of the regular file at ``path``, opened so that it cannot block.
+
+    ``O_NONBLOCK``: opening a FIFO (or a device) does not wait for a writer; ``nofollow``
+    adds ``O_NOFOLLOW``; then ``fstat`` on the descriptor (not on the name, which may have
+    changed since it was listed) must say a regular file, else :class:`OSError` (EINVAL,
+    "not a regular file"). Every member of a directory source, and every file the archive
+    layer sniffs or peeks at, is opened through here."""
+    fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | (_O_NOFOLLOW if nofollow else 0))
+    try:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device, socket or directory)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_head(path: str | os.PathLike[str], n: int, *, nofollow: bool = False) -> bytes:
+    """The first ``n`` bytes of the regular file ``path`` (see :func:`open_regular`), never
+    more than its size says: a file reporting size 0 (as /proc files do) is not read at all."""
+    fd = open_regular(path, nofollow=nofollow)
+    try:
+        size = os.fstat(fd).st_size
+        return os.pread(fd, min(n, size), 0) if size > 0 else b""
+    finally:
+        os.close(fd)
 
 
 class Watch:
@@ -85,6 +121,21 @@ class Watch:
 
     def take(self, name: str, size: int) -> Callable[[bytes], object] | None:  # pragma: no cover
         return None
+
+
+# Bounds on what one source's index records (with Limits.max_members):
+MAX_PROBLEMS = 500  # problems listed per source; past it they are counted ("... and N more")
+MAX_PROBLEM_SOURCE = 300  # characters of a problem's member name (escaped); longer ones are cut
+MAX_PROBLEM_TEXT = 2000  # characters of a problem's message
+MAX_NAME = 4096  # characters of a member name or link target (PATH_MAX); longer: skipped
+MAX_DEPTH = 64  # directory levels a directory walk descends
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
 
 
 METADATA_FILES = {"config.dump": "config", "spec.dump": "spec"}
@@ -134,13 +185,14 @@ class Context:
         self.metadata: dict = {}
         self.watch: Watch | None = None  # see open_source(watch=...)
 
-    MAX_PROBLEMS = 500
+    MAX_PROBLEMS = MAX_PROBLEMS
 
     def problem(self, source: str, message: str, severity: Severity = "error", pane: Pane = Pane.OVERVIEW) -> None:
         if len(self.problems) >= self.MAX_PROBLEMS:
             self.suppressed += 1  # a hostile archive must not flood memory with problems
             return
-        self.problems.append(Problem(source=source, message=message, pane=pane, severity=severity))
+        self.problems.append(Problem(source=clip(source, MAX_PROBLEM_SOURCE), message=clip(message, MAX_PROBLEM_TEXT),
+                                     pane=pane, severity=severity))
 
     def finish_problems(self) -> None:
         if self.suppressed:
@@ -348,6 +400,7 @@ def index_tar(
     ctx = ix.ctx
     tr = TarReader(stream, size=size if base is not None else None)
     count_before = len(ix)
+    declared = Declared(ctx.budget, stream, size)
 
     def tick() -> None:
         ctx.progress.update(done(), "")
@@ -358,6 +411,7 @@ def index_tar(
             if ix.full():
                 break
             ctx.progress.update(done(), entry.name)
+            declared.check(entry)
             current = entry.name
             _add_entry(ix, tr, entry, base=base, prefix=prefix, tick=tick)
             current = ""
@@ -381,6 +435,24 @@ def index_tar(
         if tr.ended_cleanly and isinstance(stream, (GzipDecoder, ZstdDecoder)):
             _verify_rest(ctx, stream, where)
     return tr
+
+
+class Declared:
+    """What the tar headers of one compressed stream declare, checked against the bomb
+    bounds before their data is inflated (:meth:`Budget.declare`). Plain tars are read in
+    place and checked against the file's size instead, so for them this does nothing."""
+
+    def __init__(self, budget: Budget, stream, compressed: int | None) -> None:
+        self.budget = budget
+        self.on = isinstance(stream, (GzipDecoder, ZstdDecoder)) and compressed is not None
+        self.compressed = compressed or 0
+        self.total = 0
+
+    def check(self, entry: TarEntry) -> None:
+        if not self.on:
+            return
+        self.total += entry.size + 512
+        self.budget.declare(display_name(entry.name), entry.size, self.total, self.compressed)
 
 
 _DRAIN_CAP = 64 * 1024 * 1024
@@ -423,6 +495,12 @@ def _add_entry(
     tick: Callable[[], None],
 ) -> None:
     ctx = ix.ctx
+    if len(entry.name) > MAX_NAME or len(entry.linkname) > MAX_NAME:
+        what = "name" if len(entry.name) > MAX_NAME else "link target"
+        ctx.problem(display_name(clip(entry.name, MAX_PROBLEM_SOURCE)),
+                    f"skipped: its {what} is {max(len(entry.name), len(entry.linkname)):,} characters long, "
+                    f"more than the {MAX_NAME} a path may have")
+        return
     norm, why = normalise(entry.name)
     if norm is None:
         ctx.problem(display_name(entry.name), f"skipped: unsafe member name ({why})")
@@ -536,18 +614,27 @@ def describe_format(fmt: str, head_hex: str = "") -> str:
 
 
 def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
-    """Index the files under ``root`` depth-first in name order, not following symlinks."""
+    """Index the files under ``root`` depth-first in name order, never following a link.
+
+    Entries are told apart by ``lstat``: a symbolic link is recorded as one (and skipped
+    when it points out of the directory), never followed, so a link to ``/proc/kmsg`` or a
+    FIFO costs nothing; FIFOs, sockets and devices are recorded without data and never
+    opened; regular files are opened only when read, through :func:`open_regular`. At most
+    ``Limits.max_members`` entries of one directory are listed, at most :data:`MAX_DEPTH`
+    levels descended."""
     ctx = ix.ctx
+    cap = ctx.limits.max_members + 1
 
     def listing(rel: str, path: str) -> list[os.DirEntry] | None:
         try:
             with os.scandir(path) as it:
-                return sorted(it, key=lambda e: e.name)
+                found = list(itertools.islice(it, cap))
         except OSError as exc:
             if rel == "":
                 raise ArchiveError(f"cannot read directory {root}: {exc.strerror or exc}") from None
             ctx.problem(display_name(prefix + rel), f"cannot list this directory: {exc.strerror or exc}")
             return None
+        return sorted(found, key=lambda e: e.name)
 
     top = listing("", str(root)) or []
     stack: list[tuple[str, list[os.DirEntry], int]] = [("", top, 0)]
@@ -561,6 +648,10 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
             return
         relname = f"{rel}/{entry.name}" if rel else entry.name
         name = prefix + relname
+        if len(relname) > MAX_NAME:
+            ctx.problem(display_name(name[:MAX_PROBLEM_SOURCE]),
+                        f"skipped: its path is {len(relname):,} characters long, more than the {MAX_NAME} a path may have")
+            continue
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError as exc:
@@ -577,14 +668,14 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
             if resolve_link(relname, target) is None:
                 ctx.problem(
                     display_name(name),
-                    f"skipped: symbolic link pointing outside the directory ({display_name(target)})",
+                    f"skipped: symbolic link pointing outside the directory ({display_name(target[:MAX_PROBLEM_SOURCE])})",
                 )
                 continue
             ix.add(Member(name, 0, "symlink", linkname=target, **common))
         elif stat_mod.S_ISDIR(st.st_mode):
             ix.add(Member(name, 0, "dir", **common))
-            if len(stack) > 64:
-                ctx.problem(display_name(name), "directories nested too deep: contents not listed")
+            if len(stack) > MAX_DEPTH:
+                ctx.problem(display_name(name), f"directories nested more than {MAX_DEPTH} deep: contents not listed")
                 continue
             sub = listing(relname, entry.path)
             if sub:
@@ -597,7 +688,9 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
                 Ref(size=st.st_size, path=Path(entry.path), nofollow=True),
             )
         else:
-            ctx.problem(display_name(name), "device node, FIFO or socket: recorded without data", "warning")
+            what = ("FIFO" if stat_mod.S_ISFIFO(st.st_mode) else "socket" if stat_mod.S_ISSOCK(st.st_mode)
+                    else "device node")
+            ctx.problem(display_name(name), f"{what}: recorded without data, never opened", "warning")
             ix.add(Member(name, 0, "other", **common))
 
 
