@@ -286,18 +286,21 @@ class Index:
         return len(self.members)
 
     def add(self, member: Member, ref: Ref | None = None) -> None:
-        old = self.members.pop(member.name, None)
-        self.refs.pop(member.name, None)
-        if old is not None and not (old.type == "dir" and member.type == "dir"):
-            self.ctx.problem(
-                display_name(member.name),
-                "appears more than once in the archive; the later entry is used",
-                "warning",
-            )
-        self.members[member.name] = member
-        self.discarded.discard(member.name)
+        name = member.name
+        members = self.members
+        if name in members:  # a later entry of the same name replaces it, at its own place
+            old = members.pop(name)
+            self.refs.pop(name, None)
+            self.discarded.discard(name)
+            if not (old.type == "dir" and member.type == "dir"):
+                self.ctx.problem(
+                    display_name(name),
+                    "appears more than once in the archive; the later entry is used",
+                    "warning",
+                )
+        members[name] = member
         if ref is not None:
-            self.refs[member.name] = ref
+            self.refs[name] = ref
             if self.ctx.on_metadata is not None:
                 self.ctx.saw_member(member.name, ref)
             if self.ctx.watch is not None and member.type == "file":
@@ -410,7 +413,8 @@ def index_tar(
         for entry in tr.entries():
             if ix.full():
                 break
-            ctx.progress.update(done(), entry.name)
+            if ctx.progress.callback is not None:
+                ctx.progress.update(done(), entry.name)
             declared.check(entry)
             current = entry.name
             _add_entry(ix, tr, entry, base=base, prefix=prefix, tick=tick)
@@ -452,7 +456,7 @@ class Declared:
         if not self.on:
             return
         self.total += entry.size + 512
-        self.budget.declare(display_name(entry.name), entry.size, self.total, self.compressed)
+        self.budget.declare(entry.name, entry.size, self.total, self.compressed)
 
 
 _DRAIN_CAP = 64 * 1024 * 1024
@@ -508,10 +512,13 @@ def _add_entry(
     if norm == "":
         return  # the archive's own root directory entry
     name = prefix + norm
-    common = dict(mode=entry.mode, mtime=entry.mtime, uid=entry.uid, gid=entry.gid)
+
+    def member(size: int, mtype: str, linkname: str = "") -> Member:
+        return Member(name, size, mtype, entry.mode, entry.mtime, linkname, entry.uid, entry.gid)
+
     kind = entry.kind
     if kind == "dir":
-        ix.add(Member(name, 0, "dir", **common))
+        ix.add(member(0, "dir"))
     elif kind == "file":
         if base is not None:
             ref = base_ref(base, base[1] + entry.data_offset, entry.size)
@@ -519,11 +526,11 @@ def _add_entry(
             sink = ctx.watch.take(name, entry.size) if ctx.watch is not None else None
             if sink is not None:  # streamed to the watcher, not kept
                 tr.copy_data(entry, sink, tick)
-                ix.add(Member(name, entry.size, "file", **common))
+                ix.add(member(entry.size, "file"))
                 ix.discarded.add(name)
                 return
             ref = _capture(ctx, tr, entry, tick)
-        ix.add(Member(name, entry.size, "file", **common), ref)
+        ix.add(member(entry.size, "file"), ref)
     elif kind == "symlink":
         dest = resolve_link(name, entry.linkname)
         if dest is None:
@@ -532,7 +539,7 @@ def _add_entry(
                 f"skipped: symbolic link pointing outside the archive ({display_name(entry.linkname)})",
             )
             return
-        ix.add(Member(name, 0, "symlink", linkname=entry.linkname, **common))
+        ix.add(member(0, "symlink", entry.linkname))
     elif kind == "hardlink":
         tnorm, _ = normalise(entry.linkname)
         if not tnorm:
@@ -545,7 +552,7 @@ def _add_entry(
         target = ix.members.get(tname)
         ref = ix.refs.get(tname)
         if target is not None and tname in ix.discarded:  # a link to data a Watch took: the same
-            ix.add(Member(name, target.size, "hardlink", linkname=tname, **common))
+            ix.add(member(target.size, "hardlink", tname))
             ix.discarded.add(name)
             return
         if target is None or target.type not in ("file", "hardlink") or ref is None:
@@ -554,7 +561,7 @@ def _add_entry(
                 f"skipped: hard link to {display_name(entry.linkname)}, which is not a file earlier in the archive",
             )
             return
-        ix.add(Member(name, target.size, "hardlink", linkname=tname, **common), ref)
+        ix.add(member(target.size, "hardlink", tname), ref)
     else:
         what = {
             "device": "device node",
@@ -562,7 +569,7 @@ def _add_entry(
             "sparse": "sparse file (not supported)",
         }.get(kind, f"entry of unknown type {entry.typeflag!r}")
         ctx.problem(display_name(name), f"{what}: recorded without data", "warning")
-        ix.add(Member(name, 0, "other", **common))
+        ix.add(member(0, "other"))
 
 
 # -- opening a stream -------------------------------------------------------

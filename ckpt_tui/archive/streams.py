@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
-from .types import Limits, human_size
+from .types import Limits, display_name, human_size
 
 try:  # optional: zlib-ng inflates gzip ~2x faster than zlib, with the same API
     from zlib_ng import zlib_ng as _inflate  # type: ignore[import-not-found]
@@ -142,17 +142,18 @@ class Budget:
         lim = self.limits
         if self.total + size > lim.max_total_bytes:
             raise LimitHit(
-                f"member '{name}' declares {human_size(size)}, past the limit of "
+                f"member '{display_name(name[:300])}' declares {human_size(size)}, past the limit of "
                 f"{human_size(lim.max_total_bytes)} of uncompressed data for one checkpoint (a "
                 f"decompression-bomb guard, checked before inflating it); it and the members after "
                 f"it are not shown. {self._raise_it()}"
             )
         ratio = lim.effective_ratio()
         if ratio and declared > lim.ratio_after and declared > ratio * max(compressed, 1):
+            shown = display_name(name[:300])
             raise LimitHit(
-                f"the members up to '{name}' declare {human_size(declared)} of data held in only "
+                f"the members up to '{shown}' declare {human_size(declared)} of data held in only "
                 f"{human_size(compressed)} of compressed data (over {ratio}:1): this looks like a "
-                f"decompression bomb (told by its headers, before inflating it); '{name}' and the "
+                f"decompression bomb (told by its headers, before inflating it); '{shown}' and the "
                 f"members after it are not shown. {self._ratio_off()}"
             )
 

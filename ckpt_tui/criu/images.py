@@ -574,7 +574,7 @@ def _cap_problems(magic: str, entries: list[Entry], label: str) -> list[str]:
     (CRIU writes two): only that many are read (by ``caps_from_words``); say so."""
     if magic not in ("CORE", "CREDS") or not entries:
         return []
-    msg = entries[0].message
+    msg: Any = entries[0].message
     if magic == "CORE":
         if not (msg.HasField("thread_core") and msg.thread_core.HasField("creds")):
             return []
