@@ -19,10 +19,10 @@ Nor does it trust a count: an image is decoded up to :data:`MAX_ENTRIES` entries
 (:data:`SINGLE_ENTRY_LIMIT` for the kinds CRIU writes with a single entry,
 :data:`SINGLE_ENTRY_IMAGES`),
 an entry may hold at most :data:`MAX_ENTRY_BYTES` (:data:`MAX_ENTRY_BYTES_BY_KIND`
-for some kinds), and at most :data:`MAX_IMAGE_PROBLEMS` entries lacking required
-fields are listed one by one. Past a bound the image is ``truncated`` and a problem
-says what was left unread; a few bytes of hostile framing (millions of empty
-entries) cannot cost gigabytes of decoded messages.
+for some kinds), and after :data:`MAX_IMAGE_PROBLEMS` entries lacking required fields
+(which CRIU never writes) the rest is not decoded. Past a bound the image is
+``truncated`` and a problem says what was left unread; a few bytes of hostile framing
+(millions of empty entries) cannot cost gigabytes of decoded messages.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ SINGLE_ENTRY_IMAGES = frozenset({
 MAX_ENTRY_BYTES = 64 << 20
 #: Tighter bounds for kinds whose entries are small (a core entry is a few KiB).
 MAX_ENTRY_BYTES_BY_KIND = {"CORE": 1 << 20}
-#: Entries lacking required fields that are listed one by one (the rest are counted).
+#: Entries lacking required fields that are listed one by one; past it the rest of the image is
+#: not decoded (CRIU refuses such entries; an image full of empty entries is hostile).
 MAX_IMAGE_PROBLEMS = 20
 
 
@@ -364,66 +365,65 @@ def _entries(view: memoryview, hdr: _Header, state: _Decoding, label: str,
     def where() -> str:
         return f"{label}: entry {index} at offset {off}"
 
-    try:
-        while off < end:
-            if index >= limit:
+    while off < end:
+        if index >= limit:
+            state.truncated = True
+            rest = f"the {end - off:,} bytes after them were not decoded"
+            single = " (CRIU writes one)" if magic in SINGLE_ENTRY_IMAGES else ""
+            problems.append(f"{label} holds more than {limit:,} entries{single}; only the first {limit:,} "
+                            f"were read ({rest})")
+            return
+        if end - off < 4:
+            problems.append(f"{where()}: {end - off} trailing byte(s), too few for a size word (truncated image)")
+            return
+        size = word.unpack_from(view, off)[0]
+        body = off + 4
+        if size > end - body:
+            problems.append(
+                f"{where()}: its size word says {size} bytes but only {end - body} remain (truncated or corrupt image)"
+            )
+            return
+        if size > max_bytes:
+            state.truncated = True
+            problems.append(f"{where()}: its size word says {size:,} bytes, more than a {magic} entry may hold "
+                            f"({max_bytes:,}); it and the {end - body - size:,} bytes after it were not decoded")
+            return
+        cls = rest_cls if index else first_cls
+        try:
+            msg = cls.FromString(view[body:body + size])
+        except Exception as exc:  # DecodeError, RecursionError in the runtime, ...
+            problems.append(f"{where()}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
+            return
+        if not msg.IsInitialized():
+            state.incomplete += 1
+            if state.incomplete > MAX_IMAGE_PROBLEMS:  # CRIU itself refuses such an entry
                 state.truncated = True
-                rest = f"the {end - off:,} bytes after them were not decoded"
-                single = " (CRIU writes one)" if magic in SINGLE_ENTRY_IMAGES else ""
-                problems.append(f"{label} holds more than {limit:,} entries{single}; only the first {limit:,} "
-                                f"were read ({rest})")
+                problems.append(f"{label}: more than {MAX_IMAGE_PROBLEMS} entries lack required fields "
+                                f"(CRIU writes none like that); the {end - off:,} bytes from entry {index} "
+                                f"on were not decoded")
                 return
-            if end - off < 4:
-                problems.append(f"{where()}: {end - off} trailing byte(s), too few for a size word (truncated image)")
-                return
-            size = word.unpack_from(view, off)[0]
-            body = off + 4
-            if size > end - body:
-                problems.append(
-                    f"{where()}: its size word says {size} bytes but only {end - body} remain (truncated or corrupt image)"
-                )
-                return
-            if size > max_bytes:
-                state.truncated = True
-                problems.append(f"{where()}: its size word says {size:,} bytes, more than a {magic} entry may hold "
-                                f"({max_bytes:,}); it and the {end - body - size:,} bytes after it were not decoded")
-                return
-            cls = rest_cls if index else first_cls
-            try:
-                msg = cls.FromString(view[body:body + size])
-            except Exception as exc:  # DecodeError, RecursionError in the runtime, ...
-                problems.append(f"{where()}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
-                return
-            if not msg.IsInitialized():
-                state.incomplete += 1
-                if state.incomplete <= MAX_IMAGE_PROBLEMS:
-                    missing = ", ".join(msg.FindInitializationErrors()) or "?"
-                    problems.append(f"{where()}: {cls.DESCRIPTOR.name} lacks required field(s): {missing}")
-            pos = body + size
-            span = _extra_span(magic, msg, index, view, pos, word)
-            if span is None:
-                yield Entry(msg, None, off, size)
-                off = pos
-                index += 1
-                continue
-            length, consumed, reason = span
-            left = end - pos
-            if reason or length > left:
-                why = reason or f"its payload needs {length} bytes but only {left} remain"
-                problems.append(f"{where()}: {why} (truncated payload kept)")
-                yield Entry(msg, bytes(view[pos:pos + min(length, left)]), off, size)
-                return
-            yield Entry(msg, bytes(view[pos:pos + length]), off, size)
-            if consumed > left:
-                problems.append(f"{where()}: the padding after its payload is missing")
-                return
-            off = pos + consumed
+            missing = ", ".join(msg.FindInitializationErrors()) or "?"
+            problems.append(f"{where()}: {cls.DESCRIPTOR.name} lacks required field(s): {missing}")
+        pos = body + size
+        span = _extra_span(magic, msg, index, view, pos, word)
+        if span is None:
+            yield Entry(msg, None, off, size)
+            off = pos
             index += 1
-    finally:
-        if state.incomplete > MAX_IMAGE_PROBLEMS:
-            problems.append(f"{label}: {state.incomplete - MAX_IMAGE_PROBLEMS:,} more entries lack required fields "
-                            f"(the first {MAX_IMAGE_PROBLEMS} are listed)")
-            state.incomplete = MAX_IMAGE_PROBLEMS  # said once
+            continue
+        length, consumed, reason = span
+        left = end - pos
+        if reason or length > left:
+            why = reason or f"its payload needs {length} bytes but only {left} remain"
+            problems.append(f"{where()}: {why} (truncated payload kept)")
+            yield Entry(msg, bytes(view[pos:pos + min(length, left)]), off, size)
+            return
+        yield Entry(msg, bytes(view[pos:pos + length]), off, size)
+        if consumed > left:
+            problems.append(f"{where()}: the padding after its payload is missing")
+            return
+        off = pos + consumed
+        index += 1
 
 
 # --------------------------------------------------------------------------
