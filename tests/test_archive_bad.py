@@ -3,7 +3,6 @@ duplicates, truncation, corrupt compressed streams, decompression bombs."""
 
 from __future__ import annotations
 
-import builtins
 import os
 import tempfile
 import tracemalloc
@@ -138,12 +137,14 @@ def test_missing_and_unreadable(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         p.chmod(0)
     else:  # root reads anything: make the open fail the way it would for a user
+        real_open = source_mod.open_regular
+
         def deny(path, *a, **k):
             if str(path) == str(p):
                 raise PermissionError(13, "Permission denied", str(path))
-            return builtins.open(path, *a, **k)
+            return real_open(path, *a, **k)
 
-        monkeypatch.setattr(source_mod, "open", deny, raising=False)
+        monkeypatch.setattr(source_mod, "open_regular", deny)
     with pytest.raises(ArchiveError) as exc:
         open_source(p)
     assert str(p) in str(exc.value) and "Permission denied" in str(exc.value)

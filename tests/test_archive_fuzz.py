@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from ckpt_tui.archive import ArchiveError, Limits, open_source
 from ckpt_tui.archive import source as source_mod
 from ckpt_tui.archive.types import MiB
-
+from tests import hostile_corpus as hc
 from tests.archive_corpus import DATA, evil_tar, header_offsets, plain_tar_bytes
 
 FIXTURES = [
@@ -162,3 +163,166 @@ def test_byte_sum_is_the_sum(block):
 
     assert _byte_sum(block) == sum(block)
     assert _byte_sum(b"\xff" * 512) == 255 * 512
+
+
+# -- issue #19: the other readers a hostile input reaches ------------------------------------
+
+
+@SETTINGS
+@given(mutated_archive())
+def test_peek_metadata_of_any_archive(fuzz_dir, data):
+    """What `list` reads: a dict of what was found, or ArchiveError."""
+    from ckpt_tui.archive import peek_metadata
+
+    p = fuzz_dir / "peek"
+    p.write_bytes(data)
+    try:
+        meta = peek_metadata(p)
+    except ArchiveError:
+        return
+    assert set(meta) >= {"config", "spec", "size", "kind"}
+
+
+@SETTINGS
+@given(st.binary(max_size=4096), st.booleans())
+def test_iter_tar_raises_only_tar_errors(body, seekable):
+    """The streaming reader the model uses for rootfs-diff.tar: TarError or entries."""
+    import io
+
+    from ckpt_tui.archive import TarError, iter_tar
+
+    block = bytearray(body[:512].ljust(512, b"\0"))
+    fix_checksum(block, 0)
+    data = bytes(block) + body[512:]
+    try:
+        for entry, reader in iter_tar(io.BytesIO(data), len(data) if seekable else None):
+            if entry.kind == "file" and entry.size < 4096 and not seekable:
+                reader.read_data(entry)
+    except TarError:
+        pass
+
+
+def _tar(members: list[tuple[str, bytes, bytes]]) -> bytes:
+    return b"".join(hc.member(name, data, flag) for name, data, flag in members) + hc.END
+
+
+EXTENSIONS = st.lists(
+    st.tuples(
+        st.sampled_from([b"x", b"g", b"L", b"K", b"0", b"5", b"2"]),
+        st.one_of(
+            st.binary(max_size=300),
+            st.lists(st.tuples(st.sampled_from([b"path", b"linkpath", b"size", b"mtime", b"uid", b"GNU.sparse.map",
+                                                b"SCHILY.xattr.a", b"k"]),
+                               st.binary(max_size=40).filter(lambda v: b"\n" not in v)), max_size=8)
+            .map(lambda recs: b"".join(hc.pax_record(k, v) for k, v in recs)),
+        ),
+    ),
+    max_size=40,
+)
+
+
+@SETTINGS
+@given(EXTENSIONS, st.integers(0, 2))
+def test_header_extensions_of_any_shape(fuzz_dir, parts, compress):
+    """Runs of PAX, GNU long-name and global headers (well formed or not) between members:
+    a Source with its problems, or ArchiveError; never anything else."""
+    members = [(f"{'././@PaxHeader' if flag in (b'x', b'g') else 'n'}", data, flag) for flag, data in parts]
+    data = _tar([("config.dump", b"{}", b"0"), *members, ("checkpoint/inventory.img", b"x", b"0")])
+    if compress == 1:
+        data = gzip.compress(data, mtime=0)
+    elif compress == 2:
+        data = zstandard.ZstdCompressor().compress(data)
+    exercise(data, fuzz_dir)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=10,
+)
+_MT = st.sampled_from(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+                       "application/vnd.containerd.container.criu.checkpoint.criu.tar", "", "x"])
+
+
+@st.composite
+def oci_layouts(draw) -> bytes:
+    """An OCI archive of a few blobs named by digests the descriptors use, holding any JSON
+    or indexes that name each other (cycles and fan-out included)."""
+    digests = [f"sha256:{i:064x}" for i in range(draw(st.integers(1, 5)))]
+    desc = st.builds(lambda mt, dg, ann: {"mediaType": mt, "digest": dg, "size": 1, "annotations": ann},
+                     _MT, st.sampled_from(digests), st.dictionaries(st.text(max_size=8), JSON, max_size=2))
+    doc = st.one_of(JSON, st.builds(lambda m: {"schemaVersion": 2, "manifests": m}, st.lists(desc, max_size=6)),
+                    st.builds(lambda c, ls: {"config": c, "layers": ls}, desc, st.lists(desc, max_size=3)))
+    files = [("oci-layout", b'{"imageLayoutVersion": "1.0.0"}', b"0"),
+             ("index.json", json.dumps(draw(doc)).encode(), b"0")]
+    for dg in digests:
+        files.append((f"blobs/sha256/{dg[7:]}", json.dumps(draw(doc)).encode(), b"0"))
+    return _tar(files)
+
+
+@settings(SETTINGS, max_examples=60)
+@given(oci_layouts())
+def test_oci_indexes_of_any_shape(fuzz_dir, data):
+    exercise(data, fuzz_dir)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["file", "fifo", "link", "dir"]),
+                          st.sampled_from(["config.dump", "spec.dump", "checkpoint", "checkpoint/inventory.img",
+                                           "checkpoint/core-1.img", "a", "a/b"]),
+                          st.sampled_from(["/dev/null", "../x", "a", "checkpoint", ".", "/nonexistent",
+                                           "checkpoint/inventory.img", "fifo-outside"])), max_size=10))
+def test_directories_of_any_shape(tmp_path_factory, entries):
+    """Files, FIFOs, links (in, out, dangling, loops) and directories in any arrangement:
+    a directory source opens or refuses, and nothing blocks on a FIFO."""
+    import os
+    import signal
+
+    root = tmp_path_factory.mktemp("dir")
+    ckpt = root / "ckpt"
+    (ckpt / "checkpoint").mkdir(parents=True)
+    os.mkfifo(root / "fifo-outside")
+    for kind, name, target in entries:
+        p = ckpt / name
+        if p.exists() or p.is_symlink() or not p.parent.is_dir():
+            continue
+        if kind == "file":
+            p.write_bytes(b"{}")
+        elif kind == "fifo":
+            os.mkfifo(p)
+        elif kind == "dir":
+            p.mkdir()
+        else:
+            p.symlink_to(root / target if target == "fifo-outside" else target)
+
+    def blocked(*_):
+        raise AssertionError("blocked on a FIFO")
+    old = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(20)
+    try:
+        exercise_path(ckpt)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def exercise_path(p: Path) -> None:
+    from ckpt_tui.archive import find_checkpoints, peek_metadata
+
+    try:
+        src = open_source(p, limits=LIMITS)
+    except ArchiveError:
+        pass
+    else:
+        with src:
+            for name in src.members:
+                assert not name.startswith("/") and ".." not in name.split("/")
+                try:
+                    src.read(name, limit=4096)
+                except ArchiveError:
+                    pass
+    try:
+        peek_metadata(p)
+    except ArchiveError:
+        pass
+    find_checkpoints(p.parent)

@@ -855,3 +855,12 @@ def test_unknown_field_check_agrees_with_the_walk():
                 assert images._has_unknown(odd) is images._has_unknown_walk(odd) is True
                 checked += 1
     assert checked > 50
+    # a message lacking required fields cannot be sized: the fast check compares partial
+    # serialisations instead, with the same answers
+    for cls_name in ("file_entry", "core_entry", "mm_entry"):
+        cls = images.message_class(cls_name)
+        empty = cls.FromString(b"")
+        assert not empty.IsInitialized()
+        assert images._has_unknown(empty) is images._has_unknown_walk(empty) is False
+        odd = cls.FromString(b"\xf8\x7c\x01")
+        assert images._has_unknown(odd) is images._has_unknown_walk(odd) is True

@@ -233,3 +233,45 @@ def test_non_ckpt_errors_never_escape_for_odd_inputs():
         exercise(bytes(data), "")
     with pytest.raises(ImageError):
         decode_image(12345)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# issue #19: the bounds on what one image may make the decoder build
+
+
+@FUZZ_SETTINGS
+@given(
+    magic=st.sampled_from(["PAGEMAP", "FDINFO", "FILES", "CORE", "MM", "PSTREE", "TCP_STREAM"]),
+    sizes=st.lists(st.integers(0, 40), max_size=60),
+    limit=st.none() | st.integers(0, 30),
+    seed=st.binary(min_size=1, max_size=64),
+)
+def test_entry_bounds_hold_for_any_framing(magic, sizes, limit, seed):
+    """Any number of entries of any sizes: never more than the bound decoded, ``truncated``
+    exactly when a bound (not damage) stopped it, iter_entries agreeing with decode_image,
+    and at most MAX_IMAGE_PROBLEMS + a few problems."""
+    from ckpt_tui.criu import images
+
+    body = b"".join(frame((seed * 41)[:n]) for n in sizes)
+    data = build_image(magic, body)
+    try:
+        image = decode_image(data, "", max_entries=limit)
+    except CkptError:
+        return
+    bound = images.entry_limit(magic) if limit is None else limit
+    assert len(image.entries) <= bound
+    if len(image.entries) < min(bound, len(sizes)) and not image.truncated:
+        assert image.problems  # stopped early by damage, and said so
+    assert len(image.problems) <= images.MAX_IMAGE_PROBLEMS + 3
+    assert len(list(iter_entries(data, "", max_entries=limit))) == len(image.entries)
+    exercise(data, "")
+
+
+@FUZZ_SETTINGS
+@given(words=st.lists(st.integers(0, 0xFFFFFFFF), max_size=40))
+def test_capabilities_of_any_length(words):
+    from ckpt_tui.criu.constants import MAX_CAP_WORDS, caps_from_words, caps_to_mask
+
+    names = caps_from_words(words)
+    assert names == caps_from_words(words[:MAX_CAP_WORDS])
+    assert len(names) == bin(caps_to_mask(words)).count("1") <= 32 * MAX_CAP_WORDS

@@ -7,7 +7,9 @@ a spill file in the workspace, or a real file of a directory source).
 
 from __future__ import annotations
 
+import errno
 import io
+import itertools
 import json
 import os
 import posixpath
@@ -54,8 +56,7 @@ class Ref:
         if self.remote is not None:
             return self.remote.pread(self.offset, n)
         assert self.path is not None
-        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if self.nofollow else 0)
-        fd = os.open(self.path, flags)
+        fd = open_regular(self.path, nofollow=self.nofollow)
         try:
             parts = []
             got = 0
@@ -68,6 +69,41 @@ class Ref:
         finally:
             os.close(fd)
         return b"".join(parts)
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str | os.PathLike[str], *, nofollow: bool = False) -> int:
+    """A read-only descriptor of the regular file at ``path``, opened so that it cannot block.
+
+    ``O_NONBLOCK``: opening a FIFO (or a device) does not wait for a writer; ``nofollow``
+    adds ``O_NOFOLLOW``; then ``fstat`` on the descriptor (not on the name, which may have
+    changed since it was listed) must say a regular file, else :class:`OSError` (EINVAL,
+    "not a regular file"). Every member of a directory source, and every file the archive
+    layer sniffs or peeks at, is opened through here."""
+    fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | (_O_NOFOLLOW if nofollow else 0))
+    try:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device, socket or directory)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_head(path: str | os.PathLike[str], n: int, *, nofollow: bool = False) -> bytes:
+    """The first ``n`` bytes of the regular file ``path`` (see :func:`open_regular`), never
+    more than its size says: a file reporting size 0 (as /proc files do) is not read at all."""
+    fd = open_regular(path, nofollow=nofollow)
+    try:
+        size = os.fstat(fd).st_size
+        return os.pread(fd, min(n, size), 0) if size > 0 else b""
+    finally:
+        os.close(fd)
 
 
 class Watch:
@@ -85,6 +121,21 @@ class Watch:
 
     def take(self, name: str, size: int) -> Callable[[bytes], object] | None:  # pragma: no cover
         return None
+
+
+# Bounds on what one source's index records (with Limits.max_members):
+MAX_PROBLEMS = 500  # problems listed per source; past it they are counted ("... and N more")
+MAX_PROBLEM_SOURCE = 300  # characters of a problem's member name (escaped); longer ones are cut
+MAX_PROBLEM_TEXT = 2000  # characters of a problem's message
+MAX_NAME = 4096  # characters of a member name or link target (PATH_MAX); longer: skipped
+MAX_DEPTH = 64  # directory levels a directory walk descends
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
 
 
 METADATA_FILES = {"config.dump": "config", "spec.dump": "spec"}
@@ -134,13 +185,14 @@ class Context:
         self.metadata: dict = {}
         self.watch: Watch | None = None  # see open_source(watch=...)
 
-    MAX_PROBLEMS = 500
+    MAX_PROBLEMS = MAX_PROBLEMS
 
     def problem(self, source: str, message: str, severity: Severity = "error", pane: Pane = Pane.OVERVIEW) -> None:
         if len(self.problems) >= self.MAX_PROBLEMS:
             self.suppressed += 1  # a hostile archive must not flood memory with problems
             return
-        self.problems.append(Problem(source=source, message=message, pane=pane, severity=severity))
+        self.problems.append(Problem(source=clip(source, MAX_PROBLEM_SOURCE), message=clip(message, MAX_PROBLEM_TEXT),
+                                     pane=pane, severity=severity))
 
     def finish_problems(self) -> None:
         if self.suppressed:
@@ -234,18 +286,21 @@ class Index:
         return len(self.members)
 
     def add(self, member: Member, ref: Ref | None = None) -> None:
-        old = self.members.pop(member.name, None)
-        self.refs.pop(member.name, None)
-        if old is not None and not (old.type == "dir" and member.type == "dir"):
-            self.ctx.problem(
-                display_name(member.name),
-                "appears more than once in the archive; the later entry is used",
-                "warning",
-            )
-        self.members[member.name] = member
-        self.discarded.discard(member.name)
+        name = member.name
+        members = self.members
+        if name in members:  # a later entry of the same name replaces it, at its own place
+            old = members.pop(name)
+            self.refs.pop(name, None)
+            self.discarded.discard(name)
+            if not (old.type == "dir" and member.type == "dir"):
+                self.ctx.problem(
+                    display_name(name),
+                    "appears more than once in the archive; the later entry is used",
+                    "warning",
+                )
+        members[name] = member
         if ref is not None:
-            self.refs[member.name] = ref
+            self.refs[name] = ref
             if self.ctx.on_metadata is not None:
                 self.ctx.saw_member(member.name, ref)
             if self.ctx.watch is not None and member.type == "file":
@@ -348,6 +403,7 @@ def index_tar(
     ctx = ix.ctx
     tr = TarReader(stream, size=size if base is not None else None)
     count_before = len(ix)
+    declared = Declared(ctx.budget, stream, size)
 
     def tick() -> None:
         ctx.progress.update(done(), "")
@@ -357,7 +413,9 @@ def index_tar(
         for entry in tr.entries():
             if ix.full():
                 break
-            ctx.progress.update(done(), entry.name)
+            if ctx.progress.callback is not None:
+                ctx.progress.update(done(), entry.name)
+            declared.check(entry)
             current = entry.name
             _add_entry(ix, tr, entry, base=base, prefix=prefix, tick=tick)
             current = ""
@@ -381,6 +439,24 @@ def index_tar(
         if tr.ended_cleanly and isinstance(stream, (GzipDecoder, ZstdDecoder)):
             _verify_rest(ctx, stream, where)
     return tr
+
+
+class Declared:
+    """What the tar headers of one compressed stream declare, checked against the bomb
+    bounds before their data is inflated (:meth:`Budget.declare`). Plain tars are read in
+    place and checked against the file's size instead, so for them this does nothing."""
+
+    def __init__(self, budget: Budget, stream, compressed: int | None) -> None:
+        self.budget = budget
+        self.on = isinstance(stream, (GzipDecoder, ZstdDecoder)) and compressed is not None
+        self.compressed = compressed or 0
+        self.total = 0
+
+    def check(self, entry: TarEntry) -> None:
+        if not self.on:
+            return
+        self.total += entry.size + 512
+        self.budget.declare(entry.name, entry.size, self.total, self.compressed)
 
 
 _DRAIN_CAP = 64 * 1024 * 1024
@@ -423,6 +499,12 @@ def _add_entry(
     tick: Callable[[], None],
 ) -> None:
     ctx = ix.ctx
+    if len(entry.name) > MAX_NAME or len(entry.linkname) > MAX_NAME:
+        what = "name" if len(entry.name) > MAX_NAME else "link target"
+        ctx.problem(display_name(clip(entry.name, MAX_PROBLEM_SOURCE)),
+                    f"skipped: its {what} is {max(len(entry.name), len(entry.linkname)):,} characters long, "
+                    f"more than the {MAX_NAME} a path may have")
+        return
     norm, why = normalise(entry.name)
     if norm is None:
         ctx.problem(display_name(entry.name), f"skipped: unsafe member name ({why})")
@@ -430,10 +512,13 @@ def _add_entry(
     if norm == "":
         return  # the archive's own root directory entry
     name = prefix + norm
-    common = dict(mode=entry.mode, mtime=entry.mtime, uid=entry.uid, gid=entry.gid)
+
+    def member(size: int, mtype: str, linkname: str = "") -> Member:
+        return Member(name, size, mtype, entry.mode, entry.mtime, linkname, entry.uid, entry.gid)
+
     kind = entry.kind
     if kind == "dir":
-        ix.add(Member(name, 0, "dir", **common))
+        ix.add(member(0, "dir"))
     elif kind == "file":
         if base is not None:
             ref = base_ref(base, base[1] + entry.data_offset, entry.size)
@@ -441,11 +526,11 @@ def _add_entry(
             sink = ctx.watch.take(name, entry.size) if ctx.watch is not None else None
             if sink is not None:  # streamed to the watcher, not kept
                 tr.copy_data(entry, sink, tick)
-                ix.add(Member(name, entry.size, "file", **common))
+                ix.add(member(entry.size, "file"))
                 ix.discarded.add(name)
                 return
             ref = _capture(ctx, tr, entry, tick)
-        ix.add(Member(name, entry.size, "file", **common), ref)
+        ix.add(member(entry.size, "file"), ref)
     elif kind == "symlink":
         dest = resolve_link(name, entry.linkname)
         if dest is None:
@@ -454,7 +539,7 @@ def _add_entry(
                 f"skipped: symbolic link pointing outside the archive ({display_name(entry.linkname)})",
             )
             return
-        ix.add(Member(name, 0, "symlink", linkname=entry.linkname, **common))
+        ix.add(member(0, "symlink", entry.linkname))
     elif kind == "hardlink":
         tnorm, _ = normalise(entry.linkname)
         if not tnorm:
@@ -467,7 +552,7 @@ def _add_entry(
         target = ix.members.get(tname)
         ref = ix.refs.get(tname)
         if target is not None and tname in ix.discarded:  # a link to data a Watch took: the same
-            ix.add(Member(name, target.size, "hardlink", linkname=tname, **common))
+            ix.add(member(target.size, "hardlink", tname))
             ix.discarded.add(name)
             return
         if target is None or target.type not in ("file", "hardlink") or ref is None:
@@ -476,7 +561,7 @@ def _add_entry(
                 f"skipped: hard link to {display_name(entry.linkname)}, which is not a file earlier in the archive",
             )
             return
-        ix.add(Member(name, target.size, "hardlink", linkname=tname, **common), ref)
+        ix.add(member(target.size, "hardlink", tname), ref)
     else:
         what = {
             "device": "device node",
@@ -484,7 +569,7 @@ def _add_entry(
             "sparse": "sparse file (not supported)",
         }.get(kind, f"entry of unknown type {entry.typeflag!r}")
         ctx.problem(display_name(name), f"{what}: recorded without data", "warning")
-        ix.add(Member(name, 0, "other", **common))
+        ix.add(member(0, "other"))
 
 
 # -- opening a stream -------------------------------------------------------
@@ -536,18 +621,27 @@ def describe_format(fmt: str, head_hex: str = "") -> str:
 
 
 def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
-    """Index the files under ``root`` depth-first in name order, not following symlinks."""
+    """Index the files under ``root`` depth-first in name order, never following a link.
+
+    Entries are told apart by ``lstat``: a symbolic link is recorded as one (and skipped
+    when it points out of the directory), never followed, so a link to ``/proc/kmsg`` or a
+    FIFO costs nothing; FIFOs, sockets and devices are recorded without data and never
+    opened; regular files are opened only when read, through :func:`open_regular`. At most
+    ``Limits.max_members`` entries of one directory are listed, at most :data:`MAX_DEPTH`
+    levels descended."""
     ctx = ix.ctx
+    cap = ctx.limits.max_members + 1
 
     def listing(rel: str, path: str) -> list[os.DirEntry] | None:
         try:
             with os.scandir(path) as it:
-                return sorted(it, key=lambda e: e.name)
+                found = list(itertools.islice(it, cap))
         except OSError as exc:
             if rel == "":
                 raise ArchiveError(f"cannot read directory {root}: {exc.strerror or exc}") from None
             ctx.problem(display_name(prefix + rel), f"cannot list this directory: {exc.strerror or exc}")
             return None
+        return sorted(found, key=lambda e: e.name)
 
     top = listing("", str(root)) or []
     stack: list[tuple[str, list[os.DirEntry], int]] = [("", top, 0)]
@@ -561,6 +655,10 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
             return
         relname = f"{rel}/{entry.name}" if rel else entry.name
         name = prefix + relname
+        if len(relname) > MAX_NAME:
+            ctx.problem(display_name(name[:MAX_PROBLEM_SOURCE]),
+                        f"skipped: its path is {len(relname):,} characters long, more than the {MAX_NAME} a path may have")
+            continue
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError as exc:
@@ -577,14 +675,14 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
             if resolve_link(relname, target) is None:
                 ctx.problem(
                     display_name(name),
-                    f"skipped: symbolic link pointing outside the directory ({display_name(target)})",
+                    f"skipped: symbolic link pointing outside the directory ({display_name(target[:MAX_PROBLEM_SOURCE])})",
                 )
                 continue
             ix.add(Member(name, 0, "symlink", linkname=target, **common))
         elif stat_mod.S_ISDIR(st.st_mode):
             ix.add(Member(name, 0, "dir", **common))
-            if len(stack) > 64:
-                ctx.problem(display_name(name), "directories nested too deep: contents not listed")
+            if len(stack) > MAX_DEPTH:
+                ctx.problem(display_name(name), f"directories nested more than {MAX_DEPTH} deep: contents not listed")
                 continue
             sub = listing(relname, entry.path)
             if sub:
@@ -597,7 +695,9 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
                 Ref(size=st.st_size, path=Path(entry.path), nofollow=True),
             )
         else:
-            ctx.problem(display_name(name), "device node, FIFO or socket: recorded without data", "warning")
+            what = ("FIFO" if stat_mod.S_ISFIFO(st.st_mode) else "socket" if stat_mod.S_ISSOCK(st.st_mode)
+                    else "device node")
+            ctx.problem(display_name(name), f"{what}: recorded without data, never opened", "warning")
             ix.add(Member(name, 0, "other", **common))
 
 

@@ -25,7 +25,7 @@ from .containerd import decode_config_blob, synthesize_config
 from .index import Context, Converted, Index, Ref, index_tar, open_tar_stream, read_limited
 from .streams import RangeReader
 from .tarstream import NotTar
-from .types import ArchiveError, Member, MiB
+from .types import ArchiveError, Member, MiB, display_name
 
 MT_CRIU_TAR = "application/vnd.containerd.container.criu.checkpoint.criu.tar"
 MT_PREDUMP_TAR = "application/vnd.containerd.container.criu.checkpoint.predump.tar"
@@ -43,6 +43,7 @@ MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 }
+_FOLLOWED = INDEX_TYPES | MANIFEST_TYPES | {""}  # descriptors _visit reads (no media type: a manifest)
 CHECKPOINT_ANNOTATION_PREFIXES = (
     "io.podman.annotations.checkpoint.",
     "org.criu.checkpoint.",
@@ -50,6 +51,14 @@ CHECKPOINT_ANNOTATION_PREFIXES = (
 )
 REF_NAME = "org.opencontainers.image.ref.name"
 JSON_CAP = 4 * MiB
+# Bounds on what an image may make the reader do: an index may name indexes that name
+# more (or itself): each blob is looked at once, at most MAX_OCI_DOCUMENTS index, manifest
+# and config blobs are read while looking for the checkpoint, at most MAX_OCI_DEPTH
+# indexes deep; a checkpoint image's layers are read up to MAX_LAYERS (the most an image
+# built by docker or podman may have is 127).
+MAX_OCI_DOCUMENTS = 64
+MAX_OCI_DEPTH = 6
+MAX_LAYERS = 128
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 
@@ -81,6 +90,29 @@ class _Layout:
     def __init__(self, outer: Index) -> None:
         self.outer = outer
         self.errors: list[ArchiveError] = []
+        self.seen: set[str] = set()  # index and manifest blobs already looked at
+        self.documents = 0  # JSON blobs read while looking for the checkpoint
+        self.skipped = 0  # descriptors not followed: already seen, too deep or past the bound
+
+    def follow(self, desc: dict) -> bool:
+        """Whether the index or manifest ``desc`` names is to be read: not seen before
+        (a cycle, or the same manifest twice) and within MAX_OCI_DOCUMENTS."""
+        try:
+            name = self.blob_name(desc)
+        except ArchiveError:
+            return True  # blob_json says what is wrong with it
+        if name in self.seen or self.documents >= MAX_OCI_DOCUMENTS:
+            self.skipped += 1
+            return False
+        self.seen.add(name)
+        self.documents += 1
+        return True
+
+    def bound_note(self) -> str:
+        if not self.skipped:
+            return ""
+        return (f"{self.skipped} descriptor(s) were not followed: each blob is read once, at most "
+                f"{MAX_OCI_DOCUMENTS} index and manifest blobs, {MAX_OCI_DEPTH} indexes deep")
 
     def json(self, name: str, what: str) -> Any:
         data = read_limited(self.outer, name, JSON_CAP, what)
@@ -99,7 +131,7 @@ class _Layout:
     def blob_ref(self, desc: dict) -> tuple[Member, Ref]:
         name = self.blob_name(desc)
         if name not in self.outer.members:
-            raise ArchiveError(f"blob {desc.get('digest')} ({desc.get('mediaType', '?')}) is missing from the image")
+            raise ArchiveError(f"blob {desc.get('digest')} ({display_name(_media_type(desc)[:100]) or '?'}) is missing from the image")
         member, ref = self.outer.target(name)
         if ref is None:
             raise ArchiveError(f"blob {desc.get('digest')} has no data")
@@ -117,6 +149,12 @@ class _Layout:
         if name not in self.outer.members:
             raise ArchiveError(f"the {what} blob {desc.get('digest')} is missing from the image")
         return self.json(name, what)
+
+
+def _media_type(desc: dict) -> str:
+    """A descriptor's media type; "" when absent or not a string."""
+    mt = desc.get("mediaType")
+    return mt if isinstance(mt, str) else ""
 
 
 def _ref_name(desc: dict) -> str:
@@ -169,18 +207,20 @@ class _Found:
 
 def _has_criu(index: dict) -> bool:
     mans = index.get("manifests")
-    return isinstance(mans, list) and any(isinstance(d, dict) and d.get("mediaType") == MT_CRIU_TAR for d in mans)
+    return isinstance(mans, list) and any(isinstance(d, dict) and _media_type(d) == MT_CRIU_TAR for d in mans)
 
 
 def _find(layout: _Layout, index: dict, ann: dict[str, str], name: str, depth: int, seen: list[str]) -> _Found | None:
-    if depth > 6:
+    if depth > MAX_OCI_DEPTH:
+        layout.skipped += 1
         return None
     ann = {**ann, **_str_dict(index.get("annotations"))}
     if _has_criu(index):
         return _Found("containerd", index=index, annotations=ann, name=name)
     manifests = index.get("manifests")
     for desc in manifests if isinstance(manifests, list) else []:
-        if not isinstance(desc, dict):
+        # only indexes and manifests lead anywhere (layers and blobs of other kinds do not)
+        if not isinstance(desc, dict) or _media_type(desc) not in _FOLLOWED or not layout.follow(desc):
             continue
         try:
             found = _visit(layout, desc, ann, name, depth, seen)
@@ -193,7 +233,7 @@ def _find(layout: _Layout, index: dict, ann: dict[str, str], name: str, depth: i
 
 
 def _visit(layout: _Layout, desc: dict, ann: dict[str, str], name: str, depth: int, seen: list[str]) -> _Found | None:
-    mt = desc.get("mediaType", "")
+    mt = _media_type(desc)
     dname = _ref_name(desc) or name
     dann = {**ann, **_str_dict(desc.get("annotations"))}
     if mt in INDEX_TYPES:
@@ -239,15 +279,19 @@ def convert_oci(ctx: Context, outer: Index, container: str) -> Converted:
     seen: list[str] = []
     found = _find(layout, top, {}, "", 0, seen)
     where = {"oci-archive": "OCI archive", "registry": "registry"}.get(container, "OCI layout directory")
+    note = layout.bound_note()
     if found is None and layout.errors:
         raise layout.errors[0]
     if found is None:
-        names = ", ".join(n for n in seen if n) or "no manifests"
+        names = ", ".join(n for n in seen[:8] if n) or "no manifests"
+        more = f" and {len(seen) - 8} more" if len(seen) > 8 else ""
         raise ArchiveError(
-            f"not a checkpoint image: this {where} holds an ordinary container image ({names}), "
+            f"not a checkpoint image: this {where} holds an ordinary container image ({names}{more}), "
             f"without checkpoint annotations (io.podman.annotations.checkpoint.*, org.criu.checkpoint.*) "
-            f"or containerd checkpoint media types"
+            f"or containerd checkpoint media types" + (f"; {note}" if note else "")
         )
+    if note:
+        ctx.problem("index.json", note, "warning")
     if found.shape == "containerd":
         return _convert_containerd(ctx, layout, found, where)
     return _convert_image(ctx, layout, found, where, container)
@@ -264,9 +308,17 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
     descs = [d for d in found.index.get("manifests") or [] if isinstance(d, dict)]
     # the CRIU images first, so that checkpoint/ leads the member list
     order = {MT_CRIU_TAR: 0, MT_CONFIG: 1}
-    descs.sort(key=lambda d: order.get(d.get("mediaType", ""), 2))
+    descs.sort(key=lambda d: order.get(_media_type(d), 2))
+    done: set[str] = set()  # each kind of blob is read once: a second one is reported, not read
     for desc in descs:
-        mt = desc.get("mediaType", "")
+        mt = _media_type(desc)
+        kind = "layer" if mt.startswith(("application/vnd.oci.image.layer.",
+                                          "application/vnd.docker.image.rootfs.diff.tar")) else mt
+        if kind in done and kind in (MT_CRIU_TAR, MT_PREDUMP_TAR, MT_CONFIG, MT_RW_LEGACY, "layer"):
+            ctx.problem("", f"{mt}: the checkpoint index names more than one such blob; only the first is read",
+                        "warning")
+            continue
+        done.add(kind)
         try:
             if mt == MT_CRIU_TAR:
                 _, ref = layout.blob_ref(desc)
@@ -291,7 +343,7 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
             elif mt in MANIFEST_TYPES or mt in INDEX_TYPES:
                 image_ref = str(desc.get("digest", ""))
         except ArchiveError as exc:
-            ctx.problem("", f"{mt or 'blob'}: {exc}")
+            ctx.problem("", f"{display_name(mt[:100]) or 'blob'}: {exc}")
     if not ix.has_prefix("checkpoint/"):
         ctx.problem("checkpoint/", "the containerd checkpoint image has no CRIU image blob")
     if cfg is not None and cfg.spec_json is not None:
@@ -312,6 +364,15 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
     return Converted(ix, "containerd-image", desc, ann, synthesized)
 
 
+def _read_once(ctx: Context, read: set[str], blob: str, what: str) -> bool:
+    """True the first time ``blob`` is asked for; a layer listed twice is read once."""
+    if blob in read:
+        ctx.problem("", f"{what} is {blob} again: not read a second time", "warning")
+        return False
+    read.add(blob)
+    return True
+
+
 def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -323,10 +384,15 @@ def _convert_image(ctx: Context, layout: _Layout, found: _Found, where: str, con
     if not layers:
         raise ArchiveError("the checkpoint image has no layer")
     if len(layers) > 1:
-        ctx.problem("", f"the checkpoint image has {len(layers)} layers (one is usual); all are read in order", "warning")
-    for n, desc in enumerate(layers):
-        _, ref = layout.blob_ref(desc)
-        _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({desc.get('digest', '?')[:19]})")
+        ctx.problem("", f"the checkpoint image has {len(layers)} layers (one is usual); "
+                    f"{'all are' if len(layers) <= MAX_LAYERS else f'the first {MAX_LAYERS} are'} read in order",
+                    "warning")
+    read: set[str] = set()
+    for n, desc in enumerate(layers[:MAX_LAYERS]):
+        blob = layout.blob_name(desc)
+        if _read_once(ctx, read, blob, f"image layer {n + 1}"):
+            _, ref = layout.blob_ref(desc)
+            _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({str(desc.get('digest', '?'))[:19]})")
     ann = dict(found.annotations)
     name = found.name
     desc = f"checkpoint image{' ' + name if name else ''} ({where})"
@@ -366,14 +432,19 @@ def convert_docker(ctx: Context, outer: Index) -> Converted:
             f"({name or 'untagged'}, {len(layers)} layers)"
         )
     ix = Index(ctx)
-    for n, lname in enumerate(layers):
+    if len(layers) > MAX_LAYERS:
+        ctx.problem("", f"the image has {len(layers)} layers; the first {MAX_LAYERS} are read", "warning")
+    read: set[str] = set()
+    for n, lname in enumerate(layers[:MAX_LAYERS]):
         norm = "/".join(p for p in lname.split("/") if p not in ("", "."))
         if norm not in outer.members:
-            raise ArchiveError(f"layer {lname} is missing from the docker-archive")
+            raise ArchiveError(f"layer {display_name(lname[:200])} is missing from the docker-archive")
+        if not _read_once(ctx, read, norm, f"image layer {n + 1}"):
+            continue
         _, ref = outer.target(norm)
         if ref is None:
-            raise ArchiveError(f"layer {lname} has no data")
-        _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({lname[:40]})")
+            raise ArchiveError(f"layer {display_name(lname[:200])} has no data")
+        _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({display_name(lname[:40])})")
     if not is_checkpoint_annotations(ann):
         if not (ix.has_prefix("checkpoint/") or "config.dump" in ix.members):
             raise ArchiveError(

@@ -19,6 +19,7 @@ from .index import (
     Converted,
     METADATA_CAP,
     METADATA_FILES,
+    Declared,
     Index,
     Ref,
     Watch,
@@ -26,7 +27,9 @@ from .index import (
     index_tar,
     metadata_value,
     normalise,
+    open_regular,
     open_tar_stream,
+    read_head,
     read_limited,
     walk_directory,
 )
@@ -73,8 +76,7 @@ class _RangeRaw(io.RawIOBase):
 
     @classmethod
     def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> "_RangeRaw":
-        flags = os.O_RDONLY | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
-        fd = os.open(path, flags)
+        fd = open_regular(path, nofollow=nofollow)
         return cls(lambda off, n: os.pread(fd, n, offset + off), size, str(path), lambda: os.close(fd))
 
     def readable(self) -> bool:
@@ -458,13 +460,17 @@ def _collect_spills(ctx: Context, ix: Index) -> None:
             child.unlink(missing_ok=True)
 
 
-def _open_file(ctx: Context, p: Path, size: int) -> Converted:
+def _open_regular_file(p: Path) -> BinaryIO:
     try:
-        f = open(p, "rb")
+        return os.fdopen(open_regular(p), "rb")
     except OSError as exc:
         raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from None
+
+
+def _open_file(ctx: Context, p: Path, size: int) -> Converted:
+    f = _open_regular_file(p)
     with f:
-        head = os.pread(f.fileno(), 512, 0)
+        head = os.pread(f.fileno(), min(512, size), 0) if size > 0 else b""  # never past its size
         fmt = sniff(head)
         if fmt not in _KIND_OF_FMT:
             hexhead = f" (it starts with {head[:8].hex(' ')})" if head else ""
@@ -613,9 +619,7 @@ def _oci_dir_is_checkpoint(p: Path) -> bool:
             break
         f = todo.pop(0)
         try:
-            if f.stat().st_size > 4 * MiB:
-                continue
-            doc = json.loads(f.read_bytes())
+            doc = json.loads(read_head(f, 4 * MiB + 1, nofollow=True))
         except (OSError, ValueError, UnicodeDecodeError):
             continue
         if not isinstance(doc, dict):
@@ -661,9 +665,7 @@ def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     for entry in entries:
         try:
             if entry.is_file():
-                with open(entry.path, "rb") as f:
-                    head = f.read(512)
-                if sniff(head) in _KIND_OF_FMT:
+                if sniff(read_head(entry.path, 512)) in _KIND_OF_FMT:
                     found.append(Path(entry.path))
             elif entry.is_dir(follow_symlinks=False) and _looks_like_checkpoint_dir(Path(entry.path)):
                 found.append(Path(entry.path))
@@ -707,20 +709,23 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         is_image = (p / "index.json").is_file() and (p / "oci-layout").is_file()
         if not is_image:
             result["kind"] = "criu-directory" if (p / "inventory.img").is_file() else "directory"
-            total = 0
-            for root, _dirs, files in os.walk(p):
+            total = seen = 0
+            for root, dirs, files in os.walk(p):  # (os.walk does not follow links)
                 for fn in files:
                     try:
                         total += os.lstat(os.path.join(root, fn)).st_size
                     except OSError:
                         pass
+                seen += len(files) + len(dirs)
+                if seen > Limits().max_members:  # as far as opening it would index
+                    break
             result["size"] = total
             for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
                 fp = p / fn
                 try:
-                    fst = fp.stat()
+                    fst = fp.lstat()  # a link, FIFO or device is not read (as opening does)
                     if stat_mod.S_ISREG(fst.st_mode) and fst.st_size <= _META_CAP:
-                        result[key] = _parse_json(fp.read_bytes())
+                        result[key] = _parse_json(read_head(fp, _META_CAP, nofollow=True))
                         if key == "config":
                             result["config_mtime"] = fst.st_mtime
                 except OSError:
@@ -729,13 +734,10 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         return _peek_by_opening(p, result)
     if not stat_mod.S_ISREG(st.st_mode):
         raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
-    try:
-        f = open(p, "rb")
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from None
+    f = _open_regular_file(p)
     image = False
     with f, Workspace() as ws:
-        head = os.pread(f.fileno(), 512, 0)
+        head = os.pread(f.fileno(), min(512, st.st_size), 0) if st.st_size > 0 else b""
         fmt = sniff(head)
         if fmt not in _KIND_OF_FMT:
             raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt)}")
@@ -744,9 +746,13 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raw = RangeReader(f, 0, st.st_size)
         fmt, stream, base, _done = open_tar_stream(ctx, raw, size=st.st_size, path=p, offset=0)
         tr = TarReader(stream, size=st.st_size if base is not None else None)
+        declared = Declared(ctx.budget, stream, st.st_size)
         wanted = {"config.dump": "config", "spec.dump": "spec"}
         try:
             for entry in tr.entries():
+                if tr.entries_seen > ctx.limits.max_members:
+                    break
+                declared.check(entry)
                 name, _ = normalise(entry.name)
                 if name in ("index.json", "oci-layout", "manifest.json") or (name or "").startswith("blobs/"):
                     image = True

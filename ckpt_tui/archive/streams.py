@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
-from .types import Limits, human_size
+from .types import Limits, display_name, human_size
 
 try:  # optional: zlib-ng inflates gzip ~2x faster than zlib, with the same API
     from zlib_ng import zlib_ng as _inflate  # type: ignore[import-not-found]
@@ -31,6 +31,9 @@ _OTHER_MAGICS = (
     (b"\x5d\x00\x00", "lzma"),
 )
 CHUNK = 256 * 1024
+# Concatenated gzip members are legal (``cat a.gz b.gz``, BGZF writes one per 64 KiB of data:
+# 8 GiB is 131,072 members); past this many the stream is treated as damaged.
+MAX_GZIP_MEMBERS = 500_000
 
 
 class Readable(Protocol):
@@ -117,18 +120,50 @@ class Budget:
             raise LimitHit(
                 f"stopped after {human_size(lim.max_total_bytes)} of uncompressed data, the limit "
                 f"for one checkpoint (a decompression-bomb guard); members past this point are "
-                f"not shown. Raise the limit with --max-size (e.g. --max-size "
-                f"{_suggest(lim.max_total_bytes)}) if the archive is genuine"
+                f"not shown. {self._raise_it()}"
             )
         ratio = lim.effective_ratio()
         if ratio and produced > lim.ratio_after and produced > ratio * max(consumed, 1):
             raise LimitHit(
                 f"stopped after {human_size(produced)} of uncompressed data expanded from only "
                 f"{human_size(consumed)} (over {ratio}:1): this looks like a decompression bomb; "
-                f"members past this point are not shown. If the archive is genuine, open it "
-                f"with an explicit --max-size (e.g. --max-size {_suggest(lim.max_total_bytes)}), "
-                f"which turns this ratio check off"
+                f"members past this point are not shown. {self._ratio_off()}"
             )
+
+    def declare(self, name: str, size: int, declared: int, compressed: int) -> None:
+        """A tar header in a compressed stream says ``size`` bytes of data follow (``declared``:
+        all the stream's headers said so far, ``compressed``: the stream's compressed size).
+
+        Raises :class:`LimitHit` *before* decompressing them when they cannot fit: past
+        ``max_total_bytes``, or more than the bomb ratio allows even if the rest of the
+        compressed stream held nothing else (a bomb is told by its headers, not after
+        gigabytes were inflated). The streaming checks of :meth:`charge` would stop the
+        same stream later, so nothing genuine is refused that was accepted before."""
+        lim = self.limits
+        if self.total + size > lim.max_total_bytes:
+            raise LimitHit(
+                f"member '{display_name(name[:300])}' declares {human_size(size)}, past the limit of "
+                f"{human_size(lim.max_total_bytes)} of uncompressed data for one checkpoint (a "
+                f"decompression-bomb guard, checked before inflating it); it and the members after "
+                f"it are not shown. {self._raise_it()}"
+            )
+        ratio = lim.effective_ratio()
+        if ratio and declared > lim.ratio_after and declared > ratio * max(compressed, 1):
+            shown = display_name(name[:300])
+            raise LimitHit(
+                f"the members up to '{shown}' declare {human_size(declared)} of data held in only "
+                f"{human_size(compressed)} of compressed data (over {ratio}:1): this looks like a "
+                f"decompression bomb (told by its headers, before inflating it); '{shown}' and the "
+                f"members after it are not shown. {self._ratio_off()}"
+            )
+
+    def _raise_it(self) -> str:
+        return (f"Raise the limit with --max-size (e.g. --max-size {_suggest(self.limits.max_total_bytes)}) "
+                f"if the archive is genuine")
+
+    def _ratio_off(self) -> str:
+        return (f"If the archive is genuine, open it with an explicit --max-size (e.g. --max-size "
+                f"{_suggest(self.limits.max_total_bytes)}), which turns this ratio check off")
 
 
 def _suggest(current: int) -> str:
@@ -222,6 +257,7 @@ class GzipDecoder:
         self._pending = b""
         self._eof = False
         self.trailing_garbage = False
+        self.members = 0  # gzip members that ended so far
 
     def _fill(self) -> bool:
         chunk = self.raw.read(CHUNK)
@@ -253,10 +289,21 @@ class GzipDecoder:
                 out = self._d.decompress(self._pending, n)
             except (zlib.error, _inflate.error) as exc:
                 raise StreamError(f"corrupt gzip data near compressed byte {self.consumed}: {exc}") from None
-            self._pending = self._d.unconsumed_tail
             if self._d.eof:
-                self._pending = self._d.unused_data + self._pending
+                # the member ended: what follows it is in unused_data. (When the output limit
+                # is reached right at a member's end, CPython's zlib leaves the same bytes in
+                # unconsumed_tail too; joining both doubled the rest of the stream at every
+                # member: exponential time and memory over a stream of many members.)
+                self._pending = self._d.unused_data
                 self._d = None
+                self.members += 1
+                if self.members > MAX_GZIP_MEMBERS:
+                    raise StreamError(
+                        f"the gzip stream holds more than {MAX_GZIP_MEMBERS:,} members (concatenated gzip "
+                        f"streams), more than any archive writer makes; reading stopped there"
+                    )
+            else:
+                self._pending = self._d.unconsumed_tail
             if out:
                 self.produced += len(out)
                 self.budget.charge(len(out), self.produced, self.consumed)

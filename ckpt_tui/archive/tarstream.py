@@ -17,7 +17,15 @@ from .types import CacheWriteFailed, display_name
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
-MAX_EXTENSION = 1 << 20  # a PAX header or GNU long name bigger than this is damage
+# Bounds on the metadata that header extensions (PAX records, GNU long names) attach to one
+# member: past any of them the stream is damage (TarError), so hostile headers cannot pile up
+# memory or time. Real archives use a few records and a name of at most PATH_MAX per member.
+MAX_EXTENSION = 1 << 20  # bytes of one PAX header or GNU long name/link record
+MAX_MEMBER_METADATA = 1 << 20  # bytes of all the extension records before one member, together
+MAX_EXTENSION_HEADERS = 32  # extension headers (x, g, L, K) in a row before one member
+MAX_PAX_RECORDS = 1024  # PAX records before one member
+# The PAX keys the reader uses; the other records are parsed for their framing and dropped.
+_PAX_KEYS = frozenset({"path", "linkpath", "size", "uid", "gid", "mtime"})
 SPILL_CHUNK = 1 << 20  # write size for spill files
 
 
@@ -105,29 +113,41 @@ def _number(field: bytes, what: str, offset: int) -> int:
         raise TarError(f"corrupt tar header at byte {offset} (bad {what} field)", offset) from None
 
 
-def _pax_records(data: bytes, offset: int) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
+def _pax_records(data: bytes, offset: int, into: dict[str, bytes], budget: int) -> int:
+    """Parse one PAX header's records into ``into`` (only the keys the reader uses, and
+    ``GNU.sparse`` as a flag); returns how many records it held. More than ``budget``
+    records is damage."""
     pos = 0
-    while pos < len(data):
-        if data[pos:].strip(b"\0\n ") == b"":
-            break
-        sp = data.find(b" ", pos)
-        if sp < 0 or sp - pos > 20:
+    count = 0
+    end_all = len(data)
+    padded = len(data.rstrip(b"\0\n "))  # only padding from here on (one copy, not one per record)
+    while pos < padded:
+        count += 1
+        if count > budget:
+            raise TarError(
+                f"more than {MAX_PAX_RECORDS} PAX records for one member at byte {offset}: damage or a hostile archive",
+                offset,
+            )
+        sp = data.find(b" ", pos, pos + 21)
+        if sp < 0:
             raise TarError(f"corrupt PAX header at byte {offset}", offset)
         try:
             length = int(data[pos:sp])
         except ValueError:
             raise TarError(f"corrupt PAX header at byte {offset}", offset) from None
         end = pos + length
-        if length <= sp - pos + 1 or end > len(data) or data[end - 1 : end] != b"\n":
+        if length <= sp - pos + 1 or end > end_all or data[end - 1 : end] != b"\n":
             raise TarError(f"corrupt PAX header at byte {offset}", offset)
-        record = data[sp + 1 : end - 1]
-        key, eq, value = record.partition(b"=")
-        if not eq:
+        eq = data.find(b"=", sp + 1, end - 1)
+        if eq < 0:
             raise TarError(f"corrupt PAX header at byte {offset}", offset)
-        out[_decode(key)] = value
+        key = _decode(data[sp + 1 : eq])
+        if key in _PAX_KEYS:
+            into[key] = data[eq + 1 : end - 1]
+        elif key.startswith("GNU.sparse."):
+            into["GNU.sparse"] = b"1"
         pos = end
-    return out
+    return count
 
 
 def _pax_int(value: bytes, default: int) -> int:
@@ -312,6 +332,8 @@ class TarReader:
         long_name: bytes | None = None
         long_link: bytes | None = None
         pax: dict[str, bytes] = {}
+        # what the extension headers before the current member added up to
+        ext_headers = ext_bytes = pax_records = 0
         while True:
             hdr_off = self.pos
             block = self._read(BLOCK)
@@ -348,7 +370,16 @@ class TarReader:
             if typeflag in (b"L", b"K", b"x", b"g"):
                 if size > MAX_EXTENSION:
                     raise TarError(
-                        f"tar header extension of {size} bytes at byte {hdr_off} is too large", hdr_off
+                        f"tar header extension of {size} bytes at byte {hdr_off} is too large "
+                        f"(at most {MAX_EXTENSION} bytes)", hdr_off
+                    )
+                ext_headers += 1
+                ext_bytes += size
+                if ext_headers > MAX_EXTENSION_HEADERS or ext_bytes > MAX_MEMBER_METADATA:
+                    raise TarError(
+                        f"{ext_headers} tar header extensions ({ext_bytes} bytes) in a row at byte {hdr_off}, "
+                        f"more than one member may carry ({MAX_EXTENSION_HEADERS} headers, "
+                        f"{MAX_MEMBER_METADATA} bytes): damage or a hostile archive", hdr_off
                     )
                 data = self._read(size)
                 if len(data) < size:
@@ -359,9 +390,10 @@ class TarReader:
                 elif typeflag == b"K":
                     long_link = _cstr(data)
                 elif typeflag == b"x":
-                    pax.update(_pax_records(data, hdr_off))
+                    pax_records += _pax_records(data, hdr_off, pax, MAX_PAX_RECORDS - pax_records)
                 # global PAX headers ("g") carry nothing we use
                 continue
+            ext_headers = ext_bytes = pax_records = 0
 
             if long_name is not None:
                 raw_name = long_name
@@ -394,7 +426,7 @@ class TarReader:
                     gid = _pax_int(pax["gid"], gid)
                 if "mtime" in pax:
                     mtime = _pax_float(pax["mtime"], mtime)
-                if any(k.startswith("GNU.sparse.") for k in pax):
+                if "GNU.sparse" in pax:
                     kind = "sparse"
             if kind == "file" and name.endswith("/") and typeflag == b"\0":
                 kind = "dir"  # old tars mark directories by a trailing slash

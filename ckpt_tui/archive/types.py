@@ -66,7 +66,7 @@ class Limits:
     max_ratio: int | None = None
     ratio_after: int = 512 * MiB
     max_memory_total: int = 32 * MiB
-    max_members: int = 250_000
+    max_members: int = 100_000
     cache_dir: "str | os.PathLike[str] | None" = None
     cache_max_bytes: int | None = None
 

@@ -15,6 +15,7 @@ __all__ = [
     "PAGE_SIZE",
     "CAPABILITIES",
     "cap_name",
+    "MAX_CAP_WORDS",
     "caps_from_words",
     "caps_to_mask",
     "flag_names",
@@ -113,29 +114,29 @@ def cap_name(number: int) -> str:
     return f"CAP_{number}"
 
 
+#: Words of a capability set that are read (CRIU writes 2: 64 capabilities; Linux has 41).
+#: An image carrying more (a hostile one, with millions) costs no more than this.
+MAX_CAP_WORDS = 4
+
+
 def caps_to_mask(words: Sequence[int]) -> int:
-    """Join creds cap_* words (32 bits each, lowest word first) into one integer."""
+    """Join creds cap_* words (32 bits each, lowest word first) into one integer
+    (the first :data:`MAX_CAP_WORDS`)."""
     mask = 0
-    for i, word in enumerate(words):
+    for i, word in enumerate(words[:MAX_CAP_WORDS]):
         mask |= (int(word) & 0xFFFFFFFF) << (32 * i)
     return mask
 
 
 def caps_from_words(words: Sequence[int]) -> list[str]:
-    """Names of the capabilities set in creds cap_* words (lowest word first).
+    """Names of the capabilities set in creds cap_* words (lowest word first; the first
+    :data:`MAX_CAP_WORDS`, see :func:`caps_to_mask`).
 
     >>> caps_from_words([0x00000401, 0x0])
     ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE']
     """
     mask = caps_to_mask(words)
-    names = []
-    bit = 0
-    while mask:
-        if mask & 1:
-            names.append(cap_name(bit))
-        mask >>= 1
-        bit += 1
-    return names
+    return [cap_name(bit) for bit in range(mask.bit_length()) if mask >> bit & 1]
 
 
 def flag_names(value: int, table: Iterable[tuple[str, int]], *, leftover_hex: bool = True) -> list[str]:

@@ -14,6 +14,15 @@ The decoder never trusts a length: every size is checked against the bytes
 that remain before anything is sliced, so a corrupt size word costs nothing.
 What is damaged is reported in ``Image.problems``; only a file that cannot be
 an image of the expected kind at all raises :class:`ImageError`.
+
+Nor does it trust a count: an image is decoded up to :data:`MAX_ENTRIES` entries
+(:data:`SINGLE_ENTRY_LIMIT` for the kinds CRIU writes with a single entry,
+:data:`SINGLE_ENTRY_IMAGES`),
+an entry may hold at most :data:`MAX_ENTRY_BYTES` (:data:`MAX_ENTRY_BYTES_BY_KIND`
+for some kinds), and after :data:`MAX_IMAGE_PROBLEMS` entries lacking required fields
+(which CRIU never writes) the rest is not decoded. Past a bound the image is
+``truncated`` and a problem says what was left unread; a few bytes of hostile framing
+(millions of empty entries) cannot cost gigabytes of decoded messages.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ..errors import CkptError
+from .constants import MAX_CAP_WORDS
 from .magic import (
     HEAD_MAGICS,
     HEADLESS_IMAGES,
@@ -49,6 +59,7 @@ __all__ = [
     "Image",
     "decode_image",
     "decode_file",
+    "entry_limit",
     "iter_entries",
     "split_ipc_messages",
     "find_unknown_fields",
@@ -60,13 +71,32 @@ Buffer = Any
 _LE = struct.Struct("<I")
 _BE = struct.Struct(">I")
 
+#: Entries decoded per image; the rest of a larger image is left undecoded (a problem says so).
+#: A decoded entry costs ~650 bytes whatever its size (an empty one too): 200,000 is ~130 MB,
+#: and three times the runs of a process at the default vm.max_map_count (65,530 mappings).
+MAX_ENTRIES = 200_000
+#: Kinds CRIU writes (and reads back) with exactly one entry: at most SINGLE_ENTRY_LIMIT are
+#: decoded (a few, not one, so that an odd image still decodes as ``crit`` shows it).
+SINGLE_ENTRY_LIMIT = 16
+SINGLE_ENTRY_IMAGES = frozenset({
+    "INVENTORY", "CORE", "MM", "FS", "IDS", "CREDS", "UTSNS", "IPC_VAR", "NETNS", "TIMENS",
+    "USERNS", "CGROUP", "SECCOMP", "CPUINFO", "STATS",
+})
+#: Bytes one entry's message may hold (its size word says more: the entry is not decoded).
+MAX_ENTRY_BYTES = 64 << 20
+#: Tighter bounds for kinds whose entries are small (a core entry is a few KiB).
+MAX_ENTRY_BYTES_BY_KIND = {"CORE": 1 << 20}
+#: Entries lacking required fields that are listed one by one; past it the rest of the image is
+#: not decoded (CRIU refuses such entries; an image full of empty entries is hostile).
+MAX_IMAGE_PROBLEMS = 20
+
 
 class ImageError(CkptError):
     """A file is not a decodable CRIU image (raw image, unknown or wrong magic,
     too short to hold a magic)."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: an image may hold MAX_ENTRIES of them
 class Entry:
     """One decoded entry of an image.
 
@@ -92,7 +122,9 @@ class Image:
     could not be decoded (entries before a damaged one are kept).
     ``unknown_fields`` is True when some message carries fields this schema
     does not know, typically written by a newer CRIU; protobuf keeps them
-    (see :func:`find_unknown_fields`).
+    (see :func:`find_unknown_fields`). ``truncated`` is True when a bound
+    (:data:`MAX_ENTRIES`, :data:`MAX_ENTRY_BYTES`) stopped the decoding before the
+    end of the image; ``problems`` then says what was left unread.
     """
 
     magic: str
@@ -103,6 +135,7 @@ class Image:
     unknown_fields: bool = False
     name: str = ""
     big_endian: bool = False
+    truncated: bool = False
 
     @property
     def messages(self) -> list[Message]:
@@ -303,32 +336,74 @@ def _extra_span(magic: str, msg: Message, index: int, view: memoryview, start: i
     return None
 
 
-def _entries(view: memoryview, hdr: _Header, problems: list[str], label: str) -> Iterator[Entry]:
+@dataclass
+class _Decoding:
+    """What one pass over an image's entries noticed: its problems and whether a bound
+    stopped it (for :attr:`Image.truncated`)."""
+
+    problems: list[str]
+    truncated: bool = False
+    incomplete: int = 0  # entries lacking required fields
+
+
+def entry_limit(magic: str) -> int:
+    """How many entries of an image of kind ``magic`` are decoded."""
+    return SINGLE_ENTRY_LIMIT if magic in SINGLE_ENTRY_IMAGES else MAX_ENTRIES
+
+
+def _entries(view: memoryview, hdr: _Header, state: _Decoding, label: str,
+             max_entries: int | None = None) -> Iterator[Entry]:
     magic, word = hdr.magic, hdr.word
+    problems = state.problems
     end = len(view)
     off = hdr.start
     index = 0
+    limit = entry_limit(magic) if max_entries is None else max_entries
+    max_bytes = MAX_ENTRY_BYTES_BY_KIND.get(magic, MAX_ENTRY_BYTES)
+    first_cls, rest_cls = _entry_class(magic, 0), _entry_class(magic, 1)
+
+    def where() -> str:
+        return f"{label}: entry {index} at offset {off}"
+
     while off < end:
-        where = f"{label}: entry {index} at offset {off}"
+        if index >= limit:
+            state.truncated = True
+            rest = f"the {end - off:,} bytes after them were not decoded"
+            single = " (CRIU writes one)" if magic in SINGLE_ENTRY_IMAGES else ""
+            problems.append(f"{label} holds more than {limit:,} entries{single}; only the first {limit:,} "
+                            f"were read ({rest})")
+            return
         if end - off < 4:
-            problems.append(f"{where}: {end - off} trailing byte(s), too few for a size word (truncated image)")
+            problems.append(f"{where()}: {end - off} trailing byte(s), too few for a size word (truncated image)")
             return
         size = word.unpack_from(view, off)[0]
         body = off + 4
         if size > end - body:
             problems.append(
-                f"{where}: its size word says {size} bytes but only {end - body} remain (truncated or corrupt image)"
+                f"{where()}: its size word says {size} bytes but only {end - body} remain (truncated or corrupt image)"
             )
             return
-        cls = _entry_class(magic, index)
+        if size > max_bytes:
+            state.truncated = True
+            problems.append(f"{where()}: its size word says {size:,} bytes, more than a {magic} entry may hold "
+                            f"({max_bytes:,}); it and the {end - body - size:,} bytes after it were not decoded")
+            return
+        cls = rest_cls if index else first_cls
         try:
             msg = cls.FromString(view[body:body + size])
         except Exception as exc:  # DecodeError, RecursionError in the runtime, ...
-            problems.append(f"{where}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
+            problems.append(f"{where()}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
             return
         if not msg.IsInitialized():
+            state.incomplete += 1
+            if state.incomplete > MAX_IMAGE_PROBLEMS:  # CRIU itself refuses such an entry
+                state.truncated = True
+                problems.append(f"{label}: more than {MAX_IMAGE_PROBLEMS} entries lack required fields "
+                                f"(CRIU writes none like that); the {end - off:,} bytes from entry {index} "
+                                f"on were not decoded")
+                return
             missing = ", ".join(msg.FindInitializationErrors()) or "?"
-            problems.append(f"{where}: {cls.DESCRIPTOR.name} lacks required field(s): {missing}")
+            problems.append(f"{where()}: {cls.DESCRIPTOR.name} lacks required field(s): {missing}")
         pos = body + size
         span = _extra_span(magic, msg, index, view, pos, word)
         if span is None:
@@ -340,12 +415,12 @@ def _entries(view: memoryview, hdr: _Header, problems: list[str], label: str) ->
         left = end - pos
         if reason or length > left:
             why = reason or f"its payload needs {length} bytes but only {left} remain"
-            problems.append(f"{where}: {why} (truncated payload kept)")
+            problems.append(f"{where()}: {why} (truncated payload kept)")
             yield Entry(msg, bytes(view[pos:pos + min(length, left)]), off, size)
             return
         yield Entry(msg, bytes(view[pos:pos + length]), off, size)
         if consumed > left:
-            problems.append(f"{where}: the padding after its payload is missing")
+            problems.append(f"{where()}: the padding after its payload is missing")
             return
         off = pos + consumed
         index += 1
@@ -365,29 +440,9 @@ def _submessage_fields(desc: Descriptor) -> tuple[FieldDescriptor, ...]:
     return found
 
 
-def _is_repeated(fd: FieldDescriptor) -> bool:
-    rep = getattr(fd, "is_repeated", None)
-    return bool(rep) if rep is not None else fd.label == FieldDescriptor.LABEL_REPEATED
-
-
-def _has_unknown(msg: Message) -> bool:
-    """Whether ``msg`` or any message inside it holds fields the schema does not know.
-
-    Done by the runtime, not by walking the tree in Python: a copy without unknown fields
-    is strictly smaller exactly when there were some (each one has at least a tag byte).
-    A message that lacks required fields cannot be sized: then walk it."""
-    if not _submessage_fields(msg.DESCRIPTOR):  # flat (pagemap entries...): one look is enough
-        return bool(len(_unknown_fields.UnknownFieldSet(msg)))
-    bare = type(msg)()
-    bare.CopyFrom(msg)
-    bare.DiscardUnknownFields()
-    try:
-        return bare.ByteSize() != msg.ByteSize()
-    except Exception:  # EncodeError: required fields missing (already reported as a problem)
-        return _has_unknown_walk(msg)
-
-
 def _has_unknown_walk(msg: Message) -> bool:
+    """The same answer as :func:`_has_unknown`, by walking every nested message in Python
+    (slow; the reference its tests compare the fast check with)."""
     if len(_unknown_fields.UnknownFieldSet(msg)):
         return True
     for fd in _submessage_fields(msg.DESCRIPTOR):
@@ -398,6 +453,29 @@ def _has_unknown_walk(msg: Message) -> bool:
         elif msg.HasField(fd.name) and _has_unknown_walk(getattr(msg, fd.name)):
             return True
     return False
+
+
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    rep = getattr(fd, "is_repeated", None)
+    return bool(rep) if rep is not None else fd.label == FieldDescriptor.LABEL_REPEATED
+
+
+def _has_unknown(msg: Message) -> bool:
+    """Whether ``msg`` or any message inside it holds fields the schema does not know.
+
+    Done by the runtime, not by walking the tree in Python: a copy without unknown fields
+    is strictly smaller exactly when there were some (each one has at least a tag byte).
+    A message that lacks required fields cannot be sized (EncodeError): then its partial
+    serialisations are compared, which the runtime also does in one call."""
+    if not _submessage_fields(msg.DESCRIPTOR):  # flat (pagemap entries...): one look is enough
+        return bool(len(_unknown_fields.UnknownFieldSet(msg)))
+    bare = type(msg)()
+    bare.CopyFrom(msg)
+    bare.DiscardUnknownFields()
+    try:
+        return bare.ByteSize() != msg.ByteSize()
+    except Exception:  # EncodeError: required fields missing (already reported as a problem)
+        return len(bare.SerializePartialToString()) != len(msg.SerializePartialToString())
 
 
 def find_unknown_fields(msg: Message, prefix: str = "") -> list[str]:
@@ -420,10 +498,12 @@ def find_unknown_fields(msg: Message, prefix: str = "") -> list[str]:
 # public entry points
 
 
-def iter_entries(data: Buffer, name: str = "", problems: list[str] | None = None) -> Iterator[Entry]:
+def iter_entries(data: Buffer, name: str = "", problems: list[str] | None = None, *,
+                 max_entries: int | None = None) -> Iterator[Entry]:
     """Decode entries one at a time (header errors raise on the first ``next``).
 
     Problems met on the way are appended to ``problems`` when a list is given.
+    ``max_entries`` replaces the kind's bound (:func:`entry_limit`).
     Only :class:`ImageError` (a :class:`~ckpt_tui.errors.CkptError`) escapes.
     """
     label = _label(name)
@@ -432,14 +512,14 @@ def iter_entries(data: Buffer, name: str = "", problems: list[str] | None = None
         view = _as_view(data)
         hdr = _read_header(view, name)
         sink.extend(hdr.problems)
-        yield from _entries(view, hdr, sink, label)
+        yield from _entries(view, hdr, _Decoding(sink), label, max_entries)
     except CkptError:
         raise
     except Exception as exc:  # pragma: no cover - a bug; never let it escape as something else
         raise ImageError(f"{label}: internal decoder error: {type(exc).__name__}: {exc}") from exc
 
 
-def decode_image(data: Buffer, name: str = "") -> Image:
+def decode_image(data: Buffer, name: str = "", *, max_entries: int | None = None) -> Image:
     """Decode a whole image held in memory (bytes, bytearray, memoryview, mmap).
 
     ``name`` is the image's file name (directories are ignored); it lets the
@@ -447,14 +527,18 @@ def decode_image(data: Buffer, name: str = "") -> Image:
     alias kinds apart (signal-p-*.img is PSIGNAL).  Raises :class:`ImageError`
     when the data is no CRIU image of that kind; damage after a valid header
     becomes ``Image.problems`` instead.  No other exception type escapes.
+    Entries past the kind's bound (:func:`entry_limit`, or ``max_entries``) are
+    not decoded: the image is ``truncated`` and a problem says so.
     """
     label = _label(name)
     view: memoryview | None = None
     try:
         view = _as_view(data)
         hdr = _read_header(view, name)
-        problems = list(hdr.problems)
-        entries = list(_entries(view, hdr, problems, label))
+        state = _Decoding(list(hdr.problems))
+        problems = state.problems
+        entries = list(_entries(view, hdr, state, label, max_entries))
+        problems.extend(_cap_problems(hdr.magic, entries, label))
         unknown = False
         for entry in entries:
             if _has_unknown(entry.message):
@@ -469,6 +553,7 @@ def decode_image(data: Buffer, name: str = "") -> Image:
             unknown_fields=unknown,
             name=name,
             big_endian=hdr.word is _BE,
+            truncated=state.truncated,
         )
     except CkptError:
         raise
@@ -482,6 +567,27 @@ def decode_image(data: Buffer, name: str = "") -> Image:
                 view.release()
             except (BufferError, ValueError):  # pragma: no cover - a slice still alive
                 pass
+
+
+def _cap_problems(magic: str, entries: list[Entry], label: str) -> list[str]:
+    """Capability sets longer than :data:`~ckpt_tui.criu.constants.MAX_CAP_WORDS` words
+    (CRIU writes two): only that many are read (by ``caps_from_words``); say so."""
+    if magic not in ("CORE", "CREDS") or not entries:
+        return []
+    msg: Any = entries[0].message
+    if magic == "CORE":
+        if not (msg.HasField("thread_core") and msg.thread_core.HasField("creds")):
+            return []
+        creds, where = msg.thread_core.creds, "thread_core.creds"
+    else:
+        creds, where = msg, "creds"
+    out = []
+    for fname in ("cap_inh", "cap_prm", "cap_eff", "cap_bnd", "cap_amb"):
+        n = len(getattr(creds, fname))
+        if n > MAX_CAP_WORDS:
+            out.append(f"{label}: {where}.{fname} holds {n:,} words (CRIU writes 2); only the first "
+                       f"{MAX_CAP_WORDS} are read as capabilities")
+    return out
 
 
 def decode_file(path: str | Path) -> Image:
