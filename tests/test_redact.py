@@ -286,3 +286,29 @@ def test_checkpoint_image_copy_is_an_image_with_the_original_name_and_annotation
     from ckpt_tui.actions.build.reference import ref_name_of
 
     assert ref_name_of(out) == ref_name_of(DATA / "podman-checkpoint-image.oci.tar") != ""
+
+
+def test_the_copy_diffs_against_the_original_only_where_it_was_redacted(ps_copy, capsys):
+    """The copy "still diffs": `ckpt-tui diff ORIGINAL COPY` matches every process by identity and
+    reports only the filled environment value, the page holding it, and the redaction's mark."""
+    out, _result = ps_copy
+    assert main(["diff", str(DATA / "ps-tree.tar.gz"), str(out), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    summary = report["summary"]
+    for area in ("metadata", "files", "mounts", "network", "stats", "layers"):
+        assert summary[area]["added"] == summary[area]["removed"] == summary[area]["modified"] == 0, area
+    assert summary["processes"] == {"added": 0, "removed": 0, "modified": 6, "unchanged": 0}
+    assert summary["annotations"]["modified"] == 1  # the org.ckpt-tui.redacted mark
+    with load_checkpoint(DATA / "ps-tree.tar.gz") as orig:
+        for node in report["sections"]["processes"]["children"]:
+            assert node["matched_by"] == "identity" and node["pid_a"] == node["pid_b"]
+            kinds = {child["kind"]: child for child in node["children"]}
+            assert set(kinds) == {"environment", "memory"}, node["key"]
+            assert [(e["key"], e["changes"][0]["b"]) for e in kinds["environment"]["children"]] == \
+                [("DB_PASSWORD", "*" * len("hunter2"))]
+            mm = orig.processes[node["pid_a"]].mm
+            env_pages = range(mm["mm_env_start"] & ~0xFFF, mm["mm_env_end"])
+            changed = [int(addr, 16) + i * 4096 for vma in kinds["memory"]["children"]
+                       for addr, count, state in vma["page_map"] if state == "changed" for i in range(count)]
+            assert changed and all(page in env_pages for page in changed), (node["key"], changed)
+            assert kinds["memory"]["pages"]["only_a"] == kinds["memory"]["pages"]["only_b"] == 0
