@@ -3,6 +3,10 @@
 
 Used by the restore and load actions. No Textual here: the UI calls these
 from a thread worker and passes ``on_output`` / ``cancelled`` callables.
+
+Every command runs in its own process group, and no group outlives the app: after SIGTERM /
+SIGHUP (:func:`ckpt_tui.shutdown.stopping`) a running command is stopped as if cancelled, with a
+short grace before SIGKILL, and the forced exit kills every group still running.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
+
+from .. import shutdown
 
 OutputCallback = Callable[[str], None]
 CancelCheck = Callable[[], bool]
@@ -49,6 +55,22 @@ class ProcResult:
     @property
     def text(self) -> str:
         return "\n".join(ln.text for ln in self.lines)
+
+
+STOP_GRACE = 0.3  # seconds from SIGTERM to SIGKILL of a command when the app is leaving
+
+# the commands running now, by process-group id (the forced exit kills them)
+_running: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def kill_running() -> None:
+    """SIGKILL every command group still running (the forced exit's cleanup; any thread)."""
+    for proc in list(_running.values()):
+        if proc.returncode is None:
+            _signal_group(proc, signal.SIGKILL)
+
+
+shutdown.add_cleanup(kill_running)
 
 
 def which(name: str) -> str | None:
@@ -86,6 +108,10 @@ def run_streaming(
     command = [str(c) for c in cmd]
     result = ProcResult(command=command, returncode=None)
     started = time.monotonic()
+    if shutdown.stopping():  # the app is leaving: start nothing more
+        result.cancelled = True
+        result.error = f"{command[0]}: not started (ckpt-tui is exiting)"
+        return result
     try:
         proc = subprocess.Popen(
             command,
@@ -106,6 +132,7 @@ def run_streaming(
         result.error = f"{command[0]}: {exc}"
         return result
 
+    _running[proc.pid] = proc
     lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
     threads = [
         threading.Thread(target=_reader, args=(proc.stdout, "stdout", lines), daemon=True),
@@ -121,9 +148,12 @@ def run_streaming(
             _signal_group(proc, signal.SIGKILL)
         raise
     finally:
-        for t in threads:
-            t.join(timeout=1)
-        result.returncode = proc.wait()
+        try:
+            for t in threads:  # (a grandchild may hold the pipes: do not wait for it when leaving)
+                t.join(timeout=0.05 if shutdown.stopping() else 1)
+            result.returncode = proc.wait()
+        finally:
+            _running.pop(proc.pid, None)
         result.duration = time.monotonic() - started
     return result
 
@@ -158,8 +188,10 @@ def _pump(
                     on_output(text)
         now = time.monotonic()
         stop = False
-        if cancelled is not None and not result.cancelled and cancelled():
+        if not result.cancelled and (shutdown.stopping() or (cancelled is not None and cancelled())):
             result.cancelled = stop = True
+            if shutdown.stopping():
+                kill_grace = min(kill_grace, STOP_GRACE)
         if timeout is not None and not result.timed_out and now - started > timeout:
             result.timed_out = stop = True
         if stop and term_sent_at is None and proc.poll() is None:
@@ -171,7 +203,7 @@ def _pump(
         if proc.poll() is not None and open_streams:
             # a daemonised grandchild (conmon...) may hold our pipes open: give it 2 s
             exited_at = exited_at if exited_at is not None else now
-            if now - exited_at > 2.0 and lines.empty():
+            if shutdown.stopping() or (now - exited_at > 2.0 and lines.empty()):
                 break
         if open_streams == 0 and proc.poll() is None:
             # streams closed but the process lingers: wait for it briefly

@@ -1,4 +1,8 @@
-"""The app's own temporary directory: every byte ckpt-tui writes goes in here."""
+"""The app's own temporary directory: every byte ckpt-tui writes goes in here.
+
+Every live workspace is also known to :mod:`ckpt_tui.shutdown`: a forced exit after SIGTERM /
+SIGHUP (a clean one did not happen in time) removes them all before the process ends.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,26 @@ import tempfile
 import weakref
 from pathlib import Path
 
+from .. import shutdown
 from .types import ArchiveError
+
+# the directories of the workspaces not yet removed (a dict: insertion-ordered, and a copy of
+# its keys can be taken from the watchdog thread while another thread adds one)
+_live: dict[str, None] = {}
 
 
 def _remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
+    _live.pop(path, None)
+
+
+def remove_all() -> None:
+    """Remove every workspace still on disk (the forced exit's cleanup; safe on any thread)."""
+    for path in list(_live):
+        _remove(path)
+
+
+shutdown.add_cleanup(remove_all)
 
 
 class Workspace:
@@ -25,6 +44,7 @@ class Workspace:
             self.path = Path(tempfile.mkdtemp(prefix="ckpt-tui-"))
         except OSError as exc:
             raise ArchiveError(f"cannot create a temporary directory: {exc.strerror or exc}") from exc
+        _live[str(self.path)] = None
         self._counter = itertools.count(1)
         # weakref.finalize runs at interpreter exit (atexit) as well as on collection.
         self._finalizer = weakref.finalize(self, _remove, str(self.path))
@@ -37,7 +57,7 @@ class Workspace:
         """Remove the directory and everything in it (idempotent)."""
         self._finalizer()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: object) -> None:

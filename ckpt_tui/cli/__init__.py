@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from .. import __version__, shutdown
 
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
@@ -161,13 +161,23 @@ def _cached(argv: list[str]) -> bytes | None:
     return lookup_result(rest[0], "inspect", inspect_options(None, "--mask" in argv))
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds: workspaces are closed and removed on the way out
+def _exit_on_signal(signum: int) -> None:
+    raise SystemExit(128 + signum)  # unwinds: workspaces are closed, commands killed on the way out
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
+    """The command line. SIGTERM / SIGHUP end any command within ``shutdown.GRACE`` seconds, with
+    the status 128 + the signal's number and the temp workspace removed."""
+    try:
+        return shutdown.finish(_main(argv))
+    except SystemExit:
+        code = shutdown.exit_code()
+        if code is not None:
+            shutdown.force_exit(code)  # the cleanups again (a signal may have cut one short), then leave
+        raise
 
+
+def _main(argv: list[str] | None) -> int:
     from .common import quiet_broken_pipe, write_out
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -181,11 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:
             return quiet_broken_pipe()
         return 0
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            signal.signal(sig, _exit_on_signal)
-        except (ValueError, OSError):  # not the main thread
-            pass
+    shutdown.install(_exit_on_signal)
     if _command(argv) is None and (_has_path(argv) or not {"-h", "--help", "--version"} & set(argv)):
         argv = [UI_COMMAND, *argv]  # `ckpt-tui PATH --help` is the inspector's help
     parser = build_parser()

@@ -58,7 +58,6 @@ def shell_line(argv: list[str]) -> str:
 # -- build --------------------------------------------------------------------------------------
 def cmd_build(args: argparse.Namespace) -> int:
     from ..actions.build import build_image, load_image
-
     from ..archive.registry import is_remote, parse
 
     out = console()
@@ -77,10 +76,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         oci_dir = args.oci_dir
         if target is not None and oci_dir is None:
-            import tempfile
+            from ..archive import Workspace
 
-            scratch = tempfile.TemporaryDirectory(prefix="ckpt-tui-push-")
-            oci_dir = scratch.name
+            scratch = Workspace()  # (a workspace: removed on every way out, SIGTERM / SIGHUP too)
+            oci_dir = scratch.mkdir("push")
         res = build_image(
             ck, f"{target.registry}/{target.repository}:{target.tag}" if target else args.image,
             output_tar=args.output, oci_dir=oci_dir,

@@ -13,7 +13,8 @@ the screens and panes watch the session. The App keeps the header in step with i
 from __future__ import annotations
 
 import gc
-import signal
+import os
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from .. import archive
+from .. import archive, shutdown
 from ..archive.registry.reference import as_path
 from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
 from ..errors import CkptError
@@ -48,7 +49,7 @@ from ..screens.memory import HexScreen, SearchScreen
 from ..screens.picker import RepickScreen
 from ..text import plural
 from ..widgets.memory import MemoryPane
-from . import protocols
+from . import protocols, terminal
 from .loading import LoadingController
 from .operations import OperationsController
 from .session import Options, Session
@@ -395,23 +396,20 @@ def run_app(
     compare: str | None = None,
 ) -> int:
     """Run the UI on ``path`` (None: the bundled demo); with ``compare``, show how that
-    checkpoint differs from it once it is open. Returns the exit status."""
+    checkpoint differs from it once it is open. Returns the exit status: 128 + the
+    signal's number after SIGTERM / SIGHUP, which always end it within
+    :data:`ckpt_tui.shutdown.GRACE` seconds with the temp workspace removed (see
+    :mod:`ckpt_tui.ui.terminal`)."""
     app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked, compare=compare)
-
-    def stop(signum: int, _frame: object) -> None:
-        # SIGTERM / SIGHUP (terminal closed): leave like `q` does, so the terminal is restored
-        # and the temp workspace is removed
-        app.call_later(app.exit, 128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            signal.signal(sig, stop)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    result = app.run()
-    if isinstance(result, int):
-        return result
-    return app.return_code or 0
+    if sys.platform != "win32" and "TEXTUAL_DRIVER" not in os.environ:
+        app.driver_class = terminal.Driver
+    terminal.install(app)
+    try:
+        result = app.run()
+    finally:
+        app.loader.close()  # (again: idempotent) the workspaces go even if the app did not unmount
+    code = result if isinstance(result, int) else app.return_code or 0
+    return shutdown.finish(code)  # after a signal: leave now, not after joining stuck threads
 
 
 __all__ = ["DEMO_PATH", "CkptApp", "run_app"]

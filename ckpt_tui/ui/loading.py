@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, get_current_worker
 
-from .. import archive, model
+from .. import archive, model, shutdown
 from ..archive.registry.reference import RemotePath, as_path
 from ..errors import Cancelled, CkptError
 from ..messages import CheckpointLoaded, CheckpointsFound, LoadFailed, LoadProgress, MetadataReady
@@ -75,6 +75,10 @@ class LoadingController:
 
     def _load(self, worker: Worker[Any], path: Path, first: bool) -> None:
         post = self.app.post_message
+
+        def cancelled() -> bool:  # the user quit or switched, or SIGTERM / SIGHUP: stop at the next step
+            return worker.is_cancelled or shutdown.stopping()
+
         if first and isinstance(path, RemotePath) and path.is_dir():  # a registry repository: its tags
             from ..archive.registry.listing import list_repository
 
@@ -97,17 +101,17 @@ class LoadingController:
                 path = found[0]
 
         post(LoadProgress(f"opening {path.name}…"))
-        if worker.is_cancelled:
+        if cancelled():
             return
 
         def metadata(meta: dict[str, Any]) -> None:
             # config.dump / spec.dump as they stream past: the overview shows them while the
             # rest of the archive is read (one pass, nothing decompressed twice)
-            if (meta.get("config") or meta.get("spec")) and not worker.is_cancelled:
+            if (meta.get("config") or meta.get("spec")) and not cancelled():
                 post(MetadataReady(path, meta))
 
         def progress(done: int, total: int, member: str) -> None:
-            if worker.is_cancelled:  # the user quit: stop indexing (cleans up through the loader)
+            if cancelled():  # the user quit: stop indexing (cleans up through the loader)
                 raise Cancelled()
             if total and done >= total:
                 text = f"{path.name}: reading processes, memory maps and files…"
@@ -121,13 +125,13 @@ class LoadingController:
         try:
             checkpoint = model.load_checkpoint(str(path) if isinstance(path, RemotePath) else path, limits=limits, progress=progress,
                                                log_files=self.session.options.log_files, on_metadata=metadata,
-                                               cancelled=lambda: worker.is_cancelled)
+                                               cancelled=cancelled)
         except Cancelled:
             return
         except CkptError as exc:
             post(LoadFailed(path, str(exc) or type(exc).__name__))
             return
-        if worker.is_cancelled:
+        if cancelled():
             checkpoint.close()
             return
         post(CheckpointLoaded(checkpoint))

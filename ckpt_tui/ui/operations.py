@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual.worker import Worker, get_current_worker
 
+from .. import shutdown
 from ..actions.build import build_image
 from ..actions.checks import preflight
 from ..actions.restore import RestoreOptions, build_restore_command, run_restore
@@ -95,7 +96,7 @@ class OperationsController:
 
         try:
             result = build_image(checkpoint, image, output_tar=output, on_output=out,
-                                 cancelled=lambda: screen.cancelled or worker.is_cancelled)
+                                 cancelled=lambda: screen.cancelled or worker.is_cancelled or shutdown.stopping())
         except (CkptError, OSError) as exc:  # the checkpoint's members and the output file
             post(ActionFinished("build", False, str(exc)))
             return
@@ -156,6 +157,7 @@ class OperationsController:
         def out(line: str) -> None:
             post(ActionOutput(line))
 
+        # (run_streaming also stops the command, its whole process group, on SIGTERM / SIGHUP)
         result = run_restore(command, out, lambda: screen.cancelled or worker.is_cancelled, checkpoint=checkpoint)
         detail = result.message or ("ok" if result.ok else f"exit {result.returncode}")
         if result.diagnosis is not None and not result.ok:

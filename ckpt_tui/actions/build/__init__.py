@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ... import annotations as A
+from ... import shutdown
 from ...errors import CkptError
 from ...model.checkpoint import Checkpoint
 from .. import _host
@@ -182,6 +183,7 @@ def build_image(
     media = oci.MT_LAYER_GZIP if compression == "gzip" else oci.MT_LAYER
     fd, tmp_name = tempfile.mkstemp(prefix=".ckpt-layer-", dir=work_dir)
     tmp_path = Path(tmp_name)
+    shutdown.partial_file(tmp_path)  # (the forced exit after SIGTERM / SIGHUP removes it too)
     try:
         with open(fd, "wb") as tmp:
             layer = oci.write_layer(ck, tmp, compress=compression == "gzip", notes=notes, on_output=emit,
@@ -211,3 +213,4 @@ def build_image(
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+        shutdown.partial_file(tmp_path, done=True)

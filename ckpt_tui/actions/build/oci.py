@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ... import shutdown
 from ...errors import CkptError
 from ...model.checkpoint import Checkpoint
 from .._proc import CancelCheck, OutputCallback
@@ -266,6 +267,7 @@ def write_archive(out_path: Path, layer_path: Path, layer_digest: str, blobs: Ma
     """An oci-archive (the layout as a tar, blobs in digest order) written next to ``out_path``
     and moved over it when whole; its size."""
     part = out_path.with_name(out_path.name + ".part")
+    shutdown.partial_file(part)
     try:
         with tarfile.TarFile(part, "w", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape",
                              copybufsize=CHUNK) as tf:
@@ -284,4 +286,5 @@ def write_archive(out_path: Path, layer_path: Path, layer_digest: str, blobs: Ma
     finally:
         if part.exists():
             part.unlink()
+        shutdown.partial_file(part, done=True)
     return out_path.stat().st_size
