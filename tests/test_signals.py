@@ -358,9 +358,11 @@ def test_cli_build_exits_and_leaves_no_partial_output(big_archive, dirs):
     deadline = time.monotonic() + 60
     while not list(cwd.glob(".ckpt-layer-*")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert list(cwd.glob(".ckpt-layer-*")), "the build never started writing its layer"
+    proc.send_signal(signal.SIGSTOP)  # (so that the signal lands while it writes, however fast the machine)
+    assert list(cwd.glob(".ckpt-layer-*")), f"the build was not writing its layer: {os.listdir(cwd)}"
+    assert not (cwd / "out.oci.tar").exists(), "the build ended before it could be interrupted"
     _stop_cli(proc, signal.SIGTERM, tmp)
-    assert os.listdir(cwd) == [], "a build stopped by a signal leaves nothing next to its output"
+    assert os.listdir(cwd) == [], f"a build stopped by a signal leaves nothing next to its output: {os.listdir(cwd)}"
 
 
 def test_cli_restore_kills_the_engine_command(big_archive, dirs):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -181,11 +180,12 @@ def build_image(
 
     emit(f"Building {ref} ({fmt}) from {ck.source_path}")
     media = oci.MT_LAYER_GZIP if compression == "gzip" else oci.MT_LAYER
-    fd, tmp_name = tempfile.mkstemp(prefix=".ckpt-layer-", dir=work_dir)
-    tmp_path = Path(tmp_name)
-    shutdown.partial_file(tmp_path)  # (the forced exit after SIGTERM / SIGHUP removes it too)
+    # named and registered before it exists (the forced exit after SIGTERM / SIGHUP removes it
+    # too), created inside the try: a signal's SystemExit at any point leaves no layer behind
+    tmp_path = Path(work_dir) / f".ckpt-layer-{os.urandom(8).hex()}"
+    shutdown.partial_file(tmp_path)
     try:
-        with open(fd, "wb") as tmp:
+        with open(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as tmp:  # (as mkstemp)
             layer = oci.write_layer(ck, tmp, compress=compression == "gzip", notes=notes, on_output=emit,
                                     cancelled=cancelled, progress=progress)
         if layer.cancelled:
