@@ -32,12 +32,22 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .source import Source, find_checkpoints, open_source, peek_metadata
-    from .tarstream import NotTar, TarEntry, TarError, iter_tar
-    from .types import ArchiveError, Limits, Member, display_name, human_size
-    from .index import Watch
-    from .workspace import Workspace
+if TYPE_CHECKING:  # pragma: no cover  (the "X as X" form: names this package exports)
+    from .index import Watch as Watch
+    from .source import Source as Source
+    from .source import find_checkpoints as find_checkpoints
+    from .source import open_source as open_source
+    from .source import peek_metadata as peek_metadata
+    from .tarstream import NotTar as NotTar
+    from .tarstream import TarEntry as TarEntry
+    from .tarstream import TarError as TarError
+    from .tarstream import iter_tar as iter_tar
+    from .types import ArchiveError as ArchiveError
+    from .types import Limits as Limits
+    from .types import Member as Member
+    from .types import display_name as display_name
+    from .types import human_size as human_size
+    from .workspace import Workspace as Workspace
 
 
 def __getattr__(name: str) -> Any:

@@ -56,7 +56,7 @@ def decode_config_blob(data: bytes) -> ContainerdConfig:
             # this rare shape needs it
             from .pb import containerd_container_pb2 as cpb
 
-            rec = cpb.ContainerRecord()
+            rec = cpb.ContainerRecord()  # type: ignore[attr-defined]  # a generated module: its classes are made at import
             try:
                 rec.ParseFromString(msg.value)
             except (DecodeError, ValueError, RuntimeError) as exc:
@@ -109,7 +109,8 @@ def _id_from_cgroups_path(spec: dict[str, Any]) -> str:
 def synthesize_config(cfg: ContainerdConfig, annotations: dict[str, str], image_ref: str = "") -> dict[str, Any]:
     """A ``config.dump`` in Podman's shape from what the containerd image tells."""
     spec = cfg.spec or {}
-    spec_ann = spec.get("annotations") if isinstance(spec.get("annotations"), dict) else {}
+    raw_ann = spec.get("annotations")
+    spec_ann = raw_ann if isinstance(raw_ann, dict) else {}
     rec = cfg.record
     cid = rec.get("id") or _id_from_cgroups_path(spec)
     name = spec_ann.get("io.kubernetes.cri.container-name") or cid

@@ -33,7 +33,7 @@ from .streams import (
     sniff,
 )
 from .tarstream import NotTar, TarEntry, TarError, TarIncomplete, TarReader
-from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, display_name, human_size
+from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, Owner, display_name, human_size
 from .workspace import Workspace
 
 
@@ -550,18 +550,18 @@ def _add_entry(
             return
         tname = prefix + tnorm
         target = ix.members.get(tname)
-        ref = ix.refs.get(tname)
+        target_ref = ix.refs.get(tname)
         if target is not None and tname in ix.discarded:  # a link to data a Watch took: the same
             ix.add(member(target.size, "hardlink", tname))
             ix.discarded.add(name)
             return
-        if target is None or target.type not in ("file", "hardlink") or ref is None:
+        if target is None or target.type not in ("file", "hardlink") or target_ref is None:
             ctx.problem(
                 display_name(name),
                 f"skipped: hard link to {display_name(entry.linkname)}, which is not a file earlier in the archive",
             )
             return
-        ix.add(member(target.size, "hardlink", tname), ref)
+        ix.add(member(target.size, "hardlink", tname), target_ref)
     else:
         what = {
             "device": "device node",
@@ -664,7 +664,7 @@ def walk_directory(ix: Index, root: Path, *, prefix: str = "") -> None:
         except OSError as exc:
             ctx.problem(display_name(name), f"cannot stat: {exc.strerror or exc}")
             continue
-        common = dict(mode=stat_mod.S_IMODE(st.st_mode), mtime=st.st_mtime, uid=st.st_uid, gid=st.st_gid)
+        common = Owner(mode=stat_mod.S_IMODE(st.st_mode), mtime=st.st_mtime, uid=st.st_uid, gid=st.st_gid)
         ctx.progress.update(0, name)
         if stat_mod.S_ISLNK(st.st_mode):
             try:

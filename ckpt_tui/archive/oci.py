@@ -14,6 +14,7 @@ Both are turned into the common layout in a fresh :class:`Index`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -168,28 +169,24 @@ def _index_blob_tar(ctx: Context, ix: Index, ref: Ref, *, prefix: str, where: st
 
         index_remote_tar(ctx, ix, ref, prefix=prefix, where=where)
         return
-    f = None
     try:
-        if ref.data is not None:
-            raw: Any = io.BytesIO(ref.data)
-            fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=None, offset=0)
-        else:
-            assert ref.path is not None
-            f = open(ref.path, "rb")
-            raw = RangeReader(f, ref.offset, ref.size)
-            fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=ref.path, offset=ref.offset)
-        if stream is None:
-            ctx.problem(where, f"this blob is not a tar archive ({fmt} data): its contents are not shown")
-            return
-        try:
-            index_tar(ix, stream, where=where, size=ref.size, base=base, prefix=prefix, done=done)
-        except NotTar as exc:
-            ctx.problem(where, f"this blob is not a tar archive ({exc.message}): its contents are not shown")
+        with contextlib.ExitStack() as files:
+            if ref.data is not None:
+                raw: Any = io.BytesIO(ref.data)
+                fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=None, offset=0)
+            else:
+                assert ref.path is not None
+                raw = RangeReader(files.enter_context(open(ref.path, "rb")), ref.offset, ref.size)
+                fmt, stream, base, done = open_tar_stream(ctx, raw, size=ref.size, path=ref.path, offset=ref.offset)
+            if stream is None:
+                ctx.problem(where, f"this blob is not a tar archive ({fmt} data): its contents are not shown")
+                return
+            try:
+                index_tar(ix, stream, where=where, size=ref.size, base=base, prefix=prefix, done=done)
+            except NotTar as exc:
+                ctx.problem(where, f"this blob is not a tar archive ({exc.message}): its contents are not shown")
     except OSError as exc:
         ctx.problem(where, f"cannot read this blob: {exc.strerror or exc}")
-    finally:
-        if f is not None:
-            f.close()
 
 
 # -- OCI layout --------------------------------------------------------------
@@ -360,8 +357,8 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
     ix.add(Member("config.dump", len(blob), "file", mode=0o600), Ref(size=len(blob), data=blob))
     synthesized.add("config.dump")
     name = found.name
-    desc = f"checkpoint image{' ' + name if name else ''} ({where})"
-    return Converted(ix, "containerd-image", desc, ann, synthesized)
+    description = f"checkpoint image{' ' + name if name else ''} ({where})"
+    return Converted(ix, "containerd-image", description, ann, synthesized)
 
 
 def _read_once(ctx: Context, read: set[str], blob: str, what: str) -> bool:
@@ -395,8 +392,8 @@ def _convert_image(ctx: Context, layout: _Layout, found: _Found, where: str, con
             _index_blob_tar(ctx, ix, ref, prefix="", where=f"image layer {n + 1} ({str(desc.get('digest', '?'))[:19]})")
     ann = dict(found.annotations)
     name = found.name
-    desc = f"checkpoint image{' ' + name if name else ''} ({where})"
-    return Converted(ix, container, desc, ann, set())
+    description = f"checkpoint image{' ' + name if name else ''} ({where})"
+    return Converted(ix, container, description, ann, set())
 
 
 # -- docker-archive -----------------------------------------------------------

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import shutil
 import stat as stat_mod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError
 
 from ..errors import CkptError, Problem
 from .index import (
-    Context,
-    Converted,
     METADATA_CAP,
     METADATA_FILES,
+    Context,
+    Converted,
     Declared,
     Index,
     Ref,
@@ -54,10 +56,10 @@ class _ReadOnlyBytesIO(io.BytesIO):
     def writable(self) -> bool:
         return False
 
-    def write(self, b: Any) -> int:  # type: ignore[override]
+    def write(self, b: Any) -> int:
         raise io.UnsupportedOperation("archive members are read-only")
 
-    def truncate(self, size: int | None = None) -> int:  # type: ignore[override]
+    def truncate(self, size: int | None = None) -> int:
         raise io.UnsupportedOperation("archive members are read-only")
 
 
@@ -75,7 +77,7 @@ class _RangeRaw(io.RawIOBase):
         self.name = name
 
     @classmethod
-    def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> "_RangeRaw":
+    def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> _RangeRaw:
         fd = open_regular(path, nofollow=nofollow)
         return cls(lambda off, n: os.pread(fd, n, offset + off), size, str(path), lambda: os.close(fd))
 
@@ -123,7 +125,7 @@ class Source:
     def __init__(
         self,
         *,
-        path: "Path | str",
+        path: Path | str,
         kind: str,
         description: str,
         index: Index,
@@ -209,14 +211,14 @@ class Source:
             if held is None:
                 remote, base = ref.remote, ref.offset
                 raw = _RangeRaw(lambda off, n: remote.pread(base + off, n), ref.size, name)
-                return io.BufferedReader(raw, buffer_size=64 << 10)  # type: ignore[return-value]
+                return io.BufferedReader(raw, buffer_size=64 << 10)
             ref = Ref(size=ref.size, path=held[0], offset=held[1])
         assert ref.path is not None
         try:
             raw = _RangeRaw.of_file(ref.path, ref.offset, ref.size, ref.nofollow)
         except OSError as exc:
             raise ArchiveError(f"cannot open {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
-        return io.BufferedReader(raw)  # type: ignore[return-value]
+        return io.BufferedReader(raw)
 
     def file_range(self, name: str) -> tuple[Path, int, int] | None:
         """``(file, offset, size)`` holding the member's bytes (for mmap), or None when
@@ -262,7 +264,7 @@ class Source:
                 pass
         self._on_close.clear()
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -319,7 +321,7 @@ def open_source(
         src = _from_cache(p, st, loaded, workspace, limits, progress)
         if on_metadata is not None:  # what the streaming pass would have shown on its way
             meta = dict(found for fn in METADATA_FILES if src.has(fn)
-                        and (found := metadata_value(fn, src.members[fn].size, lambda fn=fn: src.read(fn))))
+                        and (found := metadata_value(fn, src.members[fn].size, functools.partial(src.read, fn))))
             if meta:
                 on_metadata({**meta, "kind": src.kind, "size": st.st_size})
         return src
@@ -491,15 +493,14 @@ def _open_file(ctx: Context, p: Path, size: int) -> Converted:
         raise ArchiveError(f"not a checkpoint archive: {p}: {why}")
     if _maybe_image(ix):
         from .oci import convert_docker, convert_oci, is_docker_archive, is_oci_layout
-    else:
-        is_oci_layout = is_docker_archive = lambda ix: False  # noqa: E731
-    if is_oci_layout(ix):
-        conv = convert_oci(ctx, ix, "oci-archive")
-        if fmt != "tar":
-            conv.description = conv.description.replace("(OCI archive)", f"(OCI archive, {fmt})")
-        return conv
-    if is_docker_archive(ix):
-        return convert_docker(ctx, ix)
+
+        if is_oci_layout(ix):
+            conv = convert_oci(ctx, ix, "oci-archive")
+            if fmt != "tar":
+                conv.description = conv.description.replace("(OCI archive)", f"(OCI archive, {fmt})")
+            return conv
+        if is_docker_archive(ix):
+            return convert_docker(ctx, ix)
     return _common_layout(ctx, ix, kind, "archive")
 
 

@@ -402,7 +402,8 @@ class ZstdDecoder:
         self.walker = ZstdFrameWalker()
         self._counting = _Counting(raw, self.walker.feed)
         self._reader = zstandard.ZstdDecompressor().stream_reader(
-            self._counting, read_size=CHUNK, read_across_frames=True, closefd=False
+            self._counting,  # type: ignore[arg-type]  # any object with read() will do; the stub wants IO[bytes]
+            read_size=CHUNK, read_across_frames=True, closefd=False,
         )
         self.produced = 0
         self._eof = False

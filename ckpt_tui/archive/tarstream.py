@@ -404,7 +404,7 @@ class TarReader:
                     if prefix:
                         raw_name = prefix + b"/" + raw_name
             if pax:
-                name = (pax["path"] if "path" in pax else raw_name).decode("utf-8", "surrogateescape")
+                name = pax.get("path", raw_name).decode("utf-8", "surrogateescape")
             else:
                 name = raw_name.decode("utf-8", "surrogateescape")
             if "linkpath" in pax:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ..errors import CkptError
 
@@ -38,6 +39,16 @@ class Member:
     gid: int = 0
 
 
+class Owner(TypedDict):
+    """A member's mode, time and owner as one value (``Member(name, size, type, **owner)``),
+    for the indexers that read them once per entry (a directory walk, a table of contents)."""
+
+    mode: int
+    mtime: float
+    uid: int
+    gid: int
+
+
 @dataclass
 class Limits:
     """Bounds applied while a source is indexed.
@@ -67,7 +78,7 @@ class Limits:
     ratio_after: int = 512 * MiB
     max_memory_total: int = 32 * MiB
     max_members: int = 100_000
-    cache_dir: "str | os.PathLike[str] | None" = None
+    cache_dir: str | os.PathLike[str] | None = None
     cache_max_bytes: int | None = None
 
     def effective_ratio(self) -> int:

@@ -111,7 +111,8 @@ def lookup(ref: Reference, authfile: str | os.PathLike[str] | None = None) -> Lo
 
 
 def _from_doc(doc: dict, path: Path, ref: Reference) -> Lookup:
-    auths = doc.get("auths") if isinstance(doc.get("auths"), dict) else {}
+    raw = doc.get("auths")
+    auths = raw if isinstance(raw, dict) else {}
     table = {_normalise_key(k): v for k, v in auths.items() if isinstance(v, dict)}
     parts = ref.repository.split("/")
     keys = [f"{ref.registry}/{'/'.join(parts[:i])}" for i in range(len(parts), 0, -1)] + [ref.registry]
@@ -122,7 +123,8 @@ def _from_doc(doc: dict, path: Path, ref: Reference) -> Lookup:
         creds = _entry_creds(entry, path, key)
         if creds is not None:
             return Lookup(creds, path)
-    helpers = doc.get("credHelpers") if isinstance(doc.get("credHelpers"), dict) else {}
+    raw = doc.get("credHelpers")
+    helpers = raw if isinstance(raw, dict) else {}
     helper = helpers.get(ref.registry) or doc.get("credsStore") or ""
     return Lookup(None, path, helper if isinstance(helper, str) else "")
 
@@ -138,9 +140,9 @@ def _entry_creds(entry: dict, path: Path, key: str) -> Credentials | None:
         if not sep or not user:
             raise RegistryError(f"auth file {path}: the entry for {key} is not base64 of USER:PASSWORD")
         return Credentials(user, password, str(path))
-    user, password = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and user and isinstance(password, str):
-        return Credentials(user, password, str(path))
+    name, secret = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and name and isinstance(secret, str):
+        return Credentials(name, secret, str(path))
     return None
 
 

@@ -14,6 +14,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .blobstore import BlobEntry, BlobStore
 from .client import Client, NoRanges, RangeRefused
@@ -32,7 +33,8 @@ class RemoteBlob:
         self.digest = str(desc.get("digest", ""))
         self.size = int(desc.get("size") or 0)
         self.media_type = str(desc.get("mediaType", ""))
-        self.annotations = desc.get("annotations") if isinstance(desc.get("annotations"), dict) else {}
+        ann = desc.get("annotations")
+        self.annotations: dict[str, Any] = ann if isinstance(ann, dict) else {}
         self.store = store
         self._entry: BlobEntry | None = None
         self._note = note or (lambda _msg: None)

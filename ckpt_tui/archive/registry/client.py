@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -340,7 +340,7 @@ class Client:
                                 f"{n:,} bytes asked for (truncated); nothing of them is used")
         return bytes(buf)
 
-    def iter_blob(self, resp, what: str, digest: str) -> Iterator[bytes]:
+    def iter_blob(self, resp, what: str, digest: str) -> Generator[bytes, None, None]:
         """The body of ``blob()``'s response in chunks (errors as RegistryError)."""
         got = 0
         try:

@@ -87,7 +87,7 @@ def _push_children(client, ref, lay: _Layout, doc: dict, sources, res: PushResul
             if mt in _INDEXES:
                 _push_children(client, ref, lay, child, sources, res, emit, depth + 1)
             else:
-                for blob in [child.get("config")] + list(child.get("layers") or []):
+                for blob in [child.get("config"), *(child.get("layers") or [])]:
                     if isinstance(blob, dict) and isinstance(blob.get("digest"), str):
                         _push_blob(client, ref, lay, blob["digest"], sources, res, emit)
             put_manifest(client, ref, desc["digest"], mt, data)

@@ -105,7 +105,7 @@ def parse(text: str, *, need_tag: bool = False, allow_bare: bool = False) -> Ref
     if registry in ("index.docker.io", "registry-1.docker.io"):
         registry = DOCKER_HUB
     if registry == DOCKER_HUB and len(path) == 1:
-        path = ["library"] + path
+        path = ["library", *path]
     repository = "/".join(path)
     if len(repository) > 255:
         raise RegistryError(f"{text!r}: the repository name is longer than 255 characters")

@@ -15,13 +15,16 @@ import json
 import platform as platform_mod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..index import Context, Index, Ref, Watch
 from ..streams import Progress
 from ..types import ArchiveError, Limits, Member
 from ..workspace import Workspace
 from .reference import Reference, RegistryError, parse
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .auth import Credentials
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x",
            "riscv64": "riscv64", "i686": "386"}
@@ -66,6 +69,7 @@ def make_client(ref: Reference, opts: Options | None = None):
 
     opts = opts or _defaults
     helper = ""
+    creds: Credentials | None
     if opts.creds:
         creds = parse_creds(opts.creds)
     else:
@@ -171,7 +175,8 @@ def resolve(client: Any, ref: Reference, want_platform: str | None = None) -> Re
         digest = str(child.get("digest", ""))
         current = client.manifest(ref, digest)
         documents[current.digest] = current.data
-        cann = child.get("annotations") if isinstance(child.get("annotations"), dict) else {}
+        raw_ann = child.get("annotations")
+        cann = raw_ann if isinstance(raw_ann, dict) else {}
         desc = {"mediaType": current.media_type, "digest": current.digest, "size": len(current.data),
                 "annotations": dict(cann)}
     else:
@@ -266,8 +271,8 @@ def open_remote(text: str, *, workspace: Workspace | None = None, limits: Limits
         index_doc = {"schemaVersion": 2, "manifests": [top], "annotations": res.index_annotations}
         _add_bytes(outer, "index.json", json.dumps(index_doc).encode())
         _add_bytes(outer, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        for digest, data in res.documents.items():
-            _add_bytes(outer, _blob_name(digest), data)
+        for doc_digest, data in res.documents.items():
+            _add_bytes(outer, _blob_name(doc_digest), data)
         notes: list[str] = []
         for desc in res.blobs:
             digest = desc.get("digest")

@@ -36,7 +36,7 @@ from pathlib import Path
 import zstandard
 
 from ..index import Context, Index, Ref, normalise, resolve_link
-from ..types import Member, display_name, human_size
+from ..types import Member, Owner, display_name, human_size
 from .blob import RemoteBlob
 from .reference import RegistryError
 
@@ -276,13 +276,12 @@ def _parts(entry: dict, chunks: list[dict]) -> list[tuple[int, int, int, int, st
              int(entry.get("innerOffset") or 0), entry.get("_end"))
     rows = [first] + [(int(c.get("chunkOffset") or 0), int(c.get("chunkSize") or 0), int(c["offset"]),
                        str(c.get("chunkDigest") or ""), int(c.get("innerOffset") or 0), c.get("_end")) for c in chunks]
-    end = entry.get("endOffset")
     parts = []
     for j, (uoff, usize, cstart, digest, inner, own_end) in enumerate(rows):
         if isinstance(own_end, int):
             cend = own_end
         else:
-            cend = rows[j + 1][2] if j + 1 < len(rows) else int(end)
+            cend = rows[j + 1][2] if j + 1 < len(rows) else int(entry["endOffset"])
         if usize == 0 and j + 1 == len(rows):
             usize = size - uoff
         parts.append((uoff, usize, cstart, cend, digest, inner))
@@ -312,8 +311,8 @@ def index_from_toc(ctx: Context, ix: Index, blob: RemoteBlob, fmt: str, *, prefi
         if norm == "":
             continue
         name = prefix + norm
-        common = dict(mode=int(e.get("mode") or 0) & 0o7777, mtime=_mtime(e.get("modtime")),
-                      uid=int(e.get("uid") or 0), gid=int(e.get("gid") or 0))
+        common = Owner(mode=int(e.get("mode") or 0) & 0o7777, mtime=_mtime(e.get("modtime")),
+                       uid=int(e.get("uid") or 0), gid=int(e.get("gid") or 0))
         link = str(e.get("linkName") or "")
         if kind == "dir":
             ix.add(Member(name, 0, "dir", **common))
