@@ -32,11 +32,11 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import unknown_fields as _unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, EncodeError, Message
 
 from ..errors import CkptError
 from .constants import MAX_CAP_WORDS
@@ -49,20 +49,27 @@ from .magic import (
     PAYLOADS,
     RAW,
     SERVICE_IMAGES,
+    PbMessage,
     expected_magic,
     message_class,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    # the stubs give a message's DESCRIPTOR (and its fields) one of two classes: the Python
+    # descriptor module's or the upb runtime's; both have what is read here
+    from google._upb._message import Descriptor as UpbDescriptor
+    from google._upb._message import FieldDescriptor as UpbFieldDescriptor
+
 __all__ = [
-    "ImageError",
     "Entry",
     "Image",
-    "decode_image",
+    "ImageError",
     "decode_file",
+    "decode_image",
     "entry_limit",
+    "find_unknown_fields",
     "iter_entries",
     "split_ipc_messages",
-    "find_unknown_fields",
 ]
 
 #: bytes, bytearray, memoryview, mmap: anything exposing the buffer protocol.
@@ -255,6 +262,12 @@ def _entry_class(magic: str, index: int) -> type[Message]:
     return message_class(PAYLOADS[magic])
 
 
+def _parse(cls: type[Message], data: memoryview) -> PbMessage:
+    """``cls.FromString`` of a slice of the image, not copied first: the runtime parses any
+    buffer (its stub says bytes). Raises DecodeError, or RecursionError for nesting too deep."""
+    return cls.FromString(data)  # type: ignore[arg-type]
+
+
 def _ipc_span(view: memoryview, start: int, qnum: int, word: struct.Struct) -> tuple[int, str]:
     """Bytes taken by qnum framed System V messages at start; reason if short."""
     end = len(view)
@@ -268,8 +281,8 @@ def _ipc_span(view: memoryview, start: int, qnum: int, word: struct.Struct) -> t
         if size > end - off:
             return off - 4 - start, f"message {i} of {qnum} claims {size} bytes, {end - off} remain"
         try:
-            msg = msg_cls.FromString(view[off:off + size])
-        except Exception as exc:  # protobuf DecodeError and friends
+            msg = _parse(msg_cls, view[off:off + size])
+        except (DecodeError, RecursionError) as exc:
             return off - 4 - start, f"message {i} of {qnum} is not a valid ipc_msg ({exc})"
         off += size
         padded = _round_up(msg.msize, 8)
@@ -292,8 +305,8 @@ def split_ipc_messages(extra: bytes, big_endian: bool = False) -> list[tuple[Mes
         if size > len(view) - off:
             break
         try:
-            msg = msg_cls.FromString(view[off:off + size])
-        except Exception:
+            msg = _parse(msg_cls, view[off:off + size])
+        except (DecodeError, RecursionError):
             break
         off += size
         data = bytes(view[off:off + msg.msize])
@@ -302,7 +315,7 @@ def split_ipc_messages(extra: bytes, big_endian: bool = False) -> list[tuple[Mes
     return out
 
 
-def _extra_span(magic: str, msg: Message, index: int, view: memoryview, start: int,
+def _extra_span(magic: str, msg: PbMessage, index: int, view: memoryview, start: int,
                 word: struct.Struct) -> tuple[int, int, str] | None:
     """(payload length, bytes consumed incl. padding, problem) of an entry's
     extra payload, or None if entries of this kind carry none."""
@@ -390,8 +403,8 @@ def _entries(view: memoryview, hdr: _Header, state: _Decoding, label: str,
             return
         cls = rest_cls if index else first_cls
         try:
-            msg = cls.FromString(view[body:body + size])
-        except Exception as exc:  # DecodeError, RecursionError in the runtime, ...
+            msg = _parse(cls, view[body:body + size])
+        except (DecodeError, RecursionError) as exc:
             problems.append(f"{where()}: not a valid {cls.DESCRIPTOR.name} message ({exc or type(exc).__name__})")
             return
         if not msg.IsInitialized():
@@ -429,15 +442,22 @@ def _entries(view: memoryview, hdr: _Header, state: _Decoding, label: str,
 # --------------------------------------------------------------------------
 # unknown fields
 
-_SUBMESSAGE_FIELDS: dict[str, tuple[FieldDescriptor, ...]] = {}
+_SUBMESSAGE_FIELDS: dict[str, tuple[FieldDescriptor | UpbFieldDescriptor, ...]] = {}
 
 
-def _submessage_fields(desc: Descriptor) -> tuple[FieldDescriptor, ...]:
+def _submessage_fields(desc: Descriptor | UpbDescriptor) -> tuple[FieldDescriptor | UpbFieldDescriptor, ...]:
     found = _SUBMESSAGE_FIELDS.get(desc.full_name)
     if found is None:
         found = tuple(f for f in desc.fields if f.type == FieldDescriptor.TYPE_MESSAGE)
         _SUBMESSAGE_FIELDS[desc.full_name] = found
     return found
+
+
+def unknown_fields_of(msg: Message) -> list[Any]:
+    """The fields of ``msg`` itself that the schema does not know (``field_number``, ``data``).
+    (The runtime's UnknownFieldSet is a sequence by index; its stub does not say it iterates.)"""
+    found = _unknown_fields.UnknownFieldSet(msg)
+    return [found[i] for i in range(len(found))]
 
 
 def _has_unknown_walk(msg: Message) -> bool:
@@ -446,18 +466,13 @@ def _has_unknown_walk(msg: Message) -> bool:
     if len(_unknown_fields.UnknownFieldSet(msg)):
         return True
     for fd in _submessage_fields(msg.DESCRIPTOR):
-        if _is_repeated(fd):
+        if fd.is_repeated:
             for sub in getattr(msg, fd.name):
                 if _has_unknown_walk(sub):
                     return True
         elif msg.HasField(fd.name) and _has_unknown_walk(getattr(msg, fd.name)):
             return True
     return False
-
-
-def _is_repeated(fd: FieldDescriptor) -> bool:
-    rep = getattr(fd, "is_repeated", None)
-    return bool(rep) if rep is not None else fd.label == FieldDescriptor.LABEL_REPEATED
 
 
 def _has_unknown(msg: Message) -> bool:
@@ -474,7 +489,7 @@ def _has_unknown(msg: Message) -> bool:
     bare.DiscardUnknownFields()
     try:
         return bare.ByteSize() != msg.ByteSize()
-    except Exception:  # EncodeError: required fields missing (already reported as a problem)
+    except EncodeError:  # required fields missing (already reported as a problem)
         return len(bare.SerializePartialToString()) != len(msg.SerializePartialToString())
 
 
@@ -483,9 +498,9 @@ def find_unknown_fields(msg: Message, prefix: str = "") -> list[str]:
 
     Repeated submessages are written with their index: ``"vmas[3].11"``.
     """
-    found = [f"{prefix}{uf.field_number}" for uf in _unknown_fields.UnknownFieldSet(msg)]
+    found = [f"{prefix}{uf.field_number}" for uf in unknown_fields_of(msg)]
     for fd in _submessage_fields(msg.DESCRIPTOR):
-        if _is_repeated(fd):
+        if fd.is_repeated:
             for i, sub in enumerate(getattr(msg, fd.name)):
                 found += find_unknown_fields(sub, f"{prefix}{fd.name}[{i}].")
         elif msg.HasField(fd.name):

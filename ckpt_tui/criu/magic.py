@@ -17,6 +17,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -24,17 +25,18 @@ from . import pb
 
 __all__ = [
     "HEAD_COMMON",
-    "HEAD_SERVICE",
     "HEAD_MAGICS",
-    "RAW",
+    "HEAD_SERVICE",
     "MAGICS",
     "MAGIC_VALUES",
     "PAYLOADS",
+    "RAW",
+    "PbMessage",
     "expected_magic",
     "image_name_candidates",
-    "resolve_image_name",
     "message_class",
     "message_names",
+    "resolve_image_name",
 ]
 
 #: Head word of ordinary images ("Sarov").
@@ -381,6 +383,13 @@ def resolve_image_name(name: str, has: Callable[[str], bool]) -> str | None:
         if has(cand):
             return cand
     return None
+
+
+#: A decoded CRIU protobuf message whose fields are read by name. Its schema is chosen at run
+#: time (by an image's magic, :func:`message_class`) and the generated ``_pb2`` modules have no
+#: type stubs, so those fields are untyped: this alias (``Any``) is the one place that says so
+#: (``model.types`` uses it too). Code that only walks a message generically takes a ``Message``.
+PbMessage = Any
 
 
 def _collect_messages() -> dict[str, type[Message]]:

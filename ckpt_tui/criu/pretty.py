@@ -36,12 +36,13 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from . import constants as C
+from .magic import PbMessage
 from .pb import opts_pb2
 
 if TYPE_CHECKING:  # pragma: no cover
     from .images import Entry, Image
 
-__all__ = ["FLAG_TABLES", "VALUE_TABLES", "message_to_dict", "to_crit_dict", "entry_to_dict", "as_text"]
+__all__ = ["FLAG_TABLES", "VALUE_TABLES", "as_text", "entry_to_dict", "message_to_dict", "to_crit_dict"]
 
 #: Flag tables named by ``(fmt).flags``.
 FLAG_TABLES: dict[str, tuple[tuple[str, int], ...]] = {
@@ -76,11 +77,12 @@ _INT_TYPES = frozenset({
 class _Hints:
     """The display hints of one field, looked up once and cached."""
 
-    __slots__ = ("hex", "ipadd", "flags", "dev", "odev", "dict", "conv")
+    __slots__ = ("conv", "dev", "dict", "flags", "hex", "ipadd", "odev")
 
     def __init__(self, field: FieldDescriptor) -> None:
         opts = field.GetOptions()
-        fmt = opts.Extensions[opts_pb2.fmt] if opts.HasExtension(opts_pb2.fmt) else None
+        ext = opts_pb2.fmt  # type: ignore[attr-defined]  # a generated module: its names are made at import
+        fmt = opts.Extensions[ext] if opts.HasExtension(ext) else None
         self.hex = bool(fmt and fmt.hex)
         self.ipadd = bool(fmt and fmt.ipadd)
         self.flags = fmt.flags if fmt and fmt.flags else ""
@@ -101,14 +103,6 @@ def _hints(field: FieldDescriptor) -> _Hints:
     if hints is None:
         hints = _HINTS[key] = _Hints(field)
     return hints
-
-
-def _is_repeated(field: FieldDescriptor) -> bool:
-    # protobuf >= 6 offers is_repeated; older versions only have label.
-    rep = getattr(field, "is_repeated", None)
-    if rep is not None:
-        return bool(rep)
-    return field.label == FieldDescriptor.LABEL_REPEATED  # pragma: no cover
 
 
 def as_text(value: str | bytes) -> str:
@@ -177,7 +171,8 @@ def _flags(value: int, table_name: str) -> str:
 def _scalar(field: FieldDescriptor, value: Any, pretty: bool, hexed: bool) -> Any:
     ftype = field.type
     if ftype == FieldDescriptor.TYPE_ENUM:
-        ev = field.enum_type.values_by_number.get(value)
+        enum = field.enum_type  # always set for an enum field
+        ev = enum.values_by_number.get(value) if enum is not None else None
         return ev.name if ev is not None else value
     if ftype == FieldDescriptor.TYPE_BYTES:
         if _hints(field).conv == "unix_name":
@@ -217,7 +212,7 @@ def message_to_dict(message: Message, pretty: bool = True, *, unknown: bool = Fa
     for field, value in message.ListFields():
         hints = _hints(field)
         hexed = _hexed or hints.hex
-        if _is_repeated(field):
+        if field.is_repeated:
             if pretty and hints.ipadd:
                 addr = _ip(value)
                 if addr is not None:
@@ -238,10 +233,10 @@ def message_to_dict(message: Message, pretty: bool = True, *, unknown: bool = Fa
 
 
 def _unknown_values(message: Message) -> dict[int, list[Any]]:
-    from google.protobuf import unknown_fields
+    from .images import unknown_fields_of
 
     found: dict[int, list[Any]] = {}
-    for uf in unknown_fields.UnknownFieldSet(message):
+    for uf in unknown_fields_of(message):
         data = uf.data
         if isinstance(data, (bytes, bytearray)):
             data = base64.b64encode(bytes(data)).decode("ascii")
@@ -261,7 +256,7 @@ def entry_to_dict(magic: str, entry: Entry, pretty: bool = True, *, big_endian: 
     ``big_endian`` says how the image framing was written (Image.big_endian);
     it matters for the binary semaphore values of ipcns-sem images.
     """
-    msg = entry.message
+    msg: PbMessage = entry.message  # a tcp_stream_entry has inq_len
     out = message_to_dict(msg, pretty)
     extra = entry.extra
     if magic in ("PIPES_DATA", "FIFO_DATA", "SK_QUEUES", "BPFMAP_DATA", "IPCNS_SHM"):
@@ -284,9 +279,8 @@ def entry_to_dict(magic: str, entry: Entry, pretty: bool = True, *, big_endian: 
                 items.append(message_to_dict(m, pretty=False))
                 items.append(_b64(data))
             out["extra"] = items
-    elif magic == "GHOST_FILE":
-        if extra is not None:
-            out["extra"] = _b64(extra)
+    elif magic == "GHOST_FILE" and extra is not None:
+        out["extra"] = _b64(extra)
     return out
 
 
