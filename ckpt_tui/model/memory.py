@@ -286,15 +286,14 @@ class MemoryReader:
     def present_bytes(self) -> int:
         return sum(length for _, _, length in self.present_spans())
 
-    def data_spans(self, start: int, end: int) -> Iterator[tuple[int, int, "PagesData | None", int]]:
+    def data_spans(self, start: int, end: int) -> Iterator[tuple[int, int, PagesData | None, int]]:
         """Where the bytes of the pages of [start, end) are: ``(address, length, pages, offset)``
         spans covering the range in address order, ``pages`` the image holding them (this
         dump's, or a parent's for ``PE_PARENT`` runs) and ``offset`` where in it; ``pages`` is
         None where the dump has no bytes (not dumped, lazy, parent absent, truncated,
-        missing). ``start`` and ``end`` are page-aligned."""
-        if not self.pages_kept:
-            raise CkptError(f"the memory pages of pid {self.pid} were not kept (the checkpoint was opened "
-                            "for its overview only); open it again to read its memory")
+        missing). ``start`` and ``end`` are page-aligned. A registry's pages image is fetched
+        whole first (as for a search: :meth:`searchable`)."""
+        pages = self.searchable()
         addr = start
         i = max(0, bisect.bisect_right(self._run_starts, start) - 1)
         while addr < end:
@@ -309,11 +308,11 @@ class MemoryReader:
                 yield addr, run.vaddr - addr, None, 0
                 addr = run.vaddr
             hi = min(end, run.end)
-            if run.flags & PE_PRESENT and self.pages is not None and run.offset is not None:
+            if run.flags & PE_PRESENT and pages is not None and run.offset is not None:
                 off = run.offset + (addr - run.vaddr)
-                have = max(0, min(hi - addr, (len(self.pages) - off) // PAGE_SIZE * PAGE_SIZE))
+                have = max(0, min(hi - addr, (len(pages) - off) // PAGE_SIZE * PAGE_SIZE))
                 if have:
-                    yield addr, have, self.pages, off
+                    yield addr, have, pages, off
                 if have < hi - addr:
                     yield addr + have, hi - addr - have, None, 0
             elif run.flags & PE_PARENT and self.parent is not None:

@@ -31,12 +31,8 @@ from ..criu.constants import (
     VMA_AREA_VSYSCALL,
     VMA_AREA_VVAR,
 )
+from ..criu.magic import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
 from ..errors import Problem
-
-#: A decoded CRIU protobuf message (``Entry.message`` of an image). The generated ``_pb2`` modules
-#: have no type stubs, so the model reads their fields untyped: this alias (``Any``) is the one
-#: place that says so.
-PbMessage = Any
 
 
 class SourceView(Protocol):

@@ -100,8 +100,10 @@ class PageTally:
     def reader(self, ck: Checkpoint, pid: int) -> None:
         """Tally a process whose pages the checkpoint kept (read through its memory reader)."""
         reader = ck.memory(pid)
-        pages = reader.pages
-        if pages is None or not reader.pages_kept:
+        if not reader.pages_kept:
+            return
+        pages = reader.searchable()  # a registry's pages image is fetched whole, as for a search
+        if pages is None:
             return
         window = 16 << 20
         for vaddr, offset, length in reader.present_spans():
