@@ -119,6 +119,26 @@ def test_hex_page_by_range_and_search_streams_the_pages(registry, images):
         assert hits and hits == [(m.pid, m.address) for m in lk.search_memory(b"CKPT-MARKER-")]
 
 
+def test_scan_and_memory_diff_read_a_registry_checkpoint_s_pages(registry, images):
+    """The scan's page tally and the memory diff read the pages of a checkpoint in a registry
+    (its pages image fetched whole, as a search does): what they tell is what they tell of the
+    same image opened locally."""
+    from ckpt_tui.actions.diff import DiffOptions, diff_checkpoints
+    from ckpt_tui.actions.scan import scan
+
+    _push(registry, "ours/mem:scan", images["mem-plain"])
+    with open_remote(registry.url("ours/mem:scan"), opts=OPTS) as src, open_source(images["mem-plain"]) as local:
+        ck, lk = build_checkpoint(src), build_checkpoint(local)
+        remote, here = scan(ck), scan(lk)
+        assert remote.limits == here.limits == []
+        assert remote.waste.memory_scanned and remote.waste == here.waste
+        d = diff_checkpoints(lk, ck, DiffOptions(keep_unchanged=True))
+        proc = next(n for n in d.section("processes").children if n.key == "1")
+        mem = next(g for g in proc.children if g.kind == "memory")
+        assert mem.pages_compared and mem.pages.changed == 0
+        assert mem.pages.same * 4096 == mem.dumped_a == mem.dumped_b > 16 << 20
+
+
 def test_basic_auth_with_creds_and_authfile(registry_auth, images, tmp_path):
     import base64
 
