@@ -45,7 +45,7 @@ def memory_section(processes: Node | None) -> Node | None:
         return None
     out = Node("section", "memory")
     for proc in processes.children:
-        mem = [c for c in proc.children if isinstance(c, MemoryNode)]
+        mem: list[Node] = [c for c in proc.children if isinstance(c, MemoryNode)]
         if not mem:
             continue
         view = ProcessNode(proc.kind, proc.key, label=proc.label, note=proc.note, children=mem,

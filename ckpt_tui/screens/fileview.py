@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..widgets import format as fmt
+from ..widgets.format import esc
 from ..widgets.hexview import BytesSource, HexView
 from ..widgets.textview import TextView, highlight_lines
-from ..widgets.format import esc
 
 VIEW_LIMIT = 16 * 1024 * 1024
 
@@ -82,7 +82,7 @@ class FileViewScreen(Screen):
                 data = self.checkpoint.read_rootfs_file(self.path, VIEW_LIMIT)
             except TypeError:
                 data = self.checkpoint.read_rootfs_file(self.path)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (a file's bytes from the checkpoint: said, never a crash)
             self.post_message(FileRead(None, str(exc) or type(exc).__name__))
             return
         self.post_message(FileRead(data))
@@ -171,7 +171,7 @@ class FileViewScreen(Screen):
                     return
                 data = self.data or b""
                 found = [(m.start(), max(m.end() - m.start(), 1))
-                         for _, m in zip(range(10_000), compiled.finditer(data))]
+                         for _, m in zip(range(10_000), compiled.finditer(data), strict=False)]
                 hexview.set_matches(found, 0, value)  # replaces the last find's, also with none
                 if not found:
                     self.notify(f"{value!r} not found", severity="warning")

@@ -17,10 +17,10 @@ from ..errors import CkptError
 from ..messages import SearchFinished, SearchMatches, SearchProgress
 from ..model.patterns import SearchPattern, parse_find, parse_pattern
 from ..widgets import format as fmt
+from ..widgets.format import esc
 from ..widgets.hexview import HexView, MemorySource
 from ..widgets.matchlist import MatchList
 from .dialogs import PromptScreen, address_error
-from ..widgets.format import esc
 
 MODES = (("text", "text"), ("hex bytes", "hex"), ("regex", "regex"))
 
@@ -53,7 +53,7 @@ class SearchWorkerMixin:
                     last = now
                 if worker.is_cancelled:
                     break
-        except Exception as exc:  # the model raises CkptError on a bad input; show it, never crash
+        except Exception as exc:  # noqa: BLE001  (CkptError on bad input, or a bug odd bytes met: shown, never a crash)
             if batch:
                 self.post_message(SearchMatches(batch))  # type: ignore[attr-defined]
             self.post_message(SearchFinished(count, error=str(exc) or type(exc).__name__,  # type: ignore
@@ -131,7 +131,7 @@ class HexScreen(SearchWorkerMixin, Screen):
         seg = view.cursor_segment
         try:
             state = self.checkpoint.memory(self.pid).page_state(addr - addr % 4096)
-        except Exception:
+        except Exception:  # noqa: BLE001  (a reader problem: the status says "?", the view goes on)
             state = "?"
         where = f"{seg.label} {seg.perms}" if seg else ""
         matches = f"   {view.match_status}" if view.matches else ""

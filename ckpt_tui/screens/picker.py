@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -71,7 +71,7 @@ class PickerScreen(Screen[Path | None]):
         event.stop()
         path = self.query_one(FilterTable).payload_of(event.row_key)
         if isinstance(path, (Path, RemotePath)):
-            self.dismiss(path)
+            self.dismiss(cast(Path, path))  # a RemotePath stands where the UI keeps a Path
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -58,7 +58,8 @@ class Segment_:
 class HexSource(Protocol):
     """What the hex view reads: segments, their runs of page states, bytes and per-page states."""
 
-    segments: Sequence[Segment_]
+    @property
+    def segments(self) -> Sequence[Segment_]: ...
 
     def pieces(self, segment: Segment_) -> list[tuple[int, int, str]]: ...
 
@@ -104,7 +105,7 @@ class MemorySource:
     def _state(self, addr: int) -> str:
         try:
             return self.reader.page_state(addr)
-        except Exception:
+        except Exception:  # noqa: BLE001  (a reader problem is shown as missing data, not a crash)
             return "missing"
 
     def pieces(self, segment: Segment_) -> list[tuple[int, int, str]]:
@@ -194,11 +195,11 @@ class HexView(CursorLineView):
 
     @dataclass
     class GotoRequested(Message):
-        view: "HexView"
+        view: HexView
 
     @dataclass
     class CursorMoved(Message):
-        view: "HexView"
+        view: HexView
         address: int
 
     def __init__(
@@ -232,7 +233,7 @@ class HexView(CursorLineView):
             row += 1
             try:
                 pieces = source.pieces(seg)
-            except Exception:
+            except Exception:  # noqa: BLE001  (a reader problem is shown as missing data, not a crash)
                 pieces = [(seg.start, seg.end, "present")]
             for start, end, state in pieces:
                 if state == "present":
@@ -312,13 +313,13 @@ class HexView(CursorLineView):
         if cached is None:
             try:
                 state = self.source.page_state(page_addr)
-            except Exception:  # a reader problem is shown as missing data, not a crash
+            except Exception:  # noqa: BLE001  a reader problem is shown as missing data, not a crash
                 state = "missing"
             data = b""
             if state == "present":
                 try:
                     data = self.source.read(page_addr, PAGE)
-                except Exception:
+                except Exception:  # noqa: BLE001  (a reader problem is shown as missing data, not a crash)
                     state, data = "missing", b""
             cached = (state, data)
             self._page_cache[page_addr] = cached

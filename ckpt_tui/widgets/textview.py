@@ -29,7 +29,7 @@ def highlight_lines(text: str, filename: str = "", theme: str = "ansi_dark") -> 
     try:
         syntax = Syntax(text, lexer, theme=theme, word_wrap=False, tab_size=8)
         highlighted = syntax.highlight(text)
-    except Exception:  # unknown lexer or pygments trouble: plain text
+    except Exception:  # noqa: BLE001  (unknown lexer or pygments trouble: plain text)
         highlighted = Text(text)
     highlighted.expand_tabs(8)
     lines = highlighted.split("\n", allow_blank=True)
@@ -37,7 +37,7 @@ def highlight_lines(text: str, filename: str = "", theme: str = "ansi_dark") -> 
         lines.pop()
     for line in lines:
         line.style = Style()  # syntax sets a background on the whole text; the widget has its own
-    return lines or [Text("")]
+    return list(lines) or [Text("")]
 
 
 class TextView(CursorLineView):
