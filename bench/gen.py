@@ -309,7 +309,7 @@ def build_process(members: dict[str, bytes], src_pid: int, new_pid: int, grow: i
         pid=new_pid,
         core=_encode(core, [pstate]),
         mm=_encode(mm_img, [mm]),
-        pagemap=_encode(pm_img, [new_head] + entries),
+        pagemap=_encode(pm_img, [new_head, *entries]),
         ids=_encode(ids_img, [ids]),
         fs=fs,
         fdinfo=fdinfo,

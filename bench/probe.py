@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # after PYTHONPATH
 
-from gen import SECRET, SECRET_REGEX, WIDE  # noqa: E402
+from gen import SECRET, SECRET_REGEX, WIDE
 
 
 def maxrss_mb() -> float:
@@ -65,8 +65,8 @@ def peak_mb() -> float:
 def task_load(args) -> dict:
     t0 = time.perf_counter()
     from ckpt_tui.archive import open_source
-    from ckpt_tui.model.export import to_json
     from ckpt_tui.model import build_checkpoint
+    from ckpt_tui.model.export import to_json
 
     t1 = time.perf_counter()
     src = open_source(args.archive)
@@ -125,8 +125,8 @@ def _screen_text(app) -> str:
 
 def _import_app():
     try:
-        from ckpt_tui.app import CkptApp  # noqa: F401
-    except Exception as exc:  # the UI is being written: skip cleanly
+        from ckpt_tui.app import CkptApp
+    except ImportError as exc:  # the UI's dependencies are missing: skip cleanly
         return None, f"ckpt_tui.app not importable: {type(exc).__name__}: {exc}"
     return CkptApp, ""
 
@@ -372,7 +372,7 @@ def main() -> None:
     args = p.parse_args()
     try:
         result = TASKS[args.task](args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the task's failure is the probe's answer (JSON on stdout)
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()

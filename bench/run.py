@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.append(str(ROOT))  # after PYTHONPATH / the installed package
 
 import gen  # noqa: E402
-from gen import GiB, MiB, SECRET, SECRET_REGEX, WIDE, Spec  # noqa: E402
+from gen import SECRET, SECRET_REGEX, WIDE, GiB, MiB, Spec  # noqa: E402
 
 BENCHES = ("inspect", "reopen", "memsearch", "rss", "ui", "hexview", "rootfs")
 FULL = {"mem": [120 * MiB, 80 * MiB], "big": 1 * GiB, "procs": 1000, "files": 100_000}
@@ -248,11 +248,11 @@ def print_table(res: Results) -> None:
             ratio = f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
         body.append((r.bench, r.case, r.metric, r.fmt(r.value) if r.metric != "skipped" else "skipped", tgt,
                      r.verdict, r.fmt(r.ctl) if r.ctl is not None else "", ratio, r.note))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     widths[-1] = min(widths[-1], 70)
 
     def line(cells) -> str:
-        return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     print(line(head))
     print(line(["-" * w for w in widths]))
@@ -300,7 +300,7 @@ def machine() -> dict:
         try:
             m = __import__(mod, fromlist=["__version__"])
             versions[mod.split(".")[-1]] = getattr(m, "__version__", "?")
-        except Exception:
+        except ImportError:
             versions[mod.split(".")[-1]] = "not installed"
     info["versions"] = versions
     ctl = shutil.which("checkpointctl")
@@ -435,12 +435,13 @@ class Bench:
 
     def _ctl_memparse(self, path: Path, mode: str) -> float | None:
         # checkpointctl searches one pid per run: run it for every pid and add up
-        try:
-            from ckpt_tui.model import load_checkpoint
+        from ckpt_tui.errors import CkptError
+        from ckpt_tui.model import load_checkpoint
 
+        try:
             with load_checkpoint(path) as ck:
                 pids = [p for p, proc in ck.processes.items() if proc.alive]
-        except Exception:
+        except CkptError:
             return None
         flag = ["--search", SECRET.decode()] if mode == "literal" else ["--search-regex", SECRET_REGEX.decode()]
         total = 0.0
@@ -598,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         try:
             getattr(bench, name)()
-        except Exception as exc:  # one broken benchmark must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             res.skip(name, "-", f"{type(exc).__name__}: {exc}")
         print(f"  [{name} done in {time.perf_counter() - t:.1f} s]", file=sys.stderr)
     print()

@@ -109,7 +109,7 @@ def _dependency_order(modules: dict[str, str]) -> list[str]:
         if mod in seen or mod in stack:
             return
         for dep in sorted(deps[mod]):
-            visit(dep, stack + (mod,))
+            visit(dep, (*stack, mod))
         seen.add(mod)
         order.append(mod)
 

@@ -86,35 +86,37 @@ class TarBuilder:
     """A tiny in-memory tar writer that does not sanitise anything (GNU format)."""
 
     def __init__(self) -> None:
-        self.buf = io.BytesIO()
-        self.tf = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.GNU_FORMAT,
-                               encoding="utf-8", errors="surrogateescape")
+        self.entries: list[tuple[tarfile.TarInfo, bytes | None]] = []  # written by bytes()
 
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> "TarBuilder":
-        self.tf.addfile(_info(name, size=len(data), mode=mode), io.BytesIO(data))
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> TarBuilder:
+        self.entries.append((_info(name, size=len(data), mode=mode), data))
         return self
 
-    def dir(self, name: str, mode: int = 0o755) -> "TarBuilder":
-        self.tf.addfile(_info(name, type=tarfile.DIRTYPE, mode=mode))
+    def dir(self, name: str, mode: int = 0o755) -> TarBuilder:
+        self.entries.append((_info(name, type=tarfile.DIRTYPE, mode=mode), None))
         return self
 
-    def symlink(self, name: str, target: str) -> "TarBuilder":
-        self.tf.addfile(_info(name, type=tarfile.SYMTYPE, linkname=target, mode=0o777))
+    def symlink(self, name: str, target: str) -> TarBuilder:
+        self.entries.append((_info(name, type=tarfile.SYMTYPE, linkname=target, mode=0o777), None))
         return self
 
-    def hardlink(self, name: str, target: str) -> "TarBuilder":
-        self.tf.addfile(_info(name, type=tarfile.LNKTYPE, linkname=target))
+    def hardlink(self, name: str, target: str) -> TarBuilder:
+        self.entries.append((_info(name, type=tarfile.LNKTYPE, linkname=target), None))
         return self
 
-    def device(self, name: str, kind=tarfile.CHRTYPE) -> "TarBuilder":
+    def device(self, name: str, kind=tarfile.CHRTYPE) -> TarBuilder:
         ti = _info(name, type=kind, mode=0o666)
         ti.devmajor, ti.devminor = 1, 3
-        self.tf.addfile(ti)
+        self.entries.append((ti, None))
         return self
 
     def bytes(self) -> bytes:
-        self.tf.close()
-        return self.buf.getvalue()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT,
+                          encoding="utf-8", errors="surrogateescape") as tf:
+            for info, data in self.entries:
+                tf.addfile(info, io.BytesIO(data) if data is not None else None)
+        return buf.getvalue()
 
 
 def minimal_checkpoint(b: TarBuilder | None = None) -> TarBuilder:

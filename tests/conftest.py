@@ -63,3 +63,70 @@ def corpus(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("corpus")
     return {c.name: build(c, root / c.name) for c in CASES}
+
+
+# -- the registry tests' registries and images (tests/registry_fixtures.py, tests/registry_images.py)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """The real CNCF distribution registry on 127.0.0.1, without auth (skips without it)."""
+    from .registry_fixtures import start_registry, stop_registry
+
+    reg = start_registry(tmp_path_factory.mktemp("registry"), auth=False)
+    yield reg
+    stop_registry(reg)
+
+
+@pytest.fixture(scope="session")
+def registry_auth(tmp_path_factory):
+    """The same with htpasswd basic auth (registry_fixtures.USER / PASSWORD)."""
+    from .registry_fixtures import start_registry, stop_registry
+
+    reg = start_registry(tmp_path_factory.mktemp("registry-auth"), auth=True)
+    yield reg
+    stop_registry(reg)
+
+
+@pytest.fixture
+def fake_registry():
+    """An in-process fake registry whose behaviour each test sets (registry_fixtures.FakeRegistry)."""
+    from .registry_fixtures import FakeRegistry
+
+    fake = FakeRegistry()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def other_host():
+    """A second fake registry reached as ``localhost`` (another host than 127.0.0.1)."""
+    from .registry_fixtures import FakeRegistry
+
+    fake = FakeRegistry()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory):
+    """Checkpoint images made from the real fixtures: name -> OCI layout or archive."""
+    from .registry_images import make_images
+
+    return make_images(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def zchunked(images, tmp_path_factory):
+    """``images``' layouts recompressed as zstd:chunked by skopeo."""
+    from .registry_images import make_zchunked
+
+    return make_zchunked(images, tmp_path_factory.mktemp("zchunked"))
+
+
+@pytest.fixture(scope="session")
+def estargz(images, tmp_path_factory):
+    """``images``' layouts with their layer rewritten as eStargz."""
+    from .registry_images import make_estargz
+
+    return make_estargz(images, tmp_path_factory.mktemp("estargz"))

@@ -1,6 +1,6 @@
 """Registries for the tests: the real CNCF distribution registry, and an in-process fake.
 
-``registry`` / ``registry_auth`` (session fixtures) start Debian's ``docker-registry serve`` on
+``registry`` / ``registry_auth`` (session fixtures, in tests/conftest.py: :func:`start_registry`) start Debian's ``docker-registry serve`` on
 127.0.0.1 with a free port and storage in a temp dir -- without auth, and with htpasswd basic
 auth (user ``alice``, password ``s3cret``, hashed with apache2-utils' ``htpasswd -B``). They skip
 with a reason when the binaries are missing (``.ci/run`` installs them).
@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -53,7 +52,7 @@ class RealRegistry:
         return ["--creds", f"{USER}:{PASSWORD}"] if self.auth else []
 
 
-def _start_registry(tmp: Path, auth: bool) -> RealRegistry:
+def start_registry(tmp: Path, auth: bool) -> RealRegistry:
     exe = shutil.which("docker-registry")
     if exe is None:
         pytest.skip("docker-registry (Debian package docker-registry) is not installed")
@@ -72,8 +71,8 @@ def _start_registry(tmp: Path, auth: bool) -> RealRegistry:
         (tmp / "htpasswd").write_text(line)
         conf.append(f"auth: {{htpasswd: {{realm: ckpt-tui-tests, path: {tmp / 'htpasswd'}}}}}")
     (tmp / "config.yml").write_text("\n".join(conf) + "\n")
-    log = open(tmp / "registry.log", "wb")
-    proc = subprocess.Popen([exe, "serve", str(tmp / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp / "registry.log", "wb") as log:  # the registry writes to its own copy
+        proc = subprocess.Popen([exe, "serve", str(tmp / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -89,26 +88,12 @@ def _start_registry(tmp: Path, auth: bool) -> RealRegistry:
     return RealRegistry(f"127.0.0.1:{port}", tmp, proc, auth)
 
 
-def _stop(reg: RealRegistry) -> None:
+def stop_registry(reg: RealRegistry) -> None:
     reg.proc.terminate()
     try:
         reg.proc.wait(10)
     except subprocess.TimeoutExpired:
         reg.proc.kill()
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory):
-    reg = _start_registry(tmp_path_factory.mktemp("registry"), auth=False)
-    yield reg
-    _stop(reg)
-
-
-@pytest.fixture(scope="session")
-def registry_auth(tmp_path_factory):
-    reg = _start_registry(tmp_path_factory.mktemp("registry-auth"), auth=True)
-    yield reg
-    _stop(reg)
 
 
 def skopeo(*args: str) -> subprocess.CompletedProcess:
@@ -347,21 +332,6 @@ class FakeRegistry:
                    length=len(data))
 
 
-@pytest.fixture
-def fake_registry():
-    fake = FakeRegistry()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def other_host():
-    """A second fake registry reached as ``localhost`` (another host than 127.0.0.1)."""
-    fake = FakeRegistry()
-    yield fake
-    fake.close()
-
-
 def env_without_auth(tmp_path: Path) -> dict[str, str]:
     """Settings under which no auth file of the machine is found."""
     return {"XDG_RUNTIME_DIR": str(tmp_path / "run"), "HOME": str(tmp_path / "home"),
@@ -383,13 +353,10 @@ __all__ = [
     "FakeRegistry",
     "RealRegistry",
     "env_without_auth",
-    "fake_registry",
     "free_port",
     "layout_blobs",
     "no_auth_files",
-    "os",
-    "other_host",
-    "registry",
-    "registry_auth",
     "skopeo",
+    "start_registry",
+    "stop_registry",
 ]

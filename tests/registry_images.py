@@ -3,7 +3,8 @@
 ``ckpt-tui build``'s own writer (``actions.build.build_image``) turns the real Podman archives of
 ``tests/data`` into OCI layouts, uncompressed (read by range) and gzip (streamed); the real
 checkpoint images of ``tests/data`` (podman ``--create-image``, containerd ``ctr c checkpoint``)
-are used as they are. ``zchunked``: skopeo's zstd:chunked recompression of our layouts.
+are used as they are. ``zchunked``: skopeo's zstd:chunked recompression of our layouts. (The
+session fixtures ``images``, ``zchunked`` and ``estargz`` are in tests/conftest.py.)
 """
 
 from __future__ import annotations
@@ -45,26 +46,20 @@ def zstd_chunked(layout: Path, out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def zchunked(images, tmp_path_factory):
-    root = tmp_path_factory.mktemp("zchunked")
+def make_zchunked(images: dict[str, Path], root: Path) -> dict[str, Path]:
     return {"mem": zstd_chunked(images["mem-plain"], root / "mem"), "web": zstd_chunked(images["web-plain"], root / "web")}
 
 
-@pytest.fixture(scope="session")
-def estargz(images, tmp_path_factory):
+def make_estargz(images: dict[str, Path], root: Path) -> dict[str, Path]:
     """Our layouts with their layer rewritten as eStargz by tests/estargz_writer.py (no real
     eStargz producer is available here)."""
     from .estargz_writer import estargz_layout
 
-    root = tmp_path_factory.mktemp("estargz")
     return {"mem": estargz_layout(images["mem-plain"], root / "mem"),
             "web": estargz_layout(images["web-plain"], root / "web")}
 
 
-@pytest.fixture(scope="session")
-def images(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
+def make_images(root: Path) -> dict[str, Path]:
     return {
         "web-plain": _build(DATA / "web-httpd.tar.zst", root / "web-plain", "localhost/web:plain", "none"),
         "web-gzip": _build(DATA / "web-httpd.tar.zst", root / "web-gzip", "localhost/web:gzip", "gzip"),

@@ -13,7 +13,6 @@ import pytest
 from ckpt_tui.archive import ArchiveError, Limits, display_name, open_source
 from ckpt_tui.archive import source as source_mod
 from ckpt_tui.archive.types import MiB
-
 from tests.archive_corpus import (
     DATA,
     TarBuilder,
@@ -249,7 +248,7 @@ def test_raised_limit_reads_it_all_with_bounded_memory(tmp_path):
             _, peak = tracemalloc.get_traced_memory()
             assert src.members["checkpoint/pages-1.img"].size == size
             assert not src.problems
-            path, off, n = src.file_range("checkpoint/pages-1.img")
+            path, _off, _n = src.file_range("checkpoint/pages-1.img")
             assert path.stat().st_size == size and src.workspace.path in path.parents
     finally:
         tracemalloc.stop()

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ckpt_tui.archive import Limits, open_source
+from ckpt_tui.archive import Limits, cachedir, open_source, tarstream
 from ckpt_tui.archive import cache as cache_mod
-from ckpt_tui.archive import cachedir
-from ckpt_tui.archive import tarstream
 
 DATA = Path(__file__).parent / "data"
 MEMHOG = DATA / "memhog-16m-threads.tar.zst"  # a 16 MiB pages image: spilled

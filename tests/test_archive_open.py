@@ -25,7 +25,6 @@ from ckpt_tui.archive import (
     peek_metadata,
 )
 from ckpt_tui.errors import CkptError, Problem
-
 from tests.archive_corpus import (
     DATA,
     PODMAN_FIXTURES,
@@ -83,7 +82,7 @@ def check_all_reads(src: Source) -> None:
             assert f.read() == data
             f.seek(max(0, m.size - 3))
             assert f.read() == data[max(0, m.size - 3):]
-            with pytest.raises(Exception):
+            with pytest.raises(io.UnsupportedOperation):
                 f.write(b"x")
         rng = src.file_range(name)
         if rng is not None:
@@ -136,7 +135,7 @@ def test_plain_tar_is_zero_copy():
     with open_source(fixture) as src:
         for name, m in src.members.items():
             if m.type == "file":
-                path, off, size = src.file_range(name)
+                path, _off, _size = src.file_range(name)
                 assert path == fixture.absolute()
         assert list(src.workspace.path.iterdir()) == []
 
@@ -171,7 +170,7 @@ def test_containerd_checkpoint_image():
         with tarfile.open(fileobj=io.BytesIO(diff)) as tf:
             assert "etc/motd" in tf.getnames()
         # CRIU images are ranges of the original file (no copy)
-        path, off, size = src.file_range("checkpoint/pages-1.img")
+        path, _off, size = src.file_range("checkpoint/pages-1.img")
         assert path == (DATA / "containerd-checkpoint.oci.tar").absolute()
         assert size == 77824
         assert src.members["checkpoint/pstree.img"].size == 50
@@ -204,7 +203,7 @@ def test_compressed_oci_archives(tmp_path, fixture, compress):
         assert compress in src.description
         assert not src.problems
         check_all_reads(src)
-        path, off, size = src.file_range("checkpoint/pages-1.img")
+        path, _off, _size = src.file_range("checkpoint/pages-1.img")
         assert src.workspace.path in path.parents
 
 
@@ -265,7 +264,7 @@ def test_directory_source(tmp_path):
             files = {n: m.size for n, m in src.members.items() if m.type == "file"}
             assert files == oracle_members("web-httpd")
             check_all_reads(src)
-            path, off, size = src.file_range("config.dump")
+            path, off, _size = src.file_range("config.dump")
             assert path == (d / "config.dump") and off == 0
             # the shape only: which engine made it is the model's to say (model.metadata)
             assert src.description == "unpacked checkpoint (directory)"
@@ -333,12 +332,12 @@ def test_workspace_lifecycle(private_tmp):
 
 def test_workspace_removed_at_interpreter_exit(tmp_path):
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, {!r})\n"
         "from ckpt_tui.archive import open_source\n"
-        "src = open_source(%r)\n"
+        "src = open_source({!r})\n"
         "print(src.workspace.path, flush=True)\n"
         "raise SystemExit('boom')\n"
-    ) % (str(Path(__file__).parents[1]), str(DATA / "web-httpd.tar.zst"))
+    ).format(str(Path(__file__).parents[1]), str(DATA / "web-httpd.tar.zst"))
     env = dict(os.environ, TMPDIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode != 0

@@ -13,7 +13,6 @@ from ckpt_tui.archive import Limits, open_source
 from ckpt_tui.archive import source as source_mod
 from ckpt_tui.archive.streams import Budget, GzipDecoder, StreamError, ZstdDecoder, ZstdFrameWalker, sniff
 from ckpt_tui.archive.tarstream import NotTar, TarReader
-
 from tests.archive_corpus import DATA, plain_tar_bytes
 
 

@@ -100,8 +100,9 @@ async def test_pod_checkpoint_lists_and_opens_containers(tmp_path):
 
 
 async def test_overview_export_keeps_secrets_masked(tmp_path):
-    from ckpt_tui.screens.dialogs import ExportScreen
     from textual.widgets import Input
+
+    from ckpt_tui.screens.dialogs import ExportScreen
 
     from .test_ui_app import DATA
 

@@ -119,11 +119,9 @@ def oci_images(archive: Path) -> dict[str, bytes]:
             continue
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
-        try:
-            inner = tarfile.open(fileobj=io.BytesIO(data))
-        except tarfile.TarError:
+        if not tarfile.is_tarfile(io.BytesIO(data)):
             continue
-        with inner:
+        with tarfile.open(fileobj=io.BytesIO(data)) as inner:
             for m in inner.getmembers():
                 base = posixpath.basename(m.name)
                 if m.isfile() and expected_magic(base) is not None:
@@ -352,7 +350,7 @@ def _generic(path: str, magic: str) -> str:
 
     parts = [re.sub(r"\[\d+\]", "", p) for p in path.split(".")]
     # path is "entries[i].a.b"
-    return ".".join([magic] + parts[1:])
+    return ".".join([magic, *parts[1:]])
 
 
 def compare_image(image: Image, crit_json: dict) -> tuple[list[str], set[str]]:
@@ -494,7 +492,7 @@ def test_fixture_facts(checkpoint_dir):
                for s in est)
     # tcp-server: IPv4-mapped IPv6 addresses, printed as crit does on any Python
     files = to_crit_dict(decode_file(checkpoint_dir("tcp-server") / "files.img"))
-    srv = [e["isk"] for e in files["entries"] if e["type"] == "INETSK"][0]
+    srv = next(e["isk"] for e in files["entries"] if e["type"] == "INETSK")
     assert srv["src_addr"] == ["::ffff:a58:1b"] and srv["src_port"] == 9000
     assert srv["tcp_opts"] == {"keepcnt": 9, "keepidle": 7200, "keepintvl": 75}
     # stats-dump: all 14 dump fields
@@ -635,7 +633,7 @@ def test_raw_and_unknown_and_wrong_magic(checkpoint_dir):
     with pytest.raises(ImageError, match="unknown image magic 0xdeadbeef"):
         decode_image(struct.pack("<II", HEAD_COMMON, 0xDEADBEEF) + b"\0" * 8, "core-1.img")
     core = (directory / "core-1.img").read_bytes()
-    with pytest.raises(ImageError, match="expected a PSTREE image.*CORE"):
+    with pytest.raises(ImageError, match=r"expected a PSTREE image.*CORE"):
         decode_image(core, "pstree.img")
     with pytest.raises(ImageError, match="empty"):
         decode_image(b"", "core-1.img")

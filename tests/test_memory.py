@@ -6,12 +6,20 @@ import re
 
 import pytest
 
+from ckpt_tui.criu.constants import PE_LAZY, PE_PARENT, PE_PRESENT
 from ckpt_tui.errors import CkptError
 from ckpt_tui.model import load_checkpoint
 from ckpt_tui.model.memory import (
-    LAZY, NOT_DUMPED, PARENT, PRESENT, TRUNCATED, UNMAPPED, MemoryReader, PagesData, layout_runs,
+    LAZY,
+    NOT_DUMPED,
+    PARENT,
+    PRESENT,
+    TRUNCATED,
+    UNMAPPED,
+    MemoryReader,
+    PagesData,
+    layout_runs,
 )
-from ckpt_tui.criu.constants import PE_LAZY, PE_PARENT, PE_PRESENT
 from ckpt_tui.model.patterns import compile_pattern
 from ckpt_tui.model.types import VMA
 

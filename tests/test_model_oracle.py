@@ -42,7 +42,7 @@ def pair(request):
 
 
 def test_container_metadata(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     info = ck.info
     assert info.name == o["container_name"]
     assert info.id == o["id"]
@@ -56,7 +56,7 @@ def test_container_metadata(pair):
 
 
 def test_sizes(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     sizes = o["checkpoint_size"]
     assert ck.sizes.total == sizes["total_size"]
     assert ck.sizes.memory_pages == sizes["memory_pages_size"]
@@ -74,7 +74,7 @@ def test_stats_all_fields(pair):
 
 
 def test_process_tree(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     theirs = flatten_tree(o["process_tree"])
     assert set(ck.processes) == set(theirs)
     for pid, (parent, node) in theirs.items():
@@ -100,7 +100,7 @@ def test_pstree_against_crit(pair):
 
 
 def test_open_files(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     for entry in o.get("file_descriptors", []):
         proc = ck.processes[entry["pid"]]
         ours = {f"{f.type} {f.fd}": f for f in proc.files}
@@ -124,7 +124,7 @@ def test_sockets(pair):
     theirs = [(e["pid"], s) for e in o.get("sockets", []) for s in e["open_sockets"]]
     ours = [s for s in ck.sockets if s.family in ("IPv4", "IPv6")]
     assert len(ours) == len(theirs)
-    for (pid, s), mine in zip(theirs, ours):
+    for (pid, s), mine in zip(theirs, ours, strict=True):
         assert mine.pid == pid
         assert mine.proto == s["protocol"]
         d = s["data"]
@@ -158,7 +158,7 @@ def test_tcp_server_ipv4_mapped_addresses_pinned():
 
 
 def test_mounts(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     spec_mounts = [(m.destination, m.type, m.source) for m in ck.mounts if m.origin == "spec"]
     assert spec_mounts == [(m["destination"], m["type"], m["source"]) for m in o["mounts"]]
     criu_mounts = [m for m in ck.mounts if m.origin == "criu"]
@@ -166,7 +166,7 @@ def test_mounts(pair):
 
 
 def test_networks(pair):
-    name, ck, o = pair
+    _name, ck, o = pair
     theirs = [(n["name"], ifname, i["ip"], i["mac"], i["gateway"])
               for n in o.get("networks", []) for ifname, i in n["interfaces"].items()]
     ours = [(i.network, i.name, i.ip, i.mac, i.gateway) for i in ck.interfaces]

@@ -68,10 +68,10 @@ def test_nothing_spilled_for_a_large_pages_image(tmp_path):
     from ckpt_tui.archive import Workspace
 
     def spilled(keep: bool) -> int:
-        with Workspace() as ws:
-            with load_checkpoint(DATA / "memhog-16m-threads.tar.zst", workspace=ws, keep_pages=keep) as ck:
-                assert ck.processes[1].cmdline[:2] == ["memhog", "16"]
-                return sum(f.stat().st_size for f in ws.path.rglob("*") if f.is_file())
+        with Workspace() as ws, load_checkpoint(DATA / "memhog-16m-threads.tar.zst", workspace=ws,
+                                                keep_pages=keep) as ck:
+            assert ck.processes[1].cmdline[:2] == ["memhog", "16"]
+            return sum(f.stat().st_size for f in ws.path.rglob("*") if f.is_file())
 
     assert spilled(True) >= 16 << 20
     assert spilled(False) < 1 << 20
@@ -197,7 +197,7 @@ def test_streamed_search_one_pid():
     with load_checkpoint(DATA / "web-httpd.tar.zst") as ck:
         httpd = next(p.pid for p in ck.process_list() if p.comm == "httpd")
     want = _reference(DATA / "web-httpd.tar.zst", "GREETING", pids=[httpd])
-    got, discarded = _streamed(DATA / "web-httpd.tar.zst", "GREETING", pids=[httpd])
+    got, _discarded = _streamed(DATA / "web-httpd.tar.zst", "GREETING", pids=[httpd])
     assert got == want and got and {m[0] for m in got} == {httpd}
 
 

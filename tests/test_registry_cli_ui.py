@@ -12,13 +12,14 @@ from ckpt_tui.archive.registry.push import push_layout
 from ckpt_tui.archive.registry.source import Options, make_client
 from ckpt_tui.screens.picker import PickerScreen
 
-from .registry_fixtures import PASSWORD, USER, env_without_auth, registry, registry_auth, skopeo  # noqa: F401
-from .registry_images import images  # noqa: F401
+from .registry_fixtures import PASSWORD, USER, env_without_auth, skopeo
 from .test_ui_app import NOW, SIZE, screen_text
 from .test_ui_picker2 import pick, until
 
+OPTS = Options(tls_verify=False)
 
-def _push(reg, repo_tag, layout, opts=Options(tls_verify=False)):
+
+def _push(reg, repo_tag, layout, opts=OPTS):
     ref = parse(reg.url(repo_tag))
     client = make_client(ref, opts)
     try:

@@ -15,8 +15,7 @@ from ckpt_tui.archive.registry.source import Options, open_remote
 from ckpt_tui.errors import CkptError
 from ckpt_tui.model import load_checkpoint
 
-from .registry_fixtures import FakeRegistry, fake_registry, no_auth_files, other_host  # noqa: F401
-from .registry_images import estargz, images, zchunked  # noqa: F401
+from .registry_fixtures import FakeRegistry, no_auth_files
 
 OPTS = Options(tls_verify=False, retries=2)
 
@@ -130,7 +129,7 @@ def test_5xx_is_retried_then_reported(fake_registry, images):
     with _open(fake_registry.url("ckpt/web")) as src:
         assert src.has("checkpoint/pstree.img")
     fake_registry.b.fail_first, fake_registry._served = 10, 0
-    with pytest.raises(ArchiveError, match="HTTP 503 .*UNAVAILABLE: try later"):
+    with pytest.raises(ArchiveError, match=r"HTTP 503 .*UNAVAILABLE: try later"):
         _open(fake_registry.url("ckpt/web"))
 
 
@@ -141,7 +140,7 @@ def test_truncated_blob_is_refused_and_not_kept(fake_registry, images, tmp_path)
     layer = _layer(fake_registry)
     fake_registry.b.truncate[layer] = 10_000
     cache = tmp_path / "cache"
-    with pytest.raises(ArchiveError, match="truncated|broke off"):
+    with pytest.raises(ArchiveError, match=r"truncated|broke off"):
         _open(fake_registry.url("ckpt/web"), limits=Limits(cache_dir=cache))
     assert not _kept(cache, layer)
 
@@ -149,7 +148,7 @@ def test_truncated_blob_is_refused_and_not_kept(fake_registry, images, tmp_path)
 def test_truncated_range_is_refused(fake_registry, images):
     fake_registry.add_layout("ckpt/web", "latest", images["web-plain"])
     fake_registry.b.truncate[_layer(fake_registry)] = 100
-    with pytest.raises(ArchiveError, match="truncated|broke off"):
+    with pytest.raises(ArchiveError, match=r"truncated|broke off"):
         _open(fake_registry.url("ckpt/web"))
 
 
@@ -173,7 +172,7 @@ def test_digest_mismatch_of_a_streamed_layer(fake_registry, images, tmp_path):
     fake_registry.b.corrupt[layer] = 4
     cache = tmp_path / "cache"
     seen = []
-    with pytest.raises(ArchiveError, match="hash to .*nothing read from it is shown"):
+    with pytest.raises(ArchiveError, match=r"hash to .*nothing read from it is shown"):
         load_checkpoint(fake_registry.url("ckpt/web"), limits=Limits(cache_dir=cache), on_metadata=seen.append)
     assert not _kept(cache, layer)
     del fake_registry.b.corrupt[layer]  # the registry is mended: the same cache now serves it
@@ -187,7 +186,7 @@ def test_digest_mismatch_of_a_config_or_manifest(fake_registry, images):
     top = json.loads(fake_registry.repos["ckpt/web"]["latest"][1])
     manifest = json.loads(fake_registry.repos["ckpt/web"][top["manifests"][0]["digest"]][1])
     fake_registry.b.corrupt[manifest["config"]["digest"]] = 3
-    with pytest.raises(ArchiveError, match="image config .*hash to"):
+    with pytest.raises(ArchiveError, match=r"image config .*hash to"):
         _open(fake_registry.url("ckpt/web"))
     fake_registry.b.corrupt.clear()
     digest = top["manifests"][0]["digest"]
@@ -256,10 +255,10 @@ def test_huge_manifest_is_refused(fake_registry, images):
 
 def test_missing_image_and_auth_needed(fake_registry, images):
     fake_registry.add_layout("ckpt/web", "latest", images["web-plain"])
-    with pytest.raises(ArchiveError, match="no image docker://.*ckpt/web:nope .*MANIFEST_UNKNOWN"):
+    with pytest.raises(ArchiveError, match=r"no image docker://.*ckpt/web:nope .*MANIFEST_UNKNOWN"):
         _open(fake_registry.url("ckpt/web", "nope"))
     fake_registry.b.basic = ("u", "p")
-    with pytest.raises(ArchiveError, match="authentication required .*--creds"):
+    with pytest.raises(ArchiveError, match=r"authentication required .*--creds"):
         _open(fake_registry.url("ckpt/web"))
     with pytest.raises(ArchiveError, match="credentials of --creds were refused"):
         _open(fake_registry.url("ckpt/web"), Options(tls_verify=False, creds="u:wrong"))
@@ -303,7 +302,7 @@ def test_multi_platform_index(fake_registry, images):
         assert json.loads(src.read("config.dump"))["name"] == "web"
     with _open(fake_registry.url("multi/web"), Options(tls_verify=False, platform="linux/arm64")) as src:
         assert json.loads(src.read("config.dump"))["name"] == "web3"
-    with pytest.raises(ArchiveError, match="no image for platform linux/s390x .*linux/amd64, linux/arm64.*--platform"):
+    with pytest.raises(ArchiveError, match=r"no image for platform linux/s390x .*linux/amd64, linux/arm64.*--platform"):
         _open(fake_registry.url("multi/web"), Options(tls_verify=False, platform="linux/s390x"))
 
 
@@ -327,7 +326,7 @@ def test_zstd_chunked_chunk_that_does_not_match_its_digest(fake_registry, zchunk
     fake_registry.b.corrupt[layer["digest"]] = entry["offset"] + 8
     with _open(fake_registry.url("zc/web")) as src:
         assert src.read("checkpoint/core-1.img") == good
-        with pytest.raises(ArchiveError, match="pages-1.img: its chunk at byte 0 does not"):
+        with pytest.raises(ArchiveError, match=r"pages-1.img: its chunk at byte 0 does not"):
             src.read("checkpoint/pages-1.img")
 
 
@@ -336,7 +335,7 @@ def test_zstd_chunked_table_of_contents_checked(fake_registry, zchunked):
     layer = _zc_layer(fake_registry, "zc/web")
     pos = int(layer["annotations"]["io.containers.zstd-chunked.manifest-position"].split(":")[0])
     fake_registry.b.corrupt[layer["digest"]] = pos + 10
-    with pytest.raises(ArchiveError, match="table of contents hashes to .*nothing of it is used"):
+    with pytest.raises(ArchiveError, match=r"table of contents hashes to .*nothing of it is used"):
         _open(fake_registry.url("zc/web"))
 
 
@@ -376,7 +375,7 @@ def test_estargz_damaged_chunk_and_toc(fake_registry, estargz):
     fake_registry.b.corrupt[layer["digest"]] = entry["offset"] + 30  # inside that gzip member's data
     with _open(fake_registry.url("es/web")) as src:
         assert src.read("checkpoint/core-1.img")
-        with pytest.raises(ArchiveError, match="pages-1.img: its chunk at byte 0 does not"):
+        with pytest.raises(ArchiveError, match=r"pages-1.img: its chunk at byte 0 does not"):
             src.read("checkpoint/pages-1.img")
     footer_at = layer["size"] - 51
     toc_at = int(fake_registry.blobs[layer["digest"]][footer_at + 16:footer_at + 32], 16)

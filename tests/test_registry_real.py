@@ -19,8 +19,7 @@ from ckpt_tui.archive.registry.source import Options, make_client, open_remote
 from ckpt_tui.model import build_checkpoint
 from ckpt_tui.model.metadata import info_from_peek
 
-from .registry_fixtures import PASSWORD, USER, no_auth_files, registry, registry_auth, skopeo  # noqa: F401
-from .registry_images import images, zchunked  # noqa: F401
+from .registry_fixtures import PASSWORD, USER, no_auth_files, skopeo
 
 OPTS = Options(tls_verify=False)
 AUTH = Options(tls_verify=False, creds=f"{USER}:{PASSWORD}")
@@ -148,7 +147,7 @@ def test_basic_auth_with_creds_and_authfile(registry_auth, images, tmp_path):
     _push(registry_auth, "auth/web:1", images["web-plain"], AUTH)
     got = skopeo("inspect", "--tls-verify=false", *registry_auth.skopeo_creds(), url)
     assert got.returncode == 0, got.stderr
-    with pytest.raises(ArchiveError, match="authentication required for docker://.*--creds"):
+    with pytest.raises(ArchiveError, match=r"authentication required for docker://.*--creds"):
         open_remote(url, opts=OPTS)
     with pytest.raises(ArchiveError, match="refused"):
         open_remote(url, opts=Options(tls_verify=False, creds=f"{USER}:wrong"))

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from ckpt_tui.criu import decode_image
+from ckpt_tui.criu.constants import PE_PARENT
+from ckpt_tui.criu.writer import encode_image
 from ckpt_tui.model import load_checkpoint
 from ckpt_tui.model.checkpoint import expand_annotations
 from ckpt_tui.model.memory import PRESENT
-from ckpt_tui.criu import decode_image
-from ckpt_tui.criu.writer import encode_image
-from ckpt_tui.criu.constants import PE_PARENT
 
 from .conftest import DATA
 from .corpus import unpack

@@ -7,8 +7,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-
 from ckpt_tui.app import CkptApp
 from ckpt_tui.screens.dialogs import ConfirmScreen, ExportScreen, PromptScreen
 from ckpt_tui.screens.fileview import FileViewScreen
@@ -62,7 +60,7 @@ async def press_text(pilot, text: str) -> None:
 
 
 async def test_demo_header_and_overview():
-    async with running(None) as (app, pilot):
+    async with running(None) as (app, _pilot):
         assert app.load_error == ""
         assert app.is_demo
         assert "web" in app.title and "Podman" in app.title
@@ -76,7 +74,7 @@ async def test_demo_header_and_overview():
 
 
 async def test_overview_sections_and_stats():
-    async with running("web-httpd.tar.zst") as (app, pilot):
+    async with running("web-httpd.tar.zst") as (app, _pilot):
         pane = app.main.current_pane
         content = " ".join(str(w.render()) for w in pane.query("Static"))
         # every dump statistic, the interfaces, annotations and a problems section
@@ -426,7 +424,7 @@ async def test_files_tree_shows_changed_and_deleted():
         assert "blob.bin" in text and "motd" not in text and "index.html" not in text
         await pilot.press("l", "o")  # sort by size: root/ first
         await pilot.pause()
-        assert [c.data.name for c in tree.root.children][0] == "root"
+        assert next(c.data.name for c in tree.root.children) == "root"
 
 
 def _walk(node):

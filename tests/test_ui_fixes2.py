@@ -9,10 +9,10 @@ from types import SimpleNamespace
 from textual.widgets import Input
 
 from ckpt_tui.model.types import RootfsDiff, RootfsEntry
-from ckpt_tui.text import plural
 from ckpt_tui.screens.dialogs import PromptScreen
 from ckpt_tui.screens.help import OTHER_VIEWS, HelpScreen
 from ckpt_tui.screens.memory import SearchScreen
+from ckpt_tui.text import plural
 from ckpt_tui.widgets import format as fmt
 from ckpt_tui.widgets.files import FilesTree, build_index
 from ckpt_tui.widgets.navtree import NavTree
@@ -246,7 +246,7 @@ def _indent(line: str) -> int:
 
 
 async def test_overview_sizes_put_the_rootfs_diff_beside_the_criu_images():
-    async with running("web-httpd.tar.zst") as (app, pilot):
+    async with running("web-httpd.tar.zst") as (app, _pilot):
         sizes = app.checkpoint.sizes
         text = plain(app.main.query_one("#ov-sizes"))
         lines = {line.strip().split("  ")[0]: line for line in text.splitlines() if line.strip()}

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from textual.app import App
 
+from ckpt_tui.errors import CkptError
+from ckpt_tui.model.patterns import SearchPattern, parse_find, parse_pattern
 from ckpt_tui.model.types import RootfsDiff, RootfsEntry
 from ckpt_tui.screens.dialogs import parse_range
 from ckpt_tui.screens.fileview import looks_binary
-from ckpt_tui.errors import CkptError
-from ckpt_tui.model.patterns import SearchPattern, parse_find, parse_pattern
 from ckpt_tui.widgets import format as fmt
 from ckpt_tui.widgets.files import FilesTree, build_index
 from ckpt_tui.widgets.hexview import BytesSource, HexView, MemorySource
