@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ckpt_tui.archive import ArchiveError, Limits, display_name, open_source
+from ckpt_tui.archive import ref as ref_mod
 from ckpt_tui.archive import source as source_mod
 from ckpt_tui.archive.types import MiB
 from tests.archive_corpus import (
@@ -136,14 +137,14 @@ def test_missing_and_unreadable(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         p.chmod(0)
     else:  # root reads anything: make the open fail the way it would for a user
-        real_open = source_mod.open_regular
+        real_open = ref_mod.open_regular
 
         def deny(path, *a, **k):
             if str(path) == str(p):
                 raise PermissionError(13, "Permission denied", str(path))
             return real_open(path, *a, **k)
 
-        monkeypatch.setattr(source_mod, "open_regular", deny)
+        monkeypatch.setattr(ref_mod, "open_regular", deny)
     with pytest.raises(ArchiveError) as exc:
         open_source(p)
     assert str(p) in str(exc.value) and "Permission denied" in str(exc.value)

@@ -403,7 +403,7 @@ def test_peek_metadata(tmp_path):
 
 def test_peek_stops_early():
     """config.dump and spec.dump lead a podman archive: the stream is not read to the end."""
-    from ckpt_tui.archive import source as source_mod
+    from ckpt_tui.archive import peek_metadata
     from ckpt_tui.archive.streams import ZstdDecoder
 
     consumed = []
@@ -416,7 +416,7 @@ def test_peek_stops_early():
 
     ZstdDecoder.read = spy
     try:
-        meta = source_mod.peek_metadata(DATA / "memhog-16m-threads.tar.zst")
+        meta = peek_metadata(DATA / "memhog-16m-threads.tar.zst")
     finally:
         ZstdDecoder.read = real_read
     assert meta["config"] is not None and meta["spec"] is not None

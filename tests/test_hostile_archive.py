@@ -18,6 +18,8 @@ import pytest
 from ckpt_tui.archive import ArchiveError, Limits, find_checkpoints, open_source, peek_metadata, tarstream
 from ckpt_tui.archive import index as index_mod
 from ckpt_tui.archive import oci as oci_mod
+from ckpt_tui.archive import passes as passes_mod
+from ckpt_tui.archive import ref as ref_mod
 from ckpt_tui.archive import source as source_mod
 from ckpt_tui.archive import streams as streams_mod
 from ckpt_tui.archive.streams import CHUNK, Budget, GzipDecoder
@@ -124,12 +126,12 @@ def test_many_members_stop_at_the_bound_after_the_real_ones(corpus):
 def test_many_members_cost_one_pass(corpus, monkeypatch):
     """Each header is parsed once and each name normalised once: the work is linear."""
     calls = {"normalise": 0}
-    real = index_mod.normalise
+    real = passes_mod.normalise
 
     def counting(raw):
         calls["normalise"] += 1
         return real(raw)
-    monkeypatch.setattr(index_mod, "normalise", counting)
+    monkeypatch.setattr(passes_mod, "normalise", counting)
     with open_source(corpus("many-members")) as src:
         assert calls["normalise"] == len(src.members)
 
@@ -205,17 +207,17 @@ def test_open_regular_refuses_what_is_not_a_regular_file(tmp_path, no_hang):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
-        index_mod.open_regular(fifo)
+        ref_mod.open_regular(fifo)
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "target")
     (tmp_path / "target").write_bytes(b"x")
     with pytest.raises(OSError):
-        index_mod.open_regular(link, nofollow=True)
-    assert index_mod.read_head(link, 10) == b"x"  # followed when asked
+        ref_mod.open_regular(link, nofollow=True)
+    assert ref_mod.read_head(link, 10) == b"x"  # followed when asked
     with pytest.raises(ArchiveError, match="neither a regular file nor a directory"):
         open_source(tmp_path / "fifo")
     # a ref of a directory source whose file became a FIFO since it was listed
-    ref = index_mod.Ref(size=10, path=fifo, nofollow=True)
+    ref = ref_mod.Ref(size=10, path=fifo, nofollow=True)
     with pytest.raises(OSError, match="not a regular file"):
         ref.read()
 
@@ -227,7 +229,7 @@ def test_a_file_reporting_size_zero_is_not_read(tmp_path, monkeypatch):
     preads = []
     real = os.pread
     monkeypatch.setattr(os, "pread", lambda fd, n, off: preads.append(n) or real(fd, n, off))
-    assert index_mod.read_head(p, 512) == b""
+    assert ref_mod.read_head(p, 512) == b""
     with pytest.raises(ArchiveError, match="empty"):
         open_source(p)
     assert preads == []

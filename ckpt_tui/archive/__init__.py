@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 _WHERE = {
     "Source": ".source",
-    "find_checkpoints": ".source",
+    "find_checkpoints": ".find",
     "open_source": ".source",
-    "peek_metadata": ".source",
+    "peek_metadata": ".peek",
     "NotTar": ".tarstream",
     "TarEntry": ".tarstream",
     "TarError": ".tarstream",
@@ -33,11 +33,11 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:  # pragma: no cover  (the "X as X" form: names this package exports)
+    from .find import find_checkpoints as find_checkpoints
     from .index import Watch as Watch
+    from .peek import peek_metadata as peek_metadata
     from .source import Source as Source
-    from .source import find_checkpoints as find_checkpoints
     from .source import open_source as open_source
-    from .source import peek_metadata as peek_metadata
     from .tarstream import NotTar as NotTar
     from .tarstream import TarEntry as TarEntry
     from .tarstream import TarError as TarError

@@ -23,7 +23,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .containerd import decode_config_blob, synthesize_config
-from .index import Context, Converted, Index, Ref, index_tar, open_tar_stream, read_limited
+from .index import Context, Converted, Index, read_limited
+from .passes import index_tar, open_tar_stream
+from .ref import Ref
 from .streams import RangeReader
 from .tarstream import NotTar
 from .types import ArchiveError, Member, MiB, display_name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import os
 import shutil
 import stat as stat_mod
@@ -12,111 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from google.protobuf import any_pb2
-from google.protobuf.message import DecodeError
-
 from ..errors import CkptError, Problem
-from .index import (
-    METADATA_CAP,
-    METADATA_FILES,
-    Context,
-    Converted,
-    Declared,
-    Index,
-    Ref,
-    Watch,
-    describe_format,
-    index_tar,
-    metadata_value,
-    normalise,
-    open_regular,
-    open_tar_stream,
-    read_head,
-    read_limited,
-    walk_directory,
-)
+from .index import METADATA_FILES, Context, Index, Watch, metadata_value
+from .layout import open_directory, open_file
+from .ref import RangeFile, ReadOnlyBytesIO, Ref
 from .registry.reference import is_remote
 from .results import cache_dir
-from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
-from .tarstream import NotTar, TarError, TarReader
-from .types import ArchiveError, CacheWriteFailed, Limits, Member, MiB, display_name
+from .streams import Progress
+from .types import ArchiveError, CacheWriteFailed, Limits, Member, display_name
 from .workspace import Workspace
 
 # Tests set this to let unexpected internal exceptions through instead of
 # wrapping them in ArchiveError, so that bugs are not hidden.
 _STRICT = False
 
-_KIND_OF_FMT = {"tar": "tar", "gzip": "tar+gzip", "zstd": "tar+zstd"}
-_META_CAP = METADATA_CAP  # the engine's JSON files are read whole up to this
-
 ProgressFn = Callable[[int, int, str], object]
-
-
-class _ReadOnlyBytesIO(io.BytesIO):
-    def writable(self) -> bool:
-        return False
-
-    def write(self, b: Any) -> int:
-        raise io.UnsupportedOperation("archive members are read-only")
-
-    def truncate(self, size: int | None = None) -> int:
-        raise io.UnsupportedOperation("archive members are read-only")
-
-
-class _RangeRaw(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes that ``pread(offset, n)`` reads: a range of a
-    file (:meth:`of_file`) or a member in a registry blob (ranges fetched on demand)."""
-
-    def __init__(self, pread: Callable[[int, int], bytes], size: int, name: str,
-                 on_close: Callable[[], object] | None = None) -> None:
-        super().__init__()
-        self._pread = pread
-        self._size = size
-        self._pos = 0
-        self._on_close = on_close
-        self.name = name
-
-    @classmethod
-    def of_file(cls, path: Path, offset: int, size: int, nofollow: bool) -> _RangeRaw:
-        fd = open_regular(path, nofollow=nofollow)
-        return cls(lambda off, n: os.pread(fd, n, offset + off), size, str(path), lambda: os.close(fd))
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        n = min(len(b), self._size - self._pos)
-        if n <= 0:
-            return 0
-        data = self._pread(self._pos, n)
-        b[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        new = {0: pos, 1: self._pos + pos, 2: self._size + pos}.get(whence)
-        if new is None:
-            raise ValueError(f"invalid whence {whence}")
-        if new < 0:
-            raise ValueError("negative seek position")
-        self._pos = new
-        return new
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                if self._on_close is not None:
-                    self._on_close()
-            finally:
-                super().close()
 
 
 class Source:
@@ -205,17 +114,17 @@ class Source:
         """A seekable, read-only binary file of the member."""
         _, ref = self._data_ref(name)
         if ref.data is not None:
-            return _ReadOnlyBytesIO(ref.data)
+            return ReadOnlyBytesIO(ref.data)
         if ref.remote is not None:
             held = ref.remote.held(ref.offset, ref.size)
             if held is None:
                 remote, base = ref.remote, ref.offset
-                raw = _RangeRaw(lambda off, n: remote.pread(base + off, n), ref.size, name)
+                raw = RangeFile(lambda off, n: remote.pread(base + off, n), ref.size, name)
                 return io.BufferedReader(raw, buffer_size=64 << 10)
             ref = Ref(size=ref.size, path=held[0], offset=held[1])
         assert ref.path is not None
         try:
-            raw = _RangeRaw.of_file(ref.path, ref.offset, ref.size, ref.nofollow)
+            raw = RangeFile.of_file(ref.path, ref.offset, ref.size, ref.nofollow)
         except OSError as exc:
             raise ArchiveError(f"cannot open {display_name(name)} from {self.path}: {exc.strerror or exc}") from None
         return io.BufferedReader(raw)
@@ -352,9 +261,9 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
         ctx.caching = True
     try:
         if stat_mod.S_ISDIR(st.st_mode):
-            conv = _open_directory(ctx, p)
+            conv = open_directory(ctx, p)
         elif stat_mod.S_ISREG(st.st_mode):
-            conv = _open_file(ctx, p, st.st_size)
+            conv = open_file(ctx, p, st.st_size)
         else:
             raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
         ctx.close_pack()
@@ -460,336 +369,3 @@ def _collect_spills(ctx: Context, ix: Index) -> None:
     for child in ctx.spill_dir.iterdir():
         if child not in used:
             child.unlink(missing_ok=True)
-
-
-def _open_regular_file(p: Path) -> BinaryIO:
-    try:
-        return os.fdopen(open_regular(p), "rb")
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {p}: {exc.strerror or exc}") from None
-
-
-def _open_file(ctx: Context, p: Path, size: int) -> Converted:
-    f = _open_regular_file(p)
-    with f:
-        head = os.pread(f.fileno(), min(512, size), 0) if size > 0 else b""  # never past its size
-        fmt = sniff(head)
-        if fmt not in _KIND_OF_FMT:
-            hexhead = f" (it starts with {head[:8].hex(' ')})" if head else ""
-            raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt, hexhead)}")
-        raw = RangeReader(f, 0, size)
-        fmt, stream, base, done = open_tar_stream(ctx, raw, size=size, path=p, offset=0)
-        ctx.kind = _KIND_OF_FMT.get(fmt, fmt)
-        ix = Index(ctx)
-        try:
-            index_tar(ix, stream, where=p.name, size=size, base=base, done=done)
-        except NotTar as exc:
-            what = "its data" if fmt == "tar" else f"its {fmt}-compressed data"
-            raise ArchiveError(f"not a checkpoint archive: {p}: {what} is not a tar archive ({exc.message})") from None
-    kind = _KIND_OF_FMT[fmt]
-    if not ix.members:
-        stopped = [pr.message for pr in ctx.problems if pr.source == p.name]
-        why = stopped[-1] if stopped else "the tar archive has no members"
-        raise ArchiveError(f"not a checkpoint archive: {p}: {why}")
-    if _maybe_image(ix):
-        from .oci import convert_docker, convert_oci, is_docker_archive, is_oci_layout
-
-        if is_oci_layout(ix):
-            conv = convert_oci(ctx, ix, "oci-archive")
-            if fmt != "tar":
-                conv.description = conv.description.replace("(OCI archive)", f"(OCI archive, {fmt})")
-            return conv
-        if is_docker_archive(ix):
-            return convert_docker(ctx, ix)
-    return _common_layout(ctx, ix, kind, "archive")
-
-
-def _maybe_image(ix: Index) -> bool:
-    """Cheap first look: could this be an OCI layout or a docker archive (see oci.py)?"""
-    return "index.json" in ix.members or "manifest.json" in ix.members
-
-
-def _open_directory(ctx: Context, p: Path) -> Converted:
-    if not os.access(p, os.R_OK | os.X_OK):
-        raise ArchiveError(f"cannot read directory {p}: permission denied")
-    if (p / "index.json").is_file() and ((p / "oci-layout").is_file() or (p / "blobs").is_dir()):
-        from .oci import convert_oci
-
-        outer = Index(ctx)
-        walk_directory(outer, p)
-        return convert_oci(ctx, outer, "oci-layout")
-    if (p / "inventory.img").is_file() and not (p / "checkpoint").is_dir():
-        ix = Index(ctx)
-        ix.add(Member("checkpoint", 0, "dir", mode=0o700))
-        walk_directory(ix, p, prefix="checkpoint/")
-        desc = "CRIU image directory"
-        if p.parent.name == "checkpoints":  # /var/lib/docker/containers/<id>/checkpoints/<name>
-            desc = "Docker checkpoint (CRIU image directory)"
-        return Converted(ix, "criu-directory", desc, {}, set())
-    if not _looks_like_checkpoint_dir(p) and not (p / "checkpoint").is_dir():
-        found = find_checkpoints(p)
-        hint = (f"; it holds {len(found)} checkpoint(s): open one, or list them with `ckpt-tui list {p}`"
-                if found else "")
-        raise ArchiveError(f"not a checkpoint: {p} has no config.dump, spec.dump, checkpoint/ or CRIU images{hint}")
-    ix = Index(ctx)
-    walk_directory(ix, p)
-    if not ix.members:
-        raise ArchiveError(f"not a checkpoint archive: {p} is an empty directory")
-    return _common_layout(ctx, ix, "directory", "directory")
-
-
-def _common_layout(ctx: Context, ix: Index, kind: str, shape: str) -> Converted:
-    synthesized: set[str] = set()
-    has_checkpoint = ix.has_prefix("checkpoint/")
-    bare = False
-    if not has_checkpoint and "inventory.img" in ix.members:
-        # a tar of a bare CRIU image directory: present its images under checkpoint/
-        bare = True
-        moved = Index(ctx)
-        moved.add(Member("checkpoint", 0, "dir", mode=0o700))
-        for name, member in ix.members.items():
-            member.name = "checkpoint/" + name
-            if member.type == "hardlink":
-                member.linkname = "checkpoint/" + member.linkname
-            moved.members[member.name] = member
-            if name in ix.refs:
-                moved.refs[member.name] = ix.refs[name]
-        ix = moved
-    elif not has_checkpoint and "pod.options" not in ix.members:  # a pod: each container has its own
-        if ix.has_prefix("pre-checkpoint/"):
-            ctx.problem(
-                "checkpoint/",
-                "no checkpoint/ directory: only pre-checkpoint/ (a pre-dump), no full CRIU image set",
-            )
-        elif ix.members.get("checkpoint") is not None and ix.members["checkpoint"].type == "dir":
-            ctx.problem("checkpoint/", "the checkpoint/ directory is empty: no CRIU images")
-        else:
-            ctx.problem("checkpoint/", "no checkpoint/ directory: no CRIU images")
-    _unwrap_spec(ctx, ix, synthesized)
-    if bare:
-        desc = f"CRIU image {'archive' if shape == 'archive' else 'directory'} ({kind})"
-    elif shape == "archive":  # the engine is the model's to say (model.metadata.describe_source)
-        desc = f"checkpoint archive ({kind})"
-    else:
-        desc = "unpacked checkpoint (directory)"
-    return Converted(ix, kind, desc, {}, synthesized)
-
-
-def _unwrap_spec(ctx: Context, ix: Index, synthesized: set[str]) -> None:
-    """Older containerd CRI archives store spec.dump as the raw protobuf Any blob."""
-    member = ix.members.get("spec.dump")
-    if member is None or member.type not in ("file", "hardlink") or member.size > _META_CAP or member.size == 0:
-        return
-    try:
-        data = read_limited(ix, "spec.dump", _META_CAP, "spec.dump")
-    except ArchiveError:
-        return
-    if data.lstrip()[:1] in (b"{", b"["):
-        return
-    msg = any_pb2.Any()
-    try:
-        msg.ParseFromString(data)
-    except (DecodeError, ValueError, RuntimeError):
-        return
-    if "runtime-spec" not in msg.type_url:
-        return
-    try:
-        if not isinstance(json.loads(msg.value), dict):
-            return
-    except (ValueError, UnicodeDecodeError):
-        return
-    value = bytes(msg.value)
-    ix.refs["spec.dump"] = Ref(size=len(value), data=value)
-    member.size = len(value)
-    member.type = "file"
-    member.linkname = ""
-    synthesized.add("spec.dump")
-    ctx.problem("spec.dump", "spec.dump was stored as a protobuf Any (containerd); its JSON spec is shown", "info")
-
-
-# -- find_checkpoints / peek_metadata -------------------------------------------
-
-
-def _oci_dir_is_checkpoint(p: Path) -> bool:
-    """Cheap look at an OCI layout directory's index and manifests for checkpoint markers."""
-    from .oci import CHECKPOINT_ANNOTATION_PREFIXES, MT_CRIU_TAR
-
-    todo = [p / "index.json"]
-    for _ in range(8):
-        if not todo:
-            break
-        f = todo.pop(0)
-        try:
-            doc = json.loads(read_head(f, 4 * MiB + 1, nofollow=True))
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        if not isinstance(doc, dict):
-            continue
-        text = json.dumps(doc)
-        if MT_CRIU_TAR in text or any(pre in text for pre in CHECKPOINT_ANNOTATION_PREFIXES):
-            return True
-        for desc in doc.get("manifests") or []:
-            if isinstance(desc, dict) and isinstance(desc.get("digest"), str) and ":" in desc["digest"]:
-                alg, _, hexd = desc["digest"].partition(":")
-                if alg.isalnum() and hexd.isalnum():
-                    todo.append(p / "blobs" / alg / hexd)
-    return False
-
-
-def _looks_like_checkpoint_dir(p: Path) -> bool:
-    if (p / "checkpoint" / "inventory.img").is_file() or (p / "inventory.img").is_file():
-        return True
-    if (p / "config.dump").is_file() and (p / "spec.dump").is_file():
-        return True
-    if (p / "pod.options").is_file():
-        return True
-    if (p / "index.json").is_file() and (p / "oci-layout").is_file():
-        return _oci_dir_is_checkpoint(p)
-    return False
-
-
-def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
-    """Archives (tar, gzip or zstd by magic bytes) and unpacked checkpoints directly in ``directory``.
-
-    A directory that is itself an unpacked checkpoint is the one checkpoint found (its
-    rootfs-diff.tar and checkpoint/ are parts of it, not checkpoints of their own).
-    """
-    d = Path(os.fspath(directory))
-    if d.is_dir() and _looks_like_checkpoint_dir(d):
-        return [d]
-    try:
-        with os.scandir(d) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise ArchiveError(f"cannot list {d}: {exc.strerror or exc}") from None
-    found: list[Path] = []
-    for entry in entries:
-        try:
-            if entry.is_file():
-                if sniff(read_head(entry.path, 512)) in _KIND_OF_FMT:
-                    found.append(Path(entry.path))
-            elif entry.is_dir(follow_symlinks=False) and _looks_like_checkpoint_dir(Path(entry.path)):
-                found.append(Path(entry.path))
-        except OSError:
-            continue
-    return found
-
-
-def _parse_json(data: bytes | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` (and, when
-    known, ``config_mtime``; for image sources ``description``, ``annotations`` and
-    ``members``) reading only what it must: a tar stream stops once both files were read. A
-    ``docker://`` reference gives what its index, manifest and config say (``registry.listing``)."""
-    if is_remote(path):
-        from .registry.listing import list_repository
-
-        rows = list_repository(str(path)).rows
-        if not rows:
-            raise ArchiveError(f"not a checkpoint image: {path} is an ordinary container image")
-        meta = rows[0][1]
-        if "error" in meta:
-            raise ArchiveError(meta["error"])
-        return meta
-    p = Path(os.fspath(path))
-    try:
-        st = os.stat(p)
-    except OSError as exc:
-        raise ArchiveError(f"cannot open {p}: {exc.strerror or exc}") from None
-    result: dict[str, Any] = {"config": None, "spec": None, "size": st.st_size, "kind": ""}
-    if stat_mod.S_ISDIR(st.st_mode):
-        is_image = (p / "index.json").is_file() and (p / "oci-layout").is_file()
-        if not is_image:
-            result["kind"] = "criu-directory" if (p / "inventory.img").is_file() else "directory"
-            total = seen = 0
-            for root, dirs, files in os.walk(p):  # (os.walk does not follow links)
-                for fn in files:
-                    try:
-                        total += os.lstat(os.path.join(root, fn)).st_size
-                    except OSError:
-                        pass
-                seen += len(files) + len(dirs)
-                if seen > Limits().max_members:  # as far as opening it would index
-                    break
-            result["size"] = total
-            for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
-                fp = p / fn
-                try:
-                    fst = fp.lstat()  # a link, FIFO or device is not read (as opening does)
-                    if stat_mod.S_ISREG(fst.st_mode) and fst.st_size <= _META_CAP:
-                        result[key] = _parse_json(read_head(fp, _META_CAP, nofollow=True))
-                        if key == "config":
-                            result["config_mtime"] = fst.st_mtime
-                except OSError:
-                    pass
-            return result
-        return _peek_by_opening(p, result)
-    if not stat_mod.S_ISREG(st.st_mode):
-        raise ArchiveError(f"not a checkpoint archive: {p} is neither a regular file nor a directory")
-    f = _open_regular_file(p)
-    image = False
-    with f, Workspace() as ws:
-        head = os.pread(f.fileno(), min(512, st.st_size), 0) if st.st_size > 0 else b""
-        fmt = sniff(head)
-        if fmt not in _KIND_OF_FMT:
-            raise ArchiveError(f"not a checkpoint archive: {p}: {describe_format(fmt)}")
-        result["kind"] = _KIND_OF_FMT[fmt]
-        ctx = Context(str(p), ws, Limits(), Progress(None, 0))
-        raw = RangeReader(f, 0, st.st_size)
-        fmt, stream, base, _done = open_tar_stream(ctx, raw, size=st.st_size, path=p, offset=0)
-        tr = TarReader(stream, size=st.st_size if base is not None else None)
-        declared = Declared(ctx.budget, stream, st.st_size)
-        wanted = {"config.dump": "config", "spec.dump": "spec"}
-        try:
-            for entry in tr.entries():
-                if tr.entries_seen > ctx.limits.max_members:
-                    break
-                declared.check(entry)
-                name, _ = normalise(entry.name)
-                if name in ("index.json", "oci-layout", "manifest.json") or (name or "").startswith("blobs/"):
-                    image = True
-                    break
-                if name in wanted and entry.kind == "file" and entry.size <= _META_CAP:
-                    buf = bytearray()
-                    if base is not None:
-                        buf += os.pread(f.fileno(), entry.size, entry.data_offset)
-                    else:
-                        tr.copy_data(entry, buf.extend)
-                    result[wanted.pop(name)] = _parse_json(bytes(buf))
-                    if name == "config.dump":
-                        result["config_mtime"] = entry.mtime
-                    if not wanted:
-                        break
-        except NotTar as exc:
-            raise ArchiveError(f"not a checkpoint archive: {p}: not a tar archive ({exc.message})") from None
-        except (TarError, StreamError, LimitHit):
-            pass
-    if image:
-        return _peek_by_opening(p, result)
-    return result
-
-
-def _peek_by_opening(p: Path, result: dict[str, Any]) -> dict[str, Any]:
-    with Workspace() as ws, open_source(p, workspace=ws) as src:
-        result["kind"] = src.kind
-        result["description"] = src.description
-        result["annotations"] = dict(src.annotations)
-        result["members"] = list(src.members)
-        if "config.dump" in src.members:
-            result["config_mtime"] = src.members["config.dump"].mtime
-        for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
-            if src.has(fn) and src.members[fn].size <= _META_CAP:
-                try:
-                    result[key] = _parse_json(src.read(fn))
-                except ArchiveError:
-                    pass
-    return result

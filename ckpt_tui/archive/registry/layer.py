@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
-from ..index import Context, Index, Ref, index_tar
+from ..index import Context, Index
+from ..passes import index_tar
+from ..ref import Ref
 from ..streams import make_decoder, sniff
 from ..tarstream import NotTar
 from .blob import RemoteBlob

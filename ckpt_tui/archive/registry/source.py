@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..index import Context, Index, Ref, Watch
+from ..index import Context, Index, Watch
+from ..ref import Ref
 from ..streams import Progress
 from ..types import ArchiveError, Limits, Member
 from ..workspace import Workspace

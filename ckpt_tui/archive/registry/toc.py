@@ -35,7 +35,8 @@ from pathlib import Path
 
 import zstandard
 
-from ..index import Context, Index, Ref, normalise, resolve_link
+from ..index import Context, Index, normalise, resolve_link
+from ..ref import Ref
 from ..types import Member, Owner, display_name, human_size
 from .blob import RemoteBlob
 from .reference import RegistryError
