@@ -57,6 +57,23 @@ def held_load(monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def checkpoint_dir(tmp_path_factory):
+    """checkpoint_dir("web-httpd") -> a directory holding that podman fixture's CRIU images
+    (unpacked once, without ckpt_tui.archive: tests/criu_images.py)."""
+    from .criu_images import extract_checkpoint
+
+    extracted: dict[str, Path] = {}
+
+    def get(fixture: str) -> Path:
+        if fixture not in extracted:
+            dest = tmp_path_factory.mktemp(f"ckpt-{fixture}")
+            extracted[fixture] = extract_checkpoint(DATA / FIXTURE_FILES[fixture], dest)
+        return extracted[fixture]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """Every bad-input case of tests/corpus.py, built once: name -> checkpoint directory."""
     from .corpus import CASES, build

@@ -29,12 +29,12 @@ from ckpt_tui.criu import constants as C
 from ckpt_tui.criu.writer import encode_image
 from ckpt_tui.model import load_checkpoint
 from tests.corpus import unpack
-from tests.test_criu_decode import (
+from tests.criu_images import (
     CRIT,
     NEWER_FIELDS,
-    _crit_decode,
-    _crit_works,
     compare_image,
+    crit_decode,
+    crit_works,
     extract_checkpoint,
 )
 
@@ -203,7 +203,7 @@ def test_fields_new_since_317_decode_from_raw_bytes(turn2_dir):
 def test_live_crit_on_turn2_images(turn2_dir):
     """crit 3.17 agrees on every value it can show, one image of each kind; the
     CET state is a key only we print (crit's schema has no xsave field 9)."""
-    if not _crit_works():
+    if not crit_works():
         pytest.skip("crit is installed but does not run here")
     checked: set[str] = set()
     extra_seen: set[str] = set()
@@ -213,7 +213,7 @@ def test_live_crit_on_turn2_images(turn2_dir):
             if kind in (None, "RAW") or kind in checked:
                 continue
             checked.add(kind)
-            crit = _crit_decode(path)
+            crit = crit_decode(path)
             mismatches, extra = compare_image(decode_file(path), crit)
             assert mismatches == [], path.name
             assert extra <= NEWER_FIELDS, path.name

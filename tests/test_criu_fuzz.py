@@ -32,7 +32,8 @@ from ckpt_tui.criu import (
 from ckpt_tui.criu.magic import HEAD_COMMON, HEAD_SERVICE
 from ckpt_tui.errors import CkptError
 
-from .test_criu_decode import DATA, PODMAN_ARCHIVES, build_image, extract_checkpoint, frame, msg, synthetic_images
+from .conftest import DATA
+from .criu_images import PODMAN_ARCHIVES, build_image, extract_checkpoint, frame, msg, synthetic_images
 
 NAMES = [
     "", "core-1.img", "pstree.img", "files.img", "pagemap-1.img", "mm-1.img", "inventory.img", "stats-dump",

@@ -1,6 +1,6 @@
 """The model against what checkpointctl (inspect --all --format json) says of the real fixtures.
 
-crit is ground truth for decoded images (tests/test_criu_decode.py); checkpointctl is a
+crit is ground truth for decoded images (tests/test_criu_oracle.py); checkpointctl is a
 peer whose rendering is sometimes wrong: where it is, a test here pins the right answer.
 """
 
