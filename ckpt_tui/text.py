@@ -58,6 +58,18 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that orders names as people read them: ``d2`` before ``d10``, case folded.
+
+    Runs of digits compare as numbers, the rest as case-folded text (numbers first where the
+    two differ in kind, so the key never compares an int with a str)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.casefold())
+                 for part in _DIGITS.split(text) if part)
+
+
 def parse_time(value: object) -> datetime | None:
     """An engine's timestamp (RFC 3339 with up to nanoseconds, ``Z`` or an offset) as an aware
     datetime; None for anything else, and for Go's zero time ``0001-01-01T00:00:00Z``."""

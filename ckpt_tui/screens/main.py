@@ -53,6 +53,9 @@ OPERATION_ACTIONS: dict[str, Operation] = {"build": "build", "restore": "restore
 
 class MainScreen(Screen[None]):
     BINDING_GROUP_TITLE = "Main"
+    # the tree narrows below 140 columns, and below 100 it gives way to the pane that has the
+    # focus (Escape brings it back): app.tcss
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     BINDINGS = [
         *(Binding(str(i + 1), f"section('{kind}')", title, show=False, id=f"main.section.{kind}")
           for i, (kind, title) in enumerate(SECTIONS)),
@@ -105,6 +108,10 @@ class MainScreen(Screen[None]):
                 else f"[b]{esc(SECTION_TITLES.get(self.current, 'This pane'))}[/] appears as soon as the "
                      "checkpoint is loaded.\n[$text-muted]Keys work meanwhile; q quits.[/]")
         self.query_one("#pane-placeholder", Static).update(text)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Note where the focus is: at narrow widths the tree collapses while a pane has it."""
+        self.set_class(not isinstance(event.widget, NavTree), "-pane-focused")
 
     # -- panes ---------------------------------------------------------------
     async def show_pane(self, kind: str, target: object = None) -> DetailPane | None:
@@ -163,10 +170,10 @@ class MainScreen(Screen[None]):
             self.focus_pane(pane)
 
     def focus_pane(self, pane: DetailPane) -> None:
-        for widget in pane.query("*"):
-            if widget.focusable and widget.display and widget.visible:
-                widget.focus()
-                return
+        """Into the pane's main table (or tree, or view), never a dropdown above it."""
+        target = pane.focus_target()
+        if target is not None:
+            target.focus()
 
     async def goto_section(self, kind: str, target: object = None) -> None:
         kind = str(kind)
@@ -228,7 +235,11 @@ class MainScreen(Screen[None]):
 
     # -- actions -------------------------------------------------------------
     async def action_section(self, kind: str) -> None:
+        """A section key: that pane, with the focus in its main table."""
         await self.goto_section(kind)
+        pane = self.current_pane
+        if pane is not None:
+            self.focus_pane(pane)
 
     def action_back(self) -> None:
         if self.has_class("-maximized"):

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import Button, Input, Select, Tabs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
@@ -76,6 +78,25 @@ class DetailPane(Vertical):
 
     def show_target(self, target: Any) -> None:
         """Select something in the pane (a pid, a path, a socket ...)."""
+
+    def focus_target(self) -> Widget | None:
+        """Where a section key or Enter on the tree puts the focus: the pane's main table, tree
+        or view — the first shown focusable widget that is no dropdown, button, input or tab bar."""
+        for widget in self.query("*"):
+            if (widget.focusable and not isinstance(widget, (Select, Button, Input, Tabs))
+                    and shown_in(widget, self)):
+                return widget
+        return None
+
+
+def shown_in(widget: Widget, top: Widget) -> bool:
+    """``widget`` and every container up to ``top`` are displayed (a hidden tab's table is not)."""
+    node: Any = widget
+    while node is not None and node is not top:
+        if not node.display:
+            return False
+        node = node.parent
+    return True
 
 
 class Pane(DetailPane):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..model.masking import MASK, is_secret_name, should_mask  # noqa: F401  (re-exported for the panes)
-from ..text import exact_size, micros, parse_address, plural, size, when  # noqa: F401  (the panes say them as the CLI does)
+from ..text import count, exact_size, micros, natural_key, parse_address, plural, size, when  # noqa: F401  (the panes say them as the CLI does)
 
 
 def address(addr: int, width: int = 12) -> str:
@@ -13,6 +13,9 @@ def address(addr: int, width: int = 12) -> str:
 
 
 def sock_addr(host: str, port: int, family: str = "") -> str:
+    """``10.88.0.27:9000``, ``[::1]:53``; a unix socket's name as it is (it has no port)."""
+    if family == "UNIX":
+        return host
     if not port and host in ("", "::", "0.0.0.0", "::ffff:0.0.0.0"):
         return ""
     if ":" in host or (family == "IPv6" and not host):

@@ -153,7 +153,11 @@ class MemorySource:
 
 
 class HexView(CursorLineView):
-    """address | hex | ASCII, one header row per segment."""
+    """address | hex | ASCII, one header row per segment.
+
+    Where the full row (bytes three cells apart, a gap after the eighth) does not fit, as with
+    16-digit addresses at 80 columns, the bytes are grouped in pairs like ``xxd`` does, so the
+    ASCII column stays on screen."""
 
     BINDING_GROUP_TITLE = "Hex view"
 
@@ -249,9 +253,23 @@ class HexView(CursorLineView):
         top = max((s.end for s in self._segments), default=0)
         self._addr_width = 16 if top > (1 << 48) else 12
         self._line_width = self._addr_width + 2 + ROW * 3 + 1 + 1 + ROW + 1
-        self.virtual_size = Size(self._line_width + 24, self._total_rows)
+        self._compact_width = self._addr_width + 2 + ROW * 2 + ROW // 2 + ROW + 1
+        self._set_virtual_size()
         self._strips.clear()
         self._page_cache.clear()
+
+    @property
+    def compact(self) -> bool:
+        """The bytes grouped in pairs: the full row does not fit the width the view has."""
+        width = self.scrollable_content_region.width
+        return 0 < width < self._line_width
+
+    def _set_virtual_size(self) -> None:
+        width = self._compact_width if self.compact else self._line_width
+        self.virtual_size = Size(width, self._total_rows)
+
+    def on_resize(self) -> None:
+        self._set_virtual_size()
 
     @property
     def line_count(self) -> int:
@@ -387,6 +405,8 @@ class HexView(CursorLineView):
             return []
         row0, kind, start, end, state, index = self._piece_at_row(row)
         styles = self.line_styles(is_cursor)
+        compact = self.compact
+        line_width = self._compact_width if compact else self._line_width
         if kind == "header":
             seg_info = self._segments[index]
             text = (
@@ -394,7 +414,7 @@ class HexView(CursorLineView):
                 f"{fmt.address(seg_info.end, self._addr_width)} {seg_info.perms} "
                 f"{seg_info.label} ({fmt.size(seg_info.size)}) "
             )
-            return [Segment(text.ljust(self._line_width, "─"), styles["header"])]
+            return [Segment(text.ljust(line_width, "─"), styles["header"])]
         addr_style = styles["address"]
         missing = styles["missing"]
         normal = styles["normal"]
@@ -406,7 +426,7 @@ class HexView(CursorLineView):
             return [
                 Segment(fmt.address(start, self._addr_width), addr_style),
                 Segment("  ", normal),
-                Segment(text.ljust(ROW * 4 + 2, "."), missing),
+                Segment(text.ljust(line_width - self._addr_width - 3, "."), missing),
             ]
         addr = start + (row - row0) * ROW
         page_state, data = self.row_bytes(addr)
@@ -416,7 +436,7 @@ class HexView(CursorLineView):
             Segment("  ", normal),
         ]
         if page_state != "present" or not data:
-            out.append(Segment(".. " * 8 + " " + ".. " * 8, missing))
+            out.append(Segment(("...." + " ") * 8 if compact else ".. " * 8 + " " + ".. " * 8, missing))
             word = STATE_WORDS.get(page_state, page_state) or "no data"
             out.append(Segment(" " + word + " ", missing))
             return out
@@ -429,10 +449,12 @@ class HexView(CursorLineView):
         hex_parts: list[Segment] = []
         ascii_parts: list[Segment] = []
         for i in range(ROW):
-            if i == 8:
+            if i == 8 and not compact:
                 hex_parts.append(Segment(" ", normal))
+            # full: a space after every byte; compact: after every second one (xxd's pairs)
+            gap = " " if not compact or i % 2 else ""
             if i >= len(data):
-                hex_parts.append(Segment("   ", normal))
+                hex_parts.append(Segment("  " + gap, normal))
                 ascii_parts.append(Segment(" ", normal))
                 continue
             byte = data[i]
@@ -440,7 +462,8 @@ class HexView(CursorLineView):
             differs = i in changed
             cell_style = match_style if hit else changed_style if differs else (zero_style if byte == 0 else normal)
             hex_parts.append(Segment(_HEX[byte], cell_style))
-            hex_parts.append(Segment(" ", normal))
+            if gap:
+                hex_parts.append(Segment(gap, normal))
             ascii_parts.append(Segment(chars[i], match_style if hit else changed_style if differs else ascii_style))
         out.extend(hex_parts)
         out.append(Segment(" ", normal))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ..errors import CkptError
+from ..model.procinfo import OtherEnds, describe_ends, open_flags, rlimit_text
 from . import format as fmt
 from .base import ExportPayload, Pane, dumps, to_jsonable
 from .format import esc
@@ -32,27 +34,50 @@ def state_cell(proc: Process) -> tuple[str, str]:
     return (proc.state, STATE_ROLE.get(proc.state, ""))
 
 
-def socket_row(sock: Socket, comm: str = "") -> list[Any]:
+def socket_row(sock: Socket, comm: str = "", ends: OtherEnds | None = None) -> list[Any]:
+    """One row of a sockets table; ``ends`` names the process holding a unix socket's peer."""
     queued = ""
     if sock.inq_len is not None or sock.outq_len is not None:
-        queued = f"in {sock.inq_len or 0} / out {sock.outq_len or 0}"
+        queued = f"in {fmt.count(sock.inq_len or 0)} / out {fmt.count(sock.outq_len or 0)}"
     note = ("--tcp-established", "warning") if sock.needs_tcp_established else ""
     state_role = "ok" if sock.state == "LISTEN" else ("warning" if sock.needs_tcp_established else "")
     proto = sock.proto + ("6" if sock.family == "IPv6" else "")
-    return [
-        f"{sock.pid} {comm}".strip(),
-        str(sock.fd),
-        proto,
-        (sock.state, state_role),
-        note,
-        fmt.sock_addr(sock.src, sock.src_port, sock.family) or (f"ino {sock.ino}" if sock.family == "UNIX" else ""),
-        fmt.sock_addr(sock.dst, sock.dst_port, sock.family),
-        queued,
-    ]
+    if sock.family == "UNIX":
+        local = sock.src or f"ino {sock.ino}"
+        peer = unix_peer(sock, ends)
+    else:
+        local = fmt.sock_addr(sock.src, sock.src_port, sock.family)
+        peer = fmt.sock_addr(sock.dst, sock.dst_port, sock.family)
+    return [f"{sock.pid} {comm}".strip(), str(sock.fd), proto, (sock.state, state_role), note, local, peer, queued]
+
+
+def unix_peer(sock: Socket, ends: OtherEnds | None) -> str:
+    """Who holds the other end of a unix socket: ``pid 7 nc fd 3``, or its inode when no process
+    of the checkpoint does."""
+    if not sock.peer_ino:
+        return ""
+    holders = ends.of_socket(sock) if ends is not None else []
+    if holders:
+        return describe_ends(holders)
+    return f"ino {sock.peer_ino} (no process here)"
 
 
 # "Needs" marks TCP connections that only restore with --tcp-established
 SOCKET_COLUMNS = ["Process", "FD", "Proto", "State", "Needs", "Local", "Peer", "Queued bytes"]
+PROCESS_COLUMNS = ["PID", "PPID", "Comm", "State", "Threads", "Dumped", "FDs", "Sockets", "Command"]
+
+
+def process_cells(proc: Process, depth: int = 0) -> list[Any]:
+    """One row of the process table (the name indented by its depth in the tree)."""
+    return [
+        str(proc.pid), str(proc.ppid), "  " * depth + proc.comm, state_cell(proc),
+        fmt.count(max(len(proc.threads), 1)), fmt.size(proc.memory_size), fmt.count(len(proc.files)),
+        fmt.count(len(proc.sockets)), fmt.truncate(proc.title.replace("\n", " ⏎ "), 80),
+    ]
+
+
+def _plain_cell(cell: Any) -> str:
+    return cell[0] if isinstance(cell, tuple) else str(getattr(cell, "plain", cell))
 
 
 class ProcessesPane(Pane):
@@ -72,25 +97,14 @@ class ProcessesPane(Pane):
     def on_mount(self) -> None:
         cp = self.checkpoint
         table = self.query_one(FilterTable)
-        table.setup(["PID", "PPID", "Comm", "State", "Threads", "Dumped memory", "FDs", "Sockets", "Command"])
-        rows = []
-        for depth, proc in cp.walk():
-            rows.append((
-                str(proc.pid),
-                [
-                    str(proc.pid), str(proc.ppid), "  " * depth + proc.comm, state_cell(proc),
-                    str(max(len(proc.threads), 1)), fmt.size(proc.memory_size), str(len(proc.files)),
-                    str(len(proc.sockets)), fmt.truncate(proc.title.replace("\n", " ⏎ "), 80),
-                ],
-                proc.pid,
-            ))
+        # "Dumped": the short header leaves the command line room at 80 columns
+        table.setup(PROCESS_COLUMNS, tree_column=2,
+                    sort_keys={"Dumped": lambda pid: cp.processes[pid].memory_size if pid in cp.processes else 0})
+        table.copy_value = self._copy_value
+        rows = [(str(proc.pid), process_cells(proc, depth), proc.pid) for depth, proc in cp.walk()]
         listed = {r[2] for r in rows}
-        for proc in cp.process_list():  # anything not reachable from the roots
-            if proc.pid not in listed:
-                rows.append((str(proc.pid), [str(proc.pid), str(proc.ppid), proc.comm, state_cell(proc),
-                                             str(max(len(proc.threads), 1)), fmt.size(proc.memory_size),
-                                             str(len(proc.files)), str(len(proc.sockets)),
-                                             fmt.truncate(proc.title, 80)], proc.pid))
+        rows += [(str(proc.pid), process_cells(proc), proc.pid)  # anything not reachable from the roots
+                 for proc in cp.process_list() if proc.pid not in listed]
         table.set_rows(rows)
         zombies = sum(1 for p in cp.processes.values() if p.state == "Zombie")
         stopped = sum(1 for p in cp.processes.values() if p.state == "Stopped")
@@ -99,8 +113,16 @@ class ProcessesPane(Pane):
         if zombies:
             summary += f", [$text-error]{fmt.plural(zombies, 'zombie')}[/]"
         if stopped:
-            summary += f", [$text-warning]{stopped} stopped[/]"
-        self.query_one("#processes-summary", Static).update(summary + "   [$text-muted]Enter opens a process[/]")
+            summary += f", [$text-warning]{fmt.count(stopped)} stopped[/]"
+        self.query_one("#processes-summary", Static).update(
+            summary + "   [$text-muted]Enter opens a process · c copies its command line · click a header or > sorts[/]")
+
+    def _copy_value(self, pid: Any, cells: Sequence[Any]) -> str:
+        """``c`` on a row: the command line (shell-quoted), else the row's cells."""
+        proc = self.checkpoint.processes.get(pid) if isinstance(pid, int) else None
+        if proc is not None and proc.cmdline:
+            return shlex.join(proc.cmdline)
+        return "  ".join(_plain_cell(c).strip() for c in cells)
 
     def on_data_table_row_selected(self, event: FilterTable.RowSelected) -> None:
         event.stop()
@@ -194,6 +216,7 @@ class ProcessPane(Pane):
         super().__init__(checkpoint, session=session, **kwargs)
         self.pid: int | None = None
         self._map_for: int | None = None
+        self._ends: OtherEnds | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="process-title", classes="pane-summary")
@@ -216,7 +239,7 @@ class ProcessPane(Pane):
     def on_mount(self) -> None:
         self.query_one("#process-threads", FilterTable).setup(
             ["TID", "Comm", "State", "Policy", "Nice", "Prio", "IP", "SP", "Seccomp", "Blocked signals"])
-        self.query_one("#process-files", FilterTable).setup(["FD", "Type", "What", "Flags", "Pos"])
+        self.query_one("#process-files", FilterTable).setup(["FD", "Type", "What", "Flags", "Pos", "Other end"])
         self.query_one("#process-sockets", FilterTable).setup(SOCKET_COLUMNS)
         if self.pid is not None:
             self._fill()
@@ -250,7 +273,8 @@ class ProcessPane(Pane):
         self._fill_creds(proc)
         self._fill_files(proc)
         sockets = self.query_one("#process-sockets", FilterTable)
-        sockets.set_rows([(f"{s.fd}-{i}", socket_row(s, proc.comm), s) for i, s in enumerate(proc.sockets)])
+        sockets.set_rows([(f"{s.fd}-{i}", socket_row(s, proc.comm, self.other_ends), s)
+                          for i, s in enumerate(proc.sockets)])
         tabs = self.query_one(TabbedContent)
         if tabs.active == "tab-memory":
             self._fill_map()
@@ -279,9 +303,7 @@ class ProcessPane(Pane):
             lines.append("")
             lines.append("[b]Resource limits[/]  [$text-muted](soft / hard)[/]")
             for name, soft, hard in proc.rlimits:
-                def lim(v: int) -> str:
-                    return "unlimited" if v >= (1 << 63) - 1 or v == -1 or v >= 2**64 - 1 else str(v)
-                lines.append(f"  {esc(name):18} {lim(soft)} / {lim(hard)}")
+                lines.append(f"  {esc(name):18} {rlimit_text(name, soft)} / {rlimit_text(name, hard)}")
         self.query_one("#process-command", Static).update("\n".join(lines))
 
     def _fill_threads(self, proc: Process) -> None:
@@ -320,11 +342,23 @@ class ProcessPane(Pane):
 
     def _fill_files(self, proc: Process) -> None:
         rows = []
+        ends = self.other_ends
         for i, f in enumerate(proc.files):
             fd = str(f.fd) if f.fd >= 0 else (f.details.get("kind") if isinstance(f.details, dict) else "") or "-"
-            rows.append((f"{f.fd}-{i}", [str(fd), f.type, f.path, f"0{f.flags:o}" if f.flags else "",
-                                         "" if f.pos is None else str(f.pos)], f))
+            other = ""
+            if f.type in ("PIPE", "FIFO"):
+                holders = ends.of_file(proc.pid, f)
+                other = describe_ends(holders) if holders else ("no process here", "muted")
+            rows.append((f"{f.fd}-{i}", [str(fd), f.type, f.path, open_flags(f.flags) if f.fd >= 0 else "",
+                                         "" if f.pos is None else fmt.count(f.pos), other], f))
         self.query_one("#process-files", FilterTable).set_rows(rows)
+
+    @property
+    def other_ends(self) -> OtherEnds:
+        """Who holds the other end of each pipe and unix socket (made once per checkpoint)."""
+        if self._ends is None:
+            self._ends = OtherEnds(self.checkpoint.processes, self.checkpoint.sockets)
+        return self._ends
 
     def _fill_map(self) -> None:
         proc = self.process

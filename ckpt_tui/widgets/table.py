@@ -1,9 +1,15 @@
-"""A DataTable that remembers its rows so ``/`` can filter them, and knows what to copy.
+"""A DataTable that remembers its rows so ``/`` can filter them, sorts by column, and knows
+what to copy.
 
 Cells are given as plain strings (never parsed as markup), rich ``Text``, or
 ``(text, role)`` pairs whose role names a component class styled in app.tcss
 (``table--error``, ``table--warning``, ``table--muted``, ``table--ok``,
 ``table--deleted``, ``table--secret``, ``table--accent``).
+
+Sorting: a click on a column's header sorts by it (again: the other way round), ``>`` sorts
+by the next column (after the last: the order the rows were given in) and ``<`` reverses.
+A column sorts by its text in natural order (``d2`` before ``d10``, numbers as numbers)
+unless ``setup`` gives it a key of the row's payload (sizes by bytes, say).
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+
+from ..text import natural_key
 
 ROLES = ("error", "warning", "muted", "ok", "deleted", "secret", "accent")
 
@@ -26,10 +35,18 @@ def _plain(cell: Any) -> str:
     return str(cell)
 
 
+SortKey = Callable[[Any], Any]  # the row's payload -> what the column sorts by
+
+
 class FilterTable(DataTable):
-    """DataTable + ``set_filter`` (case-insensitive substring over all cells) + copy/export."""
+    """DataTable + ``set_filter`` (case-insensitive substring over all cells) + sorting + copy/export."""
 
     BINDING_GROUP_TITLE = "Table"
+
+    BINDINGS = [
+        Binding("greater_than_sign", "sort_next", "Sort by next column", show=False, id="table.sort"),
+        Binding("less_than_sign", "sort_reverse", "Reverse the order", show=False, id="table.sort_reverse"),
+    ]
 
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {f"table--{role}" for role in ROLES}
 
@@ -43,10 +60,19 @@ class FilterTable(DataTable):
         self.payloads: dict[str, Any] = {}
         self.columns_spec: list[str] = []
         self.copy_value: Callable[[Any, Sequence[Any]], str] | None = None
+        self.sort_keys: dict[str, SortKey] = {}
+        self.sort_column: int | None = None  # None: the order the rows were given in
+        self.sort_reverse = False
+        self.tree_column: int | None = None  # a column indented by depth: shown flat while sorted
 
-    def setup(self, columns: Sequence[str]) -> None:
+    def setup(self, columns: Sequence[str], *, sort_keys: dict[str, SortKey] | None = None,
+              tree_column: int | None = None) -> None:
         self.clear(columns=True)
         self.columns_spec = list(columns)
+        self.sort_keys = dict(sort_keys or {})
+        self.tree_column = tree_column
+        self.sort_column = None
+        self.sort_reverse = False
         for column in columns:
             self.add_column(column, key=column)
 
@@ -65,16 +91,58 @@ class FilterTable(DataTable):
         self.payloads = {key: payload for key, _cells, payload in self._all_rows}
         self._apply()
 
+    def _ordered(self) -> list[tuple[str, Sequence[Any], Any]]:
+        rows = list(self._all_rows)
+        column = self.sort_column
+        if column is not None and 0 <= column < len(self.columns_spec):
+            by_payload = self.sort_keys.get(self.columns_spec[column])
+            if by_payload is not None:
+                rows.sort(key=lambda row: by_payload(row[2]))
+            else:
+                rows.sort(key=lambda row: natural_key(_plain(row[1][column]).strip()) if column < len(row[1]) else ())
+        if self.sort_reverse:
+            rows.reverse()
+        return rows
+
     def _apply(self) -> None:
         needle = self.filter_text.lower()
         keep = self.selected_key if self.row_count else None
+        flat = self.sort_column is not None and self.tree_column is not None
         self.clear()
-        for key, cells, _payload in self._all_rows:
+        for key, cells, _payload in self._ordered():
             if needle and not any(needle in _plain(c).lower() for c in cells):
                 continue
-            self.add_row(*(self._cell(c) for c in cells), key=key)
+            shown = [c.lstrip() if flat and i == self.tree_column and isinstance(c, str) else c
+                     for i, c in enumerate(cells)]
+            self.add_row(*(self._cell(c) for c in shown), key=key)
         if keep is not None:
             self.select_key(keep)
+
+    # -- sorting -------------------------------------------------------------------
+    def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        """Sort by ``column`` (an index of the columns; None: the order the rows were given in)."""
+        self.sort_column = column if column is None or 0 <= column < len(self.columns_spec) else None
+        self.sort_reverse = reverse
+        for index, name in enumerate(self.columns_spec):
+            mark = ""
+            if index == self.sort_column:
+                mark = " ▼" if reverse else " ▲"
+            self.columns[ColumnKey(name)].label = Text(name + mark)
+        self._apply()
+        self.refresh()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        index = event.column_index
+        self.sort_by(index, reverse=not self.sort_reverse if index == self.sort_column else False)
+
+    def action_sort_next(self) -> None:
+        column = self.sort_column
+        nxt = 0 if column is None else column + 1
+        self.sort_by(nxt if nxt < len(self.columns_spec) else None)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
 
     def update_row(self, key: str, cells: Sequence[Any], payload: Any = None) -> None:
         for i, (k, _c, p) in enumerate(self._all_rows):
