@@ -1,4 +1,8 @@
-"""Command palette providers: processes, files, sockets, addresses and actions."""
+"""Command palette providers: processes, files, sockets, addresses and actions.
+
+Hits are listed by kind — processes first, then files, sockets, then memory (VMAs and
+addresses), then the actions — and by how well they match within a kind: each provider's
+``TIER`` is added to the matcher's score (0..1), and the palette sorts by the sum."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from .model.checkpoint import Checkpoint
 from .text import parse_address, plural
@@ -29,8 +35,21 @@ def _bytes(n: int) -> str:
 Item = tuple[str, Callable[[], Any], str]
 
 
+def highlight(matcher: Matcher, text: str) -> Content:
+    """``text`` as plain content (names from a checkpoint are never markup: ``[anon]``, a file
+    called ``[b]``) with the characters the query matched highlighted."""
+    content = Content(text)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class _Base(Provider):
     """Items as (text, callback, help); search by fuzzy match, discover the first few."""
+
+    TIER = 0.0  # added to every score: the palette lists higher tiers first
 
     @property
     def host(self) -> CkptApp:
@@ -45,26 +64,37 @@ class _Base(Provider):
         return iter(())
 
     async def discover(self) -> Hits:
-        for count, (text, callback, help_text) in enumerate(self.items()):
-            if count >= 12:
+        for index, (text, callback, help_text) in enumerate(self.items()):
+            if index >= 12:
                 break
-            yield DiscoveryHit(text, callback, help=help_text)
+            if self.TIER:  # a tiered hit, so that the kinds keep their order before anything is typed
+                yield Hit(self.TIER - index / 100, Content(text), callback, text=text, help=escape(help_text))
+            else:
+                yield DiscoveryHit(Content(text), callback, text=text, help=escape(help_text))
+
+    def extra_score(self, query: str, text: str, help_text: str) -> float:
+        """A score from more than the fuzzy match of ``text`` (0: none)."""
+        return 0.0
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         hits = 0
-        for count, (text, callback, help_text) in enumerate(self.items()):
-            if count % 500 == 499:
+        for index, (text, callback, help_text) in enumerate(self.items()):
+            if index % 500 == 499:
                 await asyncio.sleep(0)  # a big file list must not freeze the palette
-            score = matcher.match(text)
+            score = max(matcher.match(text), self.extra_score(query, text, help_text))
             if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=help_text)
+                yield Hit(self.TIER + score, highlight(matcher, text), callback, text=text, help=escape(help_text))
                 hits += 1
                 if hits >= MAX_HITS:
                     break
 
 
 class ProcessCommands(_Base):
+    """Processes by pid and name, and by any part of their command line."""
+
+    TIER = 40.0
+
     def items(self) -> Iterator[Item]:
         cp = self.checkpoint
         if cp is None:
@@ -75,8 +105,16 @@ class ProcessCommands(_Base):
             yield (f"process {proc.pid} {proc.comm}", partial(app.goto_process, proc.pid),
                    f"{proc.state}, {plural(max(len(proc.threads), 1), 'thread')}: {title[:80]}")
 
+    def extra_score(self, query: str, text: str, help_text: str) -> float:
+        # the command line is in the help (after the first ": "): a plain substring of it matches
+        needle = query.strip().lower()
+        command = help_text.partition(": ")[2].lower()
+        return 0.9 if len(needle) >= 2 and needle in command else 0.0
+
 
 class FileCommands(_Base):
+    TIER = 30.0
+
     def items(self) -> Iterator[Item]:
         cp = self.checkpoint
         if cp is None:
@@ -94,6 +132,8 @@ class FileCommands(_Base):
 
 
 class SocketCommands(_Base):
+    TIER = 20.0
+
     def items(self) -> Iterator[Item]:
         cp = self.checkpoint
         if cp is None:
@@ -108,7 +148,9 @@ class SocketCommands(_Base):
 
 
 class AddressCommands(_Base):
-    """Type an address (hex) to open the hex view there; VMAs are listed by label too."""
+    """Type an address (hex, ``0x`` or not) to open the hex view there; VMAs are listed by label too."""
+
+    TIER = 10.0
 
     def items(self) -> Iterator[Item]:
         cp = self.checkpoint
@@ -117,7 +159,7 @@ class AddressCommands(_Base):
         app = self.host
         for proc in cp.process_list():
             for vma in proc.vmas:
-                yield (f"memory {vma.start:x} {vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
+                yield (f"memory 0x{vma.start:x} {vma_label(vma, proc.mm)} pid {proc.pid} {proc.comm}",
                        partial(app.open_hex, proc.pid, vma.start),
                        f"{vma.perms} {_bytes(vma.end - vma.start)}, {plural(vma.pages_present, 'page')} dumped")
 
@@ -132,9 +174,11 @@ class AddressCommands(_Base):
                 for proc in cp.process_list():
                     for vma in proc.vmas:
                         if vma.start <= addr < vma.end:
-                            yield Hit(1.0, f"go to 0x{addr:x} in pid {proc.pid} {proc.comm} ({vma.label})",
-                                      partial(app.open_hex, proc.pid, addr),
-                                      help=f"{vma.perms} {vma.start:x}-{vma.end:x}")
+                            label = vma_label(vma, proc.mm)
+                            hit = f"go to 0x{addr:x} in pid {proc.pid} {proc.comm}, {label}"
+                            yield Hit(self.TIER + 5.0, Content(hit), partial(app.open_hex, proc.pid, addr), text=hit,
+                                      help=escape(f"{vma.perms} 0x{vma.start:x}-0x{vma.end:x}, "
+                                                  f"{_bytes(addr - vma.start)} into the VMA"))
         async for hit in super().search(query):
             yield hit
 

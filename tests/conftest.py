@@ -12,6 +12,9 @@ import pytest
 os.environ.setdefault("CKPT_TUI_STRICT", "1")
 for _var in ("CKPT_TUI_CACHE", "CKPT_TUI_CACHE_DIR", "CKPT_TUI_CACHE_MAX"):  # tests that want it set it
     os.environ.pop(_var, None)
+# the developer's own ~/.config/ckpt-tui/keymap.toml must not change what the UI tests press
+# (a directory that does not exist: no keymap; the keymap tests give theirs)
+os.environ["XDG_CONFIG_HOME"] = os.path.join(os.path.dirname(__file__), "data", "no-config-here")
 
 DATA = Path(__file__).parent / "data"
 ORACLE = DATA / "oracle"

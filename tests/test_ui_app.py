@@ -422,7 +422,7 @@ async def test_files_tree_shows_changed_and_deleted():
         await pilot.pause()
         text = screen_text(app)
         assert "blob.bin" in text and "motd" not in text and "index.html" not in text
-        await pilot.press("l", "o")  # sort by size: root/ first
+        await pilot.press("l", "greater_than_sign")  # sort by size (">"; "o" opens a checkpoint): root/ first
         await pilot.pause()
         assert next(c.data.name for c in tree.root.children) == "root"
 

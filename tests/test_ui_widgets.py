@@ -229,7 +229,7 @@ async def test_files_tree_filters_and_sort():
         tree.set_filter("new")
         assert "new.html" in names() and "motd" not in names()
         tree.set_filter("")
-        await pilot.press("o")
+        await pilot.press("greater_than_sign")  # ">" sorts by size ("o" opens a checkpoint)
         assert tree.root.children[0].data.name == "root"
         label = tree.render_label(next(n for n in _walk(tree.root) if n.data and n.data.name == "tool"),
                                   tree.rich_style, tree.rich_style)

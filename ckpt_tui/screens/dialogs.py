@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from ..widgets import format as fmt
 from ..widgets.format import esc
@@ -83,13 +83,25 @@ class PromptScreen(Dialog[str | None]):
         self.original = value
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="prompt-bar"):
-            yield Label(self.label, id="prompt-label")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
-        yield Label("", id="prompt-error")
+        # the error line sits above the bar, and the prompt has a footer of its own over the
+        # screen's: the keys shown are the ones that work while it is open, none cut off
+        with Vertical(id="prompt-box"):
+            yield Label("", id="prompt-error")
+            with Horizontal(id="prompt-bar"):
+                yield Label(self.label, id="prompt-label")
+                yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-error", Label).display = False
+
+    def _error(self, text: str) -> None:
+        label = self.query_one("#prompt-error", Label)
+        label.update(text)
+        label.display = bool(text)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#prompt-error", Label).update("")
+        self._error("")
         if self.live is not None:
             self.live(event.value)
 
@@ -98,7 +110,7 @@ class PromptScreen(Dialog[str | None]):
         if self.validate_value is not None:
             error = self.validate_value(event.value)
             if error:
-                self.query_one("#prompt-error", Label).update(error)
+                self._error(error)
                 return
         self.dismiss(event.value)
 

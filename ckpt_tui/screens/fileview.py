@@ -70,7 +70,7 @@ class FileViewScreen(Screen):
         yield Static(f"[b]/{esc(self.path)}[/]  {fmt.size(self.file_size)}   [$text-muted]loading…[/]",
                      id="fileview-title", classes="pane-summary")
         yield Vertical(id="fileview-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.read_file()

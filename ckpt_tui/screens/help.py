@@ -15,17 +15,25 @@ from ..widgets.format import esc
 from ..widgets.hexview import HexView
 from ..widgets.logs import LogView
 from ..widgets.processes import EnvTable
+from ..widgets.table import FilterTable
 from ..widgets.textview import TextView
 from .dialogs import Dialog
+from .fileview import FileViewScreen
+from .memory import SearchScreen
 
 OTHER_VIEWS = (
+    ("Tables", FilterTable),
     ("Files tree", FilesTree),
     ("Environment table", EnvTable),
     ("Hex view", HexView),
     ("Text view (files, logs)", TextView),
     ("Log view", LogView),
     ("Diff (D, or ckpt-tui A B)", DiffTree),
+    ("File view", FileViewScreen),
+    ("Memory search", SearchScreen),
 )
+# the cursor keys every view has (not worth a line in the help)
+CURSOR_IDS = (".up", ".down", ".pageup", ".pagedown", ".home", ".end")
 
 ABOUT = (
     "ckpt-tui inspects container checkpoints (Podman, CRI-O, containerd archives of CRIU images). "
@@ -48,9 +56,10 @@ class HelpScreen(Dialog[None]):
         Binding("q", "app.quit", "Quit", id="help.quit"),
     ]
 
-    def __init__(self, active: dict[str, ActiveBinding]) -> None:
+    def __init__(self, active: dict[str, ActiveBinding], *, keymap: dict[str, str] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.active = active
+        self.keymap = keymap or {}  # binding id -> keys: the other views' keys as remapped
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog"):
@@ -77,7 +86,7 @@ class HelpScreen(Dialog[None]):
             if ident in rows:
                 rows[ident][0].append(binding)
                 continue
-            rows[ident] = ([binding], binding.description, active.enabled)
+            rows[ident] = ([binding], binding.tooltip or binding.description, active.enabled)
             groups.setdefault(group, []).append(rows[ident])
         for entries in groups.values():  # the project's own (shown) key first: "q ^q", not "^q q"
             for bindings, _description, _enabled in entries:
@@ -85,14 +94,16 @@ class HelpScreen(Dialog[None]):
         return groups
 
     def other_rows(self) -> list[tuple[str, list[tuple[list[Binding], str]]]]:
-        """The shown bindings of the other views, from their classes' BINDINGS."""
+        """The bindings of the other views, from their classes' BINDINGS, with the keymap's keys."""
         out = []
         for title, cls in OTHER_VIEWS:
             rows: dict[str, tuple[list[Binding], str]] = {}
             for binding in Binding.make_bindings(cls.BINDINGS):
-                if not (binding.description and binding.show):
+                if not binding.description or (binding.id or "").endswith(CURSOR_IDS):
                     continue
-                rows.setdefault(binding.action, ([], binding.description))[0].append(binding)
+                keys = self.keymap.get(binding.id or "")
+                remapped = [binding.with_key(key) for key in keys.split(",")] if keys else [binding]
+                rows.setdefault(binding.action, ([], binding.tooltip or binding.description))[0].extend(remapped)
             if rows:
                 out.append((title, list(rows.values())))
         return out

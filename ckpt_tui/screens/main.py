@@ -59,10 +59,10 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         *(Binding(str(i + 1), f"section('{kind}')", title, show=False, id=f"main.section.{kind}")
           for i, (kind, title) in enumerate(SECTIONS)),
-        Binding("s", "search", "Search memory", id="main.search"),
-        Binding("b", "build", "Build image", id="main.build"),
-        Binding("r", "restore", "Restore", id="main.restore"),
-        Binding("z", "maximize", "Maximize", id="main.maximize"),
+        Binding("s", "search", "Search", tooltip="Search all memory", id="main.search"),
+        Binding("b", "build", "Build", tooltip="Build an OCI checkpoint image", id="main.build"),
+        Binding("r", "restore", "Restore", tooltip="Restore the container with its engine", id="main.restore"),
+        Binding("z", "maximize", "Maximize", show=False, tooltip="Maximise the detail pane (again: back)", id="main.maximize"),
         Binding("escape", "back", "Back to tree", show=False, id="main.back"),
     ]
 
@@ -87,7 +87,7 @@ class MainScreen(Screen[None]):
                 with ContentSwitcher(id="panes", initial="pane-overview"):
                     yield OverviewPane(session=self.session, id="pane-overview")
                     yield Static("", id="pane-placeholder")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(NavTree).focus()

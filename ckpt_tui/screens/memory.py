@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..errors import CkptError
@@ -96,7 +96,7 @@ class HexScreen(SearchWorkerMixin, Screen):
         yield Static(id="hex-title", classes="pane-summary")
         yield HexView(MemorySource(self.checkpoint.memory(self.pid), self.proc.vmas, self.proc.mm), id="hex-view")
         yield Static(id="hex-status", classes="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         proc = self.proc
@@ -247,12 +247,15 @@ class SearchScreen(SearchWorkerMixin, Screen):
                 ]
                 yield Select(options, value=self.initial_pid if self.initial_pid is not None else -1,
                              allow_blank=False, id="search-pid")
+                # as memsearch's --utf16 and -i (model/patterns.py): for text and regex patterns
+                yield Checkbox("UTF-16", id="search-utf16")
+                yield Checkbox("ignore case", id="search-icase")
             with Horizontal(id="search-progress-row"):
                 yield ProgressBar(total=100, show_eta=False, id="search-progress")
                 yield Label("", id="search-status")
         comms = {p.pid: p.comm for p in self.checkpoint.process_list()}
         yield MatchList(comms=comms, id="search-matches")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#search-pattern", Input).focus()
@@ -278,8 +281,10 @@ class SearchScreen(SearchWorkerMixin, Screen):
         text = self.query_one("#search-pattern", Input).value
         mode = self.query_one("#search-mode", Select).value
         pid = self.query_one("#search-pid", Select).value
+        utf16 = self.query_one("#search-utf16", Checkbox).value
+        ignore_case = self.query_one("#search-icase", Checkbox).value
         try:
-            pattern = parse_pattern(text, str(mode))
+            pattern = parse_pattern(text, str(mode), utf16=utf16, ignore_case=ignore_case)
         except CkptError as exc:
             self.query_one("#search-status", Label).update(str(exc))
             return

@@ -42,7 +42,7 @@ class PickerScreen(Screen[Path | None]):
                      "[$text-muted]Enter opens one · / filters · L comes back here later[/]",
                      classes="pane-summary")
         yield FilterTable(id="picker-table")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(FilterTable)
@@ -78,7 +78,7 @@ class PickerScreen(Screen[Path | None]):
 
 
 class RepickScreen(PickerScreen):
-    """The same list, opened again from a checkpoint (``o``): Escape goes back to it."""
+    """The same list, opened again from a checkpoint (``L``, or ``o`` on a directory): Escape goes back to it."""
 
     BINDINGS = [Binding("escape", "cancel", "Back", id="picker.back")]
 
@@ -102,7 +102,7 @@ class ContainerPickerScreen(Screen[int | None]):
                      f"{esc(info.engine)} · {fmt.plural(len(self.pod.containers), 'container')}   "
                      "[$text-muted]Enter opens one · P comes back here[/]", classes="pane-summary")
         yield FilterTable(id="pod-table")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(FilterTable)

@@ -33,7 +33,7 @@ class RunScreen(Screen[None]):
         yield Static(body, id="run-title", classes="pane-summary")
         yield Log(id="run-log", highlight=False)
         yield Static("running…", id="run-status", classes="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def write(self, line: str) -> None:
         self.query_one(Log).write_line(line.rstrip("\n"))

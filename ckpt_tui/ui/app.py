@@ -21,11 +21,12 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from .. import archive, shutdown
-from ..archive.registry.reference import as_path
+from ..archive.registry.reference import as_path, is_remote
 from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
 from ..errors import CkptError
 from ..messages import (
@@ -50,6 +51,7 @@ from ..screens.picker import RepickScreen
 from ..text import plural
 from ..widgets.memory import MemoryPane
 from . import protocols, terminal
+from .keymap import keymap_path, load_keymap
 from .loading import LoadingController
 from .operations import OperationsController
 from .session import Options, Session
@@ -75,13 +77,15 @@ class CkptApp(App[int]):
         # when it has something to copy, and a running build or restore takes it as "cancel"
         Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit_ctrl_c"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
-        Binding("slash", "filter", "Filter/find", id="app.filter"),
-        Binding("c", "copy", "Copy", id="app.copy"),
-        Binding("ctrl+s", "export", "Export", id="app.export"),
+        Binding("slash", "filter", "Filter", tooltip="Filter the focused table or tree; find in text and hex", id="app.filter"),
+        Binding("c", "copy", "Copy", tooltip="Copy the selected value", id="app.copy"),
+        Binding("ctrl+s", "export", "Export", tooltip="Export the pane or the selection to a file", id="app.export"),
         Binding("S", "toggle_secrets", "Show secrets", show=False, id="app.secrets"),
         Binding("P", "pod_containers", "Pod containers", show=False, id="app.pod"),
-        Binding("L", "other_checkpoint", "Checkpoint list", id="app.other"),
-        Binding("D", "compare", "Diff with…", show=False, id="app.diff"),
+        Binding("L", "other_checkpoint", "List", tooltip="Back to the list of checkpoints", id="app.other"),
+        Binding("D", "compare", "Diff with…", show=False, tooltip="Compare with another checkpoint", id="app.diff"),
+        # `o` everywhere (the files tree sorts with `>` so that it does not shadow it)
+        Binding("o", "open_checkpoint", "Open", show=False, tooltip="Open another checkpoint (a path, or docker://…)", id="app.open"),
     ]
 
     def __init__(
@@ -94,8 +98,12 @@ class CkptApp(App[int]):
         now: datetime | None = None,
         masked: bool = False,
         compare: str | Path | None = None,
+        keymap: Path | None = None,
     ) -> None:
         super().__init__()
+        self.keymap_file = keymap if keymap is not None else keymap_path()  # the user's keymap.toml
+        self.keymap: dict[str, str] = {}  # binding id -> keys, as applied
+        self._clashes_told: set[frozenset[str]] = set()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
                           max_size=max_size, now=now, masked=masked)
         # `ckpt-tui A B`: the diff with B, once A is open
@@ -151,6 +159,7 @@ class CkptApp(App[int]):
         if self._compare_with is not None:
             self.watch(self.session, "checkpoint", self._compare_on_load, init=False)
         self._session_changed()
+        self._apply_keymap()
         gc.freeze()  # the app's own objects: never scanned again by the garbage collector
         self.loader.start()
 
@@ -169,6 +178,24 @@ class CkptApp(App[int]):
         if self.session.options.max_size:
             limits = archive.Limits(max_total_bytes=self.session.options.max_size)
         self.push_screen(DiffScreen(top, other, limits=limits, masked=self.session.options.masked))
+
+    def _apply_keymap(self) -> None:
+        """The user's keymap.toml, if there is one; whatever is wrong in it is said, never fatal."""
+        keymap, problems = load_keymap(self.keymap_file)
+        self.keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
+        if problems:
+            self.notify("\n".join(problems), title=f"Keymap {self.keymap_file}: not all of it applies",
+                        severity="error", timeout=15)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: DOMNode) -> None:
+        """A key the keymap gives to two bindings of one widget: said once (the last one wins)."""
+        ids = frozenset(b.id or b.action for b in clashed_bindings)
+        if ids and ids not in self._clashes_told:
+            self._clashes_told.add(ids)
+            self.notify(f"Keymap {self.keymap_file}: {', '.join(sorted(ids))} share a key; one of them is lost.",
+                        severity="warning", timeout=10)
 
     def _session_changed(self) -> None:
         self.title, self.sub_title = self.session.header()
@@ -282,6 +309,8 @@ class CkptApp(App[int]):
             return self.loader.can_go_back_to_list()
         if action == "compare":
             return True if s.checkpoint is not None and not s.loading else None
+        if action == "open_checkpoint":  # not while a build or restore reads the open one
+            return None if s.busy else True
         return True
 
     def action_quit(self) -> None:  # type: ignore[override]  # (Textual's is async; exiting needs no await)
@@ -290,7 +319,7 @@ class CkptApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
+            self.push_screen(HelpScreen(dict(self.screen.active_bindings), keymap=self.keymap))
 
     def action_toggle_secrets(self) -> None:
         if self.session.options.masked:
@@ -341,6 +370,16 @@ class CkptApp(App[int]):
 
         self.push_screen(RepickScreen(s.listing.directory, others), picked)
 
+    def action_open_checkpoint(self) -> None:
+        """``o``: ask for a path (or docker://…) and open it; the open checkpoint stays until it has loaded."""
+        def done(value: str | None) -> None:
+            if value and value.strip():
+                text = value.strip()
+                self.loader.open_other(as_path(text) if is_remote(text) else Path(text).expanduser())
+
+        self.push_screen(PromptScreen("Open", placeholder="a checkpoint archive or directory, or docker://HOST/REPO:TAG",
+                                      validate=checkpoint_path_error), done)
+
     def action_copy(self) -> None:
         text = protocols.copy_text(self.screen)
         if not text:
@@ -384,6 +423,17 @@ class CkptApp(App[int]):
 
         self.push_screen(PromptScreen("Find", value=target.find_pattern, placeholder="text (n / N: next / prev)"),
                          found)
+
+
+def checkpoint_path_error(text: str) -> str | None:
+    """Why what was typed at ``o`` cannot be opened (None: try it)."""
+    text = text.strip()
+    if not text:
+        return "type a path, or docker://HOST/REPO:TAG"
+    if is_remote(text):
+        return None
+    path = Path(text).expanduser()
+    return None if path.exists() else f"{path} does not exist"
 
 
 def run_app(

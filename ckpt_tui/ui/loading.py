@@ -42,10 +42,12 @@ class LoadingController:
         """Load the path the app was started on (a directory of several lists them first)."""
         self._run(self.session.path, first=True)
 
-    def open_picked(self, path: Path) -> None:
+    def open_picked(self, path: Path, *, may_list: bool = False) -> None:
         """Load a checkpoint picked from the list. With one open, that one stays open (and
         everything acts on it) until the picked one has loaded; with none open (the first
-        pick, or the last one failed) the main screen shows the picked one loading."""
+        pick, or the last one failed) the main screen shows the picked one loading.
+        ``may_list``: ``path`` was typed (``o``): a directory of several checkpoints, or a
+        registry repository, lists them to pick from as at the start."""
         s = self.session
         if s.checkpoint is not None:
             s.switching_to = path
@@ -55,7 +57,11 @@ class LoadingController:
             s.error = ""
             s.preview = None
             s.status = LoadStatus(f"opening {path.name}…")
-        self._run(path, first=False)
+        self._run(path, first=may_list)
+
+    def open_other(self, path: Path) -> None:
+        """``o``: open another checkpoint by its path (or a directory, or a ``docker://`` reference)."""
+        self.open_picked(path, may_list=True)
 
     def _run(self, path: Path, *, first: bool) -> None:
         self.session.loading = True
@@ -196,6 +202,15 @@ class LoadingController:
         s = self.session
         s.listing = Listing(message.directory, tuple(message.entries))
         s.loading = False
+        if s.checkpoint is not None:  # a directory opened with ``o``: Escape stays on the one open
+            s.switching_to = None
+
+            def repicked(path: Path | None) -> None:
+                if path is not None:
+                    self.open_picked(path)
+
+            self.app.push_screen(RepickScreen(message.directory, list(message.entries), current=s.path), repicked)
+            return
 
         def chosen(path: Path | None) -> None:
             if path is None:

@@ -34,7 +34,7 @@ NAME_COLUMN = 56  # the marker and size columns start here, whatever the depth
 
 
 class FilesTree(Tree[FileNode]):
-    """The diff tree. d: only deleted, l: only large, o: sort by name/size."""
+    """The diff tree. d: only deleted, l: only large, >: sort by name/size (``o`` opens a checkpoint)."""
 
     BINDING_GROUP_TITLE = "Files tree"
 
@@ -43,10 +43,10 @@ class FilesTree(Tree[FileNode]):
     }
 
     BINDINGS = [
-        Binding("d", "toggle_deleted", "Only deleted", id="files.only_deleted"),
-        Binding("l", "toggle_large", "Only large", id="files.only_large"),
-        Binding("o", "toggle_sort", "Sort name/size", id="files.sort"),
-        Binding("enter", "open", "View file", id="files.view"),
+        Binding("d", "toggle_deleted", "Deleted", tooltip="Only deleted files (again: all)", id="files.only_deleted"),
+        Binding("l", "toggle_large", "Large", tooltip="Only large files, 100 KiB and up (again: all)", id="files.only_large"),
+        Binding("greater_than_sign", "toggle_sort", "Sort", tooltip="Sort by name or by size", id="files.sort"),
+        Binding("enter", "open", "View", tooltip="View the file (text or hex)", id="files.view"),
     ]
 
     only_deleted: reactive[bool] = reactive(False, init=False)
@@ -103,9 +103,9 @@ class FilesTree(Tree[FileNode]):
     def _sorted_children(self, node: FileNode) -> list[FileNode]:
         children = [c for c in node.children.values() if self.shows_node(c)]
         if self.sort_by_size:
-            children.sort(key=lambda c: (-c.size, c.name))
+            children.sort(key=lambda c: (-c.size, fmt.natural_key(c.name)))
         else:
-            children.sort(key=lambda c: (not c.is_dir, c.name))
+            children.sort(key=lambda c: (not c.is_dir, fmt.natural_key(c.name)))
         return children
 
     def populate(self, tree_node: TreeNode[FileNode]) -> int:
@@ -299,7 +299,7 @@ class FilesPane(Pane):
                       {e.path for e in diff.entries if e.type == "whiteout"})
         text = (f"{fmt.plural(changed, 'changed file')} ({fmt.size(total)}), {deleted} deleted"
                 + (f", layer {diff.compressed}" if diff.compressed else "")
-                + "   [$text-muted]d only deleted · l only large · o sort · Enter view[/]")
+                + "   [$text-muted]d only deleted · l only large · > sort · Enter view[/]")
         self.query_one("#files-summary", Static).update(text)
 
     @property

@@ -186,11 +186,11 @@ class HexView(CursorLineView):
 
     BINDINGS = [
         *cursor_bindings("hex", "Start", "End"),
-        Binding("left_square_bracket", "segment(-1)", "Prev VMA", id="hex.prev_segment"),
-        Binding("right_square_bracket", "segment(1)", "Next VMA", id="hex.next_segment"),
-        Binding("g", "goto", "Go to address", id="hex.goto"),
-        Binding("n", "next_match(1)", "Next match", id="hex.next_match"),
-        Binding("N", "next_match(-1)", "Prev match", id="hex.prev_match"),
+        Binding("left_square_bracket", "segment(-1)", "VMA", tooltip="Previous VMA", id="hex.prev_segment"),
+        Binding("right_square_bracket", "segment(1)", "VMA", tooltip="Next VMA", id="hex.next_segment"),
+        Binding("g", "goto", "Go to", tooltip="Go to an address", id="hex.goto"),
+        Binding("n", "next_match(1)", "Next", tooltip="Next match", id="hex.next_match"),
+        Binding("N", "next_match(-1)", "Prev", tooltip="Previous match", id="hex.prev_match"),
     ]
 
     STRIP_CACHE_SIZE = 2048

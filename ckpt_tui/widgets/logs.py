@@ -79,8 +79,8 @@ def _short(name: str) -> str:
 
 class LogView(TextView):
     BINDING_GROUP_TITLE = "Log view"
-    BINDINGS = [Binding("e", "first_error", "First error", id="logs.first_error"),
-                Binding("E", "next_error", "Next error", id="logs.next_error")]
+    BINDINGS = [Binding("e", "first_error", "Error", tooltip="First error line", id="logs.first_error"),
+                Binding("E", "next_error", "Next error", tooltip="Next error line", id="logs.next_error")]
 
     def action_first_error(self) -> None:
         errors = sorted(self.marked)

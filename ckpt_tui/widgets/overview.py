@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..model.checkpoint import expand_annotations
 from ..model.export import to_json
 from ..model.masking import masked
-from ..model.types import ContainerInfo, Sizes
+from ..model.types import ContainerInfo, NetDevice, NetInterface, Sizes
 from . import format as fmt
 from .base import DetailPane, ExportPayload, dumps
 from .format import esc
@@ -167,18 +169,7 @@ class OverviewPane(DetailPane):
         self._section("ov-sizes", "Sizes", body)
 
         if cp.interfaces or cp.devices:
-            lines = []
-            for iface in cp.interfaces:
-                lines.append(
-                    f"[b]{esc(iface.name or '?')}[/] [$text-muted]{esc(iface.network)}[/]  "
-                    f"{esc(iface.ip)}  mac {esc(iface.mac)}  gw {esc(iface.gateway)}"
-                )
-            for dev in cp.devices:
-                lines.append(
-                    f"[b]{esc(dev.name)}[/] [$text-muted]{esc(dev.type)}[/]  mtu {dev.mtu}  "
-                    f"{esc(dev.mac)}"
-                )
-            net = "\n".join(lines)
+            net = "\n".join([interface_line(i) for i in cp.interfaces] + [device_line(d) for d in cp.devices])
         else:
             net = "[$text-muted](no network interfaces recorded)[/]"
         self._section("ov-network", "Network interfaces", net)
@@ -244,8 +235,54 @@ class OverviewPane(DetailPane):
         return f"{cp.info.name or 'checkpoint'}-checkpoint.json", dumps(data)
 
 
+def _labelled(parts: list[tuple[str, str]]) -> str:
+    """``label value`` pairs, only those with a value (no empty label, no ``?``)."""
+    return "  ".join(f"[$text-muted]{label}[/] {esc(value)}" if label else esc(value)
+                     for label, value in parts if value)
+
+
+def interface_line(iface: NetInterface) -> str:
+    """One interface of network.status: its name (or the network's), address, MAC and gateway."""
+    head = f"[b]{esc(iface.name)}[/]" if iface.name else "[b]interface[/]"
+    rest = _labelled([("on", iface.network), ("", iface.ip), ("mac", iface.mac), ("gw", iface.gateway)])
+    return f"{head}  {rest}" if rest else head
+
+
+def device_line(dev: NetDevice) -> str:
+    """One device of the network namespace (netdev image)."""
+    head = f"[b]{esc(dev.name)}[/]" if dev.name else "[b]device[/]"
+    rest = _labelled([("", dev.type), ("mtu", str(dev.mtu) if dev.mtu else ""), ("mac", dev.mac)])
+    return f"{head}  {rest}" if rest else head
+
+
 def _annotations(annotations: dict[str, str]) -> str:
+    """Sorted by key; JSON-valued ones (CRI-O's labels, annotations, volumes, metadata; kubectl's
+    last-applied configuration) expanded, one line per field, indented under their key."""
     if not annotations:
         return "[$text-muted](none)[/]"
+    expanded = expand_annotations(annotations)
     width = min(max(len(k) for k in annotations) + 1, 52)
-    return _kv([(k, esc(str(v))) for k, v in sorted(annotations.items())], width)
+    lines: list[str] = []
+    for key in sorted(expanded):
+        value = expanded[key]
+        if isinstance(value, (dict, list)) and value:
+            lines.append(f"[$text-muted]{esc(key)}[/]")
+            lines += [f"  {esc(line)}" for line in _json_lines(value)]
+        else:
+            shown = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            lines.append(_kv([(key, esc(shown))], width))
+    return "\n".join(lines)
+
+
+def _json_lines(value: Any, indent: str = "") -> list[str]:
+    """A parsed JSON value as ``key: value`` lines, nested ones indented (no braces or quotes)."""
+    out: list[str] = []
+    items = value.items() if isinstance(value, dict) else (("- ", v) for v in value)
+    for key, item in items:
+        label = f"{indent}{key}" if isinstance(value, list) else f"{indent}{key}: "
+        if isinstance(item, (dict, list)) and item:
+            out.append(label.rstrip())
+            out += _json_lines(item, indent + "  ")
+        else:
+            out.append(label + (json.dumps(item) if not isinstance(item, str) else item))
+    return out

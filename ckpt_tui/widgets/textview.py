@@ -62,8 +62,8 @@ class TextView(CursorLineView):
 
     BINDINGS = [
         *cursor_bindings("text", "Top", "Bottom"),
-        Binding("n", "next_match(1)", "Next match", id="text.next_match"),
-        Binding("N", "next_match(-1)", "Prev match", id="text.prev_match"),
+        Binding("n", "next_match(1)", "Next", tooltip="Next match", id="text.next_match"),
+        Binding("N", "next_match(-1)", "Prev", tooltip="Previous match", id="text.prev_match"),
     ]
 
     matches: list[int]  # the lines holding find_pattern
