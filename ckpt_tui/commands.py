@@ -82,7 +82,7 @@ class _Base(Provider):
         for index, (text, callback, help_text) in enumerate(self.items()):
             if index % 500 == 499:
                 await asyncio.sleep(0)  # a big file list must not freeze the palette
-            score = max(matcher.match(text), self.extra_score(query, text, help_text))
+            score = min(max(matcher.match(text), self.extra_score(query, text, help_text)), 1.0)  # (fuzzy can exceed 1)
             if score > 0:
                 yield Hit(self.TIER + score, highlight(matcher, text), callback, text=text, help=escape(help_text))
                 hits += 1
@@ -175,8 +175,8 @@ class AddressCommands(_Base):
                     for vma in proc.vmas:
                         if vma.start <= addr < vma.end:
                             label = vma_label(vma, proc.mm)
-                            hit = f"go to 0x{addr:x} in pid {proc.pid} {proc.comm}, {label}"
-                            yield Hit(self.TIER + 5.0, Content(hit), partial(app.open_hex, proc.pid, addr), text=hit,
+                            words = f"go to 0x{addr:x} in pid {proc.pid} {proc.comm}, {label}"
+                            yield Hit(self.TIER + 5.0, Content(words), partial(app.open_hex, proc.pid, addr), text=words,
                                       help=escape(f"{vma.perms} 0x{vma.start:x}-0x{vma.end:x}, "
                                                   f"{_bytes(addr - vma.start)} into the VMA"))
         async for hit in super().search(query):

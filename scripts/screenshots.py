@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Drive ckpt-tui headless on the test fixtures and write an SVG of each pane into screenshots/.
 
-    python scripts/screenshots.py [--out screenshots] [--size 120x40]
+    python scripts/screenshots.py [--out screenshots] [--size 130x42] [NAME ...]
     python scripts/screenshots.py browser     # ckpt-tui serve in headless Chromium: 20-browser-serve.png
 
-The clock is frozen so the pictures do not change from one run to the next.
+The clock is frozen and times are shown without "(7 days ago)", so the pictures neither change
+from one run to the next nor go stale. Besides the real fixtures, two checkpoints are derived
+from them with the project's own writers (bench/gen.py, tests/corpus.py) in a temp dir: a deep
+process tree (ps-tree's shell copied under new pids and nested) and a 5,000-file root FS diff
+(web-httpd's, grown). The failed restore is broken-missing-pages with its real restore log.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,10 +24,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.gen import Spec, generate  # noqa: E402
 from ckpt_tui.app import CkptApp  # noqa: E402
+from tests.corpus import load_img, save_img, unpack  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+FAILED_LOG = str(DATA / "logs" / "restore-missing-pages.log")
+
+# the deep tree: child pid -> parent pid, over ps-tree's pid 1 and twelve copies of its pid 9
+DEEP_TREE = {100: 1, 101: 100, 102: 101, 103: 102, 104: 103, 105: 104, 106: 101, 107: 101, 108: 103,
+             109: 104, 110: 109, 111: 1}
+
+
+def derive(tmp: Path) -> dict[str, Path]:
+    """The derived checkpoints, by name (written into ``tmp``)."""
+    tree_archive = generate(Spec("shots-tree", "ps-tree.tar.gz", "tar", procs=len(DEEP_TREE), copy_pid=9), cache=tmp,
+                            log=lambda *_a: None)
+    tree = unpack(str(tree_archive), tmp / "deep-tree")
+    pstree = load_img(tree, "pstree.img")
+    for entry in pstree.entries:
+        if entry.message.pid in DEEP_TREE:
+            entry.message.ppid = DEEP_TREE[entry.message.pid]
+    save_img(tree, "pstree.img", pstree)
+    files = generate(Spec("shots-files", "web-httpd.tar.zst", "zst", files=5000), cache=tmp, log=lambda *_a: None)
+    return {"deep-tree": tree, "files-5000": files}
 
 Step = Callable[[CkptApp, object], Awaitable[None]]
 
@@ -82,6 +108,30 @@ def view_file(path: str) -> Step:
     return run
 
 
+def files_deep(*prefixes: str) -> Step:
+    """The files pane from its top, with the directories down to the first file under each of
+    ``prefixes`` open (the last one's file selected)."""
+    async def run(app: CkptApp, pilot) -> None:
+        for prefix in prefixes:
+            path = next(e.path for e in app.checkpoint.rootfs.entries if e.path.startswith(prefix) and e.type == "file")
+            await app.goto_file(path)
+            await pilot.pause()
+        app.screen.query_one("#files-tree").scroll_home(animate=False)
+        await pilot.pause()
+
+    return run
+
+
+def expand_tree() -> Step:
+    async def run(app: CkptApp, pilot) -> None:
+        await pilot.press("2")
+        await pilot.pause()
+        app.main.query_one("#nav").reveal_process(110)
+        await pilot.pause()
+
+    return run
+
+
 def diff_with(other: str, *then: str, vma: str = "", after: tuple[str, ...] = ()) -> Step:
     """Compare the open checkpoint with tests/data/<other>, then press keys; ``vma``: put the
     cursor on the first VMA whose label has it (its page map shows below the tree), then
@@ -113,22 +163,23 @@ def diff_with(other: str, *then: str, vma: str = "", after: tuple[str, ...] = ()
 
 SHOTS: list[tuple[str, str | None, dict, Step]] = [
     ("01-overview", "web-httpd.tar.zst", {}, keys()),
-    ("02-processes", "ps-tree.tar.gz", {}, keys("2")),
-    ("03-process-command", "web-httpd.tar.zst", {}, process_tab("tab-command", pid=1)),
-    ("04-process-environment", "ps-tree.tar.gz", {}, process_tab("tab-env", env_name="DB_PASSWORD")),
-    ("05-process-memory-map", "memhog-16m-threads.tar.zst", {}, process_tab("tab-memory", pid=1)),
-    ("06-process-credentials", "web-httpd.tar.zst", {}, process_tab("tab-creds", pid=10)),
-    ("07-memory-vmas", "memhog-16m-threads.tar.zst", {}, keys("3")),
-    ("08-hex-view", "memhog-16m-threads.tar.zst", {}, hex_at(b"CKPT-MARKER-000000-needle")),
-    ("09-memory-search", "memhog-16m-threads.tar.zst", {}, search("CKPT-MARKER")),
-    ("10-files", "web-httpd.tar.zst", {}, keys("4", "enter")),
-    ("11-file-view", "web-httpd.tar.zst", {}, view_file("/etc/motd")),
-    ("12-network", "tcp-server.tar.zst", {}, keys("5")),
-    ("13-mounts", "web-httpd.tar.zst", {}, keys("6")),
-    ("14-logs", "broken-missing-pages.tar", {"log_files": [str(DATA / "logs" / "restore-missing-pages.log")]},
-     keys("7", "enter", "tab", "e")),
-    ("15-problems", "broken-missing-pages.tar", {}, keys("8", "enter")),
-    ("16-help", "web-httpd.tar.zst", {}, keys("question_mark")),
+    ("02-failed-restore", "broken-missing-pages.tar", {"log_files": [FAILED_LOG]}, keys()),
+    ("03-process-tree", "@deep-tree", {}, expand_tree()),
+    ("04-process-command", "web-httpd.tar.zst", {}, process_tab("tab-command", pid=1)),
+    ("05-process-environment", "ps-tree.tar.gz", {}, process_tab("tab-env", env_name="DB_PASSWORD")),
+    ("06-process-files", "tcp-server.tar.zst", {}, process_tab("tab-files", pid=6)),
+    ("07-process-memory-map", "memhog-16m-threads.tar.zst", {}, process_tab("tab-memory", pid=1)),
+    ("08-process-credentials", "web-httpd.tar.zst", {}, process_tab("tab-creds", pid=10)),
+    ("09-memory-vmas", "memhog-16m-threads.tar.zst", {}, keys("3")),
+    ("10-hex-view", "memhog-16m-threads.tar.zst", {}, hex_at(b"CKPT-MARKER-000000-needle")),
+    ("11-memory-search", "memhog-16m-threads.tar.zst", {}, search("CKPT-MARKER")),
+    ("12-files", "@files-5000", {}, files_deep("etc/", "root/", "var/www/docs/", "srv/bench/d0000/")),
+    ("13-file-view", "web-httpd.tar.zst", {}, view_file("/etc/motd")),
+    ("14-network", "tcp-server.tar.zst", {}, keys("5")),
+    ("15-mounts", "web-httpd.tar.zst", {}, keys("6")),
+    ("16-logs", "broken-missing-pages.tar", {"log_files": [FAILED_LOG]}, keys("7", "e")),
+    ("17-problems", "broken-missing-pages.tar", {}, keys("8")),
+    ("18-help", "web-httpd.tar.zst", {}, keys("question_mark")),
     ("21-diff", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "2")),
     ("22-diff-memory", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]")),
     ("23-diff-hex", "turn2/diff-a1.tar.zst", {}, diff_with("turn2/diff-a2.tar.zst", "3", vma="[heap]", after=("x",))),
@@ -136,12 +187,13 @@ SHOTS: list[tuple[str, str | None, dict, Step]] = [
 ]
 
 
-async def shoot(out: Path, size: tuple[int, int], only: set[str]) -> list[Path]:
+async def shoot(out: Path, size: tuple[int, int], only: set[str], derived: dict[str, Path]) -> list[Path]:
     written = []
     for name, fixture, kwargs, step in SHOTS:
         if only and name not in only and name.split("-", 1)[-1] not in only:
             continue
-        app = CkptApp(str(DATA / fixture) if fixture else None, now=NOW, **kwargs)
+        source = derived[fixture[1:]] if fixture and fixture.startswith("@") else DATA / fixture if fixture else None
+        app = CkptApp(str(source) if source else None, now=NOW, relative_times=False, **kwargs)
         async with app.run_test(size=size) as pilot:
             await wait_loaded(app, pilot)
             await step(app, pilot)
@@ -177,7 +229,7 @@ def shoot_browser(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "screenshots"), help="directory for the SVGs")
-    parser.add_argument("--size", default="120x40", help="terminal size, COLSxROWS")
+    parser.add_argument("--size", default="130x42", help="terminal size, COLSxROWS")
     parser.add_argument("only", nargs="*", help="names of the shots to take (default: all)")
     args = parser.parse_args(argv)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
@@ -188,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         shoot_browser(out)
     only -= {"browser", BROWSER_SHOT}
     if only or not args.only:
-        asyncio.run(shoot(out, (cols, rows), only))
+        with tempfile.TemporaryDirectory(prefix="ckpt-tui-shots-") as tmp:
+            asyncio.run(shoot(out, (cols, rows), only, derive(Path(tmp))))
     return 0
 
 

@@ -14,15 +14,17 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Checkbox, Select
 
 from ckpt_tui.app import CkptApp
+from ckpt_tui.model.patterns import parse_pattern
 from ckpt_tui.model.procinfo import open_flags, rlimit_text
+from ckpt_tui.model.types import NetDevice, NetInterface
 from ckpt_tui.screens.dialogs import PromptScreen
 from ckpt_tui.screens.memory import HexScreen, SearchScreen
 from ckpt_tui.text import natural_key
 from ckpt_tui.widgets.files import FilesTree
 from ckpt_tui.widgets.hexview import HexView
-from ckpt_tui.widgets.logs import LogView
 from ckpt_tui.widgets.navtree import NavTree
 from ckpt_tui.widgets.network import merge_mounts
+from ckpt_tui.widgets.overview import device_line, interface_line
 from ckpt_tui.widgets.processes import ProcessPane
 from ckpt_tui.widgets.table import FilterTable
 from tests.corpus import load_img, save_img, unpack
@@ -165,10 +167,12 @@ async def test_tables_sort_by_header_click_and_keys():
         dumped = lambda: [app.checkpoint.processes[int(table.get_row_at(i)[0].plain)].memory_size  # noqa: E731
                           for i in range(table.row_count)]
         given = comm()
-        await pilot.click("#processes-table", offset=(30, 0))  # the "Dumped" header
+        # the "Dumped" header: past the focus bar and the five columns before it
+        header = (1 + sum(c.get_render_width(table) for c in table.ordered_columns[:5]) + 2, 0)
+        await pilot.click("#processes-table", offset=header)
         await pilot.pause()
         assert table.sort_column == 5 and dumped() == sorted(dumped())
-        await pilot.click("#processes-table", offset=(30, 0))  # again: the other way round
+        await pilot.click("#processes-table", offset=header)  # again: the other way round
         await pilot.pause()
         assert dumped() == sorted(dumped(), reverse=True)
         assert "▼" in str(table.columns[table.ordered_columns[5].key].label)
@@ -319,16 +323,16 @@ async def test_memory_search_offers_utf16_and_ignore_case():
         screen.action_start()
         await settle(app, pilot)
         await pilot.pause()
-        found = screen.count
         expected = list(app.checkpoint.search_memory(
-            __import__("ckpt_tui.model.patterns", fromlist=["x"]).parse_pattern(
-                "ckpt-marker-000000-needle", "text", utf16=True, ignore_case=True)))
-        assert found == len(expected)
+            parse_pattern("ckpt-marker-000000-needle", "text", utf16=True, ignore_case=True)))
+        assert screen.count == len(expected)
 
 
 # -- open another checkpoint -------------------------------------------------------------------
-async def test_o_opens_another_checkpoint_keeping_the_open_one_until_it_loads():
+async def test_o_opens_another_checkpoint_keeping_the_open_one_until_it_loads(held_load):
+    held_load.set()  # the first load goes through; the one `o` starts waits for the test
     async with running("web-httpd.tar.zst") as (app, pilot):
+        held_load.clear()
         await pilot.press("4")  # the files tree: `o` is not its sort key any more
         await pilot.pause()
         assert isinstance(app.focused, FilesTree)
@@ -343,10 +347,12 @@ async def test_o_opens_another_checkpoint_keeping_the_open_one_until_it_loads():
         app.screen.query_one("#prompt-input").value = str(DATA / "tcp-server.tar.zst")
         await pilot.press("enter")
         await pilot.pause()
-        assert app.checkpoint is not None and app.checkpoint.info.name == "web" or app.session.switching_to
+        assert app.session.switching_to == DATA / "tcp-server.tar.zst"
+        assert app.checkpoint.info.name == "web"  # still browsable while the other loads
+        held_load.set()
         for _ in range(100):
             await settle(app, pilot)
-            if app.checkpoint is not None and app.checkpoint.info.name == "srv":
+            if app.checkpoint.info.name == "srv":
                 break
         assert app.checkpoint.info.name == "srv" and app.session.path.name == "tcp-server.tar.zst"
 
@@ -368,16 +374,23 @@ async def test_mounts_say_where_each_row_comes_from_once():
         assert "in the spec and in CRIU" in screen_text(app)
 
 
-async def test_counts_are_grouped_and_plurals_right(tmp_path):
-    async with running("broken-missing-pages.tar", log_files=[str(DATA / "logs" / "restore-missing-pages.log")]) \
-            as (app, pilot):
-        await pilot.press("7")
-        await pilot.pause()
-        view = app.screen.query_one(LogView)
-        title = str(view.border_title)
-        count = len(view.marked)
-        assert (f"{count} error line " if count == 1 else f"{count} error lines") in title + " "
-        assert "1 error lines" not in screen_text(app) and "1 warning/error lines" not in screen_text(app)
+def test_one_warning_line_is_one_line():
+    """A restore log cut before its end (the real restore-missing-pages.log up to its first error)
+    with one warning: "1 warning/error line", not "lines"."""
+    from ckpt_tui.actions.diagnose import diagnose
+
+    lines = (DATA / "logs" / "restore-missing-pages.log").read_text().splitlines()
+    first_error = next(i for i, line in enumerate(lines) if "Error" in line)
+    text = "\n".join([*lines[:first_error], "(00.010000) Warn  (criu/cr-restore.c:1): a made-up warning"])
+    assert diagnose(text, log_path="restore.log").summary == "1 warning/error line, no failure marker"
+
+
+async def test_counts_are_grouped():
+    async with running("ps-tree.tar.gz") as (app, _pilot):
+        nav = app.main.query_one(NavTree)
+        cp = app.checkpoint
+        assert nav.counts["processes"] == f"{len(cp.processes):,}"
+        assert nav.counts["mounts"] == f"{len(merge_mounts(cp.mounts)):,}"
 
 
 async def test_crio_annotations_are_expanded(tmp_path):
@@ -401,14 +414,13 @@ async def test_crio_annotations_are_expanded(tmp_path):
 
 
 async def test_interface_rows_never_show_empty_labels():
-    async with running("tcp-server.tar.zst") as (app, pilot):
+    async with running("tcp-server.tar.zst") as (app, _pilot):
         text = str(app.screen.query_one("#ov-network").render())
         assert "eth0" in text and "mac 9e:ee:20:ff:ec:13" in text and "gw 10.88.0.1" in text
-        iface = app.checkpoint.interfaces[0]
-        iface.mac = iface.name = ""  # what a network.status without them gives
-        app.screen.query_one("OverviewPane").refresh_content()
-        text = str(app.screen.query_one("#ov-network").render())
-        assert "mac " not in text and "?" not in text and "interface" in text
+    # what a network.status without a name or a MAC gives, and a device without its MTU
+    line = interface_line(NetInterface(network="podman", ip="10.88.0.5/16", gateway="10.88.0.1"))
+    assert "mac" not in line and "?" not in line and "interface" in line and "10.88.0.5/16" in line
+    assert "mtu" not in device_line(NetDevice(name="lo", type="loopback"))
 
 
 async def test_process_pane_keeps_the_other_tabs_working():

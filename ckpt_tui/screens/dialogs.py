@@ -23,12 +23,14 @@ class Dialog(ModalScreen[Result]):
     """A modal screen. The App's keys are out of reach behind it, but ctrl+c quits from
     anywhere (an input's own ctrl+c, copying a selection, comes first when it has one)."""
 
+    BINDING_GROUP_TITLE = "Dialogs"
     BINDINGS = [Binding("ctrl+c", "app.quit", "Quit", show=False, id="dialog.quit")]
 
 
 class ConfirmScreen(Dialog[bool]):
     """Names exactly what will happen; y / Enter on Yes confirms, n / Escape cancels."""
 
+    BINDING_GROUP_TITLE = "Confirmation"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
@@ -63,6 +65,7 @@ class ConfirmScreen(Dialog[bool]):
 class PromptScreen(Dialog[str | None]):
     """One line of input at the bottom of the screen. ``live`` is called on every change."""
 
+    BINDING_GROUP_TITLE = "Prompt"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(
@@ -152,6 +155,7 @@ def parse_range(text: str) -> tuple[int, int] | None:
 class ExportScreen(Dialog[ExportChoice | None]):
     """Ask for the file name (default in the current directory) and, for memory, the range."""
 
+    BINDING_GROUP_TITLE = "Export"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
 
     def __init__(self, what: str, default_name: str, *, memory_range: tuple[int, int] | None = None) -> None:

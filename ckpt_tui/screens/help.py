@@ -51,6 +51,7 @@ def _group_name(node: DOMNode) -> str:
 
 
 class HelpScreen(Dialog[None]):
+    BINDING_GROUP_TITLE = "Help"
     BINDINGS = [
         Binding("escape,question_mark", "close", "Close", id="help.close"),
         Binding("q", "app.quit", "Quit", id="help.quit"),

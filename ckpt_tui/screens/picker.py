@@ -34,11 +34,11 @@ class PickerScreen(Screen[Path | None]):
         self.directory = directory
         self.entries = entries
         self.current = current  # picked again from an open checkpoint: Escape goes back to it
-        self.sub_title = f"{len(entries)} checkpoints in {directory}"
+        self.sub_title = f"{fmt.plural(len(entries), 'checkpoint')} in {directory}"
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"[b]{len(self.entries)} checkpoints[/] in {esc(str(self.directory))}   "
+        yield Static(f"[b]{fmt.plural(len(self.entries), 'checkpoint')}[/] in {esc(str(self.directory))}   "
                      "[$text-muted]Enter opens one · / filters · L comes back here later[/]",
                      classes="pane-summary")
         yield FilterTable(id="picker-table")
@@ -110,8 +110,8 @@ class ContainerPickerScreen(Screen[int | None]):
         rows = []
         for index, ck in enumerate(self.pod.containers):
             info = ck.info
-            rows.append((str(index), [info.name, info.image, info.engine, str(len(ck.processes)),
-                                      str(len(ck.problems))], index))
+            rows.append((str(index), [info.name, info.image, info.engine, fmt.count(len(ck.processes)),
+                                      fmt.count(len(ck.problems))], index))
         table.set_rows(rows)
         table.focus()
 

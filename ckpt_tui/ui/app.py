@@ -98,6 +98,7 @@ class CkptApp(App[int]):
         now: datetime | None = None,
         masked: bool = False,
         compare: str | Path | None = None,
+        relative_times: bool = True,
         keymap: Path | None = None,
     ) -> None:
         super().__init__()
@@ -105,7 +106,7 @@ class CkptApp(App[int]):
         self.keymap: dict[str, str] = {}  # binding id -> keys, as applied
         self._clashes_told: set[frozenset[str]] = set()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
-                          max_size=max_size, now=now, masked=masked)
+                          max_size=max_size, now=now, masked=masked, relative_times=relative_times)
         # `ckpt-tui A B`: the diff with B, once A is open
         self._compare_with = as_path(compare) if compare is not None else None
         self.session = Session(as_path(path) if path is not None else DEMO_PATH, options)  # docker://: a RemotePath

@@ -20,6 +20,7 @@ from textual.reactive import var
 
 from ..model.checkpoint import Checkpoint
 from ..model.types import ContainerInfo
+from ..text import absolute_time, when
 
 Operation = Literal["build", "restore"]
 OPERATION_WORDS: dict[Operation, str] = {"build": "building an image", "restore": "restoring"}
@@ -35,6 +36,7 @@ class Options:
     max_size: int | None = None
     now: datetime | None = None  # a frozen clock (snapshot tests): "7 days ago" never moves
     masked: bool = False  # secrets stay masked: S does not show them (ckpt-tui serve)
+    relative_times: bool = True  # False: times without "(7 days ago)" (the README's screenshots)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class Session(DOMNode):
     # -- questions the widgets ask -------------------------------------------
     def now(self) -> datetime:
         return self.options.now or datetime.now(timezone.utc)
+
+    def when(self, value: datetime | None) -> str:
+        """A time as the panes write it: absolute, and how long ago unless that is turned off."""
+        if not self.options.relative_times:
+            return absolute_time(value) if value is not None else "-"
+        return when(value, self.now())
 
     @property
     def top(self) -> Checkpoint | None:

@@ -122,7 +122,7 @@ class FilesTree(Tree[FileNode]):
             else:
                 tree_node.add_leaf(child.name, data=child)
         if len(children) > MAX_CHILDREN:
-            tree_node.add_leaf(f"… {len(children) - MAX_CHILDREN} more (use / to narrow)", data=None)
+            tree_node.add_leaf(f"… {fmt.count(len(children) - MAX_CHILDREN)} more (use / to narrow)", data=None)
         return len(children)
 
     def rebuild(self) -> None:
@@ -208,7 +208,8 @@ class FilesTree(Tree[FileNode]):
             return Text.assemble(("", base_style), (str(node._label), style))
         get = self._component_style
         if data is self.index:
-            summary = f"/ {fmt.size(data.size)} in {data.changed_count} changed, {data.deleted_count} deleted"
+            summary = (f"/ {fmt.size(data.size)} in {fmt.count(data.changed_count)} changed, "
+                       f"{fmt.count(data.deleted_count)} deleted")
             if self.filtering:  # the line above is the whole diff; say what the filters leave
                 shown_size, shown_deleted = self.shown_totals(data)
                 summary += (f" · shown: {fmt.plural(shown_deleted, 'deleted entry', 'deleted entries')}"
@@ -228,7 +229,7 @@ class FilesTree(Tree[FileNode]):
             size_text = ""  # gone: the diff records no size
         elif data.is_dir and self.only_deleted:
             # what is listed below is deleted files, which have no size: count them instead
-            size_text = f"{self.shown_totals(data)[1]} deleted"
+            size_text = f"{fmt.count(self.shown_totals(data)[1])} deleted"
         elif data.is_dir and self.filtering:
             size_text = fmt.size(self.shown_totals(data)[0])
         else:
@@ -297,7 +298,7 @@ class FilesPane(Pane):
         total = sum(e.size for e in diff.entries if e.type not in ("dir", "whiteout"))
         deleted = len({p.strip("/") for p in diff.deleted} |
                       {e.path for e in diff.entries if e.type == "whiteout"})
-        text = (f"{fmt.plural(changed, 'changed file')} ({fmt.size(total)}), {deleted} deleted"
+        text = (f"{fmt.plural(changed, 'changed file')} ({fmt.size(total)}), {fmt.count(deleted)} deleted"
                 + (f", layer {diff.compressed}" if diff.compressed else "")
                 + "   [$text-muted]d only deleted · l only large · > sort · Enter view[/]")
         self.query_one("#files-summary", Static).update(text)

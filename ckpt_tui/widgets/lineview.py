@@ -224,7 +224,7 @@ class CursorLineView(ScrollView, can_focus=True):
         self.invalidate()
         self.goto_match(self.match_index)
         if self.is_mounted:
-            self.notify(f"match {self.match_index + 1} of {len(self.matches)}{self.match_note(self.match_index)}",
+            self.notify(f"match {fmt.count(self.match_index + 1)} of {fmt.count(len(self.matches))}{self.match_note(self.match_index)}",
                         timeout=2)
 
     @property
@@ -234,7 +234,7 @@ class CursorLineView(ScrollView, can_focus=True):
             return ""
         if self.match_index < 0:
             return fmt.plural(len(self.matches), "match")
-        return f"match {self.match_index + 1}/{len(self.matches)}"
+        return f"match {fmt.count(self.match_index + 1)}/{fmt.count(len(self.matches))}"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_match":

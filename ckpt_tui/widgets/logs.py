@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Select, Static
 
+from ..actions.diagnose import Diagnosis, diagnose
 from . import format as fmt
 from .base import Pane
 from .format import esc
@@ -48,7 +49,7 @@ def render_diagnosis(diagnosis: Any) -> str:
         if errors:
             text = fmt.plural(len(errors), "error line")
             if harmless:
-                text += f" ({len(harmless)} harmless)"
+                text += f" ({fmt.count(len(harmless))} harmless)"
             lines.append(f"[$text-muted]{text} · e jumps to the first, E to the next[/]")
         return "\n".join(lines)
     if isinstance(diagnosis, str):
@@ -70,6 +71,26 @@ def render_diagnosis(diagnosis: Any) -> str:
         else:
             lines.append(f"[b]{esc(name)}[/]  {esc(str(value))}")
     return "\n".join(lines)
+
+
+def diagnose_text(text: str, checkpoint: Any) -> Diagnosis | Exception:
+    """The diagnosis of a log, or what stopped it (the diagnosis is a help, never a crash)."""
+    try:
+        return diagnose(text, checkpoint)
+    except Exception as exc:  # noqa: BLE001  (a log's bytes met a bug in the rules: said, the pane stays)
+        return exc
+
+
+def failed_log(checkpoint: Any) -> tuple[str, Diagnosis] | None:
+    """(name, diagnosis) of the first log that records a failed CRIU run — a ``--log`` file
+    first, then the checkpoint's own logs — or None when none does."""
+    for log in sorted(checkpoint.logs, key=lambda lf: not lf.external):
+        if not ERROR_LINE.search(log.text):
+            continue  # nothing failed in it: not worth a diagnosis
+        result = diagnose_text(log.text, checkpoint)
+        if isinstance(result, Diagnosis) and result.outcome == "failure" and result.causes:
+            return _short(log.name), result
+    return None
 
 
 def _short(name: str) -> str:
@@ -168,12 +189,9 @@ class LogsPane(Pane):
 
     def _diagnose(self, text: str) -> None:
         widget = self.query_one("#logs-diagnosis", Static)
-        from ..actions.diagnose import diagnose
-
-        try:
-            result = diagnose(text, self.checkpoint)
-        except Exception as exc:  # noqa: BLE001  (a log's bytes met a bug in the rules: said, the pane stays)
-            widget.update(f"[$text-warning]diagnosis failed: {esc(str(exc))}[/]")
+        result = diagnose_text(text, self.checkpoint)
+        if isinstance(result, Exception):
+            widget.update(f"[$text-warning]diagnosis failed: {esc(str(result))}[/]")
             widget.display = True
             return
         body = render_diagnosis(result)

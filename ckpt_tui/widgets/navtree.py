@@ -11,6 +11,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
 from . import format as fmt
+from .network import merge_mounts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
@@ -78,14 +79,14 @@ class NavTree(Tree[NavItem]):
             return
         errors = sum(1 for p in cp.problems if p.severity == "error")
         self.counts = {
-            "processes": str(len(cp.processes)),
+            "processes": fmt.count(len(cp.processes)),
             "memory": fmt.plural(sum(len(p.vmas) for p in cp.processes.values()), "VMA"),
-            "files": str(sum(1 for e in cp.rootfs.entries if e.type not in ("dir", "whiteout"))
-                         + len(cp.rootfs.deleted)),
+            "files": fmt.count(sum(1 for e in cp.rootfs.entries if e.type not in ("dir", "whiteout"))
+                               + len(cp.rootfs.deleted)),
             "network": fmt.plural(len(cp.sockets), "socket"),
-            "mounts": str(len(cp.mounts)),
-            "logs": str(len(cp.logs)),
-            "problems": str(len(cp.problems)) if cp.problems else "0",
+            "mounts": fmt.count(len(merge_mounts(cp.mounts))),  # the rows of the Mounts pane
+            "logs": fmt.count(len(cp.logs)),
+            "problems": fmt.count(len(cp.problems)),
         }
         self._problem_errors = errors
         self._rebuild_processes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from ..model.types import ContainerInfo, NetDevice, NetInterface, Sizes
 from . import format as fmt
 from .base import DetailPane, ExportPayload, dumps
 from .format import esc
+from .logs import failed_log, render_diagnosis
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
@@ -35,7 +37,7 @@ def _kv(rows: list[tuple[str, str]], width: int = 14) -> str:
     return "\n".join(lines) if lines else "[$text-muted](none)[/]"
 
 
-def _container_rows(info: ContainerInfo, now: datetime) -> list[tuple[str, str]]:
+def _container_rows(info: ContainerInfo, when: Callable[[datetime | None], str]) -> list[tuple[str, str]]:
     """The Container box, the same from the first metadata as from the whole model."""
     return [
         ("Container", f"[b]{esc(info.name or '?')}[/]"),
@@ -47,8 +49,8 @@ def _container_rows(info: ContainerInfo, now: datetime) -> list[tuple[str, str]]
         ("Pod", esc(info.pod_name)),
         ("Namespace", esc(info.namespace)),
         ("Hostname", esc(info.hostname)),
-        ("Created", esc(fmt.when(info.created, now))),
-        ("Checkpointed", esc(fmt.when(info.checkpointed, now))),
+        ("Created", esc(when(info.created))),
+        ("Checkpointed", esc(when(info.checkpointed))),
         ("CRIU version", esc(str(info.criu_version or ""))),
         ("Image version", esc(str(info.img_version)) if info.img_version is not None else ""),
         ("Source", esc(info.source_kind)),
@@ -117,6 +119,7 @@ class OverviewPane(DetailPane):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="overview-scroll", can_focus=True):
+            yield Static(id="ov-diagnosis", classes="section diagnosis -failed")
             yield Static(id="ov-container", classes="section")
             for widget_id, _title in SECTIONS:
                 yield Static(id=widget_id, classes="section")
@@ -135,22 +138,34 @@ class OverviewPane(DetailPane):
         for widget_id, _title in SECTIONS:
             self.query_one(f"#{widget_id}", Static).display = shown
 
+    def _show_diagnosis(self, cp: Checkpoint | None) -> None:
+        """A failed restore or dump in a log (``--log``, or one of the checkpoint's): why, and
+        the fix, on the first screen; the log itself is in Logs & stats."""
+        widget = self.query_one("#ov-diagnosis", Static)
+        failed = failed_log(cp) if cp is not None else None
+        widget.display = failed is not None
+        if failed is not None:
+            name, diagnosis = failed
+            widget.border_title = f"Diagnosis of {name}"
+            widget.update(render_diagnosis(diagnosis) + "\n[$text-muted]7 shows the log (Logs & stats)[/]")
+
     def refresh_content(self) -> None:
         s = self.session
-        now = s.now()
+        self._show_diagnosis(s.checkpoint)
+        when = s.when
         if s.checkpoint is not None:
             self._show_sections(True)
-            self._from_checkpoint(s.checkpoint, now)
+            self._from_checkpoint(s.checkpoint, when)
         elif s.error:
-            self._failed(s.error, s.preview, now)
+            self._failed(s.error, s.preview, when)
         else:
             self._show_sections(True)
-            self._from_preview(s.preview, now)
+            self._from_preview(s.preview, when)
 
-    def _from_checkpoint(self, cp: Checkpoint, now: datetime) -> None:
+    def _from_checkpoint(self, cp: Checkpoint, when: Callable[[datetime | None], str]) -> None:
         info = cp.info
-        rows = _container_rows(info, now)
-        rows.append(("Processes", str(len(cp.processes))))
+        rows = _container_rows(info, when)
+        rows.append(("Processes", fmt.count(len(cp.processes))))
         if cp.containers:
             rows.append(("Pod containers", esc(", ".join(c.info.name for c in cp.containers))))
         self._section("ov-container", "Container", _kv(rows))
@@ -197,22 +212,22 @@ class OverviewPane(DetailPane):
             probs = "\n".join(lines)
         else:
             probs = "[$text-success]No problems found.[/]"
-        self._section("ov-problems", f"Problems ({len(cp.problems)})", probs)
+        self._section("ov-problems", f"Problems ({fmt.count(len(cp.problems))})", probs)
 
-    def _from_preview(self, info: ContainerInfo | None, now: datetime) -> None:
+    def _from_preview(self, info: ContainerInfo | None, when: Callable[[datetime | None], str]) -> None:
         """While loading: the container as config.dump / spec.dump say, the rest to come."""
-        rows = _container_rows(info or ContainerInfo(), now)
+        rows = _container_rows(info or ContainerInfo(), when)
         self._section("ov-container", "Container (from metadata; loading the rest…)", _kv(rows))
         for widget_id, title in SECTIONS:
             self._section(widget_id, title, "[$text-muted]loading…[/]")
         if info is not None and info.annotations:
             self._section("ov-annotations", "Annotations", _annotations(info.annotations))
 
-    def _failed(self, error: str, info: ContainerInfo | None, now: datetime) -> None:
+    def _failed(self, error: str, info: ContainerInfo | None, when: Callable[[datetime | None], str]) -> None:
         """The error, and what the metadata said if it was read; nothing pretends to load."""
         body = f"[$text-error]This checkpoint could not be opened.[/]\n\n{esc(error)}"
         if info is not None:
-            body += "\n\n[$text-muted]What its metadata says:[/]\n" + _kv(_container_rows(info, now))
+            body += "\n\n[$text-muted]What its metadata says:[/]\n" + _kv(_container_rows(info, when))
         self._section("ov-container", f"Cannot open {self.session.path.name}", body)
         self._show_sections(False)
 

@@ -345,7 +345,7 @@ class ProcessPane(Pane):
         ends = self.other_ends
         for i, f in enumerate(proc.files):
             fd = str(f.fd) if f.fd >= 0 else (f.details.get("kind") if isinstance(f.details, dict) else "") or "-"
-            other = ""
+            other: str | tuple[str, str] = ""
             if f.type in ("PIPE", "FIFO"):
                 holders = ends.of_file(proc.pid, f)
                 other = describe_ends(holders) if holders else ("no process here", "muted")

@@ -99,7 +99,7 @@ def diagnose(log_text: str, checkpoint: Checkpoint | None = None, *, context: in
     elif not diag.errors:
         diag.summary = "No errors found"
     else:
-        diag.summary = f"{len(diag.errors)} warning/error lines, no failure marker"
+        diag.summary = f"{plural(len(diag.errors), 'warning/error line')}, no failure marker"
     return diag
 
 
