@@ -152,6 +152,36 @@ class MemorySource:
         return self._state(addr)
 
 
+def byte_cells(data: bytes, addr: int, match: tuple[int, int] | None, compact: bool,
+               styles: dict[str, Style], changed: set[int] | None = None) -> list[Segment]:
+    """The hex and ASCII cells of one row of ``data`` at ``addr``: full (a space after every byte,
+    a gap after the eighth) or compact (xxd's pairs); the bytes of ``match`` highlighted, and
+    those at the row offsets ``changed`` (a diff's hex view) marked."""
+    normal, zero_style, ascii_style, match_style = styles["normal"], styles["zero"], styles["ascii"], styles["match"]
+    changed_style = styles["changed"]
+    changed = changed or set()
+    chars = printable(data)
+    hex_parts: list[Segment] = []
+    ascii_parts: list[Segment] = []
+    for i in range(ROW):
+        if i == 8 and not compact:
+            hex_parts.append(Segment(" ", normal))
+        gap = " " if not compact or i % 2 else ""
+        if i >= len(data):
+            hex_parts.append(Segment("  " + gap, normal))
+            ascii_parts.append(Segment(" ", normal))
+            continue
+        byte = data[i]
+        hit = match is not None and match[0] <= addr + i < match[0] + match[1]
+        differs = i in changed
+        cell_style = match_style if hit else changed_style if differs else (zero_style if byte == 0 else normal)
+        hex_parts.append(Segment(_HEX[byte], cell_style))
+        if gap:
+            hex_parts.append(Segment(gap, normal))
+        ascii_parts.append(Segment(chars[i], match_style if hit else changed_style if differs else ascii_style))
+    return [*hex_parts, Segment(" ", normal), *ascii_parts, Segment(" ", normal)]
+
+
 class HexView(CursorLineView):
     """address | hex | ASCII, one header row per segment.
 
@@ -440,39 +470,12 @@ class HexView(CursorLineView):
             word = STATE_WORDS.get(page_state, page_state) or "no data"
             out.append(Segment(" " + word + " ", missing))
             return out
-        zero_style = styles["zero"]
-        ascii_style = styles["ascii"]
-        match_style = styles["match"]
-        changed_style = styles["changed"]
-        changed = set(self.changed_offsets(addr)) if self.compare is not None else ()
-        chars = printable(data)
-        hex_parts: list[Segment] = []
-        ascii_parts: list[Segment] = []
-        for i in range(ROW):
-            if i == 8 and not compact:
-                hex_parts.append(Segment(" ", normal))
-            # full: a space after every byte; compact: after every second one (xxd's pairs)
-            gap = " " if not compact or i % 2 else ""
-            if i >= len(data):
-                hex_parts.append(Segment("  " + gap, normal))
-                ascii_parts.append(Segment(" ", normal))
-                continue
-            byte = data[i]
-            hit = match is not None and match[0] <= addr + i < match[0] + match[1]
-            differs = i in changed
-            cell_style = match_style if hit else changed_style if differs else (zero_style if byte == 0 else normal)
-            hex_parts.append(Segment(_HEX[byte], cell_style))
-            if gap:
-                hex_parts.append(Segment(gap, normal))
-            ascii_parts.append(Segment(chars[i], match_style if hit else changed_style if differs else ascii_style))
-        out.extend(hex_parts)
-        out.append(Segment(" ", normal))
-        out.extend(ascii_parts)
-        out.append(Segment(" ", normal))
+        changed = set(self.changed_offsets(addr)) if self.compare is not None else set()
+        out.extend(byte_cells(data, addr, match, compact, styles, changed))
         if self.compare is not None and self.compare_row(addr) is None:
             out.append(Segment("only in this dump ", missing))
         elif changed:
-            out.append(Segment(f"~{len(changed)} ", changed_style))
+            out.append(Segment(f"~{len(changed)} ", styles["changed"]))
         return out
 
     def render_full_line(self, line: int, is_cursor: bool) -> Strip:
