@@ -300,6 +300,11 @@ async def test_a_unix_socket_names_who_holds_its_peer(tmp_path):
         sockets = app.screen.query_one("#process-sockets", FilterTable)
         peers = [sockets.get_row_at(i)[6].plain for i in range(sockets.row_count)]
         assert "pid 6 sleep fd 7" in peers
+        await app.goto_process(7, "tab-files")  # the same in the fd table
+        await pilot.pause()
+        files = app.screen.query_one("#process-files", FilterTable)
+        row = next(files.get_row_at(i) for i in range(files.row_count) if files.get_row_at(i)[0].plain == "8")
+        assert row[1].plain == "UNIXSK" and row[5].plain == "pid 6 sleep fd 7"
 
 
 # -- memory search options ---------------------------------------------------------------------
@@ -432,3 +437,40 @@ async def test_process_pane_keeps_the_other_tabs_working():
         flags = [pane.query_one("#process-files", FilterTable).get_row_at(i)[3].plain
                  for i in range(pane.query_one("#process-files", FilterTable).row_count)]
         assert flags and all(f.startswith("O_") for f in flags if f)
+
+
+async def test_files_tree_sorts_names_naturally():
+    from textual.app import App
+
+    from ckpt_tui.model.types import RootfsDiff, RootfsEntry
+    from ckpt_tui.widgets.files import build_index
+
+    diff = RootfsDiff(present=True, entries=[RootfsEntry(f"srv/{name}", "file", size) for name, size in
+                                             (("d10", 1), ("d2", 3), ("D1", 2), ("d9", 5))])
+    tree = FilesTree(build_index(diff))
+
+    class Host(App):
+        CSS_PATH = "../ckpt_tui/app.tcss"
+
+        def compose(self):
+            yield tree
+
+    async with Host().run_test(size=(100, 20)) as pilot:
+        srv = tree.root.children[0]
+        assert [c.data.name for c in srv.children] == ["D1", "d2", "d9", "d10"]
+        tree.focus()
+        await pilot.press("greater_than_sign")  # by size, then by name
+        await pilot.pause()
+        srv = tree.root.children[0]
+        assert [c.data.name for c in srv.children] == ["d9", "d2", "D1", "d10"]
+
+
+async def test_help_lists_the_file_views_x_and_the_table_sort_keys():
+    async with running("web-httpd.tar.zst") as (app, pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        other = str(app.screen.query_one("#help-other").render())
+        file_view = other[other.index("File view"):]
+        assert any(line.split()[:1] == ["x"] and "Text/hex" in line for line in file_view.splitlines())
+        tables = other[other.index("Tables"):other.index("Files tree")]
+        assert ">" in tables and "<" in tables and "Sort by next column" in tables

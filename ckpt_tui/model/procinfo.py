@@ -90,8 +90,13 @@ class OtherEnds:
                 self._unix.setdefault(sock.ino, []).append(End(sock.pid, self._comm.get(sock.pid, ""), sock.fd))
 
     def of_file(self, pid: int, f: OpenFile) -> list[End]:
-        """The holders of the other end of the pipe or FIFO ``f`` of ``pid`` (none for other files)."""
-        pipe_id = f.details.get("pipe_id") if isinstance(f.details, dict) else None
+        """The holders of the other end of the pipe, FIFO or unix socket ``f`` of ``pid`` (none
+        for other files)."""
+        details = f.details if isinstance(f.details, dict) else {}
+        if f.type == "UNIXSK":
+            peer = details.get("peer")
+            return list(self._unix.get(peer, [])) if isinstance(peer, int) and peer else []
+        pipe_id = details.get("pipe_id")
         if f.type not in ("PIPE", "FIFO") or not isinstance(pipe_id, int):
             return []
         mode = f.flags & O_ACCMODE

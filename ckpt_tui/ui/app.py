@@ -376,6 +376,7 @@ class CkptApp(App[int]):
         def done(value: str | None) -> None:
             if value and value.strip():
                 text = value.strip()
+                self.back_to_main()  # from a list, a hex view...: the main screen shows it loading
                 self.loader.open_other(as_path(text) if is_remote(text) else Path(text).expanduser())
 
         self.push_screen(PromptScreen("Open", placeholder="a checkpoint archive or directory, or docker://HOST/REPO:TAG",

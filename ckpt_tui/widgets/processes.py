@@ -346,7 +346,7 @@ class ProcessPane(Pane):
         for i, f in enumerate(proc.files):
             fd = str(f.fd) if f.fd >= 0 else (f.details.get("kind") if isinstance(f.details, dict) else "") or "-"
             other: str | tuple[str, str] = ""
-            if f.type in ("PIPE", "FIFO"):
+            if f.type in ("PIPE", "FIFO") or (f.type == "UNIXSK" and f.details.get("peer")):
                 holders = ends.of_file(proc.pid, f)
                 other = describe_ends(holders) if holders else ("no process here", "muted")
             rows.append((f"{f.fd}-{i}", [str(fd), f.type, f.path, open_flags(f.flags) if f.fd >= 0 else "",
