@@ -115,11 +115,16 @@ async def test_help_shows_only_keys_that_are_bound():
         assert isinstance(app.screen, HelpScreen)
         # every key the help shows, for every description, is a key really bound to it
         bound: dict[str, set[str]] = {}
+        # the help says a binding's tooltip, if it has one, and lists every key of its action on its line
+        keys_of: dict[tuple[object, str], set[str]] = {}
         for item in active.values():
-            bound.setdefault(item.binding.description, set()).add(app.get_key_display(item.binding))
+            keys_of.setdefault((item.node, item.binding.action), set()).add(app.get_key_display(item.binding))
+        for item in active.values():
+            words = item.binding.tooltip or item.binding.description
+            bound.setdefault(words, set()).update(keys_of[(item.node, item.binding.action)])
         for _title, cls in OTHER_VIEWS:
             for binding in cls.BINDINGS:
-                bound.setdefault(binding.description, set()).update(
+                bound.setdefault(binding.tooltip or binding.description, set()).update(
                     app.get_key_display(b) for b in type(binding).make_bindings([binding]))
         shown = 0
         for widget_id in ("#help-active", "#help-other"):
@@ -143,9 +148,9 @@ async def test_help_shows_only_keys_that_are_bound():
         assert help_line.split()[:2] == ["?", "f1"]
         # "[" is padded like any key (escaping must not shift the column)
         other = plain(app.screen.query_one("#help-other")).splitlines()
-        prev_vma = next(line for line in other if line.endswith("Prev VMA"))
-        goto = next(line for line in other if line.endswith("Go to address"))
-        assert prev_vma.index("Prev VMA") == goto.index("Go to address")
+        prev_vma = next(line for line in other if line.endswith("Previous VMA"))
+        goto = next(line for line in other if line.endswith("Go to an address"))
+        assert prev_vma.index("Previous VMA") == goto.index("Go to an address")
 
 
 # --------------------------------------------------------------------------- 3. palette jump through a filter

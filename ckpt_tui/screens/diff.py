@@ -64,7 +64,8 @@ class DiffScreen(Screen):
         Binding("escape", "close", "Back", id="diff.close"),
         Binding("x", "hex", "Hex diff", id="diff.hex"),
         Binding("S", "secrets", "Show secrets", show=False, id="diff.secrets"),
-        *[Binding(str(i + 1), f"pane({i})", show=False, id=f"diff.pane{i + 1}") for i in range(9)],
+        *[Binding(str(i + 1), f"pane({i})", f"Area {i + 1}", show=False, tooltip=f"Go to the list's area {i + 1}",
+                  id=f"diff.pane{i + 1}") for i in range(9)],
     ]
     DEFAULT_CSS = """
     DiffScreen #diff-body { height: 1fr; }

@@ -89,9 +89,10 @@ class HelpScreen(Dialog[None]):
                 continue
             rows[ident] = ([binding], binding.tooltip or binding.description, active.enabled)
             groups.setdefault(group, []).append(rows[ident])
-        for entries in groups.values():  # the project's own (shown) key first: "q ^q", not "^q q"
-            for bindings, _description, _enabled in entries:
+        for group, entries in groups.items():  # the project's own (shown) key first: "q ^q", not "^q q",
+            for bindings, _description, _enabled in entries:  # and its words ("Quit", not Textual's)
                 bindings.sort(key=lambda b: not b.show)
+            groups[group] = [(b, b[0].tooltip or b[0].description, enabled) for b, _d, enabled in entries]
         return groups
 
     def other_rows(self) -> list[tuple[str, list[tuple[list[Binding], str]]]]:
