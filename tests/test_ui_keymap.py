@@ -105,7 +105,7 @@ def test_readme_lists_every_binding_id():
 
 
 # -- the footer --------------------------------------------------------------------------------
-@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5", "6", "7", "8"])
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5", "6", "7", "8", "9"])
 async def test_the_footer_fits_120_columns(tmp_path, key):
     app, size = await start(tmp_path, None, size=(120, 30))
     async with app.run_test(size=size) as pilot:

@@ -44,6 +44,11 @@ async def test_panes_fit_at_every_size(size):
     async with running("web-httpd.tar.zst", size=size) as (app, pilot):
         nav = app.main.query_one(NavTree)
         assert nav.size.width <= (22 if cols < 100 else 32)
+        # beside the tree, the overview's rows end in "…" where they do not fit, never wrap
+        sizes = [line for line in lines(app) if "KiB  " in line]  # the rows, not the bar's legend
+        assert sizes and all(line.rstrip(" ▆▅▄▃▂▁█").removesuffix("│").rstrip().endswith(("B", "…"))
+                             for line in sizes), sizes
+        assert not any(line.strip(" │▊▕").strip() == "B" for line in lines(app))
         await pilot.press("1")  # the overview, focus in it: the container ID on one line, never wrapped
         await pilot.pause()
         row = next(line for line in lines(app) if "Container ID" in line)
@@ -130,7 +135,7 @@ async def _all_memory_hits(app, pilot) -> list[str]:
 @pytest.mark.parametrize(("key", "widget_id"), [("2", "processes-table"), ("3", "memory-vmas"),
                                                 ("4", "files-tree"), ("5", "network-sockets"),
                                                 ("6", "mounts-table"), ("7", "logs-view"),
-                                                ("8", "problems-table")])
+                                                ("8", "problems-table"), ("9", "findings-table")])
 async def test_section_keys_and_enter_focus_the_main_table(key, widget_id):
     async with running("web-httpd.tar.zst") as (app, pilot):
         await pilot.press(key)
@@ -390,12 +395,33 @@ def test_one_warning_line_is_one_line():
     assert diagnose(text, log_path="restore.log").summary == "1 warning/error line, no failure marker"
 
 
-async def test_counts_are_grouped():
-    async with running("ps-tree.tar.gz") as (app, _pilot):
+async def test_counts_are_grouped(tmp_path):
+    """web-httpd with 1,500 more files in its root FS diff (derived: no fixture counts past 999)."""
+    import io
+
+    root = unpack("web-httpd.tar.zst", tmp_path / "root")
+    diff = root / "rootfs-diff.tar"
+    with tarfile.open(diff, "a") as tar:
+        for i in range(1500):
+            info = tarfile.TarInfo(f"srv/many/f{i}")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    app = CkptApp(str(root), now=NOW)
+    async with app.run_test(size=(160, 40)) as pilot:
+        for _ in range(100):
+            await settle(app, pilot)
+            if app.checkpoint is not None:
+                break
+        rootfs = app.checkpoint.rootfs
+        changed = sum(1 for e in rootfs.entries if e.type not in ("dir", "whiteout"))
+        files = changed + len(rootfs.deleted)  # the tree counts the changed and the deleted
+        assert changed > 1500
         nav = app.main.query_one(NavTree)
-        cp = app.checkpoint
-        assert nav.counts["processes"] == f"{len(cp.processes):,}"
-        assert nav.counts["mounts"] == f"{len(merge_mounts(cp.mounts)):,}"
+        assert nav.counts["files"] == f"{files:,}" and "," in nav.counts["files"]
+        assert f"Files {files:,}" in screen_text(app)  # the tree's line, as the user sees it
+        await pilot.press("4")
+        await pilot.pause()
+        assert f"in {changed:,} changed" in screen_text(app)  # the files pane's summary
 
 
 async def test_crio_annotations_are_expanded(tmp_path):
