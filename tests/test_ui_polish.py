@@ -13,7 +13,6 @@ import pytest
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Checkbox, Select
 
-from ckpt_tui.app import CkptApp
 from ckpt_tui.model.patterns import parse_pattern
 from ckpt_tui.model.procinfo import open_flags, rlimit_text
 from ckpt_tui.model.types import NetDevice, NetInterface
@@ -28,7 +27,7 @@ from ckpt_tui.widgets.overview import device_line, interface_line
 from ckpt_tui.widgets.processes import ProcessPane
 from ckpt_tui.widgets.table import FilterTable
 from tests.corpus import load_img, save_img, unpack
-from tests.test_ui_app import DATA, NOW, press_text, running, screen_text, settle
+from tests.test_ui_app import DATA, press_text, running, screen_text, settle
 
 SIZES = [(80, 24), (160, 45), (220, 60)]
 
@@ -288,12 +287,7 @@ def unix_pair(dest: Path) -> Path:
 
 async def test_a_unix_socket_names_who_holds_its_peer(tmp_path):
     archive = unix_pair(tmp_path)
-    app = CkptApp(str(archive), now=NOW)
-    async with app.run_test(size=(160, 40)) as pilot:
-        for _ in range(100):
-            await settle(app, pilot)
-            if app.checkpoint is not None:
-                break
+    async with running(str(archive), size=(160, 40)) as (app, pilot):  # (an absolute path)
         await pilot.press("5")
         await pilot.pause()
         table = app.screen.query_one("#network-sockets", FilterTable)
@@ -406,12 +400,7 @@ async def test_counts_are_grouped(tmp_path):
             info = tarfile.TarInfo(f"srv/many/f{i}")
             info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
-    app = CkptApp(str(root), now=NOW)
-    async with app.run_test(size=(160, 40)) as pilot:
-        for _ in range(100):
-            await settle(app, pilot)
-            if app.checkpoint is not None:
-                break
+    async with running(str(root), size=(160, 40)) as (app, pilot):  # (an absolute path)
         rootfs = app.checkpoint.rootfs
         changed = sum(1 for e in rootfs.entries if e.type not in ("dir", "whiteout"))
         files = changed + len(rootfs.deleted)  # the tree counts the changed and the deleted
@@ -433,12 +422,7 @@ async def test_crio_annotations_are_expanded(tmp_path):
         "io.kubernetes.cri-o.Metadata": json.dumps({"name": "counter", "attempt": 0}),
     }
     (root / "spec.dump").write_text(json.dumps(spec))
-    app = CkptApp(str(root), now=NOW)
-    async with app.run_test(size=(160, 60)) as pilot:
-        for _ in range(100):
-            await settle(app, pilot)
-            if app.checkpoint is not None:
-                break
+    async with running(str(root), size=(160, 60)) as (app, _pilot):  # (an absolute path)
         text = str(app.screen.query_one("#ov-annotations").render())
         assert "app: counter" in text and "name: counter" in text and "attempt: 0" in text
         assert '{"app"' not in text and '"name"' not in text
