@@ -165,7 +165,7 @@ def drive_served(page, url: str, screen: Screen, shot: Path | None = None) -> di
     mark = screen.mark()
     page.focus("textarea.xterm-helper-textarea")
     page.keyboard.press("2")
-    seen["processes"] = screen.wait_for(page, r"Dumped\s+memory", mark)
+    seen["processes"] = screen.wait_for(page, r"Threads\s+Dumped\s+FDs", mark)  # the process table's header
     if shot is not None:
         page.wait_for_timeout(500)
         page.screenshot(path=str(shot))
