@@ -17,7 +17,7 @@ from textual.markup import escape
 
 from .model.checkpoint import Checkpoint
 from .text import parse_address, plural
-from .widgets.format import sock_addr, vma_label
+from .widgets.format import vma_label
 from .widgets.navtree import SECTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,9 +141,8 @@ class SocketCommands(_Base):
         app = self.host
         for sock in cp.sockets:
             comm = cp.processes[sock.pid].comm if sock.pid in cp.processes else ""
-            local = sock_addr(sock.src, sock.src_port, sock.family)
-            peer = sock_addr(sock.dst, sock.dst_port, sock.family)
-            text = f"socket {sock.proto} {local} {sock.state}" + (f" → {peer}" if peer else "")
+            peer = sock.remote
+            text = f"socket {sock.proto} {sock.local} {sock.state}" + (f" → {peer}" if peer else "")
             yield (text, partial(app.goto_socket, sock), f"pid {sock.pid} {comm}, fd {sock.fd}")
 
 

@@ -11,7 +11,7 @@ from textual.app import App
 
 from ckpt_tui.errors import CkptError
 from ckpt_tui.model.patterns import SearchPattern, parse_find, parse_pattern
-from ckpt_tui.model.types import RootfsDiff, RootfsEntry
+from ckpt_tui.model.types import RootfsDiff, RootfsEntry, Socket
 from ckpt_tui.screens.dialogs import parse_range
 from ckpt_tui.screens.fileview import looks_binary
 from ckpt_tui.widgets import format as fmt
@@ -280,9 +280,10 @@ def test_secret_names():
 
 def test_format_helpers():
     assert fmt.size(8) == "8 B" and fmt.size(300 * 1024) == "300.0 KiB"
-    assert fmt.sock_addr("::", 8080, "IPv6") == "[::]:8080"
-    assert fmt.sock_addr("10.88.0.27", 9000, "IPv6") == "10.88.0.27:9000"
-    assert fmt.sock_addr("::", 0, "IPv6") == ""
+    assert Socket(1, 3, "IPv6", "TCP", src="::", src_port=8080).local == "[::]:8080"
+    assert Socket(1, 3, "IPv6", "TCP", dst="10.88.0.27", dst_port=9000).remote == "10.88.0.27:9000"
+    assert Socket(1, 3, "IPv6", "TCP", src="::").local == ""
+    assert Socket(1, 3, "UNIX", "UNIX", src="/dev/log").local == "/dev/log"  # no port: never /dev/log:0
     assert fmt.parse_address("0x7f00") == 0x7F00 and fmt.parse_address("7f00") == 0x7F00
     assert fmt.parse_address("100d") == 100 and fmt.parse_address("xyz") is None
     assert fmt.micros(1500) == "1.50 ms" and fmt.stat_value("pages_written", 1234) == "1,234"

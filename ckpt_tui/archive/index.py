@@ -101,6 +101,7 @@ class Context:
         self.on_metadata: Callable[[dict], object] | None = None
         self.metadata: dict = {}
         self.watch: Watch | None = None  # see open_source(watch=...)
+        self.stopped = ""  # why indexing stopped before the end of the source ("" when it did not)
 
     MAX_PROBLEMS = MAX_PROBLEMS
 
@@ -110,6 +111,10 @@ class Context:
             return
         self.problems.append(Problem(source=clip(source, MAX_PROBLEM_SOURCE), message=clip(message, MAX_PROBLEM_TEXT),
                                      pane=pane, severity=severity))
+
+    def stop(self, why: str) -> None:
+        """Indexing stopped before the end (a bound, damage): members after it are not known."""
+        self.stopped = self.stopped or why
 
     def finish_problems(self) -> None:
         if self.suppressed:
@@ -229,11 +234,9 @@ class Index:
     def full(self) -> bool:
         if len(self.members) < self.ctx.limits.max_members:
             return False
-        self.ctx.problem(
-            "",
-            f"stopped after {self.ctx.limits.max_members} members, the most one source may hold; "
-            f"the rest are not shown",
-        )
+        why = f"stopped after {self.ctx.limits.max_members} members, the most one source may hold"
+        self.ctx.problem("", f"{why}; the rest are not shown")
+        self.ctx.stop(why)
         return True
 
     def target(self, name: str, hops: int = 0) -> tuple[Member, Ref | None]:

@@ -98,6 +98,7 @@ def index_tar(
             raise
     except TarIncomplete as exc:
         ctx.problem(where, f"{exc.message}; {len(ix) - count_before} members were read", "warning")
+        ctx.stop(f"{where}: {exc.message}")
     except (TarError, StreamError) as exc:
         kept = len(ix) - count_before
         inside = f" while reading member '{display_name(current)}'" if current and isinstance(exc, StreamError) else ""
@@ -106,9 +107,11 @@ def index_tar(
             f"reading stopped{inside}: {exc}; the {kept} members before that point are shown, "
             f"anything after it is missing",
         )
+        ctx.stop(f"{where}: {exc}")
     except LimitHit as exc:
         inside = f" (while reading member '{display_name(current)}')" if current else ""
         ctx.problem(where, f"{exc}{inside}")
+        ctx.stop(f"{where}: {exc}")
     else:
         if tr.ended_cleanly and isinstance(stream, (GzipDecoder, ZstdDecoder)):
             _verify_rest(ctx, stream, where)

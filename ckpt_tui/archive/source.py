@@ -61,6 +61,7 @@ class Source:
         self._cache_lock: Any = None  # finalizer closing the shared lock on the cache entry in use
         self._cache_scratch: Path | None = None  # an uncommitted cache staging dir
         self.remote = False  # a docker:// source: member bytes come from a registry on demand
+        self.stopped = ""  # why indexing stopped before the source's end (a bound, damage); "" if it did not
         self._on_close: list[Callable[[], object]] = []  # closes what a registry source holds
 
     def __repr__(self) -> str:
@@ -271,7 +272,7 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
         ctx.finish_problems()
         ctx.progress.update(total, "", force=True)
         committed = None
-        if cache is not None:
+        if cache is not None and not ctx.stopped:  # an entry is a whole index: a stopped read is not kept
             store, staging, key, ident = cache
             committed = store.commit(
                 staging, key, ident, p, kind=conv.kind, description=conv.description,
@@ -295,6 +296,7 @@ def _open(p: Path, st: os.stat_result, workspace: Workspace | None, limits: Limi
             owns_workspace=owns,
             scratch=None if cache is not None else ctx.spill_dir,
         )
+        src.stopped = ctx.stopped
         if cache is not None:
             if committed is not None:
                 src._cache_lock = _cache.hold(src, committed[1])

@@ -33,11 +33,18 @@ def process_label(proc: Process, reveal: bool = False) -> Text:
     """``[pid (state)]  command line  (N threads)``; secrets in the command line masked unless ``reveal``."""
     label = line((f"[{proc.pid}", "bold cyan"))
     if proc.state != "Alive":
-        label.append_text(line((f" ({proc.state})", "yellow")))
+        label.append_text(line((f" ({proc.state_text})", "yellow")))
     label.append_text(line(("]  ", "bold cyan"), mask_text(proc.title or proc.comm, reveal)))
     if len(proc.threads) > 1:
         label.append_text(line((f"  ({text.plural(len(proc.threads), 'thread')})", "dim")))
     return label
+
+
+def process_counts(ck: Checkpoint) -> str:
+    """``3 processes, 1 zombie, 1 stopped``."""
+    zombies, stopped = ck.state_counts.get("Zombie", 0), ck.state_counts.get("Stopped", 0)
+    return ", ".join([text.plural(len(ck.processes), "process")] + ([text.plural(zombies, "zombie")] if zombies else [])
+                     + ([f"{stopped} stopped"] if stopped else []))
 
 
 def render_overview(ck: Checkpoint, reveal: bool = False) -> Group:
@@ -155,7 +162,7 @@ def _overview_tree(ck: Checkpoint, title: Text | None, reveal: bool) -> Tree:
         for k, v in ck.stats.items():
             st.add(line(f"{k}: {text.count(v)}{' µs' if k.endswith('_time') else ''}"))
     if ck.processes:
-        _process_tree(root.add(line("Process tree")), ck, reveal)
+        _process_tree(root.add(line(f"Process tree ({process_counts(ck)})")), ck, reveal)
     if ck.rootfs.present:
         _rootfs(root, ck)
     spec_mounts = [m for m in ck.mounts if m.origin == "spec"]
@@ -196,11 +203,11 @@ def _process_tree(tree: Tree, ck: Checkpoint, reveal: bool) -> None:
 
 def socket_line(s: Socket) -> Text:
     if s.family == "UNIX":
-        return line(f"[UNIX ({s.type})]  ", s.src or "@")
+        return line(f"[UNIX ({s.type})]  ", s.local or "(unnamed)")
     if s.proto in ("TCP", "UDP", "UDPLITE"):
-        row = line(f"[{s.proto} ({s.state})]  ", f"{s.src}:{s.src_port}")
-        if s.state != "LISTEN":
-            row.append_text(line(" -> ", f"{s.dst}:{s.dst_port}"))
+        row = line(f"[{s.proto} ({s.state})]  " if s.state else f"[{s.proto}]  ", s.local or "(unbound)")
+        if s.state != "LISTEN" and s.remote:
+            row.append_text(line(" -> ", s.remote))
         return row
     return line(f"[{s.proto}] ", s.type)
 

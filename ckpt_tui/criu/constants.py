@@ -34,14 +34,22 @@ __all__ = [
     "PE_LAZY",
     "PE_PARENT",
     "PE_PRESENT",
+    "PROCESS_STATES",
     "REMAP_TYPES",
     "RLIMITS",
+    "RUNNING_STATES",
     "SHUTDOWN",
     "SIGNALS",
     "SOCKET_FAMILIES",
     "SOCKET_STATES",
     "SOCKET_TYPES",
+    "TASK_ALIVE",
+    "TASK_DEAD",
+    "TASK_HELPER",
     "TASK_STATES",
+    "TASK_STOPPED",
+    "TASK_THREAD",
+    "TASK_ZOMBIE",
     "TCPI_OPTS",
     "TCP_STATES",
     "TTY_TYPES",
@@ -51,6 +59,7 @@ __all__ = [
     "X86_CPU_FEATURES",
     "X86_FPU_FEATURES",
     "XSAVE_FEATURES",
+    "ZOMBIE_STATES",
     "cap_name",
     "caps_from_words",
     "caps_to_mask",
@@ -336,8 +345,27 @@ NETDEV_TYPES: dict[int, str] = {
     7: "MACVLAN", 8: "SIT",
 }
 
-#: task_core_entry.task_state (compel task-state.h; CRIU's TASK_* values).
-TASK_STATES: dict[int, str] = {1: "Alive", 2: "Dead", 3: "Stopped", 6: "Zombie"}
+#: task_core_entry.task_state: CRIU's TASK_* values (criu/include/pid.h over compel's
+#: task-state.h). TASK_HELPER and TASK_THREAD are CRIU's own in-memory states (COMPEL_TASK_MAX
+#: 0x7f + 1, + 2), never written to an image.
+TASK_ALIVE = 0x01
+TASK_DEAD = 0x02
+TASK_STOPPED = 0x03
+TASK_ZOMBIE = 0x06
+TASK_HELPER = 0x80
+TASK_THREAD = 0x81
+#: the value names CRIU gives them (what ``decode`` prints, as crit does)
+TASK_STATES: dict[int, str] = {TASK_ALIVE: "Alive", TASK_DEAD: "Dead", TASK_STOPPED: "Stopped",
+                               TASK_ZOMBIE: "Zombie"}
+#: what a process in an image is, by its task_state. CRIU dumps a zombie as TASK_DEAD with its
+#: wait status in ``exit_code`` (cr-dump.c dump_one_zombie; seize turns TASK_ZOMBIE into
+#: TASK_DEAD), and restores a TASK_DEAD task as a zombie: no task in an image is merely dead.
+PROCESS_STATES: dict[int, str] = {TASK_ALIVE: "Alive", TASK_DEAD: "Zombie", TASK_STOPPED: "Stopped",
+                                  TASK_ZOMBIE: "Zombie"}
+#: the states whose tasks CRIU dumped with their memory, files and threads
+RUNNING_STATES = frozenset((TASK_ALIVE, TASK_STOPPED))
+#: the states of a zombie (CRIU writes only TASK_DEAD)
+ZOMBIE_STATES = frozenset((TASK_DEAD, TASK_ZOMBIE))
 
 #: CLONE_NEW* flags (ns_file_entry.ns_cflag).
 NAMESPACE_FLAGS: tuple[tuple[str, int], ...] = (

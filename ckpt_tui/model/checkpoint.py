@@ -81,6 +81,14 @@ class Checkpoint:
     def process_list(self) -> list[Process]:
         return [self.processes[p] for p in sorted(self.processes)]
 
+    @property
+    def state_counts(self) -> dict[str, int]:
+        """How many processes are in each state (``{"Alive": 3, "Zombie": 1}``), states in order met."""
+        out: dict[str, int] = {}
+        for proc in self.process_list():
+            out[proc.state] = out.get(proc.state, 0) + 1
+        return out
+
     def walk(self) -> Iterator[tuple[int, Process]]:
         """Depth-first (depth, process) over the tree, iterative (no recursion limit)."""
         seen: set[int] = set()

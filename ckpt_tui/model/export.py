@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..criu.constants import PAGE_SIZE
 from ..text import iso_time
 from .checkpoint import Checkpoint
 from .masking import mask_text, masked
@@ -21,6 +22,8 @@ def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
         "sid": proc.sid,
         "comm": proc.comm,
         "state": proc.state,
+        "exit_code": proc.exit_code,  # a zombie's (None when a signal killed it, or for any other process)
+        "exit_signal": proc.exit_signal,
         "threads": [t.tid for t in proc.threads],
         "cmdline": [mask_text(arg, reveal=not mask) for arg in proc.cmdline],
         "env": {k: masked(k, v, reveal=not mask) for k, v in proc.env_dict.items()},
@@ -34,14 +37,18 @@ def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
         "sockets": [
             {
                 "fd": s.fd, "family": s.family, "proto": s.proto, "type": s.type, "state": s.state,
-                "src": s.src, "src_port": s.src_port, "dst": s.dst, "dst_port": s.dst_port,
+                "local": s.local, "remote": s.remote,
+                # only IP sockets have ports: a unix socket's are null
+                "src": s.src, "src_port": s.src_port if s.has_ports else None,
+                "dst": s.dst, "dst_port": s.dst_port if s.has_ports else None,
                 "send_buf": s.send_buf, "recv_buf": s.recv_buf, "inq_len": s.inq_len, "outq_len": s.outq_len,
             }
             for s in proc.sockets
         ],
         "memory": {
             "vmas": len(proc.vmas),
-            "dumped_bytes": proc.memory_size,
+            "dumped_bytes": proc.memory_size,  # present in the pages image and readable
+            "missing_bytes": proc.pages_missing * PAGE_SIZE,  # listed by the pagemap, not in the pages image
             "shared_bytes": sum(v.size for v in proc.vmas if v.shared),
         },
     }

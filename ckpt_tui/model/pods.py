@@ -58,6 +58,11 @@ class PrefixedSource:
         """The pod's source is in a registry (``docker://``)."""
         return self.base.remote
 
+    @property
+    def stopped(self) -> str:
+        """Why reading the pod's source stopped before its end ("" when it did not)."""
+        return self.base.stopped
+
     def _own(self, names: Set[str]) -> set[str]:
         n = len(self.prefix)
         return {name[n:] for name in names if name.startswith(self.prefix) and len(name) > n}

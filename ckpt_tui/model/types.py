@@ -23,6 +23,9 @@ from ..criu.constants import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    RUNNING_STATES,
+    SIGNALS,
+    TASK_ALIVE,
     VMA_ANON_SHARED,
     VMA_AREA_HEAP,
     VMA_AREA_STACK,
@@ -30,6 +33,7 @@ from ..criu.constants import (
     VMA_AREA_VDSO,
     VMA_AREA_VSYSCALL,
     VMA_AREA_VVAR,
+    ZOMBIE_STATES,
 )
 from ..criu.magic import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
 from ..errors import Problem
@@ -59,6 +63,8 @@ class SourceView(Protocol):
     def remote(self) -> bool: ...
     @property
     def workspace(self) -> Workspace: ...
+    @property
+    def stopped(self) -> str: ...  # why indexing stopped before the end ("" when it did not)
 
 
     def names(self, prefix: str = "") -> list[str]: ...
@@ -237,6 +243,30 @@ class Socket:
     def needs_tcp_established(self) -> bool:
         return self.proto == "TCP" and self.state not in ("LISTEN", "CLOSE", "")
 
+    @property
+    def has_ports(self) -> bool:
+        """Only IP sockets have ports (a unix socket is named by a path or an abstract name)."""
+        return self.family in ("IPv4", "IPv6")
+
+    @property
+    def local(self) -> str:
+        """This end as text: ``10.88.0.27:9000``, ``[::]:8080``; a unix socket's name
+        (``/dev/log``, ``@name``); "" when it is bound to nothing (any address, port 0)."""
+        return self._end(self.src, self.src_port) if self.has_ports else self.src
+
+    @property
+    def remote(self) -> str:
+        """The peer's end as :attr:`local` writes it ("" for none, and for a unix socket, whose
+        peer is another socket: :attr:`peer_ino`)."""
+        return self._end(self.dst, self.dst_port) if self.has_ports else ""
+
+    def _end(self, host: str, port: int) -> str:
+        if not port and host in ("", "::", "0.0.0.0"):
+            return ""
+        if ":" in host or (self.family == "IPv6" and not host):
+            return f"[{host or '::'}]:{port}"
+        return f"{host or '0.0.0.0'}:{port}"
+
 
 @dataclass
 class VMA:
@@ -309,6 +339,10 @@ class EnvVar:
         return "=" not in self.raw or self.raw.startswith("=")
 
 
+#: why a zombie has no command line, environment or memory map
+ZOMBIE_NO_MEMORY = "a zombie has no memory (it has exited; CRIU dumps only its name and exit status)"
+
+
 @dataclass
 class Process:
     pid: int
@@ -316,9 +350,9 @@ class Process:
     pgid: int = 0
     sid: int = 0
     comm: str = ""
-    state: str = "Alive"
-    state_code: int = 1
-    exit_code: int = 0
+    state: str = "Alive"  # criu.constants.PROCESS_STATES: Alive, Stopped, Zombie (or "unknown (why)")
+    state_code: int = TASK_ALIVE  # task_core_entry.task_state
+    wait_status: int = 0  # task_core_entry.exit_code: a zombie's status as wait() reports it
     threads: list[Thread] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
     cmdline: list[str] = field(default_factory=list)
@@ -336,11 +370,43 @@ class Process:
     seccomp_mode: str = ""
     oom_score_adj: int = 0
     pages_id: int | None = None
+    pages_missing: int = 0  # pages the pagemap lists as dumped that the pages image lacks (absent, cut short)
     mtype: int = 0  # core image machine type (criu.constants.ARCHITECTURES)
 
     @property
     def alive(self) -> bool:
-        return self.state_code in (1, 3)
+        """CRIU dumped it running (alive or stopped): with memory, files and threads."""
+        return self.state_code in RUNNING_STATES
+
+    @property
+    def zombie(self) -> bool:
+        """An exited task its parent has not reaped: CRIU keeps only its name and wait status."""
+        return self.state_code in ZOMBIE_STATES
+
+    @property
+    def exit_code(self) -> int | None:
+        """The code a zombie exited with (None when a signal killed it, or it is no zombie)."""
+        return (self.wait_status >> 8) & 0xFF if self.zombie and not self.wait_status & 0x7F else None
+
+    @property
+    def exit_signal(self) -> str | None:
+        """The signal that killed a zombie (``SIGKILL``), None when it exited or is no zombie."""
+        number = self.wait_status & 0x7F
+        return SIGNALS.get(number, f"signal {number}") if self.zombie and number else None
+
+    @property
+    def exit_text(self) -> str:
+        """How a zombie ended: ``exit code 1``, ``killed by SIGKILL``; "" for any other process."""
+        if not self.zombie:
+            return ""
+        if self.exit_signal is not None:
+            return f"killed by {self.exit_signal}" + (" (core dumped)" if self.wait_status & 0x80 else "")
+        return f"exit code {self.exit_code}"
+
+    @property
+    def state_text(self) -> str:
+        """The state in words, a zombie's end with it: ``zombie, exit code 0``, ``stopped``."""
+        return f"zombie, {self.exit_text}" if self.zombie else self.state.lower() if self.state else ""
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -369,8 +435,14 @@ class Process:
         return None if self.pages_id is None else f"checkpoint/pages-{self.pages_id}.img"
 
     @property
-    def memory_size(self) -> int:
+    def pagemap_size(self) -> int:
+        """Bytes the pagemap says this dump's pages image holds for it (present or not)."""
         return self.pages_present * PAGE_SIZE
+
+    @property
+    def memory_size(self) -> int:
+        """Bytes of dumped memory: present in the pages image and readable (missing pages are not)."""
+        return max(self.pages_present - self.pages_missing, 0) * PAGE_SIZE
 
     @property
     def title(self) -> str:

@@ -12,17 +12,6 @@ def address(addr: int, width: int = 12) -> str:
     return f"{addr:0{width}x}"
 
 
-def sock_addr(host: str, port: int, family: str = "") -> str:
-    """``10.88.0.27:9000``, ``[::1]:53``; a unix socket's name as it is (it has no port)."""
-    if family == "UNIX":
-        return host
-    if not port and host in ("", "::", "0.0.0.0", "::ffff:0.0.0.0"):
-        return ""
-    if ":" in host or (family == "IPv6" and not host):
-        return f"[{host or '::'}]:{port}"
-    return f"{host or '0.0.0.0'}:{port}"
-
-
 def stat_value(name: str, value: int) -> str:
     if name.endswith("_time"):
         return micros(value)

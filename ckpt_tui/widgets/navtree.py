@@ -31,8 +31,7 @@ SECTIONS = (
 )
 SECTION_TITLES = dict(SECTIONS)
 
-STATE_MARK = {"Zombie": ("Z zombie", "nav--zombie"), "Stopped": ("T stopped", "nav--stopped"),
-              "Dead": ("X dead", "nav--zombie")}
+STATE_MARK = {"Zombie": ("Z zombie", "nav--zombie"), "Stopped": ("T stopped", "nav--stopped")}
 
 
 @dataclass(frozen=True)

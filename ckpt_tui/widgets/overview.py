@@ -165,7 +165,8 @@ class OverviewPane(DetailPane):
     def _from_checkpoint(self, cp: Checkpoint, when: Callable[[datetime | None], str]) -> None:
         info = cp.info
         rows = _container_rows(info, when)
-        rows.append(("Processes", fmt.count(len(cp.processes))))
+        zombies = cp.state_counts.get("Zombie", 0)
+        rows.append(("Processes", fmt.count(len(cp.processes)) + (f" ({fmt.plural(zombies, 'zombie')})" if zombies else "")))
         if cp.containers:
             rows.append(("Pod containers", esc(", ".join(c.info.name for c in cp.containers))))
         self._section("ov-container", "Container", _kv(rows))

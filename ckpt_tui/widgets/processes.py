@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.types import EnvVar, Process, Socket
     from ..ui.session import Session
 
-STATE_ROLE = {"Zombie": "error", "Dead": "error", "Stopped": "warning"}
+STATE_ROLE = {"Zombie": "error", "Stopped": "warning"}
 
 
 def state_cell(proc: Process) -> tuple[str, str]:
@@ -46,8 +46,7 @@ def socket_row(sock: Socket, comm: str = "", ends: OtherEnds | None = None) -> l
         local = sock.src or f"ino {sock.ino}"
         peer = unix_peer(sock, ends)
     else:
-        local = fmt.sock_addr(sock.src, sock.src_port, sock.family)
-        peer = fmt.sock_addr(sock.dst, sock.dst_port, sock.family)
+        local, peer = sock.local, sock.remote
     return [f"{sock.pid} {comm}".strip(), str(sock.fd), proto, (sock.state, state_role), note, local, peer, queued]
 
 
@@ -106,8 +105,7 @@ class ProcessesPane(Pane):
         rows += [(str(proc.pid), process_cells(proc), proc.pid)  # anything not reachable from the roots
                  for proc in cp.process_list() if proc.pid not in listed]
         table.set_rows(rows)
-        zombies = sum(1 for p in cp.processes.values() if p.state == "Zombie")
-        stopped = sum(1 for p in cp.processes.values() if p.state == "Stopped")
+        zombies, stopped = cp.state_counts.get("Zombie", 0), cp.state_counts.get("Stopped", 0)
         threads = sum(max(len(p.threads), 1) for p in cp.processes.values())
         summary = f"{fmt.plural(len(cp.processes), 'process')}, {fmt.plural(threads, 'thread')}"
         if zombies:
@@ -259,12 +257,15 @@ class ProcessPane(Pane):
         if proc is None:
             return
         threads = max(len(proc.threads), 1)
-        state = proc.state
-        state_markup = {"Zombie": f"[$text-error]{state}[/]", "Stopped": f"[$text-warning]{state}[/]",
-                        "Dead": f"[$text-error]{state}[/]"}.get(state, esc(state))
+        role = STATE_ROLE.get(proc.state)
+        state = esc(proc.state_text if proc.zombie else proc.state)
+        state_markup = f"[$text-{role}]{state}[/]" if role else state
+        memory = f"{fmt.size(proc.memory_size)} dumped"
+        if proc.pages_missing:
+            memory += f" [$text-error]({fmt.size(proc.pages_missing * 4096)} of pages missing)[/]"
         self.query_one("#process-title", Static).update(
             f"[b]pid {proc.pid} {esc(proc.comm)}[/]  ppid {proc.ppid}  ·  {state_markup}  ·  "
-            f"{fmt.plural(threads, 'thread')}  ·  {fmt.size(proc.memory_size)} dumped  ·  "
+            f"{fmt.plural(threads, 'thread')}  ·  {memory}  ·  "
             f"{fmt.plural(len(proc.files), 'fd')}"
         )
         self._fill_command(proc)
@@ -288,11 +289,12 @@ class ProcessPane(Pane):
                 for cont in parts[1:]:
                     lines.append(f"[$text-muted]{'':7}⏎[/] {esc(cont)}")
         else:
-            lines.append("[$text-muted](no command line recorded)[/]")
+            why = self.checkpoint.unreadable.get(proc.pid, "")
+            lines.append(f"[$text-muted](no command line recorded{': ' + esc(why) if why else ''})[/]")
         facts = [
             ("exe", proc.exe), ("cwd", proc.cwd), ("root", proc.root),
             ("pgid / sid", f"{proc.pgid} / {proc.sid}"),
-            ("exit code", str(proc.exit_code) if proc.state in ("Zombie", "Dead") else ""),
+            ("exited", proc.exit_text),
             ("seccomp", proc.seccomp_mode), ("oom_score_adj", str(proc.oom_score_adj)),
         ]
         lines.append("")

@@ -74,9 +74,9 @@ def check_complete(ck: Checkpoint) -> Check:
         found = ck.member(member)
         if found is None:
             missing.append(f"{member} (pid {proc.pid} needs {proc.pages_present} pages)")
-        elif found.size < proc.memory_size:
+        elif found.size < proc.pagemap_size:
             short.append(f"{member}: {found.size} bytes, pid {proc.pid} needs {proc.pages_present} pages = "
-                         f"{proc.memory_size} bytes")
+                         f"{proc.pagemap_size} bytes")
     covered = {m.split(" (")[0] for m in missing} | {s.split(":")[0] for s in short}
     notes = [str(p) for p in ck.problems
              if p.severity == "error" and p.source.startswith("checkpoint/") and p.source not in covered]
@@ -99,7 +99,7 @@ def check_tcp(ck: Checkpoint, o: RestoreOptions) -> Check:
         if o.tcp_established:
             return Check("TCP connections", INFO, "no established TCP connections; --tcp-established is not needed")
         return Check("TCP connections", PASS, "no established TCP connections")
-    details = [f"pid {s.pid} fd {s.fd}: {s.src}:{s.src_port} -> {s.dst}:{s.dst_port} {s.state}" for s in est]
+    details = [f"pid {s.pid} fd {s.fd}: {s.local} -> {s.remote} {s.state}" for s in est]
     local = sorted({s.src for s in est if s.src})
     details.append("the repair binds the old local address again: " + ", ".join(local)
                    + " must be free and assignable where it is restored (the container gets its old IP back)")

@@ -110,10 +110,10 @@ def _verify_image(ctx: Context, member: str, pid: int | None) -> str:
     size = found.size
     proc = ck.processes.get(pid) if pid is not None else None
     if proc is not None and member.startswith("checkpoint/pages-") and proc.pages_member == member \
-            and size < proc.memory_size:
+            and size < proc.pagemap_size:
         return (
             f" In the archive {member} is short: {size} bytes, but the pagemap of pid {pid}"
-            f" needs {proc.pages_present} present pages ({proc.memory_size} bytes)."
+            f" needs {proc.pages_present} present pages ({proc.pagemap_size} bytes)."
         )
     return f" {member} is present in the archive you gave ({size} bytes), so the restored copy differed from it."
 

@@ -92,7 +92,7 @@ def processes_section(ck: Checkpoint, sid: str, reveal: bool) -> Section:
 
 def _process_detail(proc: Process, sid: str, reveal: bool) -> Section:
     sec = Section(sid, f"pid {proc.pid}: {proc.comm or '?'}")
-    facts = [("Command line", mask_text(proc.title, reveal) or "-"), ("State", proc.state), ("cwd", proc.cwd or "-"),
+    facts = [("Command line", mask_text(proc.title, reveal) or "-"), ("State", proc.state_text if proc.zombie else proc.state), ("cwd", proc.cwd or "-"),
              ("root", proc.root or "-"), ("exe", proc.exe or "-")]
     if proc.creds:
         facts.append(("Capabilities (effective)", ", ".join(proc.creds.cap_eff) or "none"))
@@ -105,15 +105,9 @@ def _process_detail(proc: Process, sid: str, reveal: bool) -> Section:
         sec.add(Table(["fd", "type", "what"], [[str(f.fd), f.type, f.path] for f in proc.files]))
     if proc.sockets:
         sec.add(Table(["fd", "socket", "state", "local", "remote"],
-                      [[str(s.fd), f"{s.family} {s.proto} {s.type}".strip(), s.state, _addr(s.src, s.src_port),
-                        _addr(s.dst, s.dst_port)] for s in proc.sockets]))
+                      [[str(s.fd), f"{s.family} {s.proto} {s.type}".strip(), s.state, s.local or "-",
+                        s.remote or "-"] for s in proc.sockets]))
     return sec
-
-
-def _addr(host: str, port: int) -> str:
-    if not host and not port:
-        return "-"
-    return f"{host}:{port}" if port else host
 
 
 def memory_section(ck: Checkpoint, sid: str) -> Section:
@@ -159,8 +153,8 @@ def network_section(ck: Checkpoint, sid: str) -> Section:
     socks = ck.sockets
     if socks:
         sec.add(Table(["pid", "fd", "socket", "state", "local", "remote", "needs --tcp-established"],
-                      [[str(s.pid), str(s.fd), f"{s.family} {s.proto}", s.state, _addr(s.src, s.src_port),
-                        _addr(s.dst, s.dst_port), "yes" if s.needs_tcp_established else ""] for s in socks]))
+                      [[str(s.pid), str(s.fd), f"{s.family} {s.proto}", s.state, s.local or "-",
+                        s.remote or "-", "yes" if s.needs_tcp_established else ""] for s in socks]))
     if not sec.blocks:
         sec.add(Para("No interfaces, devices or sockets."))
     return sec

@@ -88,9 +88,9 @@ def published_ports(ck: Checkpoint) -> set[int] | None:
 
 
 def _socket_text(s: Socket) -> str:
-    if s.family in ("IPv4", "IPv6"):
-        peer = f" -> {s.dst}:{s.dst_port}" if s.state not in ("LISTEN", "") else ""
-        return f"{s.proto} {s.src}:{s.src_port}{peer}" + (f" ({s.state})" if s.state else "")
+    if s.has_ports:
+        peer = f" -> {s.remote}" if s.state not in ("LISTEN", "") and s.remote else ""
+        return f"{s.proto} {s.local or 'unbound'}{peer}" + (f" ({s.state})" if s.state else "")
     return f"{s.family} {s.proto}".strip()
 
 

@@ -108,7 +108,7 @@ def _tcp(ck: Checkpoint, value: object) -> Check | None:
     est = [s for s in ck.sockets if s.needs_tcp_established]
     return Check("Policy: no_established_tcp", FAIL if est else PASS,
                  f"{plural(len(est), 'established TCP connection')}",
-                 details=[f"pid {s.pid}: {s.src}:{s.src_port} -> {s.dst}:{s.dst_port}" for s in est])
+                 details=[f"pid {s.pid}: {s.local} -> {s.remote}" for s in est])
 
 
 def _privileged(ck: Checkpoint, value: object) -> Check | None:

@@ -295,6 +295,7 @@ def open_remote(text: str, *, workspace: Workspace | None = None, limits: Limits
                      annotations=conv.annotations, synthesized=conv.synthesized, workspace=ws,
                      owns_workspace=owns, scratch=None)
         src.remote = True
+        src.stopped = ctx.stopped
         # closed first: the entries this source held are then the most recently used, and can be
         # evicted like any other when they alone exceed the bound
         src._on_close += [store.close, store.evict, client.close]

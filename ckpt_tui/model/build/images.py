@@ -28,6 +28,7 @@ class Images:
         self.src = src
         self.report = report
         self._images: dict[str, Image | None] = {}
+        self._why: dict[str, str] = {}  # full name -> why image() gave None: "missing", "not read", "damaged"
         # images a streaming tap decoded while the source was indexed (full name -> Image): not again
         self._decoded = dict(decoded or {})
 
@@ -38,14 +39,16 @@ class Images:
             return self._images[full]
         img = None
         if not self.src.has(full):
+            self._why[full] = "not read" if self.src.stopped else "missing"
             if required:
-                self.report(full, "is missing from the checkpoint", pane, "error")
+                self.report(full, absent(self.src), pane, "error")
         else:
             try:
                 img = self._decoded.pop(full, None)
                 if img is None:
                     img = decode_image(self.src.read(full), name)
             except CkptError as exc:
+                self._why[full] = "damaged"
                 self.report(full, f"cannot be decoded: {exc}", pane, "error")
             else:
                 for msg in img.problems:
@@ -62,14 +65,29 @@ class Images:
         img = self.image(name, pane, required)
         if img is None or not img.entries:
             if img is not None:
+                self._why[CKPT + name] = "empty"
                 self.report(CKPT + name, "holds no entries", pane, "error")
             return None
         return img.entries[0].message
+
+    def why_none(self, name: str) -> str:
+        """Why :meth:`image` / :meth:`first` gave None for checkpoint/<name>: "missing" (not in
+        the checkpoint), "not read" (reading the source stopped before the end), "damaged" (it
+        does not decode), "empty" (no entries); "" when it was not asked for or is there."""
+        return self._why.get(CKPT + name, "")
 
     def entries(self, name: str, pane: Pane = Pane.PROCESSES) -> list[PbMessage]:
         """Every entry's message of checkpoint/<name> ([] when it is absent or bad)."""
         img = self.image(name, pane)
         return [] if img is None else [e.message for e in img.entries]
+
+
+def absent(src: SourceView) -> str:
+    """What a problem says of a member the source does not have: missing from the checkpoint,
+    or not read when indexing stopped before the end (a bound was hit, the archive is damaged)."""
+    if src.stopped:
+        return f"was not read: reading the source stopped before its end ({src.stopped})"
+    return "is missing from the checkpoint"
 
 
 def catalogue(src: SourceView, report: Report) -> list[ImageInfo]:

@@ -12,12 +12,13 @@ from itertools import pairwise
 from ...criu import constants as C
 from ...criu import decode_image
 from ...errors import CkptError, Pane
+from ...text import size
 from ..memory import LAZY, PARENT, PRESENT, MemoryReader, PageRun, pagemap_runs
 from ..pages import CapturedPages, PagesData, RemotePages
-from ..types import VMA, EnvVar, PbMessage, Process
+from ..types import VMA, ZOMBIE_NO_MEMORY, EnvVar, PbMessage, Process
 from .context import Context, escape
 from .files import FileTable
-from .images import CKPT
+from .images import CKPT, absent
 
 MM_FIELDS = ("mm_start_code", "mm_end_code", "mm_start_data", "mm_end_data", "mm_start_stack",
              "mm_start_brk", "mm_brk", "mm_arg_start", "mm_arg_end", "mm_env_start", "mm_env_end")
@@ -60,7 +61,9 @@ class MemoryBuilder:
             if self.ctx.src.has(CKPT + f"pagemap-{pid}.img"):
                 self._decide(proc)
             elif proc.alive:
-                self.ck.unreadable[pid] = f"pid {pid} has no pagemap (pagemap-{pid}.img is not in the checkpoint)"
+                self.ck.unreadable[pid] = f"pid {pid} has no pagemap (pagemap-{pid}.img {absent(self.ctx.src)})"
+            elif proc.zombie:
+                self.ck.unreadable[pid] = f"pid {pid} is a zombie: {ZOMBIE_NO_MEMORY}"
             else:
                 self.ck.unreadable[pid] = f"pid {pid} is not running ({proc.state}): CRIU dumps no memory for it"
 
@@ -121,6 +124,8 @@ class MemoryBuilder:
         if proc.pages_id is not None:
             pages_name = CKPT + f"pages-{proc.pages_id}.img"
             pages = self._pages(pid, pages_name, need)
+            if pages is not None or not self.ctx.src.has(pages_name):
+                proc.pages_missing = _missing_pages(runs, len(pages) if pages is not None else 0)
         return MemoryReader(pid, proc.vmas, runs, pages, parent=self._parent_reader(pid, proc.vmas),
                             pages_name=pages_name)
 
@@ -136,10 +141,12 @@ class MemoryBuilder:
         else:
             pages = PagesData.from_source(self.ctx.src, name)
             if pages is None:
-                self.ctx.problem(name, f"is missing: the memory of pid {pid} cannot be read", Pane.MEMORY)
+                self.ctx.problem(name, f"{absent(self.ctx.src)}: pid {pid}'s {size(need)} of dumped "
+                                 "memory cannot be read", Pane.MEMORY)
                 return None
         if len(pages) < need:
-            self.ctx.problem(name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {need}", Pane.MEMORY)
+            self.ctx.problem(name, f"holds {len(pages)} bytes but pid {pid}'s pagemap needs {need}: the pages "
+                             "past its end cannot be read", Pane.MEMORY)
         return pages
 
     def _parent_reader(self, pid: int, vmas: list[VMA], directory: str = "checkpoint",
@@ -211,6 +218,12 @@ def _env_var(text: str) -> EnvVar:
     if not sep or not name:
         return EnvVar(name=text, value="", raw=text)
     return EnvVar(name=name, value=value, raw=text)
+
+
+def _missing_pages(runs: list[PageRun], held: int) -> int:
+    """Pages the pagemap puts in the pages image that a ``held``-byte image does not hold."""
+    return sum(r.nr_pages - min(max((held - r.offset) // C.PAGE_SIZE, 0), r.nr_pages)
+               for r in runs if r.state == PRESENT and r.offset is not None)
 
 
 def _count_pages(vmas: list[VMA], runs: list[PageRun]) -> None:

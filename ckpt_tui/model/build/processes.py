@@ -13,6 +13,9 @@ from .images import CKPT
 from .memory import MemoryBuilder
 
 SECCOMP_MODES = {0: "disabled", 1: "strict", 2: "filter"}
+#: a process's state when its core image gives none, by why (images.Images.why_none)
+CORE_STATE = {"missing": "unknown (no core image)", "not read": "unknown (core image not read)",
+              "damaged": "unknown (core image damaged)", "empty": "unknown (core image empty)"}
 
 
 class ProcessBuilder:
@@ -85,7 +88,7 @@ class ProcessBuilder:
         pid = proc.pid
         core = self.images.first(f"core-{pid}.img", Pane.PROCESSES, required=True)
         if core is None:
-            proc.state, proc.state_code = "unknown (no core image)", 0
+            proc.state, proc.state_code = CORE_STATE[self.images.why_none(f"core-{pid}.img") or "missing"], 0
         else:
             self.core(proc, core)
         ids = self.images.first(f"ids-{pid}.img", Pane.PROCESSES)
@@ -112,10 +115,14 @@ class ProcessBuilder:
     def core(self, proc: Process, core: PbMessage) -> None:
         tc = core.tc
         proc.state_code = tc.task_state
-        proc.state = C.TASK_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
+        proc.state = C.PROCESS_STATES.get(tc.task_state, f"unknown ({tc.task_state})")
         proc.comm = escape(tc.comm)
         proc.mtype = core.mtype
-        proc.exit_code = tc.exit_code
+        proc.wait_status = tc.exit_code
+        if proc.zombie:
+            # CRIU never learns a zombie's thread id (pstree.img holds whatever was in memory):
+            # its one thread is the leader, whose tid is the pid
+            proc.threads = [Thread(tid=proc.pid, comm=proc.comm, state=proc.state)]
         proc.oom_score_adj = tc.oom_score_adj if tc.HasField("oom_score_adj") else 0
         if tc.HasField("rlimits"):
             proc.rlimits = [(C.RLIMITS[i][len("RLIMIT_"):] if i < len(C.RLIMITS) else str(i), r.cur, r.max)
@@ -136,7 +143,7 @@ class ProcessBuilder:
             if th.HasField("creds"):
                 thread.creds = creds(th.creds)
         thread.comm = thread.comm or proc.comm
-        thread.state = C.TASK_STATES.get(core.tc.task_state, "") if core.HasField("tc") else proc.state
+        thread.state = C.PROCESS_STATES.get(core.tc.task_state, "") if core.HasField("tc") else proc.state
         if core.HasField("thread_info") and core.thread_info.HasField("gpregs"):
             regs = core.thread_info.gpregs
             thread.ip, thread.sp = regs.ip, regs.sp
