@@ -161,6 +161,8 @@ def _overview_tree(ck: Checkpoint, title: Text | None, reveal: bool) -> Tree:
         st = root.add(line("CRIU dump statistics"))
         for k, v in ck.stats.items():
             st.add(line(f"{k}: {text.count(v)}{' µs' if k.endswith('_time') else ''}"))
+    if ck.terminals or ck.spec_terminal:
+        _terminals(root, ck)
     if ck.processes:
         _process_tree(root.add(line(f"Process tree ({process_counts(ck)})")), ck, reveal)
     if ck.rootfs.present:
@@ -171,6 +173,13 @@ def _overview_tree(ck: Checkpoint, title: Text | None, reveal: bool) -> Tree:
         for m in spec_mounts:
             mounts.add(line(m.destination, ("  ", "dim"), (m.type, "dim"), ("  ", "dim"), (m.source, "dim")))
     return root
+
+
+def _terminals(root: Tree, ck: Checkpoint) -> None:
+    node = root.add(line("Terminal" + (" (the spec asks for one: process.terminal)" if ck.spec_terminal else "")))
+    for t in ck.terminals:
+        facts = ", ".join(x for x in (t.type, t.role) if x)
+        node.add(line(t.name, f"  ({facts})", ("  " + t.where if t.fds else "  held by no process", "dim")))
 
 
 def _process_tree(tree: Tree, ck: Checkpoint, reveal: bool) -> None:

@@ -35,6 +35,8 @@ __all__ = [
     "PE_PARENT",
     "PE_PRESENT",
     "PROCESS_STATES",
+    "PTS_MAJOR_FIRST",
+    "PTS_MAJOR_LAST",
     "REMAP_TYPES",
     "RLIMITS",
     "RUNNING_STATES",
@@ -460,6 +462,9 @@ GOARCH: dict[int, str] = {
 #: remap_file_path_entry.remap_type.
 REMAP_TYPES: dict[int, str] = {0: "LINKED", 1: "GHOST", 2: "PROCFS"}
 
+#: majors of pseudo-terminal slaves, /dev/pts/N (UNIX98_PTY_SLAVE_MAJOR and the 7 after it)
+PTS_MAJOR_FIRST = 136
+PTS_MAJOR_LAST = 143
 #: tty_info_entry.type.
 TTY_TYPES: dict[int, str] = {
     0: "UNKNOWN", 1: "PTY", 2: "CONSOLE", 3: "VT", 4: "CTTY", 5: "EXT_TTY", 6: "SERIAL",

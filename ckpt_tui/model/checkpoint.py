@@ -33,6 +33,7 @@ from .types import (
     Sizes,
     Socket,
     SourceView,
+    Terminal,
 )
 
 __all__ = ["VMA", "Checkpoint", "MemoryMatch", "expand_annotations"]
@@ -50,6 +51,7 @@ class Checkpoint:
     processes: dict[int, Process] = field(default_factory=dict)
     roots: list[int] = field(default_factory=list)
     rootfs: RootfsDiff = field(default_factory=RootfsDiff)
+    terminals: list[Terminal] = field(default_factory=list)  # tty-info.img with the fds that hold each
     interfaces: list[NetInterface] = field(default_factory=list)
     devices: list[NetDevice] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
@@ -77,6 +79,16 @@ class Checkpoint:
     @property
     def sockets(self) -> list[Socket]:
         return [s for pid in sorted(self.processes) for s in self.processes[pid].sockets]
+
+    @property
+    def spec_terminal(self) -> bool:
+        """The OCI spec gives the container a terminal (``process.terminal``: ``podman run -t``)."""
+        process = self.spec.get("process")
+        return isinstance(process, dict) and process.get("terminal") is True
+
+    def terminals_of(self, pid: int) -> list[tuple[Terminal, list[int]]]:
+        """The terminals process ``pid`` holds, each with its fds there."""
+        return [(t, t.fds[pid]) for t in self.terminals if pid in t.fds]
 
     def process_list(self) -> list[Process]:
         return [self.processes[p] for p in sorted(self.processes)]

@@ -95,6 +95,12 @@ def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
         "annotations": dict(info.annotations),
         "image_annotations": dict(info.image_annotations),
         "processes": [process_json(p, mask) for p in ck.process_list()],
+        "terminal": ck.spec_terminal,  # the spec gives the container a terminal (podman run -t)
+        "terminals": [
+            {"name": t.name, "type": t.type, "index": t.index, "master": t.master, "rdev": "%d:%d" % t.rdev,
+             "sid": t.sid, "pgrp": t.pgrp, "fds": {str(pid): fds for pid, fds in sorted(t.fds.items())}}
+            for t in ck.terminals
+        ],
         "network": {
             "interfaces": [
                 {"network": i.network, "name": i.name, "ip": i.ip, "mac": i.mac, "gateway": i.gateway}

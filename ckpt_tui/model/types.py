@@ -220,6 +220,32 @@ class OpenFile:
 
 
 @dataclass
+class Terminal:
+    """A terminal the processes hold open (tty-info.img, with the fds that point at it)."""
+
+    id: int  # tty_info_entry.id (a tty file entry's tty_info_id)
+    name: str  # "/dev/pts/0", "/dev/ptmx (master of /dev/pts/0)", "/dev/console"
+    type: str  # PTY, CONSOLE, VT, CTTY, EXT_TTY, SERIAL (criu.constants.TTY_TYPES)
+    index: int | None = None  # a pseudo-terminal's number (/dev/pts/N)
+    master: bool = False  # the multiplexer side of a pseudo-terminal (/dev/ptmx)
+    rdev: tuple[int, int] = (0, 0)  # (major, minor) of the device
+    sid: int = 0  # the session whose controlling terminal it is (0: none)
+    pgrp: int = 0  # its foreground process group
+    fds: dict[int, list[int]] = field(default_factory=dict)  # pid -> the fds it is open on
+
+    @property
+    def where(self) -> str:
+        """``pid 1 fds 0, 1, 2``, each holder in pid order."""
+        return "; ".join(f"pid {pid} {'fd' if len(fds) == 1 else 'fds'} {', '.join(map(str, fds))}"
+                         for pid, fds in sorted(self.fds.items()))
+
+    @property
+    def role(self) -> str:
+        """``controlling terminal of session 1, foreground group 1`` ("" when it controls none)."""
+        return f"controlling terminal of session {self.sid}, foreground group {self.pgrp}" if self.sid else ""
+
+
+@dataclass
 class Socket:
     pid: int
     fd: int

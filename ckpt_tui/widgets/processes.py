@@ -295,6 +295,8 @@ class ProcessPane(Pane):
             ("exe", proc.exe), ("cwd", proc.cwd), ("root", proc.root),
             ("pgid / sid", f"{proc.pgid} / {proc.sid}"),
             ("exited", proc.exit_text),
+            *(("terminal", f"{t.name} on {'fd' if len(fds) == 1 else 'fds'} {', '.join(map(str, fds))}"
+               + (f" ({t.role})" if t.role else "")) for t, fds in self.checkpoint.terminals_of(proc.pid)),
             ("seccomp", proc.seccomp_mode), ("oom_score_adj", str(proc.oom_score_adj)),
         ]
         lines.append("")
@@ -351,7 +353,8 @@ class ProcessPane(Pane):
             if f.type in ("PIPE", "FIFO") or (f.type == "UNIXSK" and f.details.get("peer")):
                 holders = ends.of_file(proc.pid, f)
                 other = describe_ends(holders) if holders else ("no process here", "muted")
-            rows.append((f"{f.fd}-{i}", [str(fd), f.type, f.path, open_flags(f.flags) if f.fd >= 0 else "",
+            what = f"{f.path}  (terminal)" if f.type == "TTY" else f.path
+            rows.append((f"{f.fd}-{i}", [str(fd), f.type, what, open_flags(f.flags) if f.fd >= 0 else "",
                                          "" if f.pos is None else fmt.count(f.pos), other], f))
         self.query_one("#process-files", FilterTable).set_rows(rows)
 

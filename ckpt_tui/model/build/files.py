@@ -13,7 +13,7 @@ from typing import Any
 from ...criu import constants as C
 from ...criu import message_to_dict
 from ...errors import Pane
-from ..types import OpenFile, PbMessage, Process
+from ..types import OpenFile, PbMessage, Process, Terminal
 from . import sockets
 from .context import Context, escape
 from .images import CKPT
@@ -32,6 +32,7 @@ class FileTable:
         self.images = ctx.images
         self.by_id: dict[int, PbMessage] = {}
         self.unlinked: dict[int, str] = {}  # files.img id -> "ghost" | "linked": deleted while open
+        self._ttys: dict[int, Terminal] | None = None
 
     def load(self) -> None:
         for fe in self.images.entries("files.img", Pane.PROCESSES):
@@ -90,14 +91,41 @@ class FileTable:
         return next((m for m in self.images.entries("memfd.img") if m.inode_id == inode_id), None)
 
     def tty_name(self, tty: PbMessage) -> str:
-        for info in self.images.entries("tty-info.img"):
-            if info.id == tty.tty_info_id:
-                if info.HasField("pty"):
-                    return f"/dev/pts/{info.pty.index}"
-                return f"tty ({C.TTY_TYPES.get(info.type, info.type)})"
+        info = self.tty_infos().get(tty.tty_info_id)
+        if info is not None:
+            return info.name
         if tty.HasField("regf_id"):
             return self.path(tty.regf_id)
         return f"tty [{tty.tty_info_id}]"
+
+    def tty_infos(self) -> dict[int, Terminal]:
+        """tty-info.img as Terminals by id (no holders yet: :meth:`terminals` adds them)."""
+        if self._ttys is None:
+            self._ttys = {info.id: _terminal(info) for info in self.images.entries("tty-info.img")}
+        return self._ttys
+
+    def terminals(self) -> None:
+        """The checkpoint's terminals, each with the fds of every process that holds it."""
+        ttys = self.tty_infos()
+        for proc in self.ctx.ck.process_list():
+            for f in proc.files:
+                tty = ttys.get(f.details.get("tty_info_id", -1)) if f.type == "TTY" and f.fd >= 0 else None
+                if tty is not None:
+                    tty.fds.setdefault(proc.pid, []).append(f.fd)
+        self.ctx.ck.terminals = sorted(ttys.values(), key=lambda t: t.id)
+
+
+def _terminal(info: PbMessage) -> Terminal:
+    kind = C.TTY_TYPES.get(info.type, str(info.type))
+    rdev = ((info.rdev >> 8) & 0xFFF, (info.rdev & 0xFF) | ((info.rdev >> 12) & 0xFFF00))  # the kernel's dev_t
+    index = info.pty.index if info.HasField("pty") else None
+    master = index is not None and not C.PTS_MAJOR_FIRST <= rdev[0] <= C.PTS_MAJOR_LAST
+    if index is not None:
+        name = f"/dev/ptmx (master of /dev/pts/{index})" if master else f"/dev/pts/{index}"
+    else:
+        name = {"CONSOLE": "/dev/console", "VT": f"/dev/tty{rdev[1]}", "CTTY": "/dev/tty"}.get(kind, f"tty ({kind})")
+    return Terminal(id=info.id, name=name, type=kind, index=index, master=master, rdev=rdev, sid=info.sid,
+                    pgrp=info.pgrp)
 
 
 def kind_of(fe: PbMessage) -> tuple[str, PbMessage] | None:
@@ -156,7 +184,7 @@ def _memfd(t: FileTable, m: PbMessage) -> Described:
 
 
 def _tty(t: FileTable, tty: PbMessage) -> Described:
-    return t.tty_name(tty), {}
+    return t.tty_name(tty), {"tty_info_id": tty.tty_info_id, "flags": tty.flags}
 
 
 def _namespace(t: FileTable, n: PbMessage) -> Described:

@@ -85,6 +85,7 @@ def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = ()
         ("stats", lambda: system.stats(ctx), Pane.LOGS),
         ("processes", procs.build, Pane.PROCESSES),
         ("memory", procs.memory.settle, Pane.MEMORY),
+        ("terminals", procs.files.terminals, Pane.PROCESSES),
         ("rootfs", lambda: rootfs(ctx), Pane.FILES),
         ("mounts", lambda: system.mounts(ctx), Pane.MOUNTS),
         ("devices", lambda: network.devices(ctx), Pane.NETWORK),
