@@ -215,6 +215,43 @@ def rootfs_link_out(root: Path) -> None:
         tar.addfile(ti, io.BytesIO(data))
 
 
+# -- shapes no fixture has (not damage: what CRIU writes for them) ---------------------------
+TASK_DEAD = 2  # CRIU's TASK_DEAD (criu/include/pid.h), what it writes for a zombie
+
+
+def make_zombie(root: Path, pid: int, wait_status: int = 0, garbage_tid: int = 0x5EED) -> None:
+    """``pid`` (a leaf) as CRIU dumps a zombie (cr-dump.c ``dump_one_zombie``): its core image
+    holds only the machine type and a task_core_entry with task_state TASK_DEAD, the wait
+    status in ``exit_code`` and its comm; no mm, pagemap, pages, fs, ids or fd image of it is
+    written; pstree.img lists as its thread the id CRIU never filled in (``garbage_tid``)."""
+    core_img = load_img(root, f"core-{pid}.img")
+    old = core_img.entries[0].message
+    core = type(old)()
+    core.mtype = old.mtype
+    tc = core.tc
+    tc.task_state, tc.exit_code, tc.personality, tc.flags, tc.blk_sigset = TASK_DEAD, wait_status, 0, 0, 0
+    tc.comm = old.tc.comm
+    save_img(root, f"core-{pid}.img", core_img, [core])
+    files_id = load_img(root, f"ids-{pid}.img").entries[0].message.files_id
+    pages_id = load_img(root, f"pagemap-{pid}.img").entries[0].message.pages_id
+    for name in (f"mm-{pid}.img", f"pagemap-{pid}.img", f"pages-{pages_id}.img", f"fs-{pid}.img",
+                 f"ids-{pid}.img", f"fdinfo-{files_id}.img"):
+        (root / "checkpoint" / name).unlink(missing_ok=True)
+    tree = load_img(root, "pstree.img")
+    entry = next(e.message for e in tree.entries if e.message.pid == pid)
+    del entry.threads[:]
+    entry.threads.append(garbage_tid)
+    save_img(root, "pstree.img", tree)
+
+
+def corrupt_core(root: Path, pid: int) -> None:
+    """core-PID.img is there, with the right magic, but its entry does not decode."""
+    p = root / "checkpoint" / f"core-{pid}.img"
+    data = bytearray(p.read_bytes())
+    data[12:] = b"\xff" * (len(data) - 12)
+    p.write_bytes(bytes(data))
+
+
 @dataclass
 class Case:
     name: str

@@ -19,7 +19,7 @@ from .. import text
 from ..model.checkpoint import Checkpoint
 from ..model.masking import mask_text, masked
 from ..model.metadata import info_from_peek
-from ..model.types import ContainerInfo, Process, Sizes, Socket
+from ..model.types import ContainerInfo, Process, RootfsDiff, Sizes, Socket
 from .common import data, line, message
 
 ROOTFS_SHOWN = 50  # entries of each kind the tree lists (inspect --json has them all)
@@ -93,6 +93,10 @@ def _sizes(root: Tree, sizes: Sizes, rootfs: bool) -> None:
     images.add(line(f"Memory pages: {text.size(sizes.memory_pages)}"))
     if rootfs:
         node.add(line(f"Root FS diff: {text.size(sizes.rootfs_diff)}"))
+    if sizes.volumes:
+        node.add(line(f"Volumes: {text.size(sizes.volumes)}"))
+    if sizes.devshm:
+        node.add(line(f"/dev/shm: {text.size(sizes.devshm)}"))
 
 
 def _pod_tree(ck: Checkpoint) -> Tree:
@@ -167,6 +171,8 @@ def _overview_tree(ck: Checkpoint, title: Text | None, reveal: bool) -> Tree:
         _process_tree(root.add(line(f"Process tree ({process_counts(ck)})")), ck, reveal)
     if ck.rootfs.present:
         _rootfs(root, ck)
+    for volume in ck.volumes:
+        _volume(root, volume)
     spec_mounts = [m for m in ck.mounts if m.origin == "spec"]
     if spec_mounts:
         mounts = root.add(line("Overview of mounts"))
@@ -232,6 +238,18 @@ def _rootfs(root: Tree, ck: Checkpoint) -> None:
     if left:
         fs.add(line((f"… and {text.plural(left, 'more entry', 'more entries')} "
                      "(inspect --json lists every one)", "dim")))
+
+
+def _volume(root: Tree, volume: RootfsDiff) -> None:
+    files = [e for e in volume.entries if e.type != "dir"]
+    where = f" on {volume.mount}" if volume.mount and volume.mount != volume.label else ""
+    node = root.add(line(volume.label[:1].upper() + volume.label[1:], where, f": {text.plural(len(files), 'entry', 'entries')}, "
+                         f"{text.size(volume.size)}  ", (volume.member, "dim")))
+    for e in files[:ROOTFS_SHOWN]:
+        node.add(line(f"/{e.path}", (f"  ({text.size(e.size)})" if e.type == "file" else f"  ({e.type})", "dim")))
+    if len(files) > ROOTFS_SHOWN:
+        node.add(line((f"… and {text.plural(len(files) - ROOTFS_SHOWN, 'more entry', 'more entries')} "
+                       "(inspect --json lists every one)", "dim")))
 
 
 # -- list ---------------------------------------------------------------------------------------

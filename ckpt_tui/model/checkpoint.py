@@ -51,6 +51,7 @@ class Checkpoint:
     processes: dict[int, Process] = field(default_factory=dict)
     roots: list[int] = field(default_factory=list)
     rootfs: RootfsDiff = field(default_factory=RootfsDiff)
+    volumes: list[RootfsDiff] = field(default_factory=list)  # named volumes, then /dev/shm (whole contents)
     terminals: list[Terminal] = field(default_factory=list)  # tty-info.img with the fds that hold each
     interfaces: list[NetInterface] = field(default_factory=list)
     devices: list[NetDevice] = field(default_factory=list)
@@ -210,10 +211,11 @@ class Checkpoint:
                              cancelled=cancelled, limit=limit)
 
     # -- the root FS diff ------------------------------------------------
-    def read_rootfs_file(self, path: str, limit: int | None = 16 << 20) -> bytes:
-        """The bytes of one file of rootfs-diff.tar, at most ``limit`` (None: all of them); a
-        link is returned as its target text, never followed. CkptError when it cannot be read."""
-        return read_rootfs_file(self, path, limit)
+    def read_rootfs_file(self, path: str, limit: int | None = 16 << 20, tree: RootfsDiff | None = None) -> bytes:
+        """The bytes of one file of rootfs-diff.tar (or of ``tree``: one of :attr:`volumes`), at
+        most ``limit`` (None: all of them); a link is returned as its target text, never
+        followed. CkptError when it cannot be read."""
+        return read_rootfs_file(self, path, limit, tree)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:

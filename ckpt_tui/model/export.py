@@ -8,7 +8,7 @@ from ..criu.constants import PAGE_SIZE
 from ..text import iso_time
 from .checkpoint import Checkpoint
 from .masking import mask_text, masked
-from .types import Process
+from .types import Process, RootfsEntry
 
 
 def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
@@ -54,6 +54,10 @@ def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:
     }
 
 
+def _entry_json(e: RootfsEntry) -> dict[str, Any]:
+    return {"path": e.path, "type": e.type, "size": e.size, "mode": oct(e.mode), "linkname": e.linkname}
+
+
 def container_json(sub: Checkpoint, mask: bool = False) -> dict[str, Any]:
     """One container of a pod: its name and directory, then what :func:`to_json` gives for a
     checkpoint of its own."""
@@ -86,6 +90,8 @@ def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
             "total": ck.sizes.total,
             "memory_pages": ck.sizes.memory_pages,
             "rootfs_diff": ck.sizes.rootfs_diff,
+            "volumes": ck.sizes.volumes,
+            "devshm": ck.sizes.devshm,
             "file": ck.sizes.file,
             "uncompressed": ck.sizes.uncompressed,
             "compression_ratio": ck.sizes.compression_ratio,
@@ -110,13 +116,15 @@ def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
         },
         "rootfs_diff": {
             "present": ck.rootfs.present,
-            "changed": [
-                {"path": e.path, "type": e.type, "size": e.size, "mode": oct(e.mode), "linkname": e.linkname}
-                for e in ck.rootfs.entries
-                if e.status != "deleted"
-            ],
+            "changed": [_entry_json(e) for e in ck.rootfs.entries if e.status != "deleted"],
             "deleted": list(ck.rootfs.deleted),
         },
+        # the named volumes' and /dev/shm's whole contents, as Podman exported them
+        "volumes": [
+            {"kind": v.kind, "name": v.name, "member": v.member, "mount": v.mount, "size": v.size,
+             "entries": [_entry_json(e) for e in v.entries]}
+            for v in ck.volumes
+        ],
         "mounts": [
             {"destination": m.destination, "type": m.type, "source": m.source, "origin": m.origin,
              "ext_key": m.ext_key}

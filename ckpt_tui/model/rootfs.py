@@ -33,20 +33,22 @@ class HasRootfs(Protocol):
     def rootfs(self) -> RootfsDiff: ...
 
 
-def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20) -> bytes:
-    """The bytes of ``path`` in the checkpoint's rootfs-diff.tar, at most ``limit`` of them (a
-    link is returned as its target text, never followed); CkptError when it cannot be read."""
-    source, diff = ck.source, ck.rootfs
+def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20, tree: RootfsDiff | None = None) -> bytes:
+    """The bytes of ``path`` in the checkpoint's rootfs-diff.tar (or in the tar of ``tree``, a
+    volume's contents), at most ``limit`` of them (a link is returned as its target text, never
+    followed); CkptError when it cannot be read."""
+    source, diff = ck.source, tree or ck.rootfs
+    member = diff.member
     want = path.strip("/")
-    if not source.has("rootfs-diff.tar"):
-        raise CkptError("this checkpoint has no rootfs-diff.tar")
+    if not source.has(member):
+        raise CkptError(f"this checkpoint has no {member}")
     # the model noted where each file's data starts in an uncompressed tar: read it directly
     for entry in diff.entries:
         if entry.path == want and entry.type == "file" and entry.data_offset >= 0:
-            with source.open("rootfs-diff.tar") as fh:
+            with source.open(member) as fh:
                 fh.seek(entry.data_offset)
                 return fh.read(entry.size if limit is None else min(limit, entry.size))
-    with source.open("rootfs-diff.tar") as fh:
+    with source.open(member) as fh:
         head = fh.read(2)
         fh.seek(0)
         stream: BinaryIO = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh  # type: ignore[assignment]
@@ -64,8 +66,8 @@ def read_rootfs_file(ck: HasRootfs, path: str, limit: int | None = 16 << 20) -> 
                         raise CkptError(f"{path} has no data")
                     return src.read() if limit is None else src.read(limit)
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CkptError(f"rootfs-diff.tar is damaged: {exc}") from None
-    raise CkptError(f"{path} is not in rootfs-diff.tar")
+            raise CkptError(f"{member} is damaged: {exc}") from None
+    raise CkptError(f"{path} is not in {member}")
 
 
 def read_rootfs_files(ck: HasRootfs, wanted: dict[str, int]) -> tuple[list[tuple[str, bytes]], str]:

@@ -143,6 +143,8 @@ class Sizes:
     total: int = 0  # sum of the regular files under checkpoint/
     memory_pages: int = 0  # checkpoint/pages-*
     rootfs_diff: int = 0  # rootfs-diff.tar
+    volumes: int = 0  # volumes/*.tar: the named volumes' contents
+    devshm: int = 0  # devshm-checkpoint.tar when /dev/shm held files (an empty one counts as "other")
     archive: int = 0  # every member of the source: what it holds uncompressed
     breakdown: dict[str, int] = field(default_factory=dict)  # pages / rootfs diff / images / other
     file: int | None = None  # the source's file on disk; None for a directory or a container of a pod
@@ -491,10 +493,25 @@ class RootfsEntry:
 
 @dataclass
 class RootfsDiff:
+    """A tree of files the checkpoint carries as a tar: the root FS diff (``rootfs-diff.tar``),
+    or the whole contents of a named volume (``volumes/NAME.tar``) or of /dev/shm
+    (``devshm-checkpoint.tar``), which Podman restores into the container."""
+
     present: bool = False
     compressed: str = ""  # "" | "gzip" (containerd CRI writes a gzip rw layer)
     entries: list[RootfsEntry] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # deleted.files and whiteouts, absolute paths
+    member: str = "rootfs-diff.tar"  # the tar it is read from
+    kind: str = "rootfs"  # "rootfs" | "volume" | "devshm"
+    name: str = ""  # a volume's name ("t2vol")
+    label: str = "root FS diff"  # "volume t2vol", "/dev/shm"
+    mount: str = ""  # where a volume's contents are in the container ("/data", "/dev/shm")
+    whole: bool = False  # the whole contents of a volume, not changes to an image
+
+    @property
+    def size(self) -> int:
+        """Bytes of the regular files in it."""
+        return sum(e.size for e in self.entries if e.type == "file")
 
 
 @dataclass

@@ -56,9 +56,10 @@ class FileViewScreen(Screen):
         Binding("x", "toggle_hex", "Text/hex", id="fileview.toggle_hex"),
     ]
 
-    def __init__(self, checkpoint: Any, path: str, size: int = 0) -> None:
+    def __init__(self, checkpoint: Any, path: str, size: int = 0, volume: Any = None) -> None:
         super().__init__()
         self.checkpoint = checkpoint
+        self.volume = volume  # the volume (a model RootfsDiff) the file is in; None: the root FS diff
         self.path = path.strip("/")
         self.file_size = size
         self.data: bytes | None = None
@@ -79,7 +80,10 @@ class FileViewScreen(Screen):
     def read_file(self) -> None:
         try:
             try:
-                data = self.checkpoint.read_rootfs_file(self.path, VIEW_LIMIT)
+                if self.volume is not None:
+                    data = self.checkpoint.read_rootfs_file(self.path, VIEW_LIMIT, tree=self.volume)
+                else:
+                    data = self.checkpoint.read_rootfs_file(self.path, VIEW_LIMIT)
             except TypeError:
                 data = self.checkpoint.read_rootfs_file(self.path)
         except Exception as exc:  # noqa: BLE001  (a file's bytes from the checkpoint: said, never a crash)

@@ -207,7 +207,7 @@ class MainScreen(Screen[None]):
                         severity="warning")
             return
         if self.session.checkpoint is not None:
-            self.app.push_screen(FileViewScreen(self.session.checkpoint, node.path, node.size))
+            self.app.push_screen(FileViewScreen(self.session.checkpoint, node.path, node.size, volume=message.volume))
 
     async def on_findings_pane_open_link(self, message: FindingsPane.OpenLink) -> None:
         """A finding's link: its process, its file, or the memory at its address (which the App opens)."""

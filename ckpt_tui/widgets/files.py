@@ -17,12 +17,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Static, Tree
+from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import NodeID, TreeNode
 
 from ..model.rootfs import read_rootfs_file
+from ..model.types import RootfsDiff
 from . import format as fmt
 from .base import ExportPayload, ExportRequest, Pane, dumps
+from .format import esc
 from .fileindex import DiffFilter, FileNode, build_index
 
 __all__ = ["FileNode", "FilesPane", "FilesTree", "build_index"]  # (the index lives in fileindex)
@@ -56,9 +58,11 @@ class FilesTree(Tree[FileNode]):
     @dataclass
     class ViewFile(Message):
         node: FileNode
+        volume: RootfsDiff | None = None  # the volume it is in (None: the root FS diff)
 
-    def __init__(self, index: FileNode, **kwargs: Any) -> None:
+    def __init__(self, index: FileNode, volume: RootfsDiff | None = None, **kwargs: Any) -> None:
         self.index = index
+        self.volume = volume  # a volume's whole contents (not a diff: no C / D), None for the root FS diff
         self.filter_text = ""
         self._filter = DiffFilter(index)
         self._populated: set[NodeID] = set()  # directory nodes whose children are added
@@ -188,7 +192,7 @@ class FilesTree(Tree[FileNode]):
         if node.data.is_dir:
             node.toggle()
             return
-        self.post_message(self.ViewFile(node.data))
+        self.post_message(self.ViewFile(node.data, self.volume))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[FileNode]) -> None:
         event.stop()
@@ -208,7 +212,9 @@ class FilesTree(Tree[FileNode]):
             return Text.assemble(("", base_style), (str(node._label), style))
         get = self._component_style
         if data is self.index:
-            summary = (f"/ {fmt.size(data.size)} in {fmt.count(data.changed_count)} changed, "
+            summary = (f"/ {fmt.size(data.size)} in {fmt.plural(data.changed_count, 'entry', 'entries')}"
+                       if self.volume is not None else
+                       f"/ {fmt.size(data.size)} in {fmt.count(data.changed_count)} changed, "
                        f"{fmt.count(data.deleted_count)} deleted")
             if self.filtering:  # the line above is the whole diff; say what the filters leave
                 shown_size, shown_deleted = self.shown_totals(data)
@@ -223,7 +229,7 @@ class FilesTree(Tree[FileNode]):
             if self.sort_by_size:
                 summary += "  [by size]"
             return Text(summary, style=style)
-        marker = data.marker
+        marker = data.marker if self.volume is None else " "
         marker_style = get("files--marker-d") if marker == "D" else get("files--marker-c") if marker == "C" else Style()
         if data.status == "deleted":
             size_text = ""  # gone: the diff records no size
@@ -280,6 +286,22 @@ class FilesPane(Pane):
     title = "Files"
 
     def compose(self) -> ComposeResult:
+        volumes = self.checkpoint.volumes
+        if not volumes:
+            yield from self._rootfs()
+            return
+        with TabbedContent(id="files-tabs"):  # the volumes' and /dev/shm's contents beside the diff
+            with TabPane("Root FS diff", id="files-tab-rootfs"):
+                yield from self._rootfs()
+            for i, volume in enumerate(volumes):
+                title = volume.label + (f" on {volume.mount}" if volume.mount and volume.mount != volume.label else "")
+                with TabPane(esc(title), id=f"files-tab-{i}"):
+                    files = sum(1 for e in volume.entries if e.type != "dir")
+                    yield Static(f"{esc(title)}: {fmt.plural(files, 'entry', 'entries')}, {fmt.size(volume.size)}  "
+                                 f"[$text-muted]{esc(volume.member)} · Enter view[/]", classes="pane-summary")
+                    yield FilesTree(build_index(volume), volume=volume, id=f"files-volume-{i}")
+
+    def _rootfs(self) -> ComposeResult:
         yield Static(id="files-summary", classes="pane-summary")
         diff = self.checkpoint.rootfs
         if diff.present or diff.entries or diff.deleted:
@@ -305,8 +327,8 @@ class FilesPane(Pane):
 
     @property
     def files_tree(self) -> FilesTree | None:
-        """The tree, or None when the checkpoint has no root FS diff."""
-        return next(self.query(FilesTree).results(), None)
+        """The root FS diff's tree, or None when the checkpoint has no root FS diff."""
+        return next(self.query("#files-tree").results(FilesTree), None)
 
     def copy_text(self) -> str:
         tree = self.files_tree
@@ -333,14 +355,16 @@ class FilesPane(Pane):
         tree.reveal(node)
 
     def export_payload(self) -> ExportPayload:
-        tree = self.files_tree
+        focused = self.screen.focused if self.is_mounted else None
+        tree = focused if isinstance(focused, FilesTree) and focused in self.query(FilesTree) else self.files_tree
         if tree is None or tree.cursor_node is None or tree.cursor_node.data is None:
             return None
         data = tree.cursor_node.data
         if not data.is_dir and data.status != "deleted":
-            checkpoint = self.checkpoint
-            return ExportRequest(default_name=data.name, what=f"/{data.path} from the root FS diff",
-                                 producer=lambda: read_rootfs_file(checkpoint, data.path, None))
+            checkpoint, volume = self.checkpoint, tree.volume
+            return ExportRequest(default_name=data.name,
+                                 what=f"/{data.path} from the {volume.label if volume else 'root FS diff'}",
+                                 producer=lambda: read_rootfs_file(checkpoint, data.path, None, volume))
 
         def tree_json(node: FileNode) -> dict:
             out: dict[str, Any] = {"path": node.display_path, "status": node.status or "dir", "size": node.size}

@@ -101,8 +101,11 @@ def size_rows(sizes: Sizes) -> list[tuple[str, int]]:
         (f"{indent}  other CRIU images", images),
         (f"{indent}root FS diff", sizes.rootfs_diff),
     ]
+    rows += [(f"{indent}{name}", value) for name, value in (("volumes", sizes.volumes), ("/dev/shm", sizes.devshm))
+             if value]
     if sizes.archive:
-        rows.append((f"{indent}metadata, logs and other", max(sizes.archive - sizes.total - sizes.rootfs_diff, 0)))
+        rows.append((f"{indent}metadata, logs and other",
+                     max(sizes.archive - sizes.total - sizes.rootfs_diff - sizes.volumes - sizes.devshm, 0)))
     return rows
 
 

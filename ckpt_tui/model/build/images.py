@@ -64,7 +64,9 @@ class Images:
         """The first entry's message of checkpoint/<name>; None (and a Problem) when there is none."""
         img = self.image(name, pane, required)
         if img is None or not img.entries:
-            if img is not None:
+            if img is not None and img.problems:  # what decoding met is reported already
+                self._why[CKPT + name] = "damaged"
+            elif img is not None:
                 self._why[CKPT + name] = "empty"
                 self.report(CKPT + name, "holds no entries", pane, "error")
             return None
@@ -86,7 +88,8 @@ def absent(src: SourceView) -> str:
     """What a problem says of a member the source does not have: missing from the checkpoint,
     or not read when indexing stopped before the end (a bound was hit, the archive is damaged)."""
     if src.stopped:
-        return f"was not read: reading the source stopped before its end ({src.stopped})"
+        return ("was not read: reading stopped before the end of the source (its problem says why), so it "
+                "may be in the part left unread")
     return "is missing from the checkpoint"
 
 

@@ -23,7 +23,7 @@ from .context import STRICT, Context
 from .images import catalogue
 from .pods import build_pod
 from .processes import ProcessBuilder
-from .rootfs import rootfs
+from .rootfs import rootfs, volumes
 from .tap import ArgvEnvTap, PageSearch
 
 
@@ -87,6 +87,7 @@ def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = ()
         ("memory", procs.memory.settle, Pane.MEMORY),
         ("terminals", procs.files.terminals, Pane.PROCESSES),
         ("rootfs", lambda: rootfs(ctx), Pane.FILES),
+        ("volumes", lambda: volumes(ctx), Pane.FILES),
         ("mounts", lambda: system.mounts(ctx), Pane.MOUNTS),
         ("devices", lambda: network.devices(ctx), Pane.NETWORK),
         ("namespaces", lambda: system.namespaces(ctx), Pane.OVERVIEW),

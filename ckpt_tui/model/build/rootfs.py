@@ -13,6 +13,8 @@ from ..types import RootfsDiff, RootfsEntry
 from .context import Context
 
 TAR = "rootfs-diff.tar"
+VOLUMES = "volumes/"
+DEVSHM = "devshm-checkpoint.tar"
 _KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardlink", "fifo": "fifo"}
 _DEVICES = {b"3": "char", b"4": "block"}
 WHITEOUT = ".wh."
@@ -28,11 +30,42 @@ def rootfs(ctx: Context) -> None:
         diff.present = bool(diff.deleted)
         return
     diff.present = True
+    list_tar(ctx, diff)
+
+
+def volumes(ctx: Context) -> None:
+    """The named volumes' contents (``volumes/NAME.tar``, where config.dump's ``namedVolumes``
+    says each is mounted), then /dev/shm's (``devshm-checkpoint.tar``) when it holds any:
+    Podman exports both with the checkpoint and restores them into the container."""
+    named = ctx.ck.config.get("namedVolumes")
+    mounts = {str(v.get("volumeName")): str(v.get("dest") or "") for v in named if isinstance(v, dict)} \
+        if isinstance(named, list) else {}
+    for name in ctx.src.names(VOLUMES):
+        volume = name[len(VOLUMES):]
+        if ctx.src.members[name].type != "file" or "/" in volume or not volume.endswith(".tar"):
+            continue
+        volume = volume[: -len(".tar")]
+        diff = RootfsDiff(present=True, member=name, kind="volume", name=volume, label=f"volume {volume}",
+                          mount=mounts.get(volume, ""), whole=True)
+        list_tar(ctx, diff)
+        ctx.ck.volumes.append(diff)
+    if ctx.src.has(DEVSHM) and ctx.src.members[DEVSHM].type == "file":
+        diff = RootfsDiff(present=True, member=DEVSHM, kind="devshm", name="/dev/shm", label="/dev/shm",
+                          mount="/dev/shm", whole=True)
+        list_tar(ctx, diff)
+        if diff.entries:  # Podman writes one for every container, empty unless /dev/shm held files
+            ctx.ck.volumes.append(diff)
+
+
+def list_tar(ctx: Context, diff: RootfsDiff) -> None:
+    """The entries of the tar ``diff.member`` (one pass; file data skipped, and where it starts
+    noted for an uncompressed tar)."""
+    member = diff.member
     try:
-        fh = ctx.src.open(TAR)
-        size = ctx.src.members[TAR].size
+        fh = ctx.src.open(member)
+        size = ctx.src.members[member].size
     except CkptError as exc:
-        ctx.problem(TAR, f"cannot read: {exc}", Pane.FILES)
+        ctx.problem(member, f"cannot read: {exc}", Pane.FILES)
         return
     with fh:
         head = fh.read(2)
@@ -49,8 +82,8 @@ def rootfs(ctx: Context) -> None:
                     ctx.check()
                 add_entry(ctx, entry, diff)
         except (TarError, OSError, EOFError, ValueError) as exc:
-            ctx.problem(TAR, f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it are shown",
-                        Pane.FILES)
+            ctx.problem(member, f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it "
+                        "are shown", Pane.FILES)
 
 
 def add_entry(ctx: Context, e: TarEntry, diff: RootfsDiff) -> None:
@@ -59,10 +92,10 @@ def add_entry(ctx: Context, e: TarEntry, diff: RootfsDiff) -> None:
     if not name:
         return
     if climbs_out(name):
-        ctx.problem(TAR, f"entry {name!r} climbs out of the root; skipped", Pane.FILES)
+        ctx.problem(diff.member, f"entry {name!r} climbs out of the root; skipped", Pane.FILES)
         return
     parent, _, base = name.rpartition("/")
-    if base.startswith(WHITEOUT):
+    if base.startswith(WHITEOUT) and not diff.whole:  # a volume's files are files, whatever their names
         if base == OPAQUE:
             diff.entries.append(RootfsEntry(path=parent, type="opaque", status="deleted"))
         else:

@@ -148,11 +148,17 @@ def sizes(ctx: Context) -> None:
                 images += m.size
         elif name == "rootfs-diff.tar":
             sizes.rootfs_diff = m.size
+        elif name.startswith("volumes/") and name.endswith(".tar"):
+            sizes.volumes += m.size
+        elif name == "devshm-checkpoint.tar" and any(v.member == name for v in ctx.ck.volumes):
+            sizes.devshm = m.size
         else:
             other += m.size
     sizes.memory_pages = pages
     sizes.file = _file_size(ctx.src.path)
     sizes.breakdown = {"memory pages": pages, "root FS diff": sizes.rootfs_diff, "other CRIU images": images,
+                       **({"volumes": sizes.volumes} if sizes.volumes else {}),
+                       **({"/dev/shm": sizes.devshm} if sizes.devshm else {}),
                        "metadata, logs and other": other}
 
 
