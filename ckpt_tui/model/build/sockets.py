@@ -41,10 +41,10 @@ def ip_from_words(words: Iterable[int], family: int) -> str:
 
 
 def unix_name(name: bytes) -> str:
-    """A unix socket's name: abstract names (leading NUL) shown with '@', every byte of them
-    kept; a path name ends at its first NUL (bind() may count a terminating NUL in the
-    address length, and the image keeps it: ``/run/app.sock\\0`` is ``/run/app.sock``)."""
-    return ("@" + escape(name[1:])) if name[:1] == b"\0" else escape(name.split(b"\0", 1)[0])
+    """A unix socket's name: an abstract name (leading NUL) shown with '@', its bytes kept up
+    to the NULs that end it; a path name ends at its first NUL (bind() may count a terminating
+    NUL in the address length, and the image keeps it: ``/run/app.sock\\0`` is ``/run/app.sock``)."""
+    return ("@" + escape(name[1:].rstrip(b"\0"))) if name[:1] == b"\0" else escape(name.split(b"\0", 1)[0])
 
 
 def _family(s: PbMessage) -> str:
