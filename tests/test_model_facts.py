@@ -11,7 +11,6 @@ real (``tests/data/turn2``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

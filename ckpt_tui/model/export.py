@@ -103,7 +103,7 @@ def to_json(ck: Checkpoint, mask: bool = False) -> dict[str, Any]:
         "processes": [process_json(p, mask) for p in ck.process_list()],
         "terminal": ck.spec_terminal,  # the spec gives the container a terminal (podman run -t)
         "terminals": [
-            {"name": t.name, "type": t.type, "index": t.index, "master": t.master, "rdev": "%d:%d" % t.rdev,
+            {"name": t.name, "type": t.type, "index": t.index, "master": t.master, "rdev": f"{t.rdev[0]}:{t.rdev[1]}",
              "sid": t.sid, "pgrp": t.pgrp, "fds": {str(pid): fds for pid, fds in sorted(t.fds.items())}}
             for t in ck.terminals
         ],

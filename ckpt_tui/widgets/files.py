@@ -24,8 +24,8 @@ from ..model.rootfs import read_rootfs_file
 from ..model.types import RootfsDiff
 from . import format as fmt
 from .base import ExportPayload, ExportRequest, Pane, dumps
-from .format import esc
 from .fileindex import DiffFilter, FileNode, build_index
+from .format import esc
 
 __all__ = ["FileNode", "FilesPane", "FilesTree", "build_index"]  # (the index lives in fileindex)
 
