@@ -347,15 +347,9 @@ NETDEV_TYPES: dict[int, str] = {
     7: "MACVLAN", 8: "SIT",
 }
 
-#: task_core_entry.task_state: CRIU's TASK_* values (criu/include/pid.h over compel's
-#: task-state.h). TASK_HELPER and TASK_THREAD are CRIU's own in-memory states (COMPEL_TASK_MAX
-#: 0x7f + 1, + 2), never written to an image.
-TASK_ALIVE = 0x01
-TASK_DEAD = 0x02
-TASK_STOPPED = 0x03
-TASK_ZOMBIE = 0x06
-TASK_HELPER = 0x80
-TASK_THREAD = 0x81
+#: task_core_entry.task_state: CRIU's TASK_* values (criu/include/pid.h over compel's task-state.h);
+#: TASK_HELPER and TASK_THREAD are its in-memory states (COMPEL_TASK_MAX 0x7f + 1, + 2), never in an image.
+TASK_ALIVE, TASK_DEAD, TASK_STOPPED, TASK_ZOMBIE, TASK_HELPER, TASK_THREAD = 0x01, 0x02, 0x03, 0x06, 0x80, 0x81
 #: the value names CRIU gives them (what ``decode`` prints, as crit does)
 TASK_STATES: dict[int, str] = {TASK_ALIVE: "Alive", TASK_DEAD: "Dead", TASK_STOPPED: "Stopped",
                                TASK_ZOMBIE: "Zombie"}
