@@ -4,11 +4,10 @@ the memory search at 80x24, the Sizes hierarchy, and directory sizes under "only
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 from textual.widgets import Input
 
-from ckpt_tui.model.types import RootfsDiff, RootfsEntry
+from ckpt_tui.model.types import RootfsDiff, RootfsEntry, Sizes
 from ckpt_tui.screens.dialogs import PromptScreen
 from ckpt_tui.screens.help import OTHER_VIEWS, HelpScreen
 from ckpt_tui.screens.memory import SearchScreen
@@ -269,7 +268,7 @@ async def test_overview_sizes_put_the_rootfs_diff_beside_the_criu_images():
 
 
 def test_size_rows_without_an_archive_size():
-    sizes = SimpleNamespace(total=100, memory_pages=60, rootfs_diff=40, archive=0, breakdown={})
+    sizes = Sizes(total=100, memory_pages=60, rootfs_diff=40, archive=0)
     assert size_rows(sizes) == [("CRIU images", 100), ("  memory pages", 60), ("  other CRIU images", 40),
                                 ("root FS diff", 40)]
 
