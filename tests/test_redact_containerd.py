@@ -147,7 +147,7 @@ def derived(request, tmp_path_factory):
 
 
 def test_the_derived_image_holds_the_secrets_where_the_reader_sees_them(derived):
-    shape, orig, _out, _result = derived
+    _shape, orig, _out, _result = derived
     with load_checkpoint(orig) as ck:
         assert ck.source_kind == "containerd-image" and not ck.problems
         assert {p.env_dict.get("DB_TOKEN") for p in ck.process_list()} == {"containerd-env"}

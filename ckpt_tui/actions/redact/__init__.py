@@ -244,9 +244,9 @@ def _member(ck: Checkpoint, writer: Any, name: str, member: Any, plans: dict[str
     if name in writer.in_place:  # a JSON document whose size is recorded around it: filled in place
         with ck.open_member(name) as src:
             raw = src.read()
-        done = fill_json(raw)
-        if done is not None:
-            data, ranges = done
+        filled = fill_json(raw)
+        if filled is not None:
+            data, ranges = filled
             writer.add_file(member, len(data), lambda write: write(data))
             rec.ranges(name, ranges)
             return
@@ -278,11 +278,7 @@ def _member(ck: Checkpoint, writer: Any, name: str, member: Any, plans: dict[str
 def _copy_fill(ck: Checkpoint, name: str) -> Fill:
     def fill(write: Write) -> None:
         with ck.open_member(name) as src:
-            while True:
-                data = src.read(content.CHUNK)
-                if not data:
-                    break
-                write(data)
+            content.copy_stream(src, write)
 
     return fill
 
@@ -310,8 +306,7 @@ def _tar_member(ck: Checkpoint, writer: Any, name: str, member: Any, rec: _Recor
 
         def fill(write: Write) -> None:
             with open(packed, "rb") as fh:
-                while data := fh.read(content.CHUNK):
-                    write(data)
+                content.copy_stream(fh, write)
 
         writer.add_file(member, size, fill)
         rec.files(name, found, "offsets in the uncompressed tar; the member was compressed again")

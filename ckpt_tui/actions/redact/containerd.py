@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,10 +115,8 @@ class _Blobs:
 class _Copy:
     """The new layout: which files of the original are replaced, by what, under which names."""
 
-    def __init__(self, ck: Checkpoint, layout: Any, scratch: Path) -> None:
-        self.ck = ck
+    def __init__(self, layout: Any) -> None:
         self.layout = layout
-        self.scratch = scratch
         self.new: dict[str, tuple[str, Path | bytes, int]] = {}  # old file -> (new digest, data, size)
         self.added: list[tuple[str, bytes]] = []  # (digest, data) of blobs with no original
         self.dropped: set[str] = set()  # files left out (an earlier redaction's record)
@@ -217,7 +214,7 @@ class _Copy:
             elif member.type != "file" or name in self.dropped:
                 continue
             elif name in self.new:
-                digest, data, size = self.new[name]
+                digest, data, _size = self.new[name]
                 if name == self.index_file:
                     for added, blob in self.added:  # the record, before the index naming it
                         self._add(writer, _renamed(member, blob_name(added)), blob, written)
@@ -239,20 +236,14 @@ class _Copy:
     def _copier(self, name: str) -> Callable[[Write], None]:
         def fill(write: Write) -> None:
             with self.layout.open(name) as src:
-                shutil.copyfileobj(src, _Sink(write), content.CHUNK)
+                content.copy_stream(src, write)
 
         return fill
 
 
-class _Sink:
-    def __init__(self, write: Write) -> None:
-        self.write = write
-
-
 def _stream(path: Path, write: Write) -> None:
     with open(path, "rb") as fh:
-        while data := fh.read(content.CHUNK):
-            write(data)
+        content.copy_stream(fh, write)
 
 
 def _fill_config(blob: bytes, spec: bytes | None) -> tuple[bytes, list[dict[str, Any]]]:
@@ -292,7 +283,7 @@ def redact_containerd(ck: Checkpoint, out: Path, *, strip_pages: bool,
         raise
     layout = L.open_image_layout(ck)
     try:
-        copy = _Copy(ck, layout, scratch)
+        copy = _Copy(layout)
         index = json.loads(copy.read(copy.index_file))
         changed = set(result.record["members"]) | set(result.stripped)
         config_found = _replace_blobs(copy, index, blobs, changed, result)
@@ -302,7 +293,8 @@ def redact_containerd(ck: Checkpoint, out: Path, *, strip_pages: bool,
         for item in config_found:
             result.by_rule[item["rule"]] = result.by_rule.get(item["rule"], 0) + 1
         record["rules"] = dict(sorted(result.by_rule.items()))
-        record["notes"] = result.notes = result.notes + [
+        record["notes"] = result.notes = [
+            *result.notes,
             "spec.dump is the runtime spec inside the config blob: filled there in place (the blob keeps its "
             "size); the org.ckpt-tui.redacted annotation is on the checkpoint index",
             "config.dump is made by the reader from the config blob and the index: the copy's from its own"]

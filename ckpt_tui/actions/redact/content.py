@@ -205,6 +205,12 @@ def redact_tar(src: BinaryIO, write: Write) -> list[tuple[str, Redaction]]:
     return found
 
 
+def copy_stream(src: BinaryIO, write: Write) -> None:
+    """All of ``src`` from where it stands to ``write``, a chunk at a time."""
+    while data := src.read(CHUNK):
+        write(data)
+
+
 def is_gzip(src: BinaryIO) -> bool:
     src.seek(0)
     head = src.read(2)
