@@ -39,7 +39,13 @@ from ckpt_tui.model import load_checkpoint
 from .archive_corpus import read_tar_members, tar_of, write_layout_dir
 from .conftest import DATA
 from .registry_fixtures import fake_registry, no_auth_files  # noqa: F401
-from .test_redact import AWS_SECRET, _all_bytes, _bytes, assert_only_recorded_ranges_differ
+from .test_redact import (
+    AWS_SECRET,
+    _all_bytes,
+    _bytes,
+    assert_only_recorded_ranges_differ,
+    assert_processes_differ_only_in_env,
+)
 
 FIXTURE = DATA / "containerd-checkpoint.oci.tar"
 MT_CRIU = "application/vnd.containerd.container.criu.checkpoint.criu.tar"
@@ -245,12 +251,8 @@ def test_the_copy_diffs_against_the_original_only_in_the_redacted_values(derived
     assert marks == [(CKPT_TUI_REDACTED, "added")]  # on the checkpoint index
     files = [(f["key"], f["status"]) for f in report["sections"]["files"]["children"]]
     assert files == [("/etc/app.env", "modified")]  # the one root FS file holding a secret
-    for node in report["sections"]["processes"]["children"]:
-        assert node["matched_by"] == "identity" and node["pid_a"] == node["pid_b"]
-        kinds = {child["kind"]: child for child in node["children"]}
-        assert set(kinds) == {"environment", "memory"}, node["key"]
-        assert [(e["key"], e["changes"][0]["b"]) for e in kinds["environment"]["children"]] == \
-            [("DB_TOKEN", "*" * len("containerd-env"))]
+    with load_checkpoint(orig) as before:
+        assert_processes_differ_only_in_env(report, before, "DB_TOKEN", "*" * len("containerd-env"))
 
 
 def test_the_real_fixture_is_copied_with_every_blob_but_the_index_unchanged(tmp_path):
@@ -362,3 +364,23 @@ def test_json_filled_in_place_fills_what_the_rewrite_fills_at_the_same_length():
         assert {k: v for k, v in got.items() if k not in ("env", "password", "annotations")} == \
             {k: v for k, v in want.items() if k not in ("env", "password", "annotations")}
     assert fill_json(b'"just a string"') is None and fill_json(b"{not json") is None
+
+
+def test_a_gzip_layout_whose_index_json_is_the_checkpoint_index(tmp_path):
+    """Derived: the checkpoint index moved up into index.json, the layout tar gzip'd (both shapes the
+    reader accepts). The copy is gzip'd as well, its index.json carries the mark and the record."""
+    files = read_tar_members(_derive(tmp_path / "d.oci.tar", "any").read_bytes())
+    name, index = _checkpoint_index(files)
+    del files[name]
+    files["index.json"] = json.dumps(index).encode()
+    orig, out = tmp_path / "top.oci.tar.gz", tmp_path / "copy.oci.tar.gz"
+    orig.write_bytes(gzip.compress(tar_of(files)))
+    with load_checkpoint(orig) as ck:
+        redact_checkpoint(ck, out)
+    copied = read_tar_members(gzip.decompress(out.read_bytes()))
+    _assert_digests_hold(copied)
+    top = json.loads(copied["index.json"])
+    assert CKPT_TUI_REDACTED in top["annotations"] and top["manifests"][-1]["mediaType"] == MT_REDACTED_RECORD
+    with load_checkpoint(orig) as before, load_checkpoint(out) as copy:
+        assert_only_recorded_ranges_differ(before, copy)
+        assert {p.env_dict["DB_TOKEN"] for p in copy.process_list()} == {"*" * len("containerd-env")}

@@ -146,14 +146,20 @@ def _go_escaped(raw: bytes, out: str) -> str:
     return out
 
 
-def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, list[tuple[str, str]]] | None:
-    """A JSON member redacted (None when it is no JSON object or list). ``add``: annotations to
-    set on a document with an ``annotations`` object (an OCI runtime spec)."""
+def json_document(raw: bytes) -> dict | list | None:
+    """``raw`` parsed when it is a JSON object or list (what is redacted as JSON), else None."""
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(doc, (dict, list)):
+    return doc if isinstance(doc, (dict, list)) else None
+
+
+def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, list[tuple[str, str]]] | None:
+    """A JSON member redacted (None when it is no JSON object or list). ``add``: annotations to
+    set on a document with an ``annotations`` object (an OCI runtime spec)."""
+    doc = json_document(raw)
+    if doc is None:
         return None
     new, found = redact_document(doc)
     if add and isinstance(new, dict):

@@ -10,10 +10,8 @@ inside a secret is filled whole, so the copy is valid JSON with the secret gone.
 
 from __future__ import annotations
 
-import json
-
 from ...model.masking import FILLER, Redaction
-from .content import inner_document, key_fills, text_fills
+from .content import inner_document, json_document, key_fills, text_fills
 
 _ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A,
             ord("r"): 0x0D, ord("t"): 0x09}
@@ -113,11 +111,7 @@ def _fills(raw: bytes) -> list[Redaction]:
 def fill_json(raw: bytes) -> tuple[bytes, list[Redaction]] | None:
     """``raw`` (a JSON object or list) with its secrets filled in place, and the ranges filled;
     None when it is no JSON object or list."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(doc, (dict, list)):
+    if json_document(raw) is None:
         return None
     ranges = sorted(_fills(raw))
     out = bytearray(raw)
