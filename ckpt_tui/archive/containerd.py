@@ -218,7 +218,8 @@ def config_blob_strings(data: bytes) -> list[BlobString]:
 def _record_strings(data: bytes, lo: int, hi: int) -> list[BlobString]:
     from .pb import containerd_container_pb2 as cpb
 
-    numbers = {f.name: f.number for f in cpb.ContainerRecord.DESCRIPTOR.fields}
+    record = cpb.ContainerRecord  # type: ignore[attr-defined]  # a generated module: its classes are made at import
+    numbers = {f.name: f.number for f in record.DESCRIPTOR.fields}
     names = {numbers[n]: n for n in ("id", "image", "snapshotter", "snapshot_key", "sandbox")}
     out: list[BlobString] = []
     for number, start, end in _fields(data, lo, hi):
