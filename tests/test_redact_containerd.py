@@ -38,7 +38,7 @@ from ckpt_tui.model import load_checkpoint
 
 from .archive_corpus import read_tar_members, tar_of, write_layout_dir
 from .conftest import DATA
-from .registry_fixtures import fake_registry, no_auth_files  # noqa: F401
+from .registry_fixtures import no_auth_files
 from .test_redact import (
     AWS_SECRET,
     _all_bytes,
@@ -325,7 +325,7 @@ def test_config_blob_strings_are_where_the_reader_decodes_them(shape):
     assert again.record["id"] == "x" * len("ctrweb2") and again.record["created"] == decoded["created"]
 
 
-def test_a_containerd_image_in_a_registry_is_refused(fake_registry, tmp_path, monkeypatch):  # noqa: F811
+def test_a_containerd_image_in_a_registry_is_refused(fake_registry, tmp_path, monkeypatch):
     import ckpt_tui.archive.registry.source as rs
 
     no_auth_files(monkeypatch, tmp_path / "auth")
