@@ -66,5 +66,10 @@ def checkpoint_annotation(annotations: dict[str, str], *keys: str) -> str:
 
 # ckpt-tui's own ------------------------------------------------------------------------------
 # set in spec.dump on a copy `ckpt-tui redact` wrote: a JSON object naming the tool, whether memory
-# was kept (filled) or stripped, and the record of every fill (redacted.json beside spec.dump)
+# was kept (filled) or stripped, and the record of every fill (redacted.json beside spec.dump); on a
+# containerd checkpoint image's copy it is an annotation of the checkpoint index instead (its spec.dump
+# sits inside the protobuf config blob and keeps its size), and the record is a blob of that index
+# with the media type below, which the reader shows as redacted.json
 CKPT_TUI_REDACTED = "org.ckpt-tui.redacted"
+REDACTED_RECORD = "redacted.json"
+MT_REDACTED_RECORD = "application/vnd.ckpt-tui.redacted.v1+json"

@@ -250,9 +250,10 @@ def test_refusals(tmp_path):
             redact_checkpoint(ck, taken)
         with pytest.raises(CkptError, match="not a directory"):
             redact_checkpoint(ck, tmp_path / "no" / "such" / "x.tar.gz")
-    with load_checkpoint(DATA / "containerd-checkpoint.oci.tar") as ck, \
-            pytest.raises(CkptError, match="containerd checkpoint image"):
-        redact_checkpoint(ck, tmp_path / "c.tar")
+    with load_checkpoint(DATA / "ps-tree.tar.gz") as ck:  # a kind no writer writes
+        ck.source.kind = "registry"
+        with pytest.raises(CkptError, match="cannot write a redacted copy of a registry checkpoint"):
+            redact_checkpoint(ck, tmp_path / "r.tar")
     assert not list(tmp_path.glob("*.part"))
 
 
@@ -300,15 +301,20 @@ def test_the_copy_diffs_against_the_original_only_where_it_was_redacted(ps_copy,
     assert summary["processes"] == {"added": 0, "removed": 0, "modified": 6, "unchanged": 0}
     assert summary["annotations"]["modified"] == 1  # the org.ckpt-tui.redacted mark
     with load_checkpoint(DATA / "ps-tree.tar.gz") as orig:
-        for node in report["sections"]["processes"]["children"]:
-            assert node["matched_by"] == "identity" and node["pid_a"] == node["pid_b"]
-            kinds = {child["kind"]: child for child in node["children"]}
-            assert set(kinds) == {"environment", "memory"}, node["key"]
-            assert [(e["key"], e["changes"][0]["b"]) for e in kinds["environment"]["children"]] == \
-                [("DB_PASSWORD", "*" * len("hunter2"))]
-            mm = orig.processes[node["pid_a"]].mm
-            env_pages = range(mm["mm_env_start"] & ~0xFFF, mm["mm_env_end"])
-            changed = [int(addr, 16) + i * 4096 for vma in kinds["memory"]["children"]
-                       for addr, count, state in vma["page_map"] if state == "changed" for i in range(count)]
-            assert changed and all(page in env_pages for page in changed), (node["key"], changed)
-            assert kinds["memory"]["pages"]["only_a"] == kinds["memory"]["pages"]["only_b"] == 0
+        assert_processes_differ_only_in_env(report, orig, "DB_PASSWORD", "*" * len("hunter2"))
+
+
+def assert_processes_differ_only_in_env(report: dict, orig, name: str, value: str) -> None:
+    """Every process of a ``diff ORIGINAL COPY --json`` report is matched by identity, and differs in
+    the one variable ``name`` (now ``value``) and in the pages holding its environment block only."""
+    for node in report["sections"]["processes"]["children"]:
+        assert node["matched_by"] == "identity" and node["pid_a"] == node["pid_b"]
+        kinds = {child["kind"]: child for child in node["children"]}
+        assert set(kinds) == {"environment", "memory"}, node["key"]
+        assert [(e["key"], e["changes"][0]["b"]) for e in kinds["environment"]["children"]] == [(name, value)]
+        mm = orig.processes[node["pid_a"]].mm
+        env_pages = range(mm["mm_env_start"] & ~0xFFF, mm["mm_env_end"])
+        changed = [int(addr, 16) + i * 4096 for vma in kinds["memory"]["children"]
+                   for addr, count, state in vma["page_map"] if state == "changed" for i in range(count)]
+        assert changed and all(page in env_pages for page in changed), (node["key"], changed)
+        assert kinds["memory"]["pages"]["only_a"] == kinds["memory"]["pages"]["only_b"] == 0

@@ -130,3 +130,114 @@ def synthesize_config(cfg: ContainerdConfig, annotations: dict[str, str], image_
     if rec.get("created"):
         config["createdTime"] = rec["created"]
     return config
+
+
+# -- where the strings sit in the blob (for a copy that fills them in place) ----------------------
+@dataclass(frozen=True)
+class BlobString:
+    """A string field of the config blob: ``data[offset:offset + size]``; ``field`` names it
+    (``spec`` for the runtime spec JSON, ``id``, ``image``, ``labels`` ...), ``key`` is a label's name."""
+
+    offset: int
+    size: int
+    field: str
+    key: str = ""
+
+
+_WIRE_LEN = 2  # protobuf wire type of length-delimited fields (strings, bytes, messages)
+
+
+def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _fields(data: bytes, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """(field number, start, end) of each length-delimited field of the message in data[lo:hi]
+    (the others are stepped over)."""
+    out: list[tuple[int, int, int]] = []
+    pos = lo
+    while pos < hi:
+        tag, pos = _varint(data, pos, hi)
+        wire = tag & 7
+        if wire == 0:
+            _, pos = _varint(data, pos, hi)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == _WIRE_LEN:
+            size, pos = _varint(data, pos, hi)
+            if pos + size > hi:
+                raise ValueError("a field runs past its message")
+            out.append((tag >> 3, pos, pos + size))
+            pos += size
+        else:
+            raise ValueError(f"wire type {wire} is not read here")
+    if pos != hi:
+        raise ValueError("the last field runs past its message")
+    return out
+
+
+def _first(fields: list[tuple[int, int, int]], number: int) -> tuple[int, int] | None:
+    # protobuf: the last occurrence of a non-repeated field wins
+    found = [(lo, hi) for n, lo, hi in fields if n == number]
+    return found[-1] if found else None
+
+
+def config_blob_strings(data: bytes) -> list[BlobString]:
+    """Where the runtime spec JSON and the container record's strings (id, image, runtime name,
+    snapshotter, snapshot key, sandbox, labels) sit in a checkpoint config blob, as
+    :func:`decode_config_blob` reads it. Overwriting any of them with as many other bytes keeps
+    every length of the blob's protobuf valid. Empty when the blob is no such thing."""
+    if data.lstrip().startswith(b"{"):
+        return [BlobString(0, len(data), "spec")]
+    try:
+        top = _fields(data, 0, len(data))
+        type_url, value = _first(top, 1), _first(top, 2)
+        if value is None:
+            return []
+        url = data[type_url[0]:type_url[1]].decode("utf-8", "replace") if type_url else ""
+        if url.rsplit("/", 1)[-1] != CONTAINER_TYPE:
+            if "runtime-spec" in url or data[value[0]:value[1]].lstrip().startswith(b"{"):
+                return [BlobString(value[0], value[1] - value[0], "spec")]
+            return []
+        return _record_strings(data, *value)
+    except ValueError:
+        return []
+
+
+def _record_strings(data: bytes, lo: int, hi: int) -> list[BlobString]:
+    from .pb import containerd_container_pb2 as cpb
+
+    record = cpb.ContainerRecord  # type: ignore[attr-defined]  # a generated module: its classes are made at import
+    numbers = {f.name: f.number for f in record.DESCRIPTOR.fields}
+    names = {numbers[n]: n for n in ("id", "image", "snapshotter", "snapshot_key", "sandbox")}
+    out: list[BlobString] = []
+    for number, start, end in _fields(data, lo, hi):
+        if number in names:
+            out.append(BlobString(start, end - start, names[number]))
+        elif number == numbers["spec"]:
+            spec = _first(_fields(data, start, end), 2)  # google.protobuf.Any: value = 2
+            if spec is not None:
+                out = [s for s in out if s.field != "spec"]
+                out.append(BlobString(spec[0], spec[1] - spec[0], "spec"))
+        elif number == numbers["runtime"]:
+            name = _first(_fields(data, start, end), 1)  # Runtime.name = 1
+            if name is not None:
+                out.append(BlobString(name[0], name[1] - name[0], "runtime"))
+        elif number == numbers["labels"]:
+            entry = _fields(data, start, end)  # a map entry: key = 1, value = 2
+            key, val = _first(entry, 1), _first(entry, 2)
+            if val is not None:
+                label = data[key[0]:key[1]].decode("utf-8", "surrogateescape") if key else ""
+                out.append(BlobString(val[0], val[1] - val[0], "labels", label))
+    return out

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..annotations import MT_REDACTED_RECORD, REDACTED_RECORD
 from .containerd import decode_config_blob, synthesize_config
 from .index import Context, Converted, Index, read_limited
 from .passes import index_tar, open_tar_stream
@@ -75,6 +76,12 @@ def is_oci_layout(outer: Index) -> bool:
 def is_docker_archive(outer: Index) -> bool:
     m = outer.members
     return "manifest.json" in m and "index.json" not in m and not outer.has_prefix("checkpoint/")
+
+
+def is_layer_type(media_type: str) -> bool:
+    """A layer (containerd's checkpoint: the container's rw layer, the root FS diff)."""
+    return media_type.startswith(("application/vnd.oci.image.layer.", "application/vnd.docker.image.rootfs.diff.tar")) \
+        or media_type == MT_RW_LEGACY
 
 
 def is_checkpoint_annotations(ann: dict[str, str]) -> bool:
@@ -202,6 +209,7 @@ class _Found:
     config: dict | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     name: str = ""
+    blob: str = ""  # the layout's file holding the containerd checkpoint index ("index.json", "blobs/...")
 
 
 def _has_criu(index: dict) -> bool:
@@ -209,13 +217,14 @@ def _has_criu(index: dict) -> bool:
     return isinstance(mans, list) and any(isinstance(d, dict) and _media_type(d) == MT_CRIU_TAR for d in mans)
 
 
-def _find(layout: _Layout, index: dict, ann: dict[str, str], name: str, depth: int, seen: list[str]) -> _Found | None:
+def _find(layout: _Layout, index: dict, ann: dict[str, str], name: str, depth: int, seen: list[str],
+          blob: str = "index.json") -> _Found | None:
     if depth > MAX_OCI_DEPTH:
         layout.skipped += 1
         return None
     ann = {**ann, **_str_dict(index.get("annotations"))}
     if _has_criu(index):
-        return _Found("containerd", index=index, annotations=ann, name=name)
+        return _Found("containerd", index=index, annotations=ann, name=name, blob=blob)
     manifests = index.get("manifests")
     for desc in manifests if isinstance(manifests, list) else []:
         # only indexes and manifests lead anywhere (layers and blobs of other kinds do not)
@@ -238,14 +247,14 @@ def _visit(layout: _Layout, desc: dict, ann: dict[str, str], name: str, depth: i
     if mt in INDEX_TYPES:
         child = layout.blob_json(desc, "image index")
         if isinstance(child, dict):
-            return _find(layout, child, dann, dname, depth + 1, seen)
+            return _find(layout, child, dann, dname, depth + 1, seen, layout.blob_name(desc))
     elif mt in MANIFEST_TYPES or (not mt and desc.get("digest")):
         manifest = layout.blob_json(desc, "image manifest")
         if not isinstance(manifest, dict):
             return None
         if _has_criu(manifest):  # an index stored with a manifest media type
             mann = {**dann, **_str_dict(manifest.get("annotations"))}
-            return _Found("containerd", index=manifest, annotations=mann, name=dname)
+            return _Found("containerd", index=manifest, annotations=mann, name=dname, blob=layout.blob_name(desc))
         mann = {**dann, **_str_dict(manifest.get("annotations"))}
         config: dict | None = None
         cdesc = manifest.get("config")
@@ -296,6 +305,17 @@ def convert_oci(ctx: Context, outer: Index, container: str) -> Converted:
     return _convert_image(ctx, layout, found, where, container)
 
 
+def containerd_index_blob(outer: Index) -> str:
+    """The file of an OCI layout that holds containerd's checkpoint index, found as
+    :func:`convert_oci` finds it ("index.json" itself, or a blob)."""
+    layout = _Layout(outer)
+    top = layout.json("index.json", "OCI index")
+    found = _find(layout, top, {}, "", 0, []) if isinstance(top, dict) else None
+    if found is None or found.shape != "containerd":
+        raise ArchiveError("this OCI layout holds no containerd checkpoint index")
+    return found.blob
+
+
 def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str) -> Converted:
     ix = Index(ctx)
     assert found.index is not None
@@ -311,8 +331,7 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
     done: set[str] = set()  # each kind of blob is read once: a second one is reported, not read
     for desc in descs:
         mt = _media_type(desc)
-        kind = "layer" if mt.startswith(("application/vnd.oci.image.layer.",
-                                          "application/vnd.docker.image.rootfs.diff.tar")) else mt
+        kind = "layer" if is_layer_type(mt) else mt
         if kind in done and kind in (MT_CRIU_TAR, MT_PREDUMP_TAR, MT_CONFIG, MT_RW_LEGACY, "layer"):
             ctx.problem("", f"{mt}: the checkpoint index names more than one such blob; only the first is read",
                         "warning")
@@ -334,11 +353,12 @@ def _convert_containerd(ctx: Context, layout: _Layout, found: _Found, where: str
                 cfg = decode_config_blob(data)
                 for msg in cfg.problems:
                     ctx.problem("spec.dump", msg)
-            elif mt.startswith("application/vnd.oci.image.layer.") or mt.startswith(
-                "application/vnd.docker.image.rootfs.diff.tar"
-            ) or mt == MT_RW_LEGACY:
+            elif is_layer_type(mt):
                 member, ref = layout.blob_ref(desc)
                 ix.add(Member("rootfs-diff.tar", member.size, "file", mode=0o600, mtime=member.mtime), ref)
+            elif mt == MT_REDACTED_RECORD:  # what `ckpt-tui redact` filled in this copy
+                member, ref = layout.blob_ref(desc)
+                ix.add(Member(REDACTED_RECORD, member.size, "file", mode=0o644, mtime=member.mtime), ref)
             elif mt in MANIFEST_TYPES or mt in INDEX_TYPES:
                 image_ref = str(desc.get("digest", ""))
         except ArchiveError as exc:

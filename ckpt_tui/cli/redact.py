@@ -56,12 +56,14 @@ def register(sub: Any) -> None:
     s = add_command(
         sub, "redact", cmd_redact, summary="a copy of a checkpoint with its secrets filled",
         description="Write a copy of a checkpoint, of the same kind (tar, gzip or zstd archive, directory, "
-                    "checkpoint image), in which every secret the masking rules find — environment values of "
+                    "checkpoint image, containerd checkpoint image), in which every secret the masking rules find — environment values of "
                     "secret-looking names, token-shaped values, secrets in command lines, memory pages, the root FS "
                     "diff's files, /dev/shm and tmpfs contents, logs, config.dump and spec.dump — is overwritten "
                     "with '*' of the same length: every CRIU image keeps its size and layout, and the copy opens, "
                     "decodes and diffs as the original. The copy holds redacted.json (what was filled, where) and "
-                    "spec.dump's annotation org.ckpt-tui.redacted. Exit 2 on bad input or when OUT exists.")
+                    "spec.dump's annotation org.ckpt-tui.redacted (a containerd checkpoint image's copy: a new OCI "
+                    "layout whose changed blobs have new digests, the spec filled in place inside its protobuf "
+                    "config blob, the annotation on the checkpoint index). Exit 2 on bad input or when OUT exists.")
     s.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the copy (must not exist)")
     s.add_argument("--strip-pages", action="store_true",
                    help="leave the memory pages out altogether: a metadata-only copy (no memory, command lines or "

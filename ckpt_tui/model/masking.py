@@ -323,12 +323,20 @@ def redact_env_entry(entry: str) -> tuple[str, str]:
     """One ``NAME=value`` environment entry with its value overwritten (same UTF-8 length) when
     :func:`should_mask` masks it, else with the secrets inside it overwritten; and the id of the
     rule that decided ("" when nothing was). Anything else is free text."""
-    name, sep, value = entry.partition("=")
-    if sep and name and should_mask(name, value):
-        filled = (FILLER * len(value.encode("utf-8", "surrogateescape"))).decode()
-        return f"{name}={filled}", ENV_VALUE
-    out, hits = redact_text(entry)
-    return out, hits[0].rule.id if hits else ""
+    data = entry.encode("utf-8", "surrogateescape")
+    spans = env_entry_spans(data)
+    if not spans:
+        return entry, ""
+    out = bytearray(data)
+    for start, end, _rule in spans:
+        _fill(out, start, end)
+    return out.decode("utf-8", "surrogateescape"), spans[0][2]
+
+
+def env_entry_spans(entry: bytes) -> list[Redaction]:
+    """What :func:`redact_env_entry` fills in one entry: [start, end) and rule id of each range."""
+    spans = env_value_spans(entry) if b"\0" not in entry else []  # one entry, not a block
+    return spans or [(hit.start, hit.end, hit.rule.id) for hit in find_secrets(entry)]
 
 
 def env_value_spans(block: bytes) -> list[Redaction]:

@@ -1,7 +1,7 @@
 """``ckpt-tui redact``: a copy of a checkpoint with every secret the masking rules find filled.
 
 The copy is of the same kind as the original (a tar, gzip or zstd archive, a directory, a
-checkpoint image) and every CRIU image in it keeps its size and layout: a secret is overwritten
+checkpoint image, a containerd checkpoint image: :mod:`.containerd`) and every CRIU image in it keeps its size and layout: a secret is overwritten
 by :data:`~ckpt_tui.model.masking.FILLER` bytes of the same length, in the memory pages (where
 command lines and environments live), the root FS diff's files, /dev/shm and tmpfs tars and the
 logs. The engine's JSON files are written again with their secrets filled (same layout, same
@@ -24,17 +24,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import __version__
-from ...annotations import CKPT_TUI_REDACTED
+from ...annotations import CKPT_TUI_REDACTED, REDACTED_RECORD
 from ...errors import CkptError
 from ...model.masking import FILLER, Redaction
 from . import content
+from .jsonfill import fill_json
 from .memory import PagesPlan, pages_plans, redact_pages
 from .writer import DirWriter, Fill, NewMember, TarWriter, Write
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...model.checkpoint import Checkpoint
 
-RECORD_NAME = "redacted.json"
+RECORD_NAME = REDACTED_RECORD
 PAGES_NAME = re.compile(r"(^|/)pages-\d+\.img$")
 #: what a copy made with ``--strip-pages`` lacks
 STRIPPED_LACKS = ("the memory pages (pages-*.img): no process's memory, command line or environment can be read "
@@ -107,9 +108,6 @@ def _writer(ck: Checkpoint, out: Path) -> tuple[Any, str]:
         return DirWriter(out), kind
     if kind == "criu-directory":
         return DirWriter(out, strip="checkpoint/"), kind
-    if kind == "containerd-image":
-        raise CkptError("redacting a containerd checkpoint image (ctr c checkpoint) is not supported: its "
-                        "container record is a protobuf blob this copy would have to re-encode")
     raise CkptError(f"cannot write a redacted copy of a {kind} checkpoint")
 
 
@@ -139,6 +137,10 @@ def redact_checkpoint(ck: Checkpoint, out: str | os.PathLike[str], *, strip_page
         from .image import redact_image
 
         return redact_image(ck, target, strip_pages=strip_pages, on_output=on_output)
+    if ck.source_kind == "containerd-image":
+        from .containerd import redact_containerd
+
+        return redact_containerd(ck, target, strip_pages=strip_pages, on_output=on_output)
     writer, kind = _writer(ck, target)
     try:
         result = write_copy(ck, writer, kind, strip_pages=strip_pages, on_output=on_output)
@@ -175,7 +177,9 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
         elif PAGES_NAME.search(name) and strip_pages:
             stripped.append(name)
         else:
-            if ck.is_synthesized(name):
+            if name in writer.derived:
+                continue  # the reader makes it again from the copy (the writer's notes say so)
+            if ck.is_synthesized(name) and name not in writer.in_place:
                 notes.append(f"{name} was made by the reader from the original's other form; the copy holds it as read")
             _member(ck, writer, name, member, plans, rec, strip_pages)
             if name in rec.members and _count(rec.members[name]):
@@ -194,11 +198,16 @@ def write_copy(ck: Checkpoint, writer: Any, kind: str, *, strip_pages: bool,
         "not_redacted": rec.not_redacted,
         "notes": notes,
     }
-    data = (json.dumps(record, indent=2) + "\n").encode()
+    data = record_bytes(record)
     writer.add_file(NewMember(RECORD_NAME, mtime=newest), len(data), lambda write: write(data))
     return RedactResult("", kind, rec.fills, dict(rec.by_rule), sorted(n for n, e in rec.members.items() if _count(e)),
                         stripped,
                         rec.not_redacted, notes, record)
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    """What ``redacted.json`` holds."""
+    return (json.dumps(record, indent=2) + "\n").encode()
 
 
 def _count(entry: dict[str, Any]) -> int:
@@ -232,6 +241,15 @@ def _member(ck: Checkpoint, writer: Any, name: str, member: Any, plans: dict[str
     if content.is_tar_member(name):
         _tar_member(ck, writer, name, member, rec)
         return
+    if name in writer.in_place:  # a JSON document whose size is recorded around it: filled in place
+        with ck.open_member(name) as src:
+            raw = src.read()
+        filled = fill_json(raw)
+        if filled is not None:
+            data, ranges = filled
+            writer.add_file(member, len(data), lambda write: write(data))
+            rec.ranges(name, ranges)
+            return
     if size <= content.JSON_CAP:
         with ck.open_member(name) as src:
             head = src.read(64).lstrip()[:1]
@@ -260,11 +278,7 @@ def _member(ck: Checkpoint, writer: Any, name: str, member: Any, plans: dict[str
 def _copy_fill(ck: Checkpoint, name: str) -> Fill:
     def fill(write: Write) -> None:
         with ck.open_member(name) as src:
-            while True:
-                data = src.read(content.CHUNK)
-                if not data:
-                    break
-                write(data)
+            content.copy_stream(src, write)
 
     return fill
 
@@ -292,8 +306,7 @@ def _tar_member(ck: Checkpoint, writer: Any, name: str, member: Any, rec: _Recor
 
         def fill(write: Write) -> None:
             with open(packed, "rb") as fh:
-                while data := fh.read(content.CHUNK):
-                    write(data)
+                content.copy_stream(fh, write)
 
         writer.add_file(member, size, fill)
         rec.files(name, found, "offsets in the uncompressed tar; the member was compressed again")

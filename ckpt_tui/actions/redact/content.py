@@ -18,7 +18,14 @@ import tarfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from ...model.masking import FILLER, Redaction, redact_env_entry, redact_region, redact_stream, should_mask
+from ...model.masking import (
+    FILLER,
+    Redaction,
+    env_entry_spans,
+    redact_region,
+    redact_stream,
+    should_mask,
+)
 
 Write = Callable[[bytes], object]
 CHUNK = 1 << 20
@@ -46,21 +53,50 @@ def _is_path(value: str) -> bool:
     return value.startswith("/") and not any(c.isspace() for c in value)
 
 
-def _redact_string(value: str, key: str | None) -> tuple[str, str]:
+def key_fills(value: str, key: str | None) -> list[Redaction]:
+    """The whole value when its key is secret-looking (a path named like a secret is none): the
+    range of its UTF-8 bytes, or nothing."""
     if key is not None and should_mask(key, value) and not _is_path(value):
-        return (FILLER * len(value.encode("utf-8", "surrogateescape"))).decode(), SECRET_KEY
+        return [(0, len(value.encode("utf-8", "surrogateescape")), SECRET_KEY)]
+    return []
+
+
+def inner_document(value: str) -> Any | None:
+    """The JSON object or list a string holds whole (an annotation's applied configuration), or None."""
     stripped = value.strip()
     if stripped[:1] in "{[" and stripped[-1:] in "}]":
         try:
             inner = json.loads(value)
         except ValueError:
-            inner = None
+            return None
         if isinstance(inner, (dict, list)):
+            return inner
+    return None
+
+
+def text_fills(value: str) -> list[Redaction]:
+    """What :func:`~ckpt_tui.model.masking.redact_env_entry` fills in a string: ranges of its UTF-8 bytes."""
+    return env_entry_spans(value.encode("utf-8", "surrogateescape"))
+
+
+def _filled(value: str, ranges: list[Redaction]) -> str:
+    data = bytearray(value.encode("utf-8", "surrogateescape"))
+    for lo, hi, _rule in ranges:
+        data[lo:hi] = FILLER * (hi - lo)
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _redact_string(value: str, key: str | None) -> tuple[str, str]:
+    fills = key_fills(value, key)
+    if not fills:
+        inner = inner_document(value)
+        if inner is not None:
             new, found = redact_document(inner)
             if found:
                 return json.dumps(new, ensure_ascii=False, separators=(",", ":")), found[0][1]
             return value, ""
-    return redact_env_entry(value)
+        fills = text_fills(value)
+    return (_filled(value, fills), fills[0][2]) if fills else (value, "")
 
 
 def redact_document(doc: Any) -> tuple[Any, list[tuple[str, str]]]:
@@ -110,14 +146,20 @@ def _go_escaped(raw: bytes, out: str) -> str:
     return out
 
 
-def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, list[tuple[str, str]]] | None:
-    """A JSON member redacted (None when it is no JSON object or list). ``add``: annotations to
-    set on a document with an ``annotations`` object (an OCI runtime spec)."""
+def json_document(raw: bytes) -> dict | list | None:
+    """``raw`` parsed when it is a JSON object or list (what is redacted as JSON), else None."""
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(doc, (dict, list)):
+    return doc if isinstance(doc, (dict, list)) else None
+
+
+def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, list[tuple[str, str]]] | None:
+    """A JSON member redacted (None when it is no JSON object or list). ``add``: annotations to
+    set on a document with an ``annotations`` object (an OCI runtime spec)."""
+    doc = json_document(raw)
+    if doc is None:
         return None
     new, found = redact_document(doc)
     if add and isinstance(new, dict):
@@ -126,10 +168,13 @@ def redact_json(raw: bytes, add: dict[str, str] | None = None) -> tuple[bytes, l
             ann.update(add)
     if not found and new == doc:
         return raw, []
-    out = _go_escaped(raw, json.dumps(new, **json_layout(raw))).encode("utf-8", "surrogateescape")
-    if raw.endswith(b"\n"):
-        out += b"\n"
-    return out, found
+    return dumps_like(raw, new), found
+
+
+def dumps_like(raw: bytes, doc: Any) -> bytes:
+    """``doc`` written the way ``raw`` was (indentation, separators, Go's escapes, a final newline)."""
+    out = _go_escaped(raw, json.dumps(doc, **json_layout(raw))).encode("utf-8", "surrogateescape")
+    return out + b"\n" if raw.endswith(b"\n") else out
 
 
 # -- tars of files --------------------------------------------------------------------------------
@@ -164,6 +209,12 @@ def redact_tar(src: BinaryIO, write: Write) -> list[tuple[str, Redaction]]:
         pos = offset + count
     _copy(src, pos, total, write)
     return found
+
+
+def copy_stream(src: BinaryIO, write: Write) -> None:
+    """All of ``src`` from where it stands to ``write``, a chunk at a time."""
+    while data := src.read(CHUNK):
+        write(data)
 
 
 def is_gzip(src: BinaryIO) -> bool:

@@ -55,6 +55,11 @@ class _Counter:
 class TarWriter:
     """A tar archive, optionally compressed (``compression``: "" | "gzip" | "zstd")."""
 
+    #: what :func:`~ckpt_tui.actions.redact.write_copy` asks of a writer: the members it fills in
+    #: place (JSON too: same size) and those it leaves out (the reader makes them from the rest)
+    in_place: frozenset[str] = frozenset()
+    derived: frozenset[str] = frozenset()
+
     def __init__(self, path: Path, compression: str = "") -> None:
         self.path = path
         self.part = path.with_name(path.name + ".part")
@@ -121,6 +126,9 @@ class TarWriter:
 class DirWriter:
     """A directory tree; ``strip``: a prefix the names lose (a bare CRIU directory's
     ``checkpoint/``). Times are set once everything is written."""
+
+    in_place: frozenset[str] = frozenset()  # as TarWriter's
+    derived: frozenset[str] = frozenset()
 
     def __init__(self, path: Path, strip: str = "") -> None:
         self.path = path
