@@ -84,12 +84,14 @@ def _flat(newline: str) -> Any:
 
 _RECORDS_FROM = 8  # a list this long is tried as records
 _UNIT = "\x00"  # never in ASCII JSON text (control characters are escaped)
+_CHUNK = 2048  # records laid out at a time
 
 
 def _records(items: list[Any] | tuple[Any, ...], out: list[str], newline: str) -> bool:
     """A list of dicts that all have the same keys (in the same order) and hold no container
-    (root FS entries, open files, sockets): every value encoded by one C call, the text laid out
-    from them and the keys by joins. False (nothing appended) for any other list."""
+    (root FS entries, open files, sockets): the values of a few thousand records at a time
+    encoded by one C call, the text laid out from them and the keys by joins. False (nothing
+    appended) for any other list."""
     first = items[0]
     if type(first) is not dict or not first:
         return False
@@ -97,18 +99,22 @@ def _records(items: list[Any] | tuple[Any, ...], out: list[str], newline: str) -
     for item in items:
         if type(item) is not dict or tuple(item) != keys:
             return False
-    values = [v for item in items for v in item.values()]
-    if any(issubclass(t, _CONTAINERS) for t in set(map(type, values))):
-        return False
-    pieces = "".join(_flat(_UNIT)(values, 0))[1:-1].split("," + _UNIT)
+    for item in items:
+        for v in item.values():
+            if isinstance(v, _CONTAINERS):
+                return False
     inner = newline + "  "
     field = inner + "  "
     heads = [f"{_key(k)}: " for k in keys]
     prefixes = [f",{field}{h}" for h in heads]
     prefixes[0] = f"{newline}  }},{inner}{{{field}{heads[0]}"
-    out.append(f"[{inner}{{{field}{heads[0]}")
-    parts = list(chain.from_iterable(zip(cycle(prefixes), pieces)))
-    out.extend(parts[1:])  # the first prefix is the list's opening
+    encode = _flat(_UNIT)
+    for start in range(0, len(items), _CHUNK):  # bounded: the pieces of one chunk at a time
+        values = [v for item in items[start:start + _CHUNK] for v in item.values()]
+        pieces = "".join(encode(values, 0))[1:-1].split("," + _UNIT)
+        parts = list(chain.from_iterable(zip(cycle(prefixes), pieces)))
+        parts[0] = f"[{inner}{{{field}{heads[0]}" if start == 0 else prefixes[0]
+        out.append("".join(parts))
     out.append(f"{inner}}}{newline}]")
     return True
 

@@ -74,3 +74,13 @@ def test_keys_json_refuses_are_refused_as_json_refuses_them():
         dumps({(1, 2): 3})
     with pytest.raises(TypeError):
         json.dumps({(1, 2): 3}, indent=2, default=str)
+
+
+def test_records_longer_than_a_chunk():
+    from ckpt_tui import jsontext
+
+    n = 2 * jsontext._CHUNK + 3
+    rows = [{"path": f"d/{i}\x7f\u00e9", "type": "file", "size": i, "mode": "0o644", "ratio": i / 7} for i in range(n)]
+    same({"rootfs_diff": {"changed": rows, "deleted": [r["path"] for r in rows]}})
+    rows[n - 1] = {**rows[n - 1], "size": [1]}  # one record holding a container: not the fast path
+    same([rows])

@@ -377,8 +377,10 @@ class Process:
         return " ".join(self.cmdline) if self.cmdline else self.comm
 
 
-@dataclass
+@dataclass(slots=True)
 class RootfsEntry:
+    """One entry of rootfs-diff.tar (slots: a diff may hold 100,000 of them)."""
+
     path: str  # relative, no leading "/"
     type: str  # file, dir, symlink, hardlink, char, block, fifo, whiteout, other
     size: int = 0
