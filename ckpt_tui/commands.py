@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .model.checkpoint import Checkpoint
 from .text import parse_address, plural
 from .widgets.format import sock_addr, vma_label
 from .widgets.navtree import SECTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .model.checkpoint import Checkpoint
     from .ui.app import CkptApp
 
 MAX_HITS = 60

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -39,20 +40,17 @@ from ..messages import (
     MetadataReady,
     RestorePrepared,
 )
-from ..model.checkpoint import Checkpoint
 from ..model.types import Socket
-from ..screens.dialogs import PromptScreen
-from ..screens.diff import DiffScreen
-from ..screens.help import HelpScreen
 from ..screens.main import MainScreen
-from ..screens.memory import HexScreen, SearchScreen
-from ..screens.picker import RepickScreen
 from ..text import plural
-from ..widgets.memory import MemoryPane
 from . import protocols, terminal
 from .loading import LoadingController
 from .operations import OperationsController
 from .session import Options, Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
+    from ..widgets.memory import MemoryPane
 
 DEMO_PATH = Path(__file__).parent.parent / "data" / "demo-web-httpd.tar.zst"
 
@@ -162,6 +160,8 @@ class CkptApp(App[int]):
 
     def compare_with(self, other: Path) -> None:
         """Show how checkpoint ``other`` differs from the open one (the pod, for a pod)."""
+        from ..screens.diff import DiffScreen  # when first used: not before the first frame
+
         top = self.session.top
         if top is None:
             return
@@ -248,6 +248,8 @@ class CkptApp(App[int]):
         await self.goto_section("network", socket)
 
     def open_hex(self, pid: int, address: int | None = None) -> None:
+        from ..screens.memory import HexScreen  # when first used: not before the first frame
+
         checkpoint = self.session.checkpoint
         if checkpoint is None or pid not in checkpoint.processes:
             return
@@ -263,6 +265,8 @@ class CkptApp(App[int]):
         self.open_hex(pid, address)
 
     def open_search(self, pattern: str = "", pid: int | None = None) -> None:
+        from ..screens.memory import SearchScreen  # when first used: not before the first frame
+
         checkpoint = self.session.checkpoint
         if checkpoint is not None:
             self.push_screen(SearchScreen(checkpoint, pid=pid, pattern=pattern))
@@ -289,6 +293,8 @@ class CkptApp(App[int]):
         self.exit(code, return_code=code)
 
     def action_help(self) -> None:
+        from ..screens.help import HelpScreen  # when first used: not before the first frame
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
 
@@ -310,6 +316,9 @@ class CkptApp(App[int]):
     def action_compare(self) -> None:
         """``D``: pick the checkpoint to compare the open one with, from the list the app was
         opened on (Escape: type a path instead) or by path."""
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+        from ..screens.picker import RepickScreen
+
         s = self.session
         if s.checkpoint is None:
             return
@@ -364,6 +373,8 @@ class CkptApp(App[int]):
             self._prompt_find(target)
 
     def _prompt_filter(self, target: protocols.Filterable) -> None:
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+
         def done(value: str | None) -> None:
             if isinstance(target, Widget):
                 target.focus()
@@ -374,6 +385,8 @@ class CkptApp(App[int]):
                                       placeholder="type to filter; Enter keeps, Escape restores"), done)
 
     def _prompt_find(self, target: protocols.Findable) -> None:
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+
         def found(value: str | None) -> None:
             if value is None:
                 return
