@@ -55,16 +55,8 @@ def _scalar(value: Any) -> str | None:
 def _key(key: Any) -> str:
     if isinstance(key, str):
         return _string(key)
-    if isinstance(key, float):
-        return _string(_float(key))
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, int):
-        return _string(int.__repr__(key))
+    if key is None or isinstance(key, (int, float)):  # bool is an int: "true", "false"
+        return f'"{_scalar(key)}"'
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
