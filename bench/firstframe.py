@@ -34,7 +34,7 @@ def container_name(archive: Path | None) -> str:
     from ckpt_tui.app import DEMO_PATH  # noqa: PLC0415 - the bench parent, not the timed child
 
     path = archive or DEMO_PATH
-    out = subprocess.run([sys.executable, "-m", "ckpt_tui", "inspect", str(path), "--json"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "ckpt_tui", "inspect", str(path), "--json"],
                          capture_output=True, text=True, check=True).stdout
     container = json.loads(out)["container"]
     return f"{container['name']} ({container['engine']})"
@@ -49,7 +49,7 @@ def first_frame(archive: Path | None, marker: str, timeout: float = 60.0) -> flo
     env.pop("TEXTUAL", None)
     cmd = [sys.executable, "-m", "ckpt_tui", *([str(archive)] if archive else [])]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
                             start_new_session=True)
     os.close(slave)
     seen = b""
