@@ -5,11 +5,13 @@
     python bench/ratios.py --repeat 7 --no-big
 
 For each archive and command (``inspect --json``, ``memsearch``, text ``inspect``) it runs the
-CLI in fresh processes (median of ``--repeat``) and prints its wall time and peak RSS against:
+CLI in fresh processes, alternately with what it is compared with so that both see the same
+load, and prints medians of ``--repeat`` runs: wall and CPU time, peak RSS, and the ratio of
+CPU times (on a shared machine wall time mostly measures the other processes), against:
 
 * Python's own floor: ``python -c`` importing exactly the third-party modules that command
-  imported (listed from ``sys.modules`` of a probe run of the same command), median of the
-  same number of runs; the goal is at most 2x on an archive of 1 MB or less;
+  imported (listed from ``sys.modules`` of a probe run of the same command); the goal is at
+  most 2x on an archive of 1 MB or less;
 * ``checkpointctl`` when it is on PATH (``inspect --all --format json``, ``memparse --search``
   once per pid, ``show``); the goal for ``inspect --json`` is at most 2x everywhere and 1x from
   100,000 root FS entries up (with peak RSS at most 64 MB there).
@@ -62,6 +64,20 @@ def timed(cmd: list[str], repeat: int) -> tuple[float, float]:
     return statistics.median(r.wall for r in runs), max(r.rss_mb for r in runs)
 
 
+def paired(ours: list[str], others: list[list[str]], repeat: int) -> dict:
+    """``ours`` and ``others`` (summed: one per pid) run alternately, so both see the same load:
+    medians of wall and CPU time, and the median of the runs' CPU ratios."""
+    rows = []
+    for _ in range(repeat):
+        a = run_child(ours)
+        b = [run_child(c) for c in others]
+        rows.append((a.wall, a.cpu, a.rss_mb, sum(r.wall for r in b), sum(r.cpu for r in b)))
+    med = statistics.median
+    return {"wall": med(r[0] for r in rows), "cpu": med(r[1] for r in rows), "rss_mb": max(r[2] for r in rows),
+            "other_wall": med(r[3] for r in rows), "other_cpu": med(r[4] for r in rows),
+            "ratio": med(r[1] / r[4] for r in rows if r[4] > 0)}
+
+
 def archives(big: bool) -> list[tuple[str, Path]]:
     rows = [("web server, 340 KB (tests/data/web-httpd.tar.zst)", ROOT / "tests/data/web-httpd.tar.zst")]
     sizes = [5000] + ([100_000] if big else [])
@@ -89,9 +105,10 @@ def main() -> int:
     cli = [sys.executable, "-m", "ckpt_tui"]
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']}, {info['os']}, Python {info['python']}")
     print(f"load average at start: {info.get('load', '?')}; checkpointctl: {ctl or 'not on PATH'}; "
-          f"median of {args.repeat} runs each, fresh processes")
+          f"median of {args.repeat} runs each, fresh processes; ratios of CPU time")
     print()
-    head = f"{'archive':48} {'command':14} {'ckpt-tui':>9} {'floor':>7} {'x floor':>8} {'ctl':>7} {'x ctl':>6} {'RSS':>7}"
+    head = (f"{'archive':44} {'command':14} {'ckpt-tui wall/cpu':>17} {'floor cpu':>9} {'x floor':>7} "
+            f"{'ctl cpu':>7} {'x ctl':>6} {'RSS':>6}")
     print(head)
     print("-" * len(head))
     rows = []
@@ -102,26 +119,27 @@ def main() -> int:
                 "text inspect": ["inspect", str(path)]}
         theirs = checkpointctl_cmds(ctl, path, pids) if ctl else {}
         for name, cmd in ours.items():
-            wall, rss = timed([*cli, *cmd], args.repeat)
             mods = third_party(cmd)
-            floor, _ = timed([sys.executable, "-c", "import " + ", ".join(mods) if mods else "pass"], args.repeat)
-            ctl_wall = None
-            if name in theirs:
-                ctl_wall = sum(timed(c, args.repeat)[0] for c in theirs[name])
-            row = {"archive": title, "command": name, "wall": wall, "floor": floor, "rss_mb": rss,
-                   "checkpointctl": ctl_wall, "floor_modules": len(mods)}
-            rows.append(row)
-            ctl_text = f"{ctl_wall:6.3f}s {wall / ctl_wall:5.1f}x" if ctl_wall else f"{'-':>7} {'-':>6}"
-            print(f"{title[:48]:48} {name:14} {wall:8.3f}s {floor:6.3f}s {wall / floor:7.1f}x {ctl_text} "
-                  f"{rss:5.0f}MB", flush=True)
+            floor_cmd = [sys.executable, "-c", "import " + ", ".join(mods) if mods else "pass"]
+            f = paired([*cli, *cmd], [floor_cmd], args.repeat)
+            c = paired([*cli, *cmd], theirs[name], args.repeat) if name in theirs else None
+            rows.append({"archive": title, "command": name, **f, "floor_modules": mods,
+                         "checkpointctl": c})
+            ctl_text = f"{c['other_cpu']:6.3f}s {c['ratio']:5.1f}x" if c else f"{'-':>7} {'-':>6}"
+            print(f"{title[:44]:44} {name:14} {f['wall']:7.3f}s/{f['cpu']:6.3f}s {f['other_cpu']:8.3f}s "
+                  f"{f['ratio']:6.1f}x {ctl_text} {f['rss_mb']:4.0f}MB", flush=True)
     if not args.no_ui:
         marker = firstframe.container_name(None)
-        runs = [firstframe.first_frame(None, marker) for _ in range(args.repeat)]
-        floor, _ = timed([sys.executable, "-c", "import textual.app, textual.widgets"], args.repeat)
-        wall = statistics.median(runs)
-        rows.append({"archive": "bundled demo", "command": "UI first frame", "wall": wall, "floor": floor})
-        print(f"{'bundled demo (from process start)':48} {'first frame':14} {wall:8.3f}s {floor:6.3f}s "
-              f"{wall / floor:7.1f}x {'-':>7} {'-':>6} {'':>7}   (floor: import textual.app, textual.widgets)")
+        floor_cmd = [sys.executable, "-c", "import textual.app, textual.widgets"]
+        runs, floors = [], []
+        for _ in range(args.repeat):
+            runs.append(firstframe.first_frame(None, marker))
+            floors.append(run_child(floor_cmd).wall)
+        wall, floor = statistics.median(runs), statistics.median(floors)
+        rows.append({"archive": "bundled demo", "command": "UI first frame", "wall": wall, "floor_wall": floor,
+                     "best": min(runs)})
+        print(f"{'bundled demo, from process start':44} {'first frame':14} {wall:7.3f}s (wall; best {min(runs):.3f}s)"
+              f"  floor: import textual.app, textual.widgets {floor:.3f}s wall, {wall / floor:.1f}x")
     print()
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if os.environ.get("BENCH_JSON"):
