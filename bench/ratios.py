@@ -120,7 +120,8 @@ def main() -> int:
         theirs = checkpointctl_cmds(ctl, path, pids) if ctl else {}
         for name, cmd in ours.items():
             mods = third_party(cmd)
-            floor_cmd = [sys.executable, "-c", "import " + ", ".join(mods) if mods else "pass"]
+            # by importlib: some module names are no identifiers (rich._unicode_data.unicode17-0-0)
+            floor_cmd = [sys.executable, "-c", f"import importlib\nfor m in {mods!r}: importlib.import_module(m)"]
             f = paired([*cli, *cmd], [floor_cmd], args.repeat)
             c = paired([*cli, *cmd], theirs[name], args.repeat) if name in theirs else None
             rows.append({"archive": title, "command": name, **f, "floor_modules": mods,
