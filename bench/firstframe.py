@@ -31,7 +31,7 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>78]|\
 
 
 def container_name(archive: Path | None) -> str:
-    from ckpt_tui.app import DEMO_PATH  # noqa: PLC0415 - the bench parent, not the timed child
+    from ckpt_tui.app import DEMO_PATH
 
     path = archive or DEMO_PATH
     out = subprocess.run([sys.executable, "-m", "ckpt_tui", "inspect", str(path), "--json"],

@@ -13,9 +13,9 @@ it as circular).
 
 from __future__ import annotations
 
-from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring_ascii as _string  # type: ignore[attr-defined]
 from itertools import chain, cycle
+from json.encoder import c_make_encoder  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 __all__ = ["dumps"]
@@ -124,8 +124,8 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
                 if isinstance(item, _CONTAINERS):
                     break
             else:  # one C call: '{"a": 1,<inner>"b": 2}' gets its first and last line breaks
-                text = "".join(_flat(inner)(value, 0))
-                out.append(f"{{{inner}{text[1:-1]}{newline}}}")
+                flat = "".join(_flat(inner)(value, 0))
+                out.append(f"{{{inner}{flat[1:-1]}{newline}}}")
                 return
         sep = "{" + inner
         for key, item in value.items():
@@ -146,8 +146,8 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
             if isinstance(item, _CONTAINERS):
                 break
         else:
-            text = "".join(_flat(inner)(value, 0))
-            out.append(f"[{inner}{text[1:-1]}{newline}]")
+            flat = "".join(_flat(inner)(value, 0))
+            out.append(f"[{inner}{flat[1:-1]}{newline}]")
             return
         if len(value) >= _RECORDS_FROM and _records(value, out, newline):
             return

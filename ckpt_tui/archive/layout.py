@@ -9,7 +9,6 @@ import json
 import os
 from pathlib import Path
 
-
 from .find import KIND_OF_FORMAT, find_checkpoints, looks_like_checkpoint_dir
 from .index import METADATA_CAP, Context, Converted, Index, read_limited
 from .passes import describe_format, index_tar, open_tar_stream, walk_directory

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..widgets.files import FilesTree
     from ..widgets.findings import FindingsPane
     from ..widgets.problems import ProblemsPane
-    from ..widgets.processes import ProcessesPane, ProcessPane
+    from ..widgets.processes import ProcessesPane
 
 # each section's pane: (module under ckpt_tui.widgets, class), imported when the pane is first
 # shown, so the first frame pays only for the overview
@@ -128,19 +128,19 @@ class MainScreen(Screen[None]):
             switcher.current = "pane-placeholder"
             return None
         pane = self.panes.get(kind)
-        process = kind == "process" and isinstance(target, int)  # the ProcessPane of pid target
+        pid = target if kind == "process" and isinstance(target, int) else None  # the ProcessPane's process
         if pane is None:
             pane = pane_class(kind)(cp, session=self.session, id=f"pane-{kind}")
             self.panes[kind] = pane
-            if process:
-                pane.show_process(target)  # type: ignore[attr-defined]  # before it mounts: it fills once
+            if pid is not None:
+                pane.show_process(pid)  # type: ignore[attr-defined]  # before it mounts: it fills once
             await switcher.add_content(pane, set_current=True)
         else:
             switcher.current = pane.id
-            if process:
-                pane.show_process(target)  # type: ignore[attr-defined]
-        if process:
-            self.session.current_pid = target
+            if pid is not None:
+                pane.show_process(pid)  # type: ignore[attr-defined]
+        if pid is not None:
+            self.session.current_pid = pid
         elif target is not None:
             pane.show_target(target)
         return pane
