@@ -15,12 +15,12 @@ from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from .model.checkpoint import Checkpoint
 from .text import parse_address, plural
 from .widgets.format import vma_label
 from .widgets.navtree import SECTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .model.checkpoint import Checkpoint
     from .ui.app import CkptApp
 
 MAX_HITS = 60

@@ -9,9 +9,12 @@ answer into the new image's annotations, the preflight compares it with this hos
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from ..model.checkpoint import Checkpoint
 from .diagnose.logparse import LogHeader, header
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
 
 __all__ = ["dumped_with", "version_number", "version_text"]
 

@@ -9,8 +9,9 @@ The names below are imported on first use, so that ``import ckpt_tui.archive.cac
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
 
 _WHERE = {
     "Source": ".source",
@@ -50,14 +51,4 @@ if TYPE_CHECKING:  # pragma: no cover  (the "X as X" form: names this package ex
     from .workspace import Workspace as Workspace
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = exports(__name__, _WHERE, globals())

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import any_pb2
-from google.protobuf.message import DecodeError
-
 CONTAINER_TYPE = "containerd.services.containers.v1.Container"
 
 
@@ -44,6 +41,9 @@ def decode_config_blob(data: bytes) -> ContainerdConfig:
     if stripped.startswith(b"{"):  # a plain JSON spec
         out.spec_json = data
     else:
+        from google.protobuf import any_pb2  # protobuf only for a config blob that is one
+        from google.protobuf.message import DecodeError
+
         msg = any_pb2.Any()
         try:
             msg.ParseFromString(data)

@@ -9,9 +9,6 @@ import json
 import os
 from pathlib import Path
 
-from google.protobuf import any_pb2
-from google.protobuf.message import DecodeError
-
 from .find import KIND_OF_FORMAT, find_checkpoints, looks_like_checkpoint_dir
 from .index import METADATA_CAP, Context, Converted, Index, read_limited
 from .passes import describe_format, index_tar, open_tar_stream, walk_directory
@@ -138,6 +135,9 @@ def _unwrap_spec(ctx: Context, ix: Index, synthesized: set[str]) -> None:
         return
     if data.lstrip()[:1] in (b"{", b"["):
         return
+    from google.protobuf import any_pb2  # only for a spec.dump that is no JSON (a containerd one)
+    from google.protobuf.message import DecodeError
+
     msg = any_pb2.Any()
     try:
         msg.ParseFromString(data)

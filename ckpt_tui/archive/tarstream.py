@@ -53,8 +53,10 @@ class TarIncomplete(TarError):
     """The stream ends at a header boundary without the end-of-archive marker."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TarEntry:
+    """One member's header, as the reader yields it (slots: one per member of a large tar)."""
+
     name: str  # as stored (decoded with surrogateescape), not normalised
     kind: str  # "file" | "dir" | "symlink" | "hardlink" | "device" | "fifo" | "sparse" | "other"
     typeflag: bytes

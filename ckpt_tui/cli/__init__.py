@@ -23,8 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .common import Options
 
-SUBCOMMANDS = ("inspect", "list", "diff", "memsearch", "memdump", "decode", "scan", "build", "restore", "diagnose",
-               "check", "host-profile", "redact", "report", "serve")
+# the module that registers each command (in the order --help lists them)
+COMMAND_MODULES = {"inspect": "inspect", "list": "inspect", "diff": "diff", "memsearch": "memory",
+                   "memdump": "memory", "decode": "memory", "scan": "scan", "build": "actions",
+                   "restore": "actions", "diagnose": "actions", "check": "verdict", "host-profile": "verdict",
+                   "redact": "redact", "report": "report", "serve": "serve"}
+SUBCOMMANDS = tuple(COMMAND_MODULES)
 UI_COMMAND = "ui"  # hidden: `ckpt-tui [PATH] [options]` is parsed as `ckpt-tui ui [PATH] [options]`
 # top-level options that take a value (to find the command name after them)
 _VALUE_OPTIONS = ("--log", "--max-size", "--creds", "--authfile", "--platform")
@@ -54,13 +58,18 @@ environment:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The one parser: the inspector's options, then every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The one parser: the inspector's options, then every subcommand; given the ``command``
+    argv names, only the module of that command is imported and registered (what it parses is
+    the same, and a command pays for no other command's imports)."""
     import argparse
+    import importlib
 
-    from . import actions, diff, inspect, memory, redact, report, scan, serve, verdict
     from .common import add_source_options
 
+    names = dict.fromkeys(COMMAND_MODULES.values())
+    if command is not None:
+        names = {COMMAND_MODULES[command]: None} if command in COMMAND_MODULES else {}
     p = argparse.ArgumentParser(prog="ckpt-tui", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"ckpt-tui {__version__}")
@@ -68,15 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ui_options(g)
     add_source_options(g)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ckpt-tui")
-    inspect.register(sub)
-    diff.register(sub)
-    memory.register(sub)
-    scan.register(sub)
-    actions.register(sub)
-    verdict.register(sub)
-    redact.register(sub)
-    report.register(sub)
-    serve.register(sub)
+    for name in names:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
 
     ui = sub.add_parser(UI_COMMAND, prog="ckpt-tui",  # no help=: not listed among the commands
                         description="Open a checkpoint in the interactive inspector (no PATH: the bundled demo).")
@@ -194,7 +196,7 @@ def _main(argv: list[str] | None) -> int:
     shutdown.install(_exit_on_signal)
     if _command(argv) is None and (_has_path(argv) or not {"-h", "--help", "--version"} & set(argv)):
         argv = [UI_COMMAND, *argv]  # `ckpt-tui PATH --help` is the inspector's help
-    parser = build_parser()
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (exit 2): the parser has said it

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,11 +16,13 @@ from rich.text import Text
 from rich.tree import Tree
 
 from .. import text
-from ..model.checkpoint import Checkpoint
 from ..model.masking import mask_text, masked
 from ..model.metadata import info_from_peek
 from ..model.types import ContainerInfo, Process, RootfsDiff, Sizes, Socket
 from .common import data, line, message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
 
 ROOTFS_SHOWN = 50  # entries of each kind the tree lists (inspect --json has them all)
 

@@ -26,30 +26,62 @@ their sources in ``ckpt_tui/criu/proto/``.  Number-to-name tables are in
 
 from __future__ import annotations
 
-from .images import (
-    Entry,
-    Image,
-    ImageError,
-    decode_file,
-    decode_image,
-    find_unknown_fields,
-    iter_entries,
-    split_ipc_messages,
-)
-from .magic import (
-    HEAD_COMMON,
-    HEAD_SERVICE,
-    MAGIC_VALUES,
-    MAGICS,
-    PAYLOADS,
-    RAW,
-    expected_magic,
-    image_name_candidates,
-    message_class,
-    message_names,
-    resolve_image_name,
-)
-from .pretty import as_text, entry_to_dict, message_to_dict, to_crit_dict
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+_WHERE = {
+    "Entry": ".images",
+    "Image": ".images",
+    "ImageError": ".images",
+    "decode_file": ".images",
+    "decode_image": ".images",
+    "find_unknown_fields": ".images",
+    "iter_entries": ".images",
+    "split_ipc_messages": ".images",
+    "HEAD_COMMON": ".magic",
+    "HEAD_SERVICE": ".magic",
+    "MAGIC_VALUES": ".magic",
+    "MAGICS": ".magic",
+    "PAYLOADS": ".magic",
+    "RAW": ".magic",
+    "expected_magic": ".magic",
+    "image_name_candidates": ".magic",
+    "message_class": ".magic",
+    "message_names": ".magic",
+    "resolve_image_name": ".magic",
+    "as_text": ".pretty",
+    "entry_to_dict": ".pretty",
+    "message_to_dict": ".pretty",
+    "to_crit_dict": ".pretty",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .images import (
+        Entry,
+        Image,
+        ImageError,
+        decode_file,
+        decode_image,
+        find_unknown_fields,
+        iter_entries,
+        split_ipc_messages,
+    )
+    from .magic import (
+        HEAD_COMMON,
+        HEAD_SERVICE,
+        MAGIC_VALUES,
+        MAGICS,
+        PAYLOADS,
+        RAW,
+        expected_magic,
+        image_name_candidates,
+        message_class,
+        message_names,
+        resolve_image_name,
+    )
+    from .pretty import as_text, entry_to_dict, message_to_dict, to_crit_dict
+
 
 __all__ = [
     "HEAD_COMMON",
@@ -76,3 +108,5 @@ __all__ = [
     "split_ipc_messages",
     "to_crit_dict",
 ]
+
+__getattr__, __dir__ = exports(__name__, _WHERE, globals())

@@ -17,11 +17,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from typing import Any
 
 from google.protobuf.message import Message
 
 from . import pb
+from .constants import PbMessage as PbMessage
 
 __all__ = [
     "HEAD_COMMON",
@@ -385,11 +385,6 @@ def resolve_image_name(name: str, has: Callable[[str], bool]) -> str | None:
     return None
 
 
-#: A decoded CRIU protobuf message whose fields are read by name. Its schema is chosen at run
-#: time (by an image's magic, :func:`message_class`) and the generated ``_pb2`` modules have no
-#: type stubs, so those fields are untyped: this alias (``Any``) is the one place that says so
-#: (``model.types`` uses it too). Code that only walks a message generically takes a ``Message``.
-PbMessage = Any
 
 
 def _collect_messages() -> dict[str, type[Message]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..criu.constants import PAGE_SIZE
 from ..text import iso_time
-from .checkpoint import Checkpoint
 from .masking import mask_text, masked
 from .types import Process, RootfsEntry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpoint
 
 
 def process_json(proc: Process, mask: bool = False) -> dict[str, Any]:

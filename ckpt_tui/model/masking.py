@@ -47,9 +47,15 @@ class SecretRule:
 
     id: str
     title: str
-    pattern: re.Pattern[bytes]
+    regex: bytes
     anchors: tuple[bytes, ...] = ()
     lead: tuple[int, int] = (0, 0)
+    flags: int = 0
+
+    @cached_property
+    def pattern(self) -> re.Pattern[bytes]:
+        """The compiled regex, on first use (a command that masks nothing compiles none)."""
+        return re.compile(self.regex, self.flags)
 
     @cached_property
     def longest(self) -> int:
@@ -69,7 +75,7 @@ def _width(pattern: re.Pattern[bytes]) -> int:
 
 def _rule(rule_id: str, title: str, regex: bytes, anchors: tuple[bytes, ...], lead: tuple[int, int] = (0, 0),
           flags: int = 0) -> SecretRule:
-    return SecretRule(rule_id, title, re.compile(regex, flags), anchors, lead)
+    return SecretRule(rule_id, title, regex, anchors, lead, flags)
 
 
 #: the secret values recognised by their shape (facts of the issuers' token formats), each with the

@@ -13,14 +13,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..criu import Image
 from ..criu.constants import PAGE_SIZE, PE_LAZY, PE_PARENT, PE_PRESENT
 from ..errors import CkptError
 from .pages import CapturedPages, PagesData, RemotePages
 from .patterns import SearchPattern
 from .types import VMA, PbMessage, Process
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..criu import Image
 
 __all__ = [
     "LAZY", "NOT_DUMPED", "PAGES_MISSING", "PARENT", "PRESENT", "TRUNCATED", "UNMAPPED", "CapturedPages",

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..criu import constants as C
-from ..criu import decode_image
 from ..errors import CkptError
 from .types import Creds, PbMessage
 
@@ -101,6 +100,8 @@ class CpuInfo:
 def cpuinfo_from_image(data: bytes, name: str = "cpuinfo.img") -> CpuInfo | None:
     """The x86 CPU a ``cpuinfo.img`` describes; None when it holds no x86 entry (another arch).
     CkptError when it cannot be decoded."""
+    from ..criu import decode_image  # protobuf: only for a cpuinfo image (host-profile reads none)
+
     img = decode_image(data, name)
     if not img.entries:
         raise CkptError(f"{name} holds no entry")

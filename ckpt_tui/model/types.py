@@ -35,7 +35,7 @@ from ..criu.constants import (
     VMA_AREA_VVAR,
     ZOMBIE_STATES,
 )
-from ..criu.magic import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
+from ..criu.constants import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
 from ..errors import Problem
 from .handles import OpenFile as OpenFile  # re-exported: what a process holds open lives in model.handles
 from .handles import Socket as Socket
@@ -382,8 +382,10 @@ class Process:
         return " ".join(self.cmdline) if self.cmdline else self.comm
 
 
-@dataclass
+@dataclass(slots=True)
 class RootfsEntry:
+    """One entry of rootfs-diff.tar (slots: a diff may hold 100,000 of them)."""
+
     path: str  # relative, no leading "/"
     type: str  # file, dir, symlink, hardlink, char, block, fifo, whiteout, other
     size: int = 0

@@ -21,33 +21,39 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 
 from ..errors import Pane as Area
 from ..widgets.base import DetailPane, Pane
-from ..widgets.files import FilesPane, FilesTree
-from ..widgets.findings import FindingsPane
 from ..widgets.format import esc
 from ..widgets.loading import LoadingLine
-from ..widgets.logs import LogsPane
-from ..widgets.memory import MemoryPane
 from ..widgets.navtree import SECTION_TITLES, SECTIONS, NavItem, NavTree
-from ..widgets.network import MountsPane, NetworkPane
 from ..widgets.overview import OverviewPane
-from ..widgets.problems import ProblemsPane
-from ..widgets.processes import ProcessesPane, ProcessPane
-from .fileview import FileViewScreen
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ui.session import Operation, Session
+    from ..widgets.files import FilesTree
+    from ..widgets.findings import FindingsPane
+    from ..widgets.problems import ProblemsPane
+    from ..widgets.processes import ProcessesPane
 
-PANES: dict[str, type[Pane]] = {
-    "processes": ProcessesPane,
-    "memory": MemoryPane,
-    "files": FilesPane,
-    "network": NetworkPane,
-    "mounts": MountsPane,
-    "logs": LogsPane,
-    "problems": ProblemsPane,
-    "findings": FindingsPane,
-    "process": ProcessPane,
+# each section's pane: (module under ckpt_tui.widgets, class), imported when the pane is first
+# shown, so the first frame pays only for the overview
+PANES: dict[str, tuple[str, str]] = {
+    "processes": ("processes", "ProcessesPane"),
+    "memory": ("memory", "MemoryPane"),
+    "files": ("files", "FilesPane"),
+    "network": ("network", "NetworkPane"),
+    "mounts": ("network", "MountsPane"),
+    "logs": ("logs", "LogsPane"),
+    "problems": ("problems", "ProblemsPane"),
+    "findings": ("findings", "FindingsPane"),
+    "process": ("processes", "ProcessPane"),
 }
+
+
+def pane_class(kind: str) -> type[Pane]:
+    import importlib
+
+    module, name = PANES[kind]
+    cls: type[Pane] = getattr(importlib.import_module(f"..widgets.{module}", __package__), name)
+    return cls
 OPERATION_ACTIONS: dict[str, Operation] = {"build": "build", "restore": "restore"}
 
 
@@ -129,18 +135,19 @@ class MainScreen(Screen[None]):
             switcher.current = "pane-placeholder"
             return None
         pane = self.panes.get(kind)
+        pid = target if kind == "process" and isinstance(target, int) else None  # the ProcessPane's process
         if pane is None:
-            pane = PANES[kind](cp, session=self.session, id=f"pane-{kind}")
+            pane = pane_class(kind)(cp, session=self.session, id=f"pane-{kind}")
             self.panes[kind] = pane
-            if isinstance(pane, ProcessPane) and isinstance(target, int):
-                pane.show_process(target)  # before it mounts: it fills once
+            if pid is not None:
+                pane.show_process(pid)  # type: ignore[attr-defined]  # before it mounts: it fills once
             await switcher.add_content(pane, set_current=True)
         else:
             switcher.current = pane.id
-            if isinstance(pane, ProcessPane) and isinstance(target, int):
-                pane.show_process(target)
-        if isinstance(pane, ProcessPane) and isinstance(target, int):
-            self.session.current_pid = target
+            if pid is not None:
+                pane.show_process(pid)  # type: ignore[attr-defined]
+        if pid is not None:
+            self.session.current_pid = pid
         elif target is not None:
             pane.show_target(target)
         return pane
@@ -190,8 +197,8 @@ class MainScreen(Screen[None]):
                 nav.move_cursor(node)
                 nav.scroll_to_node(node, animate=False)
         pane = await self.show_pane("process", pid)
-        if isinstance(pane, ProcessPane) and tab:
-            pane.select_tab(tab)
+        if pane is not None and tab and isinstance(pane, pane_class("process")):
+            pane.select_tab(tab)  # type: ignore[attr-defined]
 
     # -- messages from panes -----------------------------------------------
     async def on_processes_pane_open_process(self, message: ProcessesPane.OpenProcess) -> None:
@@ -207,6 +214,8 @@ class MainScreen(Screen[None]):
                         severity="warning")
             return
         if self.session.checkpoint is not None:
+            from .fileview import FileViewScreen
+
             self.app.push_screen(FileViewScreen(self.session.checkpoint, node.path, node.size, volume=message.volume))
 
     async def on_findings_pane_open_link(self, message: FindingsPane.OpenLink) -> None:
@@ -214,6 +223,9 @@ class MainScreen(Screen[None]):
         link, cp = message.link, self.session.checkpoint
         if cp is None:
             return
+        from ..widgets.memory import MemoryPane
+        from .fileview import FileViewScreen
+
         if link.kind == "hex" and link.pid is not None:
             self.post_message(MemoryPane.OpenHex(link.pid, link.address or 0))
         elif link.kind == "process" and link.pid in cp.processes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,11 +11,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..archive.registry.reference import RemotePath
-from ..model.checkpoint import Checkpoint
 from ..model.metadata import info_from_peek
 from ..widgets import format as fmt
 from ..widgets.format import esc
 from ..widgets.table import FilterTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
 
 
 def describe(meta: dict[str, Any]) -> tuple[str, str, str]:

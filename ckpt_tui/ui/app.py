@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -40,21 +41,18 @@ from ..messages import (
     MetadataReady,
     RestorePrepared,
 )
-from ..model.checkpoint import Checkpoint
 from ..model.types import Socket
-from ..screens.dialogs import PromptScreen
-from ..screens.diff import DiffScreen
-from ..screens.help import HelpScreen
 from ..screens.main import MainScreen
-from ..screens.memory import HexScreen, SearchScreen
-from ..screens.picker import RepickScreen
 from ..text import plural
-from ..widgets.memory import MemoryPane
 from . import protocols, terminal
 from .keymap import keymap_path, load_keymap
 from .loading import LoadingController
 from .operations import OperationsController
 from .session import Options, Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
+    from ..widgets.memory import MemoryPane
 
 DEMO_PATH = Path(__file__).parent.parent / "data" / "demo-web-httpd.tar.zst"
 
@@ -172,6 +170,8 @@ class CkptApp(App[int]):
 
     def compare_with(self, other: Path) -> None:
         """Show how checkpoint ``other`` differs from the open one (the pod, for a pod)."""
+        from ..screens.diff import DiffScreen  # when first used: not before the first frame
+
         top = self.session.top
         if top is None:
             return
@@ -276,6 +276,8 @@ class CkptApp(App[int]):
         await self.goto_section("network", socket)
 
     def open_hex(self, pid: int, address: int | None = None) -> None:
+        from ..screens.memory import HexScreen  # when first used: not before the first frame
+
         checkpoint = self.session.checkpoint
         if checkpoint is None or pid not in checkpoint.processes:
             return
@@ -291,6 +293,8 @@ class CkptApp(App[int]):
         self.open_hex(pid, address)
 
     def open_search(self, pattern: str = "", pid: int | None = None) -> None:
+        from ..screens.memory import SearchScreen  # when first used: not before the first frame
+
         checkpoint = self.session.checkpoint
         if checkpoint is not None:
             self.push_screen(SearchScreen(checkpoint, pid=pid, pattern=pattern))
@@ -319,6 +323,8 @@ class CkptApp(App[int]):
         self.exit(code, return_code=code)
 
     def action_help(self) -> None:
+        from ..screens.help import HelpScreen  # when first used: not before the first frame
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(dict(self.screen.active_bindings), keymap=self.keymap))
 
@@ -340,6 +346,9 @@ class CkptApp(App[int]):
     def action_compare(self) -> None:
         """``D``: pick the checkpoint to compare the open one with, from the list the app was
         opened on (Escape: type a path instead) or by path."""
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+        from ..screens.picker import RepickScreen
+
         s = self.session
         if s.checkpoint is None:
             return
@@ -373,6 +382,8 @@ class CkptApp(App[int]):
 
     def action_open_checkpoint(self) -> None:
         """``o``: ask for a path (or docker://…) and open it; the open checkpoint stays until it has loaded."""
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+
         def done(value: str | None) -> None:
             if value and value.strip():
                 text = value.strip()
@@ -405,6 +416,8 @@ class CkptApp(App[int]):
             self._prompt_find(target)
 
     def _prompt_filter(self, target: protocols.Filterable) -> None:
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+
         def done(value: str | None) -> None:
             if isinstance(target, Widget):
                 target.focus()
@@ -415,6 +428,8 @@ class CkptApp(App[int]):
                                       placeholder="type to filter; Enter keeps, Escape restores"), done)
 
     def _prompt_find(self, target: protocols.Findable) -> None:
+        from ..screens.dialogs import PromptScreen  # when first used: not before the first frame
+
         def found(value: str | None) -> None:
             if value is None:
                 return

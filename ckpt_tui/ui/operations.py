@@ -17,12 +17,8 @@ from typing import TYPE_CHECKING
 from textual.worker import Worker, get_current_worker
 
 from .. import shutdown
-from ..actions.build import build_image
-from ..actions.checks import preflight
-from ..actions.restore import RestoreOptions, build_restore_command, run_restore
 from ..errors import CkptError
 from ..messages import ActionFinished, ActionOutput, ExportDone, RestorePrepared
-from ..model.checkpoint import Checkpoint
 from ..screens.dialogs import ConfirmScreen, ExportChoice, ExportScreen, PromptScreen
 from ..screens.run import RunScreen
 from ..text import size
@@ -31,6 +27,7 @@ from ..widgets.format import esc
 from .session import Operation
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
     from .app import CkptApp
 
 CHECK_MARKS = {"pass": "[$text-success]✓[/]", "warn": "[$text-warning]![/]", "fail": "[$text-error]✗[/]",
@@ -88,6 +85,8 @@ class OperationsController:
         self.app.push_screen(PromptScreen("Image name", value=default_image_name(checkpoint)), named)
 
     def _build(self, checkpoint: Checkpoint, image: str, output: Path, screen: RunScreen) -> None:
+        from ..actions.build import build_image  # not before the first frame
+
         post = self.app.post_message
         worker = get_current_worker()
 
@@ -116,6 +115,9 @@ class OperationsController:
 
     def _prepare_restore(self, checkpoint: Checkpoint) -> None:
         """Build the command and run the preflight checks (they call podman/criu) off the UI thread."""
+        from ..actions.checks import preflight
+        from ..actions.restore import RestoreOptions, build_restore_command  # not before the first frame
+
         post = self.app.post_message
         options = RestoreOptions(tcp_established=any(s.needs_tcp_established for s in checkpoint.sockets))
         try:
@@ -151,6 +153,8 @@ class OperationsController:
         self.app.push_screen(ConfirmScreen("Restore the container", body, yes="Restore"), confirmed)
 
     def _restore(self, checkpoint: Checkpoint, command: list[str], screen: RunScreen) -> None:
+        from ..actions.restore import run_restore  # not before the first frame
+
         post = self.app.post_message
         worker = get_current_worker()
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual.dom import DOMNode
 from textual.reactive import var
 
-from ..model.checkpoint import Checkpoint
 from ..model.types import ContainerInfo
 from ..text import absolute_time, when
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.checkpoint import Checkpoint
 
 Operation = Literal["build", "restore"]
 OPERATION_WORDS: dict[Operation, str] = {"build": "building an image", "restore": "restoring"}

@@ -16,8 +16,10 @@ if TYPE_CHECKING:  # pragma: no cover
 LARGE = 100 * 1024  # "only large": files of at least 100 KiB
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class FileNode:
+    """One path of the index (slots: one per root FS entry, 100,000 and more)."""
+
     path: str  # relative, "" for the root
     name: str
     is_dir: bool = False

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import CkptError
-from ...model.checkpoint import Checkpoint
 from ...text import plural
 from . import logparse
 from .causes import Context, hung_dump
 from .logparse import LogError, find_criu_log
 from .report import Cause, Diagnosis
 from .rules import apply_rules
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...model.checkpoint import Checkpoint
 
 __all__ = [
     "Cause",

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ...model.checkpoint import Checkpoint
 from .logparse import LogError, LogHeader
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...model.checkpoint import Checkpoint
 
 __all__ = ["Context", "Finding", "Hit"]
 

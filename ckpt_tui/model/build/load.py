@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...archive import Limits, Workspace, open_source
-from ...criu import Image
 from ...errors import CkptError, Pane, Problem
-from ..checkpoint import Checkpoint
-from ..memory import CapturedPages
-from ..pods import is_pod
-from ..types import SourceView
-from . import network, system
-from .context import STRICT, Context
-from .images import catalogue
-from .pods import build_pod
-from .processes import ProcessBuilder
-from .rootfs import rootfs, volumes
-from .tap import ArgvEnvTap, PageSearch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...criu import Image
+    from ..checkpoint import Checkpoint
+    from ..memory import CapturedPages
+    from ..types import SourceView
+    from .tap import PageSearch
 
 
 def load_checkpoint(
@@ -49,7 +45,13 @@ def load_checkpoint(
     as they stream past (see :func:`ckpt_tui.model.tap.load_and_search`). ``cancelled()``
     is asked between the steps of building the model and every few processes; when it
     says True, :class:`ckpt_tui.errors.Cancelled` is raised (the source is closed)."""
-    tap = ArgvEnvTap(search) if not keep_pages or search is not None else None
+    # the CRIU decoder and the model's builders are imported by build_checkpoint, after the one
+    # indexing pass has handed on_metadata the overview (the UI's header does not wait for them)
+    tap = None
+    if not keep_pages or search is not None:
+        from .tap import ArgvEnvTap
+
+        tap = ArgvEnvTap(search)
     source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
                          watch=tap)
     try:
@@ -66,6 +68,15 @@ def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = ()
                      decoded: dict[str, Image] | None = None) -> Checkpoint:
     """The model of an opened source. ``captured`` and ``decoded``: what a streaming tap
     kept of the pages images and the images it decoded on the way (not decoded again)."""
+    from ..checkpoint import Checkpoint
+    from ..pods import is_pod
+    from . import network, system
+    from .context import STRICT, Context
+    from .images import catalogue
+    from .pods import build_pod
+    from .processes import ProcessBuilder
+    from .rootfs import rootfs, volumes
+
     ck = Checkpoint(source=source)
     ck.problems.extend(source.problems)
     ctx = Context(ck, cancelled=cancelled, decoded=decoded, captured=captured)
