@@ -173,7 +173,7 @@ def test_secret_looking_values_and_command_line_secrets_are_masked(tmp_path, cap
 
 # -- list ----------------------------------------------------------------------------------------
 LIST_KEYS = {"path", "container", "id", "image", "engine", "pod", "namespace", "created", "checkpointed",
-             "file_size", "kind", "error"}
+             "file_size", "kind", "error", "problems"}
 
 
 def test_list_json_schema_and_checkpointed_times(capsys):
