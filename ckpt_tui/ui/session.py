@@ -10,10 +10,11 @@ that the App hands to a controller, on the UI thread.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual.dom import DOMNode
 from textual.reactive import var
@@ -21,6 +22,9 @@ from textual.reactive import var
 from ..model.checkpoint import Checkpoint
 from ..model.types import ContainerInfo
 from ..text import absolute_time, when
+
+if TYPE_CHECKING:
+    from ..archive import Limits
 
 Operation = Literal["build", "restore"]
 OPERATION_WORDS: dict[Operation, str] = {"build": "building an image", "restore": "restoring"}
@@ -37,6 +41,16 @@ class Options:
     now: datetime | None = None  # a frozen clock (snapshot tests): "7 days ago" never moves
     masked: bool = False  # secrets stay masked: S does not show them (ckpt-tui serve)
     relative_times: bool = True  # False: times without "(7 days ago)" (the README's screenshots)
+    max_entries: int | None = None
+
+    def limits(self) -> Limits | None:
+        """The bounds --max-size and --max-entries set (None: the defaults)."""
+        if self.max_size is None and self.max_entries is None:
+            return None
+        from ..archive import Limits
+
+        bounds = Limits(max_entries=self.max_entries)
+        return bounds if self.max_size is None else dataclasses.replace(bounds, max_total_bytes=self.max_size)
 
 
 @dataclass(frozen=True)
