@@ -97,7 +97,8 @@ def mounts(ctx: Context) -> None:
     for info in ctx.ck.images:
         if not info.name.startswith("mountpoints-"):
             continue
-        for m in ctx.images.entries(info.name, Pane.MOUNTS):
+        entries = ctx.images.entries(info.name, Pane.MOUNTS)
+        for m in entries[:ctx.take(len(entries), "mounts")]:
             ext_key = escape(m.ext_key) if m.HasField("ext_key") else ""
             fsname = C.mount_type_name(m.fstype, m.fsname if m.HasField("fsname") else "",
                                        external=m.HasField("ext_key") or bool(m.ext_mount), root=m.root)
