@@ -23,7 +23,7 @@ from tests.hostile_corpus import CASES as ARCHIVE_CASES
 from tests.hostile_corpus import FIXTURE, Hostile, _as_archive, _write, build, target
 
 PAGE = 4096
-HIGH = 0x100000000000  # far above every real mapping of the fixture
+HIGH = 1 << 48  # above every address a process of the fixture can map (x86_64 user space is 47 bits)
 
 
 def _fown() -> common_pb2.fown_entry:
@@ -220,27 +220,29 @@ def empty_archive(d: Path) -> Path:
     return _write(d / "empty-archive.tar", bytes(10240))
 
 
-def _case(name: str, make, blame: str, image: str = "core-1.img", ext: str = ".tar.zst") -> Hostile:
-    return Hostile(name, make, name + ext, blame, image)
+def _case(name: str, make, blame: str, image: str = "core-1.img", ext: str = ".tar.zst", listed: str = "") -> Hostile:
+    return Hostile(name, make, name + ext, blame, image, listed)
 
 
+POD_IMAGE = "aaa111-web/checkpoint/core-1.img"
 CASES: list[Hostile] = [
     _case("memfds", memfds, "", image="memfd.img"),
     _case("ttys", ttys, "", image="tty-info.img"),
     _case("pstree-chain", pstree_chain, "core-1000000.img", image="pstree.img"),
-    _case("pstree-loop", pstree_loop, "has a cycle", image="pstree.img"),
-    _case("many-threads", many_threads, "threads", image="pstree.img"),
-    _case("fds-missing-ids", fds_missing_ids, "not in files.img", image="fdinfo-2.img"),
+    _case("pstree-loop", pstree_loop, "has a cycle through 50,000 pids", image="pstree.img"),
+    _case("many-threads", many_threads, "--max-entries", image="pstree.img"),
+    _case("fds-missing-ids", fds_missing_ids, "199,000 fds name file ids that are not in files.img",
+          image="fdinfo-2.img"),
     _case("vmas-runs", vmas_runs, "", image="mm-1.img"),
-    _case("argv-terabytes", argv_terabytes, "not in the dump", image="mm-1.img"),
-    _case("pod-fanout", pod_fanout, "containers", image="aaa111-web/checkpoint/core-1.img"),
-    _case("pod-deep", pod_deep, "pod.options", image="aaa111-web/checkpoint/core-1.img"),
-    _case("files-img-missing", files_img_missing, "files.img"),
-    _case("fdinfo-missing", fdinfo_missing, "fdinfo-2.img"),
-    _case("ids-missing", ids_missing, "ids-1.img"),
-    _case("containerd-empty", containerd_empty, "containerd"),
-    _case("metadata-empty", metadata_empty, "config.dump is empty"),
-    _case("empty-archive", empty_archive, "empty", ext=".tar"),
+    _case("argv-terabytes", argv_terabytes, "the command line is not in the dump", image="mm-1.img"),
+    _case("pod-fanout", pod_fanout, "naming the directory of another container", image=POD_IMAGE),
+    _case("pod-deep", pod_deep, "nests too deeply", image=POD_IMAGE),
+    _case("files-img-missing", files_img_missing, "what each open file is cannot be told"),
+    _case("fdinfo-missing", fdinfo_missing, "the open files of the processes using it are unknown"),
+    _case("ids-missing", ids_missing, "open files and namespaces are unknown"),
+    _case("containerd-empty", containerd_empty, "empty JSON object", listed="spec.dump: is an empty JSON object"),
+    _case("metadata-empty", metadata_empty, "is empty", listed="config.dump: is empty"),
+    _case("empty-archive", empty_archive, "empty tar archive", ext=".tar", listed="empty tar archive"),
 ]
 BY_NAME = {c.name: c for c in CASES}
 #: every hostile case: the archive layer's and the model's
