@@ -339,6 +339,7 @@ class Hostile:
     target: str  # what build returns, relative to that directory
     blame: str  # words of the problem (or error) that says which bound was hit; "" when none is
     image: str = "core-1.img"  # what `decode` asks for
+    listed: str = ""  # words `list` must print on the directory holding the case ("" for none)
 
 
 CASES: list[Hostile] = [
@@ -346,7 +347,7 @@ CASES: list[Hostile] = [
     Hostile("many-members", many_members, "many-members.tar.zst", "stopped after 100000 members"),
     Hostile("oci-fanout", oci_fanout, "oci-fanout.oci.tar", "not followed"),
     Hostile("oci-cycle", oci_cycle, "oci-cycle.oci.tar", "not followed"),
-    Hostile("dir-fifos", dir_fifos, "fifo-checkpoint", "FIFO", image="pstree.img"),
+    Hostile("dir-fifos", dir_fifos, "fifo-checkpoint", "FIFO", image="pstree.img", listed="is not a regular file"),
     Hostile("ratio-bomb", ratio_bomb, "ratio-bomb.tar.zst", "decompression bomb"),
     Hostile("total-bomb", total_bomb, "total-bomb.tar.zst", "past the limit of 8.0 GiB"),
     Hostile("pax-pileup", pax_pileup, "pax-pileup.tar.zst", "header extensions"),

@@ -140,7 +140,8 @@ def test_two_paths_open_the_inspector_on_the_diff(monkeypatch):
     calls = []
     monkeypatch.setattr(ckpt_tui.app, "run_app", lambda path, **kw: calls.append((path, kw)) or 0)
     assert main([A, B, "--readonly"]) == 0
-    assert calls == [(A, {"log_files": (), "readonly": True, "max_size": None, "masked": False, "compare": B})]
+    assert calls == [(A, {"log_files": (), "readonly": True, "max_size": None, "masked": False, "compare": B,
+                          "max_entries": None})]
     assert main([A, "/nonexistent/b.tar"]) == 2 and len(calls) == 1
 
 

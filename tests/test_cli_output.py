@@ -173,7 +173,7 @@ def test_secret_looking_values_and_command_line_secrets_are_masked(tmp_path, cap
 
 # -- list ----------------------------------------------------------------------------------------
 LIST_KEYS = {"path", "container", "id", "image", "engine", "pod", "namespace", "created", "checkpointed",
-             "file_size", "kind", "error"}
+             "file_size", "kind", "error", "problems"}
 
 
 def test_list_json_schema_and_checkpointed_times(capsys):
@@ -298,12 +298,13 @@ def test_no_command_opens_the_inspector_with_its_options(monkeypatch, tmp_path):
     log.write_text("x")
     assert main([]) == 0
     assert main([str(WEB), "--readonly", "--log", str(log), "--max-size", "1G"]) == 0
-    assert main(["--readonly", "--log", str(log), "--max-size", "1G", str(WEB)]) == 0
+    assert main(["--readonly", "--log", str(log), "--max-size", "1G", str(WEB), "--max-entries", "9000"]) == 0
     assert calls[0] == (None, {"log_files": (), "readonly": False, "max_size": None, "masked": False,
-                               "compare": None})
-    assert calls[1] == calls[2] == (str(WEB), {"log_files": [str(log)], "readonly": True, "max_size": 1 << 30,
-                                               "masked": False, "compare": None})
+                               "compare": None, "max_entries": None})
+    assert calls[1] == (str(WEB), {"log_files": [str(log)], "readonly": True, "max_size": 1 << 30,
+                                   "masked": False, "compare": None, "max_entries": None})
+    assert calls[2] == (str(WEB), {**calls[1][1], "max_entries": 9000})
     assert main([str(tmp_path / "missing.tar")]) == 2 and len(calls) == 3
     assert main(["--masked", str(WEB)]) == 0  # what serve runs
     assert calls[3] == (str(WEB), {"log_files": (), "readonly": False, "max_size": None, "masked": True,
-                                   "compare": None})
+                                   "compare": None, "max_entries": None})

@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests import hostile_corpus as hc
+from tests import hostile_model as hm
 from tests import hostile_run
 
 MAX_RSS = 512 << 20  # the most any command may take on any case (the smallest take ~30 MB)
 HANG = 600.0
-HEAVY = {"many-members", "tiny-entries"}  # a few seconds per command
+HEAVY = {"many-members", "tiny-entries", "many-threads", "fds-missing-ids", "pstree-chain", "pstree-loop", "memfds",
+         "ttys"}  # a few seconds per command
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +28,11 @@ def corpus_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(c.name, marks=pytest.mark.slow) if c.name in HEAVY else c.name for c in hc.CASES
+    pytest.param(c.name, marks=pytest.mark.slow) if c.name in HEAVY else c.name for c in hm.ALL
 ])
 def test_every_command_keeps_the_promises(corpus_root, name):
-    case = hc.BY_NAME[name]
-    path = hc.build(case, corpus_root)
+    case = hm.ALL_BY_NAME[name]
+    path = hm.build(case, corpus_root)
     # two at a time: each is its own process, and the machine has two cores
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(lambda cmd: hostile_run.run_all(path, image=case.image, commands=(cmd,),
@@ -51,3 +52,6 @@ def test_every_command_keeps_the_promises(corpus_root, name):
         assert case.blame.encode() in shown, f"{name}: inspect does not say {case.blame!r}"
     # list names the case (an error in its row is fine); nothing hangs on what is next to it
     assert by["list"].rc == 0, by["list"].stderr[-1500:]
+    assert path.name.encode() in by["list"].stdout, f"{name}: list leaves it out"
+    if case.listed:  # with its problem, not as a healthy row
+        assert case.listed.encode() in by["list"].stdout, f"{name}: list does not say {case.listed!r}"

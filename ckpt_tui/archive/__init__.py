@@ -27,6 +27,7 @@ _WHERE = {
     "Member": ".types",
     "display_name": ".types",
     "human_size": ".types",
+    "json_document": ".types",
     "Workspace": ".workspace",
     "Watch": ".index",
 }
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover  (the "X as X" form: names this package ex
     from .types import Member as Member
     from .types import display_name as display_name
     from .types import human_size as human_size
+    from .types import json_document as json_document
     from .workspace import Workspace as Workspace
 
 

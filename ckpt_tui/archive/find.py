@@ -13,6 +13,7 @@ from .types import ArchiveError, MiB
 
 #: What a sniffed format makes of a file source: its ``Source.kind``.
 KIND_OF_FORMAT = {"tar": "tar", "gzip": "tar+gzip", "zstd": "tar+zstd"}
+_ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd")
 
 
 def _oci_dir_is_checkpoint(p: Path) -> bool:
@@ -26,7 +27,7 @@ def _oci_dir_is_checkpoint(p: Path) -> bool:
         f = todo.pop(0)
         try:
             doc = json.loads(read_head(f, 4 * MiB + 1, nofollow=True))
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
             continue
         if not isinstance(doc, dict):
             continue
@@ -39,6 +40,12 @@ def _oci_dir_is_checkpoint(p: Path) -> bool:
                 if alg.isalnum() and hexd.isalnum():
                     todo.append(p / "blobs" / alg / hexd)
     return False
+
+
+def opens_as_checkpoint(p: Path) -> bool:
+    """Directory ``p`` is opened as one checkpoint (not as a directory holding checkpoints):
+    it looks like one, or has a checkpoint/ directory (whatever its files are: FIFOs, links)."""
+    return looks_like_checkpoint_dir(p) or (p / "checkpoint").is_dir()
 
 
 def looks_like_checkpoint_dir(p: Path) -> bool:
@@ -60,7 +67,7 @@ def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     rootfs-diff.tar and checkpoint/ are parts of it, not checkpoints of their own).
     """
     d = Path(os.fspath(directory))
-    if d.is_dir() and looks_like_checkpoint_dir(d):
+    if d.is_dir() and opens_as_checkpoint(d):
         return [d]
     try:
         with os.scandir(d) as it:
@@ -71,9 +78,12 @@ def find_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     for entry in entries:
         try:
             if entry.is_file():
-                if sniff(read_head(entry.path, 512)) in KIND_OF_FORMAT:
+                fmt = sniff(read_head(entry.path, 512))
+                # an empty file named like an archive, or an empty tar, is listed (opening it says why not)
+                if fmt in KIND_OF_FORMAT or fmt == "empty-tar" or (
+                        fmt == "empty" and entry.name.endswith(_ARCHIVE_SUFFIXES)):
                     found.append(Path(entry.path))
-            elif entry.is_dir(follow_symlinks=False) and looks_like_checkpoint_dir(Path(entry.path)):
+            elif entry.is_dir(follow_symlinks=False) and opens_as_checkpoint(Path(entry.path)):
                 found.append(Path(entry.path))
         except OSError:
             continue

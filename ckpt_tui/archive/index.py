@@ -68,7 +68,7 @@ def metadata_value(name: str, size: int, read: Callable[[], bytes]) -> tuple[str
         return None
     try:
         value = json.loads(read())
-    except (OSError, ValueError, UnicodeDecodeError, CkptError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, CkptError):
         return None
     return (key, value) if isinstance(value, dict) else None
 

@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from .find import KIND_OF_FORMAT, find_checkpoints, looks_like_checkpoint_dir
+from .find import KIND_OF_FORMAT, find_checkpoints, opens_as_checkpoint
 from .index import METADATA_CAP, Context, Converted, Index, read_limited
 from .passes import describe_format, index_tar, open_tar_stream, walk_directory
 from .ref import Ref, open_regular_file
@@ -75,7 +75,7 @@ def open_directory(ctx: Context, p: Path) -> Converted:
         if p.parent.name == "checkpoints":  # /var/lib/docker/containers/<id>/checkpoints/<name>
             desc = "Docker checkpoint (CRIU image directory)"
         return Converted(ix, "criu-directory", desc, {}, set())
-    if not looks_like_checkpoint_dir(p) and not (p / "checkpoint").is_dir():
+    if not opens_as_checkpoint(p):
         found = find_checkpoints(p)
         hint = (f"; it holds {len(found)} checkpoint(s): open one, or list them with `ckpt-tui list {p}`"
                 if found else "")
@@ -148,7 +148,7 @@ def _unwrap_spec(ctx: Context, ix: Index, synthesized: set[str]) -> None:
     try:
         if not isinstance(json.loads(msg.value), dict):
             return
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return
     value = bytes(msg.value)
     ix.refs["spec.dump"] = Ref(size=len(value), data=value)

@@ -287,6 +287,7 @@ class _SkippingBytes:
 def describe_format(fmt: str, head_hex: str = "") -> str:
     return {
         "empty": "it is empty",
+        "empty-tar": "it is an empty tar archive (it holds no members)",
         "xz": "it is xz-compressed (only gzip and zstd are supported; decompress it first)",
         "bzip2": "it is bzip2-compressed (only gzip and zstd are supported; decompress it first)",
         "lzma": "it is lzma-compressed (only gzip and zstd are supported; decompress it first)",

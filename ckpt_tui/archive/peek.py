@@ -3,7 +3,6 @@ without opening the whole of it, for listing many checkpoints."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat as stat_mod
 from pathlib import Path
@@ -17,24 +16,26 @@ from .registry.reference import is_remote
 from .source import open_source
 from .streams import LimitHit, Progress, RangeReader, StreamError, sniff
 from .tarstream import NotTar, TarError, TarReader
-from .types import ArchiveError, Limits
+from .types import ArchiveError, Limits, json_document
 from .workspace import Workspace
 
 
-def _parse_json(data: bytes | None) -> dict[str, Any] | None:
+def _parse_json(data: bytes | None, result: dict[str, Any] | None = None, name: str = "") -> dict[str, Any] | None:
+    """The JSON object in ``data``; None when it is not one (why is noted in ``result["unreadable"]``
+    under ``name``, when given)."""
     if data is None:
         return None
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+    value, why = json_document(data)
+    if why and result is not None:
+        result.setdefault("unreadable", {})[name] = why
+    return value
 
 
 def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``{"config": dict|None, "spec": dict|None, "size": int, "kind": str}`` (and, when
-    known, ``config_mtime``; for image sources ``description``, ``annotations`` and
-    ``members``) reading only what it must: a tar stream stops once both files were read. A
+    known, ``config_mtime``; ``unreadable``: {member: why} for a config.dump or spec.dump
+    that is there but not a JSON object; for image sources ``description``, ``annotations``
+    and ``members``) reading only what it must: a tar stream stops once both files were read. A
     ``docker://`` reference gives what its index, manifest and config say (``registry.listing``)."""
     if is_remote(path):
         from .registry.listing import list_repository
@@ -72,9 +73,11 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                 try:
                     fst = fp.lstat()  # a link, FIFO or device is not read (as opening does)
                     if stat_mod.S_ISREG(fst.st_mode) and fst.st_size <= METADATA_CAP:
-                        result[key] = _parse_json(read_head(fp, METADATA_CAP, nofollow=True))
+                        result[key] = _parse_json(read_head(fp, METADATA_CAP, nofollow=True), result, fn)
                         if key == "config":
                             result["config_mtime"] = fst.st_mtime
+                    elif not stat_mod.S_ISREG(fst.st_mode):
+                        result.setdefault("unreadable", {})[fn] = "is not a regular file (a link, FIFO or device): not read"
                 except OSError:
                     pass
             return result
@@ -110,7 +113,7 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                         buf += os.pread(f.fileno(), entry.size, entry.data_offset)
                     else:
                         tr.copy_data(entry, buf.extend)
-                    result[wanted.pop(name)] = _parse_json(bytes(buf))
+                    result[wanted.pop(name)] = _parse_json(bytes(buf), result, name)
                     if name == "config.dump":
                         result["config_mtime"] = entry.mtime
                     if not wanted:
@@ -135,7 +138,7 @@ def _peek_by_opening(p: Path, result: dict[str, Any]) -> dict[str, Any]:
         for key, fn in (("config", "config.dump"), ("spec", "spec.dump")):
             if src.has(fn) and src.members[fn].size <= METADATA_CAP:
                 try:
-                    result[key] = _parse_json(src.read(fn))
+                    result[key] = _parse_json(src.read(fn), result, fn)
                 except ArchiveError:
                     pass
     return result

@@ -86,10 +86,13 @@ def tar_checksum_ok(block: bytes) -> bool:
 def sniff(head: bytes) -> str:
     """Name the format of data from its first bytes (at least 512 for tar).
 
-    Returns "gzip", "zstd", "tar", "empty", one of "xz"/"bzip2"/"zip"/"lzma", or "unknown".
+    Returns "gzip", "zstd", "tar", "empty", "empty-tar" (a first block of zeros: the end of a
+    tar that holds no members), one of "xz"/"bzip2"/"zip"/"lzma", or "unknown".
     """
     if not head:
         return "empty"
+    if len(head) >= 512 and not head[:512].strip(b"\0"):
+        return "empty-tar"
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import unicodedata
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from ..errors import CkptError
 
@@ -63,7 +64,8 @@ class Limits:
     ``max_total_bytes`` has its default, off once the user raised the limit.
     ``max_memory_total`` caps the sum of the members kept in RAM (past it every
     member is spilled; small ones share one pack file), ``max_members`` caps the
-    number of entries indexed.
+    number of entries indexed. ``max_entries``: the entries the model built from the source
+    may hold (``--max-entries``; None: ``model.build.context.MAX_MODEL_ENTRIES``).
 
     ``cache_dir``: the opt-in re-open cache (see :mod:`ckpt_tui.archive.cache`).
     ``None`` means "the environment decides" (``CKPT_TUI_CACHE_DIR``, unset: off);
@@ -78,6 +80,7 @@ class Limits:
     ratio_after: int = 512 * MiB
     max_memory_total: int = 32 * MiB
     max_members: int = 100_000
+    max_entries: int | None = None
     cache_dir: str | os.PathLike[str] | None = None
     cache_max_bytes: int | None = None
 
@@ -114,3 +117,20 @@ def display_name(name: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def json_document(data: bytes, shape: type = dict) -> tuple[Any, str]:
+    """``(value, "")`` of an engine's JSON file (config.dump, spec.dump, pod.options ...) that
+    is a ``shape``, else ``(None, why not)`` in words that follow its name: "is empty", "is not
+    valid JSON (...)", "nests too deeply to be read", "has the wrong shape: ..."."""
+    if not data.strip():
+        return None, "is empty"
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"is not valid JSON ({exc})"
+    except RecursionError:
+        return None, "nests too deeply to be read (lists or objects inside each other thousands of times)"
+    if not isinstance(value, shape):
+        return None, f"has the wrong shape: expected a JSON {shape.__name__}, found {type(value).__name__}"
+    return value, ""

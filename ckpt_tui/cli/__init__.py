@@ -113,7 +113,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from ..app import run_app
 
     return run_app(args.path, log_files=args.log or (), readonly=args.readonly, max_size=args.max_size,
-                   masked=args.masked, compare=getattr(args, "other", None))
+                   masked=args.masked, compare=getattr(args, "other", None), max_entries=args.max_entries)
 
 
 def _first_word(argv: list[str]) -> str | None:

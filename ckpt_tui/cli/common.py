@@ -9,6 +9,7 @@ raw control byte.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,7 +32,7 @@ UNBOUNDED = 1 << 30
 # options every subcommand that reads a checkpoint takes (before or after the command name):
 # their parsers use SUPPRESS defaults, so a value given before the command is kept; main()
 # fills in these defaults afterwards
-COMMON_DEFAULTS: dict[str, Any] = {"max_size": None, "cache": False, "tls_verify": None, "creds": None,
+COMMON_DEFAULTS: dict[str, Any] = {"max_size": None, "max_entries": None, "cache": False, "tls_verify": None, "creds": None,
                                    "authfile": None, "platform": None}  # (the last four: archive.registry.args)
 
 
@@ -53,6 +54,18 @@ def int_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (decimal or 0x hex)") from None
 
 
+def count_arg(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 class Options(Protocol):
     """A parser or an argument group: what options are added to."""
 
@@ -71,6 +84,10 @@ def add_source_options(parser: Options) -> None:
     parser.add_argument("--max-size", type=size_arg, metavar="SIZE", default=argparse.SUPPRESS,
                         help="stop reading an archive that expands beyond SIZE (default 8G; a "
                              "decompression-bomb bound)")
+    parser.add_argument("--max-entries", type=count_arg, metavar="N", default=argparse.SUPPRESS,
+                        help="the most entries the model holds: processes, threads, open files, VMAs, pagemap "
+                             "runs, argv and environment strings, mounts, root FS entries (default 500000; what "
+                             "is past it is left out and a problem says so)")
     parser.add_argument("--cache", action="store_true", default=argparse.SUPPRESS,
                         help="keep what was read in the user cache dir (~/.cache/ckpt-tui), so opening the "
                              "same unchanged archive again is fast (as CKPT_TUI_CACHE=1; off by default)")
@@ -95,7 +112,10 @@ def add_command(sub: Any, name: str, func: Any, *, summary: str, description: st
 def limits(args: argparse.Namespace) -> Limits | None:
     from ..archive import Limits
 
-    return Limits(max_total_bytes=args.max_size) if args.max_size else None
+    if not args.max_size and args.max_entries is None:
+        return None
+    bounds = Limits(max_entries=args.max_entries)
+    return dataclasses.replace(bounds, max_total_bytes=args.max_size) if args.max_size else bounds
 
 
 def load(args: argparse.Namespace, path: str | None = None, *, log_files: Iterable[str] = (),

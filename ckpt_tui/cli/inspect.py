@@ -26,7 +26,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.mask and args.reveal:
         raise CkptError("--mask and --reveal contradict each other")
     before = None
-    if args.json and not args.log and args.max_size is None:  # kept in the opt-in cache (read back by main)
+    # kept in the opt-in cache (read back by main)
+    if args.json and not args.log and args.max_size is None and args.max_entries is None:
         try:
             before = os.stat(args.path)
         except OSError:

@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from .. import text
 from ..model.masking import mask_text, masked
-from ..model.metadata import info_from_peek
+from ..model.metadata import Metadata, container_info
 from ..model.types import ContainerInfo, Process, RootfsDiff, Sizes, Socket
 from .common import data, line, message
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.checkpoint import Checkpoint
 
 ROOTFS_SHOWN = 50  # entries of each kind the tree lists (inspect --json has them all)
+PROCESSES_SHOWN = 2_000  # processes the tree lists, and levels deep (a text tree's width grows with its depth)
+TREE_DEPTH = 32
+ITEMS_SHOWN = 500  # environment variables, open files and sockets listed of one process
 
 
 def when(value: Any) -> str:
@@ -191,31 +194,54 @@ def _terminals(root: Tree, ck: Checkpoint) -> None:
 
 
 def _process_tree(tree: Tree, ck: Checkpoint, reveal: bool) -> None:
+    """The processes as a tree: at most ``PROCESSES_SHOWN`` of them, ``TREE_DEPTH`` levels deep
+    (a deeper process hangs under its ancestor at that depth, its depth said), and of each at
+    most ``ITEMS_SHOWN`` environment variables, open files and sockets."""
     nodes: dict[int, Tree] = {}
+    shown = 0
     for depth, proc in ck.walk():
+        if shown == PROCESSES_SHOWN:
+            tree.add(_more(len(ck.processes) - shown, "more process", "more processes"))
+            break
+        shown += 1
         parent = nodes.get(proc.ppid) if depth else None
-        node = (parent or tree).add(process_label(proc, reveal))
-        nodes[proc.pid] = node
+        label = process_label(proc, reveal)
+        if depth > TREE_DEPTH:
+            label = line((f"(depth {depth:,}) ", "dim")).append_text(label)
+        node = (parent or tree).add(label)
+        nodes[proc.pid] = node if depth < TREE_DEPTH else (parent or tree)
         if not proc.alive:
             continue
         if proc.env:
             env = node.add(line("Environment variables"))
-            for var in proc.env:
-                shown = (mask_text(var.raw, reveal) if var.malformed
-                         else f"{var.name}={masked(var.name, var.value, reveal)}")
-                env.add(line(shown))
+            for var in proc.env[:ITEMS_SHOWN]:
+                shown_var = (mask_text(var.raw, reveal) if var.malformed
+                             else f"{var.name}={masked(var.name, var.value, reveal)}")
+                env.add(line(shown_var))
+            _rest(env, len(proc.env), "more variable", "more variables")
         if proc.files:
             files = node.add(line("Open files"))
-            for f in proc.files:
+            for f in proc.files[:ITEMS_SHOWN]:
                 files.add(line(f"[{f.type} {f.fd}]  ", f.path))
+            _rest(files, len(proc.files), "more open file", "more open files")
             if proc.cwd:
                 files.add(line("[cwd]  ", proc.cwd))
             if proc.root:
                 files.add(line("[root]  ", proc.root))
         if proc.sockets:
             socks = node.add(line("Open sockets"))
-            for s in proc.sockets:
+            for s in proc.sockets[:ITEMS_SHOWN]:
                 socks.add(socket_line(s))
+            _rest(socks, len(proc.sockets), "more socket", "more sockets")
+
+
+def _more(n: int, one: str, many: str) -> Text:
+    return line((f"… and {text.plural(n, one, many)} (inspect --json lists every one)", "dim"))
+
+
+def _rest(node: Tree, total: int, one: str, many: str) -> None:
+    if total > ITEMS_SHOWN:
+        node.add(_more(total - ITEMS_SHOWN, one, many))
 
 
 def socket_line(s: Socket) -> Text:
@@ -238,8 +264,7 @@ def _rootfs(root: Tree, ck: Checkpoint) -> None:
         fs.add(line(("D  ", "red"), (d, "red strike")))
     left = max(len(changed) - ROOTFS_SHOWN, 0) + max(len(ck.rootfs.deleted) - ROOTFS_SHOWN, 0)
     if left:
-        fs.add(line((f"… and {text.plural(left, 'more entry', 'more entries')} "
-                     "(inspect --json lists every one)", "dim")))
+        fs.add(_more(left, "more entry", "more entries"))
 
 
 def _volume(root: Tree, volume: RootfsDiff) -> None:
@@ -250,8 +275,7 @@ def _volume(root: Tree, volume: RootfsDiff) -> None:
     for e in files[:ROOTFS_SHOWN]:
         node.add(line(f"/{e.path}", (f"  ({text.size(e.size)})" if e.type == "file" else f"  ({e.type})", "dim")))
     if len(files) > ROOTFS_SHOWN:
-        node.add(line((f"… and {text.plural(len(files) - ROOTFS_SHOWN, 'more entry', 'more entries')} "
-                       "(inspect --json lists every one)", "dim")))
+        node.add(_more(len(files) - ROOTFS_SHOWN, "more entry", "more entries"))
 
 
 # -- list ---------------------------------------------------------------------------------------
@@ -264,22 +288,26 @@ ListEntry = tuple[dict[str, Any], "ContainerInfo | None"]
 def list_entries(rows: Sequence[tuple[Path, dict[str, Any]]]) -> list[ListEntry]:
     """What ``list`` says of each checkpoint: a record (``list --json``'s schema: path,
     container, id, image, engine, pod, namespace, created, checkpointed (RFC 3339), file_size,
-    kind, error: None or why it could not be read) and the container record it came from."""
+    kind, error: None or why it could not be read, problems: what is wrong with its metadata,
+    such as an empty config.dump) and the container record it came from."""
     out: list[ListEntry] = []
     for path, meta in rows:
         record: dict[str, Any] = {"path": str(path)}
         error = meta.get("error")
         if error is not None:
-            record.update(dict.fromkeys(LIST_KEYS), error=str(error))
+            record.update(dict.fromkeys(LIST_KEYS), error=str(error), problems=[])
             out.append((record, None))
             continue
-        info = info_from_peek(meta, str(path))
+        peeked = Metadata.from_peek(meta, str(path))
+        info, problems = container_info(peeked)
         size = meta.get("size")
         record.update({
             "container": info.name, "id": info.id, "image": info.image, "engine": str(info.engine),
             "pod": info.pod_name, "namespace": info.namespace, "created": text.iso_time(info.created),
             "checkpointed": text.iso_time(info.checkpointed), "file_size": size if isinstance(size, int) else None,
             "kind": str(meta.get("kind") or ""), "error": None,
+            "problems": [f"{name}: {why}" for name, why in sorted(peeked.unreadable.items())]
+            + [f"{p.source}: {p.message}" for p in problems],
         })
         out.append((record, info))
     return out
@@ -298,6 +326,9 @@ def render_list(entries: Sequence[ListEntry]) -> Table:
             continue
         pod = f"{info.pod_name} / {info.namespace}" if info.pod_name or info.namespace else ""
         size = record["file_size"]
-        table.add_row(data(record["path"]), data(info.name), data(pod), data(info.engine),
+        name = data(info.name)
+        if record["problems"]:  # beside the name: the row is not a healthy one
+            name.append_text(message(f"{'  ' if info.name else ''}({'; '.join(record['problems'])})", "yellow"))
+        table.add_row(data(record["path"]), name, data(pod), data(info.engine),
                       data(text.when(info.checkpointed, missing="")), data(text.size(size) if size is not None else "-"))
     return table

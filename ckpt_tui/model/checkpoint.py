@@ -255,7 +255,7 @@ def expand_annotations(annotations: dict[str, str]) -> dict[str, Any]:
             try:
                 out[key] = json.loads(value)
                 continue
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         out[key] = value
     return out

@@ -83,12 +83,13 @@ class PageRun:
         return NOT_DUMPED
 
 
-def pagemap_runs(img: Image) -> tuple[int, list[PageRun], int]:
+def pagemap_runs(img: Image, limit: int | None = None) -> tuple[int, list[PageRun], int]:
     """(pages_id, runs, bytes the pages image must hold) of a decoded pagemap image: its
     head names the pages image, each entry after it a run (older images: ``in_parent``
-    and ``compat_nr_pages`` instead of ``flags`` and ``nr_pages``)."""
+    and ``compat_nr_pages`` instead of ``flags`` and ``nr_pages``); ``limit``: of the first
+    so many entries only."""
     entries = []
-    for e in img.entries[1:]:
+    for e in img.entries[1 : None if limit is None else 1 + limit]:
         m: PbMessage = e.message  # a pagemap_entry
         nr = m.nr_pages if m.HasField("nr_pages") else m.compat_nr_pages
         flags = m.flags if m.HasField("flags") else (PE_PARENT if m.in_parent else PE_PRESENT)
@@ -194,15 +195,44 @@ class MemoryReader:
         return NOT_DUMPED if self.vma_at(addr) is not None else UNMAPPED
 
     def runs_between(self, start: int, end: int) -> Iterator[tuple[int, int, str]]:
-        """(address, length, state) spans covering [start, end), split at page granularity."""
-        addr = start
+        """(address, length, state) spans covering [start, end), split at page granularity:
+        as many steps as runs and VMAs the range meets, however many pages it spans."""
+        addr = span = start
+        held = ""  # the state of [span, addr), not yet yielded
         while addr < end:
-            state = self.page_state(addr)
-            nxt = min(end, (addr // PAGE_SIZE + 1) * PAGE_SIZE)
-            while nxt < end and self.page_state(nxt) == state:
-                nxt = min(end, nxt + PAGE_SIZE)
-            yield addr, nxt - addr, state
-            addr = nxt
+            state, reach = self._state_span(addr)
+            if state != held and addr > span:
+                yield span, addr - span, held
+                span = addr
+            held = state
+            addr = min(end, max(reach, addr - addr % PAGE_SIZE + PAGE_SIZE))
+        if addr > span:
+            yield span, addr - span, held
+
+    def _state_span(self, addr: int) -> tuple[str, int]:
+        """The state of the page at ``addr`` (:meth:`page_state`) and an address up to which
+        the pages after it have that state too."""
+        page = addr - addr % PAGE_SIZE
+        later = bisect.bisect_right(self._run_starts, page)
+        next_run = self.runs[later].vaddr if later < len(self.runs) else 1 << 64
+        run = self.run_at(page)
+        if run is None:
+            vma = self.vma_at(page)
+            if vma is not None:
+                return NOT_DUMPED, min(next_run, vma.end)
+            j = bisect.bisect_right(self._vma_starts, page)
+            return UNMAPPED, min(next_run, self._vma_starts[j] if j < len(self.vmas) else 1 << 64)
+        reach = min(run.end, next_run)
+        state = run.state
+        if state == PRESENT:
+            if self.pages is None or run.offset is None:
+                return PAGES_MISSING, reach
+            held = run.vaddr + max(0, len(self.pages) - run.offset) // PAGE_SIZE * PAGE_SIZE
+            return (PRESENT, min(reach, held)) if page < held else (TRUNCATED, reach)
+        if state == PARENT and self.parent is not None:
+            parent_state, parent_reach = self.parent._state_span(page)
+            return parent_state, min(reach, parent_reach)
+        return state, reach
 
     # the name the UI contract uses
     runs_in = runs_between

@@ -45,16 +45,21 @@ class Metadata:
     source_path: str = ""
     has_member: Callable[[str], bool] = lambda _name: False
     config_mtime: float = 0.0  # of config.dump: when the engine wrote it (the checkpoint time)
+    documents: frozenset[str] = frozenset()  # config.dump / spec.dump read as JSON objects (even ``{}``)
+    unreadable: Mapping[str, str] = field(default_factory=dict)  # ... there, but not JSON objects: why not
 
     @classmethod
     def from_peek(cls, meta: Mapping[str, Any], path: str = "") -> Metadata:
         """From what :func:`ckpt_tui.archive.peek_metadata` or an ``on_metadata`` call gives."""
         members = meta.get("members")
         names = frozenset(members) if isinstance(members, (list, tuple, set, frozenset)) else frozenset()
+        documents = frozenset(name for key, name in (("config", "config.dump"), ("spec", "spec.dump"))
+                              if isinstance(meta.get(key), dict))
         return cls(config=_mapping(meta.get("config")), spec=_mapping(meta.get("spec")),
                    image_annotations=_strings(meta.get("annotations")), source_kind=str(meta.get("kind") or ""),
                    description=str(meta.get("description") or ""), source_path=path,
-                   has_member=names.__contains__, config_mtime=_number(meta.get("config_mtime")))
+                   has_member=names.__contains__, config_mtime=_number(meta.get("config_mtime")),
+                   documents=documents, unreadable=_strings(meta.get("unreadable")))
 
 
 def _number(value: object) -> float:
@@ -90,9 +95,10 @@ def decide_engine(meta: Metadata, spec_annotations: Mapping[str, str]) -> Engine
        CRI plugin's ``io.kubernetes.cri.*`` annotations;
     4. what only one engine writes: ``io.podman.annotations.*`` or Podman's config.dump keys;
        ``io.kubernetes.cri-o.*``;
-    5. any other config.dump / spec.dump: containerd (as checkpointctl decides: its CRI archives
-       carry the fewest marks);
-    6. no engine metadata: bare CRIU images, or unknown.
+    5. any other config.dump / spec.dump, even ``{}``: containerd (as checkpointctl decides: its
+       CRI archives carry the fewest marks);
+    6. config.dump / spec.dump there but not readable: unknown;
+    7. no engine metadata: bare CRIU images, or unknown.
     """
     manager = spec_annotations.get(A.MANAGER, "")
     if manager == A.MANAGER_PODMAN:
@@ -113,8 +119,10 @@ def decide_engine(meta: Metadata, spec_annotations: Mapping[str, str]) -> Engine
         return Engine.PODMAN
     if any(k.startswith(A.CRIO_PREFIX) for k in spec_annotations):
         return Engine.CRIO
-    if meta.config or meta.spec:
+    if meta.config or meta.spec or meta.documents:
         return Engine.CONTAINERD
+    if meta.unreadable:
+        return Engine.UNKNOWN
     if meta.has_member("checkpoint/inventory.img"):
         return Engine.CRIU
     return Engine.UNKNOWN
@@ -134,7 +142,7 @@ def container_info(meta: Metadata) -> tuple[ContainerInfo, list[Problem]]:
         raw = ann.get(A.CRIO_METADATA, "")
         try:
             parsed = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = {}
             problems.append(Problem("spec.dump", f"annotation {A.CRIO_METADATA} is not JSON", Pane.OVERVIEW,
                                     "warning"))
@@ -181,7 +189,12 @@ def container_info(meta: Metadata) -> tuple[ContainerInfo, list[Problem]]:
             and meta.config_mtime > info.created.timestamp() - 1:
         info.checkpointed = datetime.fromtimestamp(meta.config_mtime, tz=timezone.utc)
     info.hostname = _text(spec.get("hostname"))
+    for name in sorted(meta.documents):
+        if not (config if name == "config.dump" else spec):
+            problems.append(Problem(name, "is an empty JSON object ({}): it records nothing of the container",
+                                    Pane.OVERVIEW, "warning"))
     return info, problems
+
 
 
 def describe_source(engine: Engine, shape: str) -> str:

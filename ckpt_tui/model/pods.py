@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Set
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -97,6 +98,24 @@ def is_pod(source: SourceView) -> bool:
     return source.has("pod.options") and not source.has("checkpoint/pstree.img")
 
 
+#: containers of one pod that are built (pod.options may name hundreds; the rest are listed)
+MAX_POD_CONTAINERS = 64
+
+
+@dataclass
+class PodLayout:
+    """What pod.options says of the pod's containers, bounded: ``containers`` (name, member
+    prefix) to build, at most :data:`MAX_POD_CONTAINERS`, each directory once; ``unusable``
+    (name, directory as written: empty or climbing out with ``..``); ``shared`` (name, the
+    container whose directory it names too); ``over``: containers past the bound, ``bound``."""
+
+    containers: list[tuple[str, str]] = field(default_factory=list)
+    unusable: list[tuple[str, str]] = field(default_factory=list)
+    shared: list[tuple[str, str]] = field(default_factory=list)
+    over: int = 0
+    bound: int = MAX_POD_CONTAINERS
+
+
 def container_dirs(options: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, directory) of each container pod.options lists, by name; directories as
     written (see :func:`usable_dir`)."""
@@ -104,6 +123,24 @@ def container_dirs(options: dict[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(containers, dict):
         return []
     return [(str(name), str(directory)) for name, directory in sorted(containers.items(), key=lambda kv: str(kv[0]))]
+
+
+def pod_layout(options: dict[str, Any]) -> PodLayout:
+    """The containers of a pod as :class:`PodLayout` bounds them (pod.options order by name)."""
+    layout = PodLayout(bound=MAX_POD_CONTAINERS)
+    owner: dict[str, str] = {}  # member prefix -> the container it was first given to
+    for name, directory in container_dirs(options):
+        prefix = usable_dir(directory)
+        if not prefix:
+            layout.unusable.append((name, directory))
+        elif prefix in owner:
+            layout.shared.append((name, owner[prefix]))
+        elif len(layout.containers) >= layout.bound:
+            layout.over += 1
+        else:
+            owner[prefix] = name
+            layout.containers.append((name, prefix))
+    return layout
 
 
 def usable_dir(directory: str) -> str:
@@ -116,23 +153,18 @@ def usable_dir(directory: str) -> str:
 
 def pod_views(source: SourceView) -> list[PrefixedSource]:
     """One view per container of a pod source whose directory is in it (pod.options order
-    by name); [] for anything that is not a pod or whose pod.options cannot be read."""
+    by name, as :func:`pod_layout` bounds them); [] for anything that is not a pod or whose
+    pod.options cannot be read."""
     if not is_pod(source):
         return []
     try:
         options = json.loads(source.read("pod.options", limit=16 << 20))
-    except (CkptError, ValueError):  # unreadable or damaged: the model says why
+    except (CkptError, ValueError, RecursionError):  # unreadable or damaged: the model says why
         return []
     if not isinstance(options, dict):
         return []
-    views = []
-    for name, directory in container_dirs(options):
-        prefix = usable_dir(directory)
-        if prefix:
-            view = PrefixedSource(source, prefix, name)
-            if view.members:
-                views.append(view)
-    return views
+    views = [PrefixedSource(source, prefix, name) for name, prefix in pod_layout(options).containers]
+    return [view for view in views if view.members]
 
 
 def config_name(view: PrefixedSource) -> str:
@@ -141,7 +173,7 @@ def config_name(view: PrefixedSource) -> str:
         return ""
     try:
         config = json.loads(view.read("config.dump", limit=16 << 20))
-    except (CkptError, ValueError):
+    except (CkptError, ValueError, RecursionError):
         return ""
     name = config.get("name") if isinstance(config, dict) else None
     return name if isinstance(name, str) else ""

@@ -26,7 +26,7 @@ from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from .. import archive, shutdown
+from .. import shutdown
 from ..archive.registry.reference import as_path, is_remote
 from ..commands import ActionCommands, AddressCommands, FileCommands, ProcessCommands, SocketCommands
 from ..errors import CkptError
@@ -98,13 +98,15 @@ class CkptApp(App[int]):
         compare: str | Path | None = None,
         relative_times: bool = True,
         keymap: Path | None = None,
+        max_entries: int | None = None,
     ) -> None:
         super().__init__()
         self.keymap_file = keymap if keymap is not None else keymap_path()  # the user's keymap.toml
         self.keymap: dict[str, str] = {}  # binding id -> keys, as applied
         self._clashes_told: set[frozenset[str]] = set()
         options = Options(readonly=readonly, is_demo=path is None, log_files=tuple(str(p) for p in log_files),
-                          max_size=max_size, now=now, masked=masked, relative_times=relative_times)
+                          max_size=max_size, now=now, masked=masked, relative_times=relative_times,
+                          max_entries=max_entries)
         # `ckpt-tui A B`: the diff with B, once A is open
         self._compare_with = as_path(compare) if compare is not None else None
         self.session = Session(as_path(path) if path is not None else DEMO_PATH, options)  # docker://: a RemotePath
@@ -175,10 +177,7 @@ class CkptApp(App[int]):
         top = self.session.top
         if top is None:
             return
-        limits = None
-        if self.session.options.max_size:
-            limits = archive.Limits(max_total_bytes=self.session.options.max_size)
-        self.push_screen(DiffScreen(top, other, limits=limits, masked=self.session.options.masked))
+        self.push_screen(DiffScreen(top, other, limits=self.session.options.limits(), masked=self.session.options.masked))
 
     def _apply_keymap(self) -> None:
         """The user's keymap.toml, if there is one; whatever is wrong in it is said, never fatal."""
@@ -461,13 +460,15 @@ def run_app(
     max_size: int | None = None,
     masked: bool = False,
     compare: str | None = None,
+    max_entries: int | None = None,
 ) -> int:
     """Run the UI on ``path`` (None: the bundled demo); with ``compare``, show how that
     checkpoint differs from it once it is open. Returns the exit status: 128 + the
     signal's number after SIGTERM / SIGHUP, which always end it within
     :data:`ckpt_tui.shutdown.GRACE` seconds with the temp workspace removed (see
     :mod:`ckpt_tui.ui.terminal`)."""
-    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked, compare=compare)
+    app = CkptApp(path, log_files=log_files, readonly=readonly, max_size=max_size, masked=masked, compare=compare,
+                  max_entries=max_entries)
     if sys.platform != "win32" and "TEXTUAL_DRIVER" not in os.environ:
         app.driver_class = terminal.Driver
     terminal.install(app)

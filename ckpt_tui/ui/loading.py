@@ -9,7 +9,6 @@ stays usable until the other has loaded, and stays open when it cannot be.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 from functools import partial
 from pathlib import Path
@@ -125,9 +124,7 @@ class LoadingController:
                 text = f"opening {path.name}" + (f": {member}" if member else "…")
             post(LoadProgress(text, done, total))
 
-        limits = None
-        if self.session.options.max_size is not None:
-            limits = dataclasses.replace(archive.Limits(), max_total_bytes=self.session.options.max_size)
+        limits = self.session.options.limits()
         try:
             checkpoint = model.load_checkpoint(str(path) if isinstance(path, RemotePath) else path, limits=limits, progress=progress,
                                                log_files=self.session.options.log_files, on_metadata=metadata,

@@ -10,6 +10,7 @@ that the App hands to a controller, on the UI thread.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..model.types import ContainerInfo
 from ..text import absolute_time, when
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..archive import Limits
     from ..model.checkpoint import Checkpoint
 
 Operation = Literal["build", "restore"]
@@ -39,6 +41,16 @@ class Options:
     now: datetime | None = None  # a frozen clock (snapshot tests): "7 days ago" never moves
     masked: bool = False  # secrets stay masked: S does not show them (ckpt-tui serve)
     relative_times: bool = True  # False: times without "(7 days ago)" (the README's screenshots)
+    max_entries: int | None = None
+
+    def limits(self) -> Limits | None:
+        """The bounds --max-size and --max-entries set (None: the defaults)."""
+        if self.max_size is None and self.max_entries is None:
+            return None
+        from ..archive import Limits
+
+        bounds = Limits(max_entries=self.max_entries)
+        return bounds if self.max_size is None else dataclasses.replace(bounds, max_total_bytes=self.max_size)
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,12 @@ class FileTable:
         self.by_id: dict[int, PbMessage] = {}
         self.unlinked: dict[int, str] = {}  # files.img id -> "ghost" | "linked": deleted while open
         self._ttys: dict[int, Terminal] | None = None
+        self._memfds: dict[int, PbMessage] | None = None  # memfd.img by inode id, made when first asked
 
     def load(self) -> None:
+        if not self.ctx.src.has(CKPT + "files.img") and self.ctx.src.names(CKPT + "fdinfo-"):
+            self.ctx.problem(CKPT + "files.img", "is missing: what each open file is cannot be told (every fd is "
+                             "shown by its file id only)", Pane.PROCESSES)
         for fe in self.images.entries("files.img", Pane.PROCESSES):
             self.by_id[fe.id] = fe
         for r in self.images.entries("remap-fpath.img", Pane.PROCESSES):
@@ -64,16 +68,26 @@ class FileTable:
         """The fd table of ``proc`` (fdinfo-<files_id>.img), with its sockets."""
         files_id = proc.ids.get("files_id")
         if files_id is None:
+            ids = CKPT + f"ids-{proc.pid}.img"
+            if self.ctx.src.has(ids):  # (a missing one was said already)
+                self.ctx.problem(ids, "names no fd table (files_id): the process's open files are unknown",
+                                 Pane.PROCESSES)
             return
-        img = self.images.image(f"fdinfo-{files_id}.img", Pane.PROCESSES, required=True)
+        name = f"fdinfo-{files_id}.img"
+        if not self.ctx.src.has(CKPT + name):
+            self.ctx.problem(CKPT + name, "is missing: the open files of the processes using it are unknown",
+                             Pane.PROCESSES)
+            return
+        img = self.images.image(name, Pane.PROCESSES)
         if img is None:
             return
-        for e in img.entries:
+        fds = img.entries[:self.ctx.take(len(img.entries), "open files")]
+        unknown: list[tuple[int, int]] = []  # (fd, file id) of the fds files.img does not hold
+        for e in fds:
             fd: PbMessage = e.message
             fe = self.by_id.get(fd.id)
             if fe is None:
-                self.ctx.problem(CKPT + "files.img", f"pid {proc.pid} fd {fd.fd}: file id {fd.id} is not in files.img",
-                                 Pane.PROCESSES)
+                unknown.append((fd.fd, fd.id))
                 proc.files.append(OpenFile(fd=fd.fd, type="?", path=f"<missing file {fd.id}>", file_id=fd.id))
                 continue
             tname, what, details = self.describe(fe)
@@ -85,10 +99,18 @@ class FileTable:
             if make is not None and kind is not None:
                 proc.sockets.append(make(self.images, proc.pid, fd.fd, fe.id, kind[1]))
         proc.files.sort(key=lambda f: f.fd)
+        if unknown and self.by_id:  # (files.img missing altogether was said once)
+            shown = ", ".join(f"fd {fd}: id {fid}" for fd, fid in unknown[:5])
+            self.ctx.problem(CKPT + "files.img", f"pid {proc.pid}: {len(unknown):,} fds name file ids that are not "
+                             f"in files.img ({shown}{', ...' if len(unknown) > 5 else ''})", Pane.PROCESSES)
 
     # -- what other entries point at --------------------------------------
     def memfd_inode(self, inode_id: int) -> PbMessage | None:
-        return next((m for m in self.images.entries("memfd.img") if m.inode_id == inode_id), None)
+        if self._memfds is None:
+            self._memfds = {}
+            for m in self.images.entries("memfd.img"):
+                self._memfds.setdefault(m.inode_id, m)  # the first entry of an id, as a scan finds it
+        return self._memfds.get(inode_id)
 
     def tty_name(self, tty: PbMessage) -> str:
         info = self.tty_infos().get(tty.tty_info_id)

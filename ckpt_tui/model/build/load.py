@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..checkpoint import Checkpoint
     from ..memory import CapturedPages
     from ..types import SourceView
+    from .context import Budget
     from .tap import PageSearch
 
 
@@ -54,9 +55,12 @@ def load_checkpoint(
         tap = ArgvEnvTap(search)
     source = open_source(path, workspace=workspace, limits=limits, progress=progress, on_metadata=on_metadata,
                          watch=tap)
+    from .context import Budget
+
     try:
         return build_checkpoint(source, log_files=log_files, captured=tap.captured if tap is not None else None,
-                                cancelled=cancelled, decoded=tap.images if tap is not None else None)
+                                cancelled=cancelled, decoded=tap.images if tap is not None else None,
+                                budget=Budget(limits.max_entries if limits is not None else None))
     except BaseException:
         source.close()
         raise
@@ -65,9 +69,10 @@ def load_checkpoint(
 def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = (),
                      captured: dict[str, CapturedPages | None] | None = None,
                      cancelled: Callable[[], bool] | None = None,
-                     decoded: dict[str, Image] | None = None) -> Checkpoint:
+                     decoded: dict[str, Image] | None = None, budget: Budget | None = None) -> Checkpoint:
     """The model of an opened source. ``captured`` and ``decoded``: what a streaming tap
-    kept of the pages images and the images it decoded on the way (not decoded again)."""
+    kept of the pages images and the images it decoded on the way (not decoded again).
+    ``budget``: the entries the model may hold (a pod's containers share one)."""
     from ..checkpoint import Checkpoint
     from ..pods import is_pod
     from . import network, system
@@ -79,13 +84,14 @@ def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = ()
 
     ck = Checkpoint(source=source)
     ck.problems.extend(source.problems)
-    ctx = Context(ck, cancelled=cancelled, decoded=decoded, captured=captured)
+    ctx = Context(ck, cancelled=cancelled, decoded=decoded, captured=captured, budget=budget)
     if is_pod(source):
         options = ctx.json_member("pod.options") or {}
         system.metadata(ctx)
         system.sizes(ctx)
-        build_pod(ck, options, lambda view: build_checkpoint(view, log_files=log_files))
-        ck.problems = summarise(ck.problems)
+        build_pod(ck, options, lambda view: build_checkpoint(view, log_files=log_files, cancelled=cancelled,
+                                                             budget=ctx.budget))
+        ck.problems = summarise(ck.problems, folded=ctx.folded)
         return ck
     procs = ProcessBuilder(ctx)
     steps: tuple[tuple[str, Callable[[], None], Pane], ...] = (
@@ -116,12 +122,21 @@ def build_checkpoint(source: SourceView, *, log_files: Iterable[str | Path] = ()
             ctx.problem("", f"{name} stopped on unexpected data ({type(exc).__name__}: {exc}); "
                         "the other parts are shown", pane)
     system.logs(ctx, log_files)
-    ck.problems = summarise(ck.problems)
+    ctx.budget_problem()
+    ck.problems = summarise(ck.problems, folded=ctx.folded)
     return ck
 
 
-def summarise(problems: list[Problem], keep: int = 8) -> list[Problem]:
-    """Fold many problems with the same message (thousands of missing images) into one."""
+def summarise(problems: list[Problem], keep: int | None = None,
+              folded: dict[tuple[str, str, str], int] | None = None) -> list[Problem]:
+    """Fold many problems with the same message (thousands of missing images) into one
+    (more than ``keep``, default ``context.SAME_PROBLEMS``, of them).
+    ``folded``: problems only counted while building (by message, pane and severity); those
+    whose message no kept problem has are told in one line at the end."""
+    from .context import MAX_PROBLEMS, SAME_PROBLEMS
+
+    keep = SAME_PROBLEMS if keep is None else keep
+    folded = folded or {}
     groups: dict[tuple[str, str, str], list[Problem]] = {}
     for p in problems:
         groups.setdefault((p.message, p.pane, p.severity), []).append(p)
@@ -130,11 +145,16 @@ def summarise(problems: list[Problem], keep: int = 8) -> list[Problem]:
     for p in problems:
         key = (p.message, p.pane, p.severity)
         group = groups[key]
-        if len(group) <= keep:
+        total = len(group) + folded.get(key, 0)
+        if total <= keep:
             out.append(p)
         elif key not in done:
             done.add(key)
             names = ", ".join(g.source.rsplit("/", 1)[-1] for g in group[:keep])
-            out.append(Problem(group[0].source, f"{p.message} — and so are {len(group) - 1} more: {names}, ...",
+            out.append(Problem(group[0].source, f"{p.message} — and so are {total - 1:,} more: {names}, ...",
                                p.pane, p.severity))
+    unlisted = sum(n for key, n in folded.items() if key not in groups)
+    if unlisted:
+        out.append(Problem("", f"... and {unlisted:,} more problems (at most {MAX_PROBLEMS:,} are listed)",
+                           Pane.OVERVIEW, "warning"))
     return out

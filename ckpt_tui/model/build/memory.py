@@ -7,6 +7,7 @@ Whether a process's memory can be read is decided here, while loading: a reader 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from itertools import pairwise
 
 from ...criu import constants as C
@@ -24,6 +25,7 @@ MM_FIELDS = ("mm_start_code", "mm_end_code", "mm_start_data", "mm_end_data", "mm
              "mm_start_brk", "mm_brk", "mm_arg_start", "mm_arg_end", "mm_env_start", "mm_env_end")
 FILE_BACKED = C.VMA_FILE_PRIVATE | C.VMA_FILE_SHARED | C.VMA_AREA_MEMFD
 KNOWN_AREA = C.VMA_AREA_STACK | C.VMA_AREA_HEAP
+ARGV_LIMIT = 1 << 20  # bytes of a command line or an environment read
 
 
 class MemoryBuilder:
@@ -44,7 +46,8 @@ class MemoryBuilder:
             proc.mm[name] = getattr(mm, name)  # the protobuf field of that name
         if mm.HasField("exe_file_id"):
             proc.exe = self.files.path(mm.exe_file_id)
-        proc.vmas.extend(self._vma(v, mm) for v in mm.vmas)
+        vmas = mm.vmas[:self.ctx.take(len(mm.vmas), "VMAs")]
+        proc.vmas.extend(self._vma(v, mm) for v in vmas)
         runs, _need = self.page_runs(pid)
         if runs is not None:
             _count_pages(proc.vmas, runs)
@@ -103,7 +106,7 @@ class MemoryBuilder:
         img = self.images.image(f"pagemap-{pid}.img", Pane.MEMORY, required=True)
         if img is None or not img.entries:
             return None, 0
-        pages_id, runs, need = pagemap_runs(img)
+        pages_id, runs, need = pagemap_runs(img, self.ctx.take(len(img.entries) - 1, "pagemap runs"))
         self.ck.processes[pid].pages_id = pages_id
         # overlapping runs are a malformed image: keep them, but say so
         for a, b in pairwise(runs):
@@ -185,16 +188,19 @@ class MemoryBuilder:
                 self.ctx.problem(pm, f"pid {proc.pid}: {kind} range {start:#x}-{end:#x} lies outside every VMA",
                                  Pane.PROCESSES)
                 continue
-            states = {s for _, _, s in reader.runs_between(start, end)} if end > start else set()
+            # only the first LIMIT bytes are read: only they must be in the dump
+            states = {s for _, _, s in reader.runs_between(start, min(end, start + ARGV_LIMIT))} \
+                if end > start else set()
             if states - {PRESENT}:
                 self.ctx.problem(proc.pages_member or CKPT + f"pagemap-{proc.pid}.img",
                                  f"pid {proc.pid}: the {kind} is not in the dump "
                                  f"({', '.join(sorted(states - {PRESENT}))}); not shown", Pane.PROCESSES)
                 continue  # never invent argv/environ from fill bytes
-            items, truncated = reader.read_string_list(start, end)
+            items, truncated = reader.read_string_list(start, end, ARGV_LIMIT)
             if truncated:
-                self.ctx.problem(pm, f"pid {proc.pid}: the {kind} is {end - start} bytes; only the first 1 MiB is "
+                self.ctx.problem(pm, f"pid {proc.pid}: the {kind} is {end - start:,} bytes; only the first 1 MiB is "
                                  "shown", Pane.PROCESSES, "warning")
+            items = items[:self.ctx.take(len(items), "argv and environment strings")]
             if kind == "command line":
                 proc.cmdline = [escape(i) for i in items]
             else:
@@ -227,14 +233,27 @@ def _missing_pages(runs: list[PageRun], held: int) -> int:
 
 
 def _count_pages(vmas: list[VMA], runs: list[PageRun]) -> None:
-    """How many of each VMA's pages are present, lazy, or in the parent checkpoint."""
-    for vma in vmas:
-        for run in runs:
-            lo, hi = max(vma.start, run.vaddr), min(vma.end, run.end)
-            if lo >= hi:
+    """How many of each VMA's pages are present, lazy, or in the parent checkpoint.
+
+    Linear in the VMAs and runs (both in address order; ``layout_runs`` sorts the runs): a run
+    finds its first VMA by bisection and walks only the VMAs it reaches. Where the runs of a
+    malformed pagemap overlap, a page is counted for the first run that holds it."""
+    ordered = sorted(vmas, key=lambda v: v.start)
+    starts = [v.start for v in ordered]
+    reach = 0  # where the runs so far end: a later run counts only from there
+    for run in runs:
+        lo, hi = max(run.vaddr, reach), run.end
+        if lo >= hi:
+            continue
+        reach = hi
+        state = run.state
+        i = max(bisect_right(starts, lo) - 1, 0)
+        while i < len(ordered) and ordered[i].start < hi:
+            vma = ordered[i]
+            i += 1
+            n = (min(vma.end, hi) - max(vma.start, lo)) // C.PAGE_SIZE
+            if n <= 0:
                 continue
-            n = (hi - lo) // C.PAGE_SIZE
-            state = run.state
             if state == PRESENT:
                 vma.pages_present += n
             elif state == LAZY:

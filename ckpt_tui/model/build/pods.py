@@ -10,7 +10,7 @@ from ... import annotations as A
 from ...errors import Pane
 from ..checkpoint import Checkpoint
 from ..metadata import engine_named
-from ..pods import PrefixedSource, container_dirs, usable_dir
+from ..pods import PrefixedSource, pod_layout
 
 
 def build_pod(ck: Checkpoint, options: dict[str, Any], build: Callable[[PrefixedSource], Checkpoint]) -> None:
@@ -24,15 +24,18 @@ def build_pod(ck: Checkpoint, options: dict[str, Any], build: Callable[[Prefixed
     info.engine = engine_named(ann.get(A.CRIU_ENGINE_NAME, "")) or info.engine
     info.name = info.name or f"pod {info.pod_name}".strip()
     info.source_kind = f"pod checkpoint ({ck.source.description or ck.source.kind})"
-    containers = container_dirs(options)
-    if not containers:
+    layout = pod_layout(options)
+    if not (layout.containers or layout.unusable or layout.shared):
         ck.add_problem("pod.options", "lists no containers", Pane.OVERVIEW)
         return
-    for name, directory in containers:
-        prefix = usable_dir(directory)
-        if not prefix:
-            ck.add_problem("pod.options", f"container {name!r} has an unusable directory {directory!r}", Pane.OVERVIEW)
-            continue
+    _listed(ck, "containers whose directories are unusable (empty, or climbing out with ..), not read",
+            [f"{name!r} ({directory!r})" for name, directory in layout.unusable])
+    _listed(ck, "containers naming the directory of another container, not read again",
+            [f"{name!r} (that of {other!r})" for name, other in layout.shared])
+    if layout.over:
+        ck.add_problem("pod.options", f"names {layout.over:,} containers more than the {layout.bound} "
+                       "that are read; they are not shown", Pane.OVERVIEW)
+    for name, prefix in layout.containers:
         view = PrefixedSource(ck.source, prefix, name)
         if not view.members:
             ck.add_problem("pod.options", f"container {name!r}: directory {prefix}/ is not in the archive", Pane.OVERVIEW)
@@ -47,6 +50,13 @@ def build_pod(ck: Checkpoint, options: dict[str, Any], build: Callable[[Prefixed
             ck.add_problem(f"{prefix}/{p.source}" if p.source else prefix, p.message, p.pane, p.severity)
         ck.containers.append(sub)
     pod_sizes(ck)
+
+
+def _listed(ck: Checkpoint, what: str, names: list[str], shown: int = 8) -> None:
+    """One problem for every container of ``names``: "WHAT (N): a, b, ..."."""
+    if names:
+        more = f", and {len(names) - shown:,} more" if len(names) > shown else ""
+        ck.add_problem("pod.options", f"{what} ({len(names):,}): {', '.join(names[:shown])}{more}", Pane.OVERVIEW)
 
 
 def pod_sizes(ck: Checkpoint) -> None:

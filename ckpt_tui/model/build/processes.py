@@ -32,14 +32,19 @@ class ProcessBuilder:
         if pstree is None:
             return
         self.files.load()
-        for e in pstree.entries:
+        allowed = self.ctx.take(len(pstree.entries), "processes")
+        for e in pstree.entries[:allowed]:
             m: PbMessage = e.message
             if m.pid in self.ck.processes:
                 self.ctx.problem(CKPT + "pstree.img", f"pid {m.pid} is listed twice; the first entry is kept",
                                  Pane.PROCESSES)
                 continue
+            tids = list(m.threads) or [m.pid]
+            keep = self.ctx.take(len(tids) - 1, "threads") + 1  # the main thread comes with its process
+            if keep < len(tids):
+                tids = tids[:keep] if m.pid in tids[:keep] else [m.pid, *tids[:keep - 1]]
             self.ck.processes[m.pid] = Process(pid=m.pid, ppid=m.ppid, pgid=m.pgid, sid=m.sid,
-                                               threads=[Thread(tid=t) for t in (m.threads or [m.pid])])
+                                               threads=[Thread(tid=t) for t in tids])
         self.link()
         for i, proc in enumerate(self.ck.processes.values()):
             if i % 64 == 63:
@@ -75,12 +80,14 @@ class ProcessBuilder:
             stack.extend(procs[p].children)
         cyclic = sorted(set(procs) - reached)
         if cyclic:
-            self.ctx.problem(CKPT + "pstree.img", f"the process tree has a cycle through pids {cyclic[:10]}; "
-                             "shown as roots", Pane.PROCESSES)
-            for p in cyclic:
-                for other in procs.values():
-                    if p in other.children:
-                        other.children.remove(p)
+            self.ctx.problem(CKPT + "pstree.img", f"the process tree has a cycle through {len(cyclic):,} pids "
+                             f"{cyclic[:10]}; shown as roots", Pane.PROCESSES)
+            on_cycle = set(cyclic)
+            # each pid of a cycle is its parent's child only: one pass over the parents on it
+            for p in {procs[c].ppid for c in cyclic}:
+                parent = procs.get(p)
+                if parent is not None:
+                    parent.children = [c for c in parent.children if c not in on_cycle]
             roots.extend(cyclic)
         self.ck.roots = sorted(roots)
 
@@ -91,14 +98,29 @@ class ProcessBuilder:
             proc.state, proc.state_code = CORE_STATE[self.images.why_none(f"core-{pid}.img") or "missing"], 0
         else:
             self.core(proc, core)
-        ids = self.images.first(f"ids-{pid}.img", Pane.PROCESSES)
+        ids_name = f"ids-{pid}.img"
+        if proc.alive and not proc.ids and not self.ctx.src.has(CKPT + ids_name):
+            self.ctx.problem(CKPT + ids_name, "is missing: the process's open files and namespaces are unknown",
+                             Pane.PROCESSES)
+        ids = self.images.first(ids_name, Pane.PROCESSES)
         if ids is not None:
             proc.ids.update({f.name: v for f, v in ids.ListFields()})
+        missing: list[int] = []
         for thread in proc.threads:
-            tcore = core if thread.tid == pid else self.images.first(f"core-{thread.tid}.img", Pane.PROCESSES,
-                                                                     required=proc.alive)
+            if thread.tid == pid:
+                tcore = core
+            elif not self.ctx.src.has(CKPT + f"core-{thread.tid}.img"):
+                missing.append(thread.tid)
+                continue
+            else:
+                tcore = self.images.first(f"core-{thread.tid}.img", Pane.PROCESSES)
             if tcore is not None:
                 self.thread(thread, tcore, proc)
+        if missing and proc.alive:
+            self.ctx.problem(CKPT + f"core-{missing[0]}.img",
+                             f"pid {pid}: {len(missing):,} of its {len(proc.threads):,} threads have no core image "
+                             f"(tids {', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}): "
+                             "their state and registers are unknown", Pane.PROCESSES)
         main = next((t for t in proc.threads if t.tid == pid), None)
         if main is not None:
             proc.creds = main.creds

@@ -80,7 +80,8 @@ def list_tar(ctx: Context, diff: RootfsDiff) -> None:
             for i, (entry, _reader) in enumerate(entries):
                 if i & 4095 == 4095:
                     ctx.check()
-                add_entry(ctx, entry, diff)
+                if ctx.take(1, "root FS entries"):  # past the entry bound the rest are only counted
+                    add_entry(ctx, entry, diff)
         except (TarError, OSError, EOFError, ValueError) as exc:
             ctx.problem(member, f"is damaged after {len(diff.entries)} entries ({exc}); the entries before it "
                         "are shown", Pane.FILES)

@@ -24,17 +24,20 @@ LOG_LIMIT = 32 << 20
 
 def metadata(ctx: Context) -> None:
     ck, src = ctx.ck, ctx.src
-    config = ctx.json_member("config.dump") or {}
-    spec = ctx.json_member("spec.dump") or {}
+    read = {name: ctx.json_member(name) for name in ("config.dump", "spec.dump")}
+    config, spec = read["config.dump"] or {}, read["spec.dump"] or {}
     ck.config, ck.spec = config, spec
     member = src.members.get("config.dump")
     meta = Metadata(config=config, spec=spec, image_annotations=dict(src.annotations), source_kind=src.kind,
                     description=src.description, source_path=str(src.path), has_member=src.has,
-                    config_mtime=member.mtime if member is not None else 0.0)
+                    config_mtime=member.mtime if member is not None else 0.0,
+                    documents=frozenset(name for name, value in read.items() if value is not None),
+                    # (json_member said why each is unreadable)
+                    unreadable={name: "" for name, value in read.items() if value is None and src.has(name)})
     info, problems = container_info(meta)
     ck.info = info
     ck.problems.extend(problems)
-    if not config and not spec and not src.has("pod.options"):
+    if not any(src.has(name) for name in read) and not src.has("pod.options"):
         if info.engine is Engine.CRIU:
             ctx.problem("config.dump", "no engine metadata (config.dump, spec.dump): bare CRIU images",
                         Pane.OVERVIEW, "info")
@@ -94,7 +97,8 @@ def mounts(ctx: Context) -> None:
     for info in ctx.ck.images:
         if not info.name.startswith("mountpoints-"):
             continue
-        for m in ctx.images.entries(info.name, Pane.MOUNTS):
+        entries = ctx.images.entries(info.name, Pane.MOUNTS)
+        for m in entries[:ctx.take(len(entries), "mounts")]:
             ext_key = escape(m.ext_key) if m.HasField("ext_key") else ""
             fsname = C.mount_type_name(m.fstype, m.fsname if m.HasField("fsname") else "",
                                        external=m.HasField("ext_key") or bool(m.ext_mount), root=m.root)
