@@ -14,7 +14,7 @@ from ckpt_tui.screens.picker import PickerScreen
 
 from .registry_fixtures import PASSWORD, USER, env_without_auth, skopeo
 from .test_ui_app import NOW, SIZE, screen_text
-from .test_ui_picker2 import pick, until
+from .test_ui_picker_switching import pick, until
 
 OPTS = Options(tls_verify=False)
 

@@ -18,7 +18,7 @@ from ckpt_tui.widgets.navtree import NavTree
 from ckpt_tui.widgets.processes import EnvTable
 
 from .test_ui_app import NOW, SIZE, running, screen_text, settle
-from .test_ui_picker2 import bad_dir, pick, until
+from .test_ui_picker_switching import bad_dir, pick, until
 
 DATA = Path(__file__).parent / "data"
 

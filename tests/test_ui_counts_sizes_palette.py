@@ -1,4 +1,4 @@
-"""Pilot tests of the second QA pass: plurals, the help's keys, palette jumps through a filter,
+"""Pilot tests: plurals, the help's keys, palette jumps through a filter,
 the memory search at 80x24, the Sizes hierarchy, and directory sizes under "only deleted"."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The checkpoint list of a directory (PickerScreen / RepickScreen, key L): switching between
-checkpoints leaves one consistent state (QA pass: bad archive, pod picker, stacked lists, loading)."""
+checkpoints leaves one consistent state (a bad archive, pod picker, stacked lists, loading)."""
 
 from __future__ import annotations
 

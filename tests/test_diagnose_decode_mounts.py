@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Fixes: diagnose on a file that is no CRIU log; decode's image names with/without .img;
+"""Diagnose on a file that is no CRIU log; decode's image names with/without .img;
 external bind mounts' file system type."""
 
 from __future__ import annotations
