@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from ...errors import CkptError
 from ...text import plural
 from . import logparse
-from .causes import Context, hung_dump
+from .causes import Context
+from .hung import hung_dump
 from .logparse import LogError, find_criu_log
 from .report import Cause, Diagnosis
 from .rules import apply_rules
