@@ -10,7 +10,6 @@ kinds, task states, namespaces, signals, resource limits, interface flags.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 __all__ = [
     "ARCHITECTURES",
@@ -63,7 +62,6 @@ __all__ = [
     "X86_FPU_FEATURES",
     "XSAVE_FEATURES",
     "ZOMBIE_STATES",
-    "PbMessage",
     "cap_name",
     "caps_from_words",
     "caps_to_mask",
@@ -497,11 +495,3 @@ X86_FPU_FEATURES: tuple[str, ...] = ("fpu", "fxsr", "osxsave", "xsaves")
 
 #: inventory_entry.network_lock_method (CRIU's enum NETWORK_LOCK_METHOD).
 NETWORK_LOCK_METHODS: dict[int, str] = {0: "iptables", 1: "nftables", 2: "skip"}
-
-
-#: A decoded CRIU protobuf message whose fields are read by name. Its schema is chosen at run
-#: time (by an image's magic, :func:`message_class`) and the generated ``_pb2`` modules have no
-#: type stubs, so those fields are untyped: this alias (``Any``) is the one place that says so
-#: (``model.types`` uses it too; it lives here, not beside the schemas, so naming it imports no
-#: protobuf module). Code that only walks a message generically takes a ``Message``.
-PbMessage = Any

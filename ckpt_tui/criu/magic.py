@@ -21,7 +21,7 @@ from collections.abc import Callable
 from google.protobuf.message import Message
 
 from . import pb
-from .constants import PbMessage as PbMessage
+from .message import PbMessage as PbMessage
 
 __all__ = [
     "HEAD_COMMON",

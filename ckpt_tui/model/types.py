@@ -35,7 +35,7 @@ from ..criu.constants import (
     VMA_AREA_VVAR,
     ZOMBIE_STATES,
 )
-from ..criu.constants import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
+from ..criu.message import PbMessage as PbMessage  # a decoded message, its fields read by name (untyped)
 from ..errors import Problem
 from .handles import OpenFile as OpenFile  # re-exported: what a process holds open lives in model.handles
 from .handles import Socket as Socket
