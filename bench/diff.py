@@ -73,10 +73,6 @@ def probe(task: str, a: str, b: str) -> None:
     print(json.dumps(out))
 
 
-def best(runs: list[run.Run]) -> run.Run:
-    return min(runs, key=lambda r: r.wall)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -113,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         doc = json.loads(diffs[0].out)
         summary = doc["summary"]
-        o, d, i = best(opened), best(diffs), best(inspects)
+        o, d, i = run.Run.best(opened), run.Run.best(diffs), run.Run.best(inspects)
         res.add("diff", case, "open both (process, best)", o.wall, "s")
         res.add("diff", case, "ckpt-tui diff --json (best)", d.wall, "s", target=1.5 * o.wall,
                 note=f"{d.wall / o.wall:.2f}x opening both")

@@ -109,6 +109,11 @@ class Run:
     out: bytes = b""
     err: str = ""
 
+    @staticmethod
+    def best(runs: list[Run]) -> Run:
+        """The fastest of repeated runs (by wall time)."""
+        return min(runs, key=lambda r: r.wall)
+
 
 # A child's ru_maxrss includes the resident size of the process it was forked from (Linux
 # carries the pre-exec mm's high-water mark over exec), so children are started by a small

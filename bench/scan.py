@@ -28,10 +28,6 @@ import run  # noqa: E402
 from gen import SECRET, SECRET_REGEX, MiB  # noqa: E402
 
 
-def best(runs: list[run.Run]) -> run.Run:
-    return min(runs, key=lambda r: r.wall)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -62,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             if bad:
                 res.skip("scan", case, f"{label} exited {bad[0].rc}: {bad[0].err.strip()[-300:]}")
                 break
-            times[label] = b = best(runs)
+            times[label] = b = run.Run.best(runs)
             target = 1.5 * times["memsearch literal"].wall if label == "scan --json" else None
             note = f"peak RSS {b.rss_mb:.0f} MB"
             if label != "memsearch literal":
